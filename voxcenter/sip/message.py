@@ -346,3 +346,38 @@ def parse_message(data: bytes, *, datagram: bool = True) -> Request | Response:
     if version != SIP_VERSION:
         raise RemoteProtocolError(f"unsupported version {version!r}", status_hint=505)
     return Request(headers=headers, body=body, method=method, uri=parse_uri(uri_text))
+
+
+REASON_PHRASES: dict[int, str] = {
+    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued", 183: "Session Progress",
+    200: "OK", 202: "Accepted", 301: "Moved Permanently", 302: "Moved Temporarily",
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    406: "Not Acceptable", 407: "Proxy Authentication Required", 408: "Request Timeout", 410: "Gone",
+    413: "Request Entity Too Large", 415: "Unsupported Media Type", 416: "Unsupported URI Scheme",
+    420: "Bad Extension", 421: "Extension Required", 423: "Interval Too Brief",
+    480: "Temporarily Unavailable", 481: "Call/Transaction Does Not Exist", 482: "Loop Detected",
+    483: "Too Many Hops", 484: "Address Incomplete", 486: "Busy Here", 487: "Request Terminated",
+    488: "Not Acceptable Here", 489: "Bad Event", 491: "Request Pending", 500: "Server Internal Error",
+    501: "Not Implemented", 503: "Service Unavailable", 504: "Server Time-out", 505: "Version Not Supported",
+    513: "Message Too Large", 600: "Busy Everywhere", 603: "Decline", 604: "Does Not Exist Anywhere",
+    606: "Not Acceptable",
+}
+
+
+def make_response(request: Request, status: int, reason: str | None = None, *, to_tag: str | None = None) -> Response:
+    """Build a response to ``request`` per RFC 3261 §8.2.6.
+
+    Via (all values, in order), From, Call-ID and CSeq are copied; To is copied
+    and gets ``to_tag`` when it has no tag yet (never for 100 Trying, §8.2.6.2).
+    """
+    headers = Headers()
+    for name, value in request.headers:
+        if name in ("Via", "From", "Call-ID", "CSeq"):
+            headers.add(name, value)
+        elif name == "To":
+            if to_tag is not None and status != 100 and ";tag=" not in value.replace(" ", "").lower():
+                value = f"{value};tag={to_tag}"
+            headers.add(name, value)
+        elif name == "Timestamp" and status == 100:
+            headers.add(name, value)  # §8.2.6.1: a 100 copies Timestamp
+    return Response(headers=headers, status=status, reason=reason or REASON_PHRASES.get(status, ""))
