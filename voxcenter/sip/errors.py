@@ -16,10 +16,14 @@ class RemoteProtocolError(SipError):
 
     ``status_hint`` is the SIP status to answer a request with (400, 416, 420,
     481, 482, 483, 505, 513, ...); ``None`` means no response can be formed and the
-    message is dropped.
+    message is dropped. ``headers`` are extra header fields the response
+    should carry (Unsupported for 420, Accept for 415, Allow for 405/501).
     """
 
-    def __init__(self, reason: str, status_hint: int | None = 400) -> None:
+    def __init__(
+        self, reason: str, status_hint: int | None = 400, *, headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status_hint = status_hint
+        self.headers = headers

@@ -4,16 +4,34 @@ Header values are kept as the text that arrived (folding undone) and parsed on
 demand by the typed accessors, so a proxy-like path that only reads Via, CSeq
 and Call-ID never pays for parsing a Contact. Header *names* are canonicalized
 at parse time (compact forms expanded, case fixed for the well-known ones) so
-that lookups are plain dict-free list scans on interned strings.
+that lookups are plain list scans comparing interned strings.
+
+Parsing checks the framing and the start line against RFC 3261 §25 and CSeq
+(every layer relies on it); the other headers are checked by the accessor that
+reads them. Errors on a response always carry ``status_hint=None``: nobody
+answers a response.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
 
+from voxcenter.sip import grammar
 from voxcenter.sip.errors import RemoteProtocolError
-from voxcenter.sip.uri import NameAddr, SipUri, Via, parse_name_addr, parse_uri, parse_via, split_header_list
+from voxcenter.sip.uri import (
+    NameAddr,
+    SipUri,
+    Via,
+    parse_name_addr,
+    parse_request_uri,
+    parse_uri,
+    parse_via,
+    split_header_list,
+)
 
 SIP_VERSION = "SIP/2.0"
 
@@ -65,7 +83,7 @@ LIST_HEADERS = frozenset(
 
 
 def canonical_name(name: str) -> str:
-    """Return the canonical spelling of a header name (compact forms expanded)."""
+    """Return the canonical spelling of a header name (compact forms expanded, RFC 3261 §7.3.3)."""
     if len(name) == 1:
         full = COMPACT_FORMS.get(name.lower())
         if full is not None:
@@ -80,6 +98,13 @@ class Headers:
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._items: list[tuple[str, str]] = [(canonical_name(n), v) for n, v in items]
+
+    @classmethod
+    def _from_canonical(cls, items: list[tuple[str, str]]) -> Headers:
+        """Adopt a list whose names are already canonical (the parser's fast path)."""
+        headers = cls.__new__(cls)
+        headers._items = items
+        return headers
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._items)
@@ -97,9 +122,8 @@ class Headers:
         return f"Headers({self._items!r})"
 
     def copy(self) -> Headers:
-        clone = Headers()
-        clone._items = list(self._items)
-        return clone
+        """A shallow copy that can be changed independently."""
+        return Headers._from_canonical(list(self._items))
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first field's value, or ``default``."""
@@ -140,6 +164,7 @@ class Headers:
         self._items.append((key, value))
 
     def remove(self, name: str) -> None:
+        """Remove every field of that name."""
         key = canonical_name(name)
         self._items = [(n, v) for n, v in self._items if n != key]
 
@@ -171,13 +196,40 @@ class CSeq:
 
 
 def parse_cseq(value: str) -> CSeq:
-    parts = value.split()
-    if len(parts) != 2 or not parts[0].isdigit():
-        raise RemoteProtocolError(f"malformed CSeq: {value!r}", status_hint=400)
-    number = int(parts[0])
-    if number >= 2**31:
-        raise RemoteProtocolError("CSeq number out of range", status_hint=400)
-    return CSeq(number, parts[1])
+    """Parse ``1*DIGIT LWS Method`` (RFC 3261 §20.16); the number must be below 2**31."""
+    match = grammar.CSEQ_RE.fullmatch(value.strip())
+    if match is None:
+        raise RemoteProtocolError(f"malformed CSeq: {value[:60]!r}", status_hint=400)
+    digits = match["number"]
+    if len(digits) > 10 or int(digits) >= 2**31:
+        raise RemoteProtocolError(f"CSeq number out of range (must be below 2**31): {digits[:40]}", status_hint=400)
+    return CSeq(int(digits), match["method"])
+
+
+_MONTHS = {
+    name: index
+    for index, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+_M = TypeVar("_M", bound="_Message")
+_T = TypeVar("_T")
+
+
+def _accessor(read: Callable[[_M], _T]) -> Callable[[_M], _T]:
+    """Give errors raised while reading a response's header status_hint None (responses are dropped)."""
+
+    @functools.wraps(read)
+    def wrapper(self: _M) -> _T:
+        try:
+            return read(self)
+        except RemoteProtocolError as error:
+            if isinstance(self, Response):
+                error.status_hint = None
+            raise
+
+    return wrapper
 
 
 @dataclass(slots=True, eq=False)
@@ -187,55 +239,136 @@ class _Message:
 
     # --- typed accessors for the headers every layer reads -------------------
 
-    @property
-    def call_id(self) -> str:
-        value = self.headers.get("Call-ID")
+    def _single(self, name: str) -> str:
+        value = self.headers.get(name)
         if value is None:
-            raise RemoteProtocolError("missing Call-ID", status_hint=400)
+            raise RemoteProtocolError(f"missing {name} header", status_hint=400)
         return value
 
     @property
-    def cseq(self) -> CSeq:
-        value = self.headers.get("CSeq")
-        if value is None:
-            raise RemoteProtocolError("missing CSeq", status_hint=400)
-        return parse_cseq(value)
+    @_accessor
+    def call_id(self) -> str:
+        """Call-ID (RFC 3261 §20.8)."""
+        return self._single("Call-ID")
 
     @property
+    @_accessor
+    def cseq(self) -> CSeq:
+        """CSeq (RFC 3261 §20.16)."""
+        return parse_cseq(self._single("CSeq"))
+
+    @property
+    @_accessor
     def vias(self) -> list[Via]:
+        """Every Via value, top first (RFC 3261 §20.42)."""
         return [parse_via(v) for v in self.headers.values("Via")]
 
     @property
+    @_accessor
     def top_via(self) -> Via:
-        values = self.headers.values("Via")
-        if not values:
-            raise RemoteProtocolError("missing Via", status_hint=400)
-        return parse_via(values[0])
+        """The first Via value (RFC 3261 §20.42); only that one is parsed."""
+        first = self.headers.get("Via")
+        if first is None:
+            raise RemoteProtocolError("missing Via header", status_hint=400)
+        if "," in first:
+            elements = split_header_list(first)
+            if not elements:
+                raise RemoteProtocolError("empty Via header", status_hint=400)
+            first = elements[0]
+        return parse_via(first)
 
     @property
+    @_accessor
     def from_(self) -> NameAddr:
-        value = self.headers.get("From")
-        if value is None:
-            raise RemoteProtocolError("missing From", status_hint=400)
-        return parse_name_addr(value)
+        """From (RFC 3261 §20.20)."""
+        return parse_name_addr(self._single("From"))
 
     @property
+    @_accessor
     def to(self) -> NameAddr:
-        value = self.headers.get("To")
-        if value is None:
-            raise RemoteProtocolError("missing To", status_hint=400)
-        return parse_name_addr(value)
+        """To (RFC 3261 §20.39)."""
+        return parse_name_addr(self._single("To"))
 
     @property
+    @_accessor
     def contacts(self) -> list[NameAddr]:
+        """Contact values (RFC 3261 §20.10); a "*" (REGISTER removal) is left out."""
         return [parse_name_addr(v) for v in self.headers.values("Contact") if v.strip() != "*"]
 
     @property
+    @_accessor
+    def routes(self) -> list[NameAddr]:
+        """Route values in order (RFC 3261 §20.34)."""
+        return [parse_name_addr(v) for v in self.headers.values("Route")]
+
+    @property
+    @_accessor
+    def record_routes(self) -> list[NameAddr]:
+        """Record-Route values in order (RFC 3261 §20.30)."""
+        return [parse_name_addr(v) for v in self.headers.values("Record-Route")]
+
+    @property
     def content_type(self) -> str | None:
+        """The media type of the body, lower-cased, parameters dropped (RFC 3261 §20.15)."""
         value = self.headers.get("Content-Type")
-        return value.split(";", 1)[0].strip().lower() if value else None
+        return value.split(";", 1)[0].strip().lower().replace(" ", "").replace("\t", "") if value else None
+
+    @property
+    @_accessor
+    def max_forwards(self) -> int | None:
+        """Max-Forwards 0..255 (RFC 3261 §20.22), None when absent (RFC 2543 peers)."""
+        value = self.headers.get("Max-Forwards")
+        if value is None:
+            return None
+        value = value.strip()
+        if grammar.DIGITS_RE.fullmatch(value) is None or len(value) > 6 or int(value) > 255:
+            raise RemoteProtocolError(f"Max-Forwards must be 0..255: {value[:40]!r}", status_hint=400)
+        return int(value)
+
+    @property
+    def expires(self) -> int | None:
+        """Expires delta-seconds (RFC 3261 §20.19), None when absent.
+
+        A malformed or overlarge value counts as 3600 (§20.19, RFC 4475 §3.1.2.4).
+        """
+        value = self.headers.get("Expires")
+        if value is None:
+            return None
+        value = value.strip()
+        if grammar.DIGITS_RE.fullmatch(value) is None or len(value) > 10 or int(value) > 2**32 - 1:
+            return 3600
+        return int(value)
+
+    @property
+    @_accessor
+    def date(self) -> datetime | None:
+        """Date (RFC 3261 §20.17, rfc1123-date in GMT), None when absent."""
+        value = self.headers.get("Date")
+        if value is None:
+            return None
+        match = grammar.SIP_DATE_RE.fullmatch(value.strip())
+        if match is None:
+            raise RemoteProtocolError(f"malformed Date (must be rfc1123-date in GMT): {value[:60]!r}", status_hint=400)
+        try:
+            return datetime(
+                int(match["year"]), _MONTHS[match["month"]], int(match["day"]),
+                int(match["hour"]), int(match["minute"]), int(match["second"]), tzinfo=UTC,
+            )
+        except ValueError:
+            raise RemoteProtocolError(f"impossible Date: {value[:60]!r}", status_hint=400) from None
+
+    @property
+    def require(self) -> list[str]:
+        """Option tags in Require (RFC 3261 §20.32)."""
+        return self.headers.values("Require")
+
+    @property
+    def supported(self) -> list[str]:
+        """Option tags in Supported (RFC 3261 §20.37)."""
+        return self.headers.values("Supported")
 
     def encode_headers(self, start_line: str) -> bytes:
+        """Start line and header fields, Content-Length set from ``body``, up to the empty line."""
         lines = [start_line]
         lines.extend(f"{name}: {value}" for name, value in self.headers if name != "Content-Length")
         lines.append(f"Content-Length: {len(self.body)}")
@@ -269,6 +402,7 @@ class Response(_Message):
     """Reason phrase (may be empty)."""
 
     def encode(self) -> bytes:
+        """Serialize to wire bytes; Content-Length always reflects ``body``."""
         return self.encode_headers(f"{SIP_VERSION} {self.status} {self.reason}") + self.body
 
     def __repr__(self) -> str:
@@ -283,69 +417,179 @@ MAX_HEADER_COUNT = 256
 MAX_LINE_LENGTH = 8_192
 
 
-def parse_message(data: bytes, *, datagram: bool = True) -> Request | Response:
-    """Parse one complete SIP message.
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size limits a parser enforces; exceeding one is the peer's fault (status hint 513)."""
 
-    With ``datagram`` (UDP), octets after Content-Length are dropped (RFC 3261
-    §18.3) and a missing Content-Length means "the rest of the datagram".
-    Raises RemoteProtocolError with the status to answer (or None to drop).
+    max_message_size: int = MAX_MESSAGE_SIZE
+    """Start line, headers and body together, in octets."""
+    max_header_count: int = MAX_HEADER_COUNT
+    """Header field lines (continuation lines included)."""
+    max_line_length: int = MAX_LINE_LENGTH
+    """Characters in one line of the start line or header section."""
+
+
+DEFAULT_LIMITS = Limits()
+
+# Raw header name as received → canonical name; bounded so that a peer sending
+# endless distinct names cannot grow it.
+_NAME_CACHE: dict[str, str] = {}
+_NAME_CACHE_SIZE = 2048
+
+
+@dataclass(slots=True)
+class MessageHead:
+    """The start line and header fields of a message whose body has not been taken yet."""
+
+    start_line: str
+    """The first line, without CRLF."""
+    fields: list[tuple[str, str]]
+    """(canonical name, value) in order, folding undone."""
+    content_length: int | None
+    """The Content-Length value, or None when the message has none."""
+    is_response: bool
+    """True when the start line is a Status-Line."""
+
+
+def _header_error(reason: str, is_response: bool, status: int = 400) -> RemoteProtocolError:
+    return RemoteProtocolError(reason, status_hint=None if is_response else status)
+
+
+def parse_head(head: bytes, limits: Limits = DEFAULT_LIMITS) -> MessageHead:
+    """Parse the start line and header fields (RFC 3261 §7, §7.3.1): everything before the empty line.
+
+    ``head`` holds no leading CRLFs and no final CRLF CRLF.
     """
-    if len(data) > MAX_MESSAGE_SIZE:
-        raise RemoteProtocolError("message too large", status_hint=513)
-    head, sep, body = data.partition(b"\r\n\r\n")
-    if not sep:
-        raise RemoteProtocolError("no empty line after the headers", status_hint=400)
     text = head.decode("utf-8", "surrogateescape")
+    is_response = text[:4] == "SIP/"
     lines = text.split("\r\n")
-    while lines and lines[0] == "":
-        lines.pop(0)  # RFC 3261 §7.5: ignore CRLFs before the start line
-    if not lines:
-        raise RemoteProtocolError("empty message", status_hint=None)
-    start = lines[0]
+    line_ends = len(lines) - 1
+    if text.count("\r") != line_ends or text.count("\n") != line_ends:
+        raise _header_error("bare CR or LF in the header section (lines end with CRLF)", is_response)
+    if line_ends > limits.max_header_count:
+        raise _header_error(f"more than {limits.max_header_count} header lines", is_response, 513)
+    if max(map(len, lines)) > limits.max_line_length:
+        raise _header_error(f"line longer than {limits.max_line_length} characters", is_response, 513)
     fields: list[tuple[str, str]] = []
+    lengths: list[str] = []
+    cache = _NAME_CACHE
     for line in lines[1:]:
-        if len(line) > MAX_LINE_LENGTH:
-            raise RemoteProtocolError("header line too long", status_hint=400)
-        if line[:1] in (" ", "\t"):
+        first = line[:1]
+        if first == " " or first == "\t":
+            # RFC 3261 §7.3.1: a continuation line is folded into the previous value with one SP.
             if not fields:
-                raise RemoteProtocolError("continuation line before any header", status_hint=400)
+                raise _header_error("continuation line before any header field", is_response)
             name, value = fields[-1]
-            fields[-1] = (name, f"{value} {line.strip()}")
+            more = line.strip(" \t")
+            fields[-1] = (name, f"{value} {more}" if value and more else value or more)
             continue
-        name, colon, value = line.partition(":")
-        name = name.rstrip()
-        if not colon or not name or " " in name:
-            raise RemoteProtocolError(f"malformed header line: {line[:60]!r}", status_hint=400)
-        fields.append((name, value.strip()))
-        if len(fields) > MAX_HEADER_COUNT:
-            raise RemoteProtocolError("too many header fields", status_hint=400)
-    headers = Headers(fields)
-    lengths = headers.get_all("Content-Length")
-    if len(lengths) > 1:
-        raise RemoteProtocolError("several Content-Length headers", status_hint=400)
+        raw, colon, value = line.partition(":")
+        if not colon:
+            raise _header_error(f"header line without a colon: {line[:60]!r}", is_response)
+        cached = cache.get(raw)
+        if cached is None:
+            stripped = raw.rstrip(" \t")
+            if grammar.HEADER_NAME_RE.fullmatch(stripped) is None:
+                raise _header_error(f"malformed header name {raw[:60]!r}", is_response)
+            name = canonical_name(stripped)
+            if len(cache) < _NAME_CACHE_SIZE:
+                cache[raw] = name
+        else:
+            name = cached
+        value = value.strip(" \t")
+        if name == "Content-Length":
+            lengths.append(value)
+        fields.append((name, value))
+    content_length: int | None = None
     if lengths:
-        if not lengths[0].isdigit():
-            raise RemoteProtocolError("malformed Content-Length", status_hint=400)
-        length = int(lengths[0])
-        if length > len(body):
-            raise RemoteProtocolError("Content-Length larger than the message", status_hint=400)
-        body = body[:length]
-    elif not datagram:
-        raise RemoteProtocolError("missing Content-Length on a stream transport", status_hint=400)
+        if len(lengths) > 1:
+            raise _header_error("several Content-Length header fields", is_response)
+        if grammar.DIGITS_RE.fullmatch(lengths[0]) is None:
+            raise _header_error(f"malformed Content-Length {lengths[0][:40]!r}", is_response)
+        if len(lengths[0]) > 10:
+            raise _header_error("Content-Length too large", is_response, 513)
+        content_length = int(lengths[0])
+    return MessageHead(lines[0], fields, content_length, is_response)
 
-    if start.startswith("SIP/"):
-        version, _, rest = start.partition(" ")
-        code, _, reason = rest.partition(" ")
-        if version != SIP_VERSION or len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
-            raise RemoteProtocolError(f"malformed status line: {start[:60]!r}", status_hint=None)
-        return Response(headers=headers, body=body, status=int(code), reason=reason)
+
+def message_from_head(head: MessageHead, body: bytes) -> Request | Response:
+    """Check the start line (RFC 3261 §7.1, §7.2) and CSeq, and build the message around ``body``."""
+    start = head.start_line
+    headers = Headers._from_canonical(head.fields)
+    if head.is_response:
+        status_match = grammar.STATUS_LINE_RE.fullmatch(start)
+        if status_match is None:
+            raise RemoteProtocolError(f"malformed Status-Line: {start[:60]!r}", status_hint=None)
+        if status_match["version"] != SIP_VERSION:
+            raise RemoteProtocolError(f"unsupported version {status_match['version']!r}", status_hint=None)
+        message: Request | Response = Response(
+            headers=headers, body=body, status=int(status_match["status"]), reason=status_match["reason"]
+        )
+    else:
+        request_match = grammar.REQUEST_LINE_RE.fullmatch(start)
+        if request_match is None:
+            raise RemoteProtocolError(_request_line_problem(start), status_hint=400)
+        version = request_match["version"]
+        if version != SIP_VERSION:
+            raise RemoteProtocolError(f"unsupported version {version[:20]!r}", status_hint=505)
+        message = Request(
+            headers=headers, body=body, method=request_match["method"], uri=parse_request_uri(request_match["uri"])
+        )
+    for name, value in head.fields:
+        if name == "CSeq":
+            try:
+                parse_cseq(value)
+            except RemoteProtocolError as error:
+                error.status_hint = None if head.is_response else 400
+                raise
+            break
+    return message
+
+
+def _request_line_problem(start: str) -> str:
+    """Say what is wrong with a Request-Line that does not match the grammar."""
+    if start != start.rstrip(" \t"):
+        return "whitespace at the end of the Request-Line"
+    if "  " in start or "\t" in start:
+        return "more than one SP between Request-Line elements"
     parts = start.split(" ")
-    if len(parts) != 3 or not all(parts):
-        raise RemoteProtocolError(f"malformed request line: {start[:60]!r}", status_hint=400)
-    method, uri_text, version = parts
-    if version != SIP_VERSION:
-        raise RemoteProtocolError(f"unsupported version {version!r}", status_hint=505)
-    return Request(headers=headers, body=body, method=method, uri=parse_uri(uri_text))
+    if len(parts) > 3:
+        return f"Request-URI contains whitespace or the Request-Line has extra elements: {start[:60]!r}"
+    return f"malformed Request-Line: {start[:60]!r}"
+
+
+def parse_message(data: bytes, *, datagram: bool = True, limits: Limits = DEFAULT_LIMITS) -> Request | Response:
+    """Parse one complete SIP message (RFC 3261 §7, §18.3).
+
+    With ``datagram`` (UDP), octets after Content-Length are dropped and a
+    missing Content-Length means "the rest of the datagram"; a Content-Length
+    larger than the datagram is an error. On a stream the message must carry
+    Content-Length. Raises RemoteProtocolError with the status to answer, or
+    None (drop) for responses and for datagrams that are not SIP at all.
+    """
+    if len(data) > limits.max_message_size:
+        raise RemoteProtocolError(f"message larger than {limits.max_message_size} octets", status_hint=513)
+    offset = 0
+    while data.startswith(b"\r\n", offset):
+        offset += 2  # RFC 3261 §7.5: ignore CRLFs before the start line
+    end = data.find(b"\r\n\r\n", offset)
+    if end < 0:
+        if offset == len(data):
+            raise RemoteProtocolError("empty message", status_hint=None)
+        raise RemoteProtocolError("no empty line after the header fields", status_hint=400)
+    head = parse_head(data[offset:end], limits)
+    body = data[end + 4 :]
+    length = head.content_length
+    if length is not None:
+        if length > len(body):
+            raise _header_error(
+                f"Content-Length {length} larger than the {len(body)} octets of body received", head.is_response
+            )
+        if length < len(body):
+            body = body[:length]
+    elif not datagram:
+        raise _header_error("missing Content-Length on a stream transport (RFC 3261 §18.3)", head.is_response)
+    return message_from_head(head, body)
 
 
 REASON_PHRASES: dict[int, str] = {

@@ -1,0 +1,155 @@
+"""The endpoint's security policy over real sockets: digest, bans, enumeration, overload, TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import re
+import ssl
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.interop.apps import PASSWORDS, answer_and_wait, running_endpoint
+from tests.interop.rawclient import UdpClient, sip_request, stream_exchange
+from voxcenter.sip.auth import DigestClient
+from voxcenter.sip.message import Response, parse_message
+from voxcenter.sip.session import SipSession
+
+
+def register(port: int, call_id: str, cseq: int, authorization: str = "", user: str = "1001") -> bytes:
+    extra = "Expires: 300"
+    if authorization:
+        extra += f"\nAuthorization: {authorization}"
+    return sip_request("REGISTER", port, call_id=call_id, cseq=cseq, extra=extra, user=user,
+                       uri="sip:127.0.0.1")
+
+
+async def challenge_then_answer(client: UdpClient, server_port: int, call_id: str, username: str,
+                                password: str, to_user: str = "1001") -> Response:
+    client.send(register(client.port, call_id, 1, user=to_user), "127.0.0.1", server_port)
+    challenge = await client.final_response()
+    assert challenge is not None and challenge.status == 401
+    answer = DigestClient(username, password).authorize(
+        "REGISTER", "sip:127.0.0.1", challenge.headers.get_all("WWW-Authenticate")
+    )
+    assert answer is not None
+    client.send(register(client.port, call_id, 2, answer, user=to_user), "127.0.0.1", server_port)
+    response = await client.final_response()
+    assert response is not None
+    return response
+
+
+def shape(response: Response) -> str:
+    """A response with the per-request randomness masked: nonces and tags."""
+    text = response.encode().decode()
+    text = re.sub(r'nonce="[^"]*"', 'nonce="*"', text)
+    return re.sub(r"tag=[0-9a-zA-Z]+", "tag=*", text)
+
+
+async def test_unknown_user_wrong_password_and_untrusted_invite_look_alike() -> None:
+    async with running_endpoint(answer_and_wait, trusted=()) as endpoint, UdpClient() as client:
+        port = endpoint.address("udp").port
+        wrong_password = await challenge_then_answer(client, port, "enum-1", "1001", "nope")
+        unknown_user = await challenge_then_answer(client, port, "enum-1", "1001", "nope")
+        # Same request shape, once for an existing user with a wrong password, once for nobody.
+        nobody = await challenge_then_answer(client, port, "enum-1", "9999", "nope", to_user="1001")
+        assert wrong_password.status == unknown_user.status == nobody.status == 401
+        assert shape(wrong_password) == shape(nobody)
+        # An INVITE from an address no trunk trusts gets the same challenge as any unauthenticated request.
+        client.send(sip_request("INVITE", client.port, call_id="enum-1", cseq=9, uri="sip:100@127.0.0.1"),
+                    "127.0.0.1", port)
+        invite_answer = await client.final_response()
+        assert invite_answer is not None and invite_answer.status == 401
+        assert invite_answer.headers.get_all("WWW-Authenticate")[0].split("nonce=")[0] == \
+            nobody.headers.get_all("WWW-Authenticate")[0].split("nonce=")[0]
+
+
+async def test_right_password_registers() -> None:
+    async with running_endpoint(answer_and_wait, trusted=()) as endpoint, UdpClient() as client:
+        response = await challenge_then_answer(client, endpoint.address("udp").port, "ok-1", "1001",
+                                               PASSWORDS["1001"])
+        assert response.status == 200
+        assert endpoint.registrar.is_registered("1001")
+
+
+async def test_repeated_failures_ban_the_source() -> None:
+    async with running_endpoint(answer_and_wait, trusted=(), auth_max_failures=3) as endpoint, \
+            UdpClient() as client:
+        port = endpoint.address("udp").port
+        for attempt in range(3):
+            response = await challenge_then_answer(client, port, f"ban-{attempt}", "1001", "guess")
+            assert response.status == 401
+        # Banned: not even OPTIONS is answered now, and a right password does not help.
+        client.send(sip_request("OPTIONS", client.port, call_id="ban-x", uri="sip:127.0.0.1"), "127.0.0.1", port)
+        assert await client.receive(timeout=0.5) is None
+        assert endpoint.failures.is_banned("127.0.0.1", __import__("time").time())
+
+
+async def test_unauthenticated_invite_never_reaches_the_application() -> None:
+    calls: list[SipSession] = []
+
+    async def application(session: SipSession) -> None:
+        calls.append(session)
+        await answer_and_wait(session)
+
+    async with running_endpoint(application, trusted=()) as endpoint, UdpClient() as client:
+        client.send(sip_request("INVITE", client.port, call_id="fraud-1", uri="sip:0044123456789@127.0.0.1"),
+                    "127.0.0.1", endpoint.address("udp").port)
+        response = await client.final_response()
+        assert response is not None and response.status == 401
+        await asyncio.sleep(0.1)
+        assert calls == []
+
+
+async def test_overload_gets_503_with_retry_after() -> None:
+    async with running_endpoint(answer_and_wait, max_calls=1, retry_after=7) as endpoint, UdpClient() as client:
+        port = endpoint.address("udp").port
+        client.send(sip_request("INVITE", client.port, call_id="load-1", uri="sip:100@127.0.0.1"), "127.0.0.1", port)
+        first = await client.final_response()
+        assert first is not None and first.status == 200
+        client.send(sip_request("INVITE", client.port, call_id="load-2", uri="sip:100@127.0.0.1"), "127.0.0.1", port)
+        second = await client.final_response()
+        assert second is not None and second.status == 503
+        assert second.headers.get("Retry-After") == "7"
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+async def test_options_over_tls(tmp_path: Path) -> None:
+    from tests.interop.apps import REALM, credentials
+    from voxcenter.sip.endpoint import EndpointSettings, Listener, SipEndpoint
+
+    cert, key = make_certificate(tmp_path)
+    settings = EndpointSettings(listeners=[Listener("tls", "127.0.0.1", 0, str(cert), str(key))], realm=REALM)
+    endpoint = SipEndpoint(settings, credentials=credentials, application=answer_and_wait)
+    await endpoint.start()
+    try:
+        port = endpoint.address("tls").port
+        client_context = ssl.create_default_context(cafile=str(cert))
+        data = sip_request("OPTIONS", 5061, call_id="tls-1", uri="sip:127.0.0.1", transport="TLS")
+        received = await stream_exchange(data, "127.0.0.1", port, tls=client_context, wait=1.0)
+        response = parse_message(received, datagram=True)
+        assert isinstance(response, Response) and response.status == 200
+        assert "INVITE" in (response.headers.get("Allow") or "")
+    finally:
+        await endpoint.stop()

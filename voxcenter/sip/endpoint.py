@@ -1,0 +1,736 @@
+"""The SIP endpoint: sockets, one timer and the policy around the sans-IO core.
+
+This is the asyncio shell (with ``transport.py``) of voxcenter's SIP stack.
+It feeds parsed messages to the :class:`~voxcenter.sip.dialog.DialogLayer`,
+sends what the layer wants sent, keeps exactly one ``loop.call_at`` armed at
+the earliest deadline, and applies the server's policy to requests that start
+something: who is trusted (trunk ACLs), who must authenticate (digest, with a
+ban after repeated failures), REGISTER for agents, OPTIONS, overload (503).
+
+Calls reach the application as :class:`~voxcenter.sip.session.SipSession`
+objects: one task per incoming INVITE runs ``application(session)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import secrets
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+import structlog
+
+from voxcenter.sip.auth import AuthOutcome, DigestAuthenticator, DigestClient
+from voxcenter.sip.checks import build_error_response, check_request
+from voxcenter.sip.dialog import (
+    AckTimedOut,
+    Dialog,
+    DialogAckReceived,
+    DialogLayer,
+    DialogTerminated,
+    InDialogRequest,
+    new_request,
+)
+from voxcenter.sip.errors import RemoteProtocolError
+from voxcenter.sip.message import Request, Response, make_response
+from voxcenter.sip.registrar import BindingChanged, Registrar, RegistrarPolicy, Source
+from voxcenter.sip.salvage import salvage_error_response
+from voxcenter.sip.security import FailureTracker, security_log_fields
+from voxcenter.sip.session import SessionEnded, SipSession
+from voxcenter.sip.transaction import (
+    CancelReceived,
+    ClientTransaction,
+    RequestReceived,
+    ResponseReceived,
+    ServerTransaction,
+    TransactionLayer,
+    TransactionTimedOut,
+    TransportFailed,
+    make_cancel,
+)
+from voxcenter.sip.transport import Address, SipTransports, TransportLimits
+from voxcenter.sip.uri import NameAddr, SipUri, parse_uri
+
+logger = structlog.get_logger(__name__)
+security_log = structlog.get_logger("voxcenter.security")
+
+ALLOWED_METHODS = frozenset({"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE", "NOTIFY"})
+ALLOW_HEADER = ", ".join(sorted(ALLOWED_METHODS))
+SUPPORTED_OPTIONS = frozenset({"replaces", "norefersub"})
+
+CredentialLookup = Callable[[str, str, str], str | None]
+"""(username, realm, algorithm) → HA1 hex digest, or None for an unknown user."""
+Application = Callable[[SipSession], Awaitable[None]]
+"""Runs one incoming call from INVITE to hang-up."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """One address the endpoint listens on."""
+
+    transport: str
+    """"udp", "tcp" or "tls"."""
+    host: str
+    port: int
+    certificate: str | None = None
+    """PEM certificate chain (TLS only)."""
+    private_key: str | None = None
+    """PEM private key (TLS only)."""
+
+
+@dataclass(slots=True)
+class EndpointSettings:
+    listeners: list[Listener]
+    realm: str = "voxcenter"
+    """Digest realm agents authenticate in."""
+    user_agent: str = "voxcenter"
+    advertised_host: str | None = None
+    """Host put in Contact and Via (the public address behind NAT); the listener's address by default."""
+    trusted_networks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Trunk name → source networks whose INVITEs are accepted without digest (carriers, PBXs)."""
+    max_calls: int = 500
+    """Above this many calls in progress new INVITEs get 503 with Retry-After."""
+    retry_after: int = 10
+    nonce_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    nonce_lifetime: float = 300.0
+    auth_algorithms: tuple[str, ...] = ("MD5", "SHA-256")
+    """Digest algorithms offered, in challenge order: MD5 first because many phones answer only the first."""
+    auth_max_failures: int = 5
+    auth_window: float = 60.0
+    auth_ban_time: float = 600.0
+    auth_allowlist: tuple[str, ...] = ()
+    registrar: RegistrarPolicy = field(default_factory=RegistrarPolicy)
+    keepalive_interval: float = 30.0
+    """OPTIONS to each registered phone this often; an unanswered one marks it unreachable."""
+    keepalive_timeout: float = 8.0
+    transport_limits: TransportLimits = field(default_factory=TransportLimits)
+
+
+class RequestFailed(Exception):
+    """An outbound request ended without a 2xx."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+
+
+class SipEndpoint:
+    """voxcenter's SIP endpoint (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: EndpointSettings,
+        *,
+        credentials: CredentialLookup,
+        application: Application,
+        on_binding_change: Callable[[BindingChanged], None] | None = None,
+        ua: DialogLayer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.credentials = credentials
+        self.application = application
+        self.on_binding_change = on_binding_change
+        self.ua = ua or DialogLayer(TransactionLayer())
+        self.authenticator = DigestAuthenticator(
+            settings.realm, settings.nonce_secret, settings.nonce_lifetime, settings.auth_algorithms
+        )
+        self.failures = FailureTracker(
+            settings.auth_max_failures, settings.auth_window, settings.auth_ban_time,
+            (*settings.auth_allowlist, *(n for nets in settings.trusted_networks.values() for n in nets)),
+        )
+        self.registrar = Registrar(settings.registrar)
+        self._trusted = [
+            (name, ipaddress.ip_network(network, strict=False))
+            for name, networks in settings.trusted_networks.items()
+            for network in networks
+        ]
+        self.transports: SipTransports | None = None
+        self.addresses: list[Address] = []
+        self.sessions: dict[str, SipSession] = {}
+        """Calls in progress by session key (Call-ID + INVITE From tag)."""
+        self.draining = False
+        """Set on shutdown: new calls get 503, calls in progress go on."""
+        self._by_dialog: dict[tuple[str, str, str], SipSession] = {}
+        self._by_server_tx: dict[ServerTransaction, SipSession] = {}
+        self._client_waiters: dict[ClientTransaction, asyncio.Future[Response]] = {}
+        self._provisional: dict[ClientTransaction, Callable[[Response], None]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._keepalive_task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.stats = {"received": 0, "sent": 0, "rejected_overload": 0, "parse_errors": 0}
+
+    # --- life cycle -------------------------------------------------------------------------------------------------
+
+    async def start(self) -> list[Address]:
+        """Open every listener; returns the bound addresses (port 0 → the real port)."""
+        self._loop = asyncio.get_running_loop()
+        self.transports = SipTransports(
+            self._on_message, self._on_parse_error, self._on_send_failure, limits=self.settings.transport_limits
+        )
+        for listener in self.settings.listeners:
+            context = None
+            if listener.transport == "tls":
+                context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                context.load_cert_chain(listener.certificate or "", listener.private_key)
+            self.addresses.append(
+                await self.transports.listen(listener.transport, listener.host, listener.port, context)
+            )
+        self._keepalive_task = self._loop.create_task(self._keepalive_loop())
+        return list(self.addresses)
+
+    async def stop(self, drain_timeout: float = 0.0) -> None:
+        """Refuse new calls, give calls in progress up to ``drain_timeout`` s, then hang up the rest and close."""
+        self.draining = True
+        if drain_timeout > 0 and self.sessions:
+            await asyncio.wait(
+                [asyncio.ensure_future(s.ended) for s in self.sessions.values()], timeout=drain_timeout
+            )
+        for session in list(self.sessions.values()):
+            await session.hangup("shutdown")
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=2.0)
+        if self._keepalive_task is not None:
+            self._keepalive_task.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+        # Give final messages (BYE, 200) a moment to leave before the sockets close.
+        await asyncio.sleep(0.05)
+        if self.transports is not None:
+            await self.transports.close()
+
+    def address(self, transport: str = "udp") -> Address:
+        for address in self.addresses:
+            if address.transport == transport:
+                return address
+        raise LookupError(f"no {transport} listener")
+
+    def contact_for(self, transport: str, user: str = "voxcenter") -> NameAddr:
+        local = self.address(transport)
+        host = self.settings.advertised_host or local.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        params: dict[str, str | None] = {} if transport == "udp" else {"transport": transport}
+        return NameAddr(SipUri("sips" if transport == "tls" else "sip", user, None, host, local.port, params))
+
+    def via_sent_by(self, transport: str) -> str:
+        local = self.address(transport)
+        host = self.settings.advertised_host or local.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"{host}:{local.port}"
+
+    # --- the pump: after every input, flush outputs, hand out events, re-arm the timer -------------------------------
+
+    def _now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    def _pump(self) -> None:
+        while (event := self.ua.next_event()) is not None:
+            try:
+                self._dispatch(event)
+            except Exception:
+                logger.exception("sip.event_handler_crash", event=type(event).__name__)
+        self._flush()
+        self._arm_timer()
+
+    def _flush(self) -> None:
+        assert self.transports is not None
+        for data, destination in self.ua.datagrams_to_send():
+            assert isinstance(destination, Address)
+            self.stats["sent"] += 1
+            self.transports.send(data, destination)
+
+    def _arm_timer(self) -> None:
+        deadline = self.ua.get_timer()
+        registrar_deadline = self.registrar.get_timer()
+        if registrar_deadline is not None and (deadline is None or registrar_deadline < deadline):
+            deadline = registrar_deadline
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            assert self._loop is not None
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        now = self._now()
+        self.ua.handle_timer(now)
+        self.registrar.handle_timer(now)
+        self._drain_registrar_events()
+        self._pump()
+
+    # --- input ------------------------------------------------------------------------------------------------------
+
+    def _on_message(self, message: Request | Response, source: Address) -> None:
+        self.stats["received"] += 1
+        now = self._now()
+        if isinstance(message, Request) and self.failures.is_banned(source.host, time.time()):
+            return  # banned sources are ignored, not answered
+        self.ua.receive(message, source, now, reliable=source.reliable)
+        self._pump()
+
+    def _on_parse_error(self, data: bytes, error: RemoteProtocolError, source: Address) -> None:
+        self.stats["parse_errors"] += 1
+        logger.info("sip.bad_message", source=str(source), reason=error.reason)
+        if error.status_hint is None or self.failures.is_banned(source.host, time.time()):
+            return
+        response = salvage_error_response(data, error.status_hint, error.reason, secrets.token_hex(6))
+        if response is not None and self.transports is not None:
+            self.transports.send(response.encode(), source)
+
+    def _on_send_failure(self, destination: Address) -> None:
+        self.ua.transactions.transport_failed(destination, self._now())
+        self._pump()
+
+    def _dispatch(self, event: object) -> None:
+        if isinstance(event, RequestReceived):
+            self._on_request(event)
+        elif isinstance(event, InDialogRequest):
+            self._on_in_dialog_request(event)
+        elif isinstance(event, ResponseReceived):
+            self._on_response(event.transaction, event.response)
+        elif isinstance(event, CancelReceived):
+            self._on_cancel(event)
+        elif isinstance(event, DialogAckReceived):
+            session = self._by_dialog.get(event.dialog.id)
+            if session is not None:
+                session._acked(event.request)
+        elif isinstance(event, AckTimedOut):
+            session = self._by_dialog.get(event.dialog.id)
+            if session is not None:
+                self._spawn(session.hangup("no ACK"))
+        elif isinstance(event, DialogTerminated):
+            session = self._by_dialog.pop(event.dialog.id, None)
+            if session is not None:
+                session._end(event.reason)
+        elif isinstance(event, TransactionTimedOut | TransportFailed):
+            transaction = event.transaction
+            if isinstance(transaction, ClientTransaction):
+                status = 408 if isinstance(event, TransactionTimedOut) else 503
+                self._fail_waiter(transaction, status, "Request Timeout" if status == 408 else "Transport Failed")
+            elif isinstance(transaction, ServerTransaction):
+                session = self._by_server_tx.pop(transaction, None)
+                if session is not None and not session.answered:
+                    session._end("transaction timed out")
+
+    # --- out-of-dialog requests -------------------------------------------------------------------------------------
+
+    def _respond(self, transaction: ServerTransaction, response: Response) -> Dialog | None:
+        if response.status != 100 and response.to.tag is None:
+            response.headers.set("To", f"{response.headers.get('To')};tag={secrets.token_hex(6)}")
+        response.headers.add("Server", self.settings.user_agent)
+        return self.ua.send_response(transaction, response, self._now())
+
+    def _on_request(self, event: RequestReceived) -> None:
+        request, transaction = event.request, event.transaction
+        source = event.source
+        assert isinstance(source, Address)
+        error = check_request(request, supported=SUPPORTED_OPTIONS, methods=ALLOWED_METHODS)
+        if error is not None:
+            response = build_error_response(request, error)
+            if response is not None:
+                self._respond(transaction, response)
+            return
+        method = request.method
+        if method == "OPTIONS":
+            response = make_response(request, 200)
+            response.headers.add("Allow", ALLOW_HEADER)
+            response.headers.add("Accept", "application/sdp")
+            response.headers.add("Supported", ", ".join(sorted(SUPPORTED_OPTIONS)))
+            self._respond(transaction, response)
+        elif method == "REGISTER":
+            self._on_register(transaction, request, source)
+        elif method == "INVITE":
+            if request.to.tag is not None:
+                self._respond(transaction, make_response(request, 481))  # a re-INVITE for a dialog we don't know
+            else:
+                self._on_invite(transaction, request, source)
+        else:
+            # BYE, INFO, UPDATE, NOTIFY outside a dialog.
+            self._respond(transaction, make_response(request, 481 if method in ("BYE", "INFO", "UPDATE") else 405))
+
+    def _authenticate(
+        self, transaction: ServerTransaction, request: Request, source: Address
+    ) -> str | None:
+        """Digest-check a request; answers it (401/400) and returns None unless it authenticated."""
+        now = time.time()
+        result = self.authenticator.verify(
+            request.method, request.headers.get_all("Authorization"), self.credentials, now,
+            request_uri=str(request.uri),
+        )
+        if result.ok:
+            return result.username
+        if result.counts_as_failure:
+            ban = self.failures.record_failure(source.host, now, result.username, result.cause.value if result.cause
+                                               else "failed")
+            security_log.warning(
+                **security_log_fields(
+                    source.host, source.port, result.username, result.cause.value if result.cause else "failed",
+                    method=request.method, realm=self.settings.realm, banned=ban is not None,
+                )
+            )
+        if result.outcome is AuthOutcome.BAD_REQUEST:
+            self._respond(transaction, make_response(request, 400, "Malformed Credentials"))
+            return None
+        response = make_response(request, 401)
+        for value in result.challenge:
+            response.headers.add("WWW-Authenticate", value)
+        self._respond(transaction, response)
+        return None
+
+    def _on_register(self, transaction: ServerTransaction, request: Request, source: Address) -> None:
+        user = self._authenticate(transaction, request, source)
+        if user is None:
+            return
+        response = self.registrar.register(
+            request, Source(source.transport, source.host, source.port), user, self._now()
+        )
+        self._respond(transaction, response)
+        self._drain_registrar_events()
+
+    def _trunk_of(self, source: Address) -> str | None:
+        address = ipaddress.ip_address(source.host)
+        for name, network in self._trusted:
+            if address in network:
+                return name
+        return None
+
+    def _on_invite(self, transaction: ServerTransaction, request: Request, source: Address) -> None:
+        if self.draining or len(self.sessions) >= self.settings.max_calls:
+            self.stats["rejected_overload"] += 1
+            response = make_response(request, 503)
+            response.headers.add("Retry-After", str(self.settings.retry_after))
+            self._respond(transaction, response)
+            return
+        trunk = self._trunk_of(source)
+        user: str | None = None
+        if trunk is None:
+            user = self._authenticate(transaction, request, source)
+            if user is None:
+                return
+        session = SipSession(self, request, transaction, source, inbound=True, trunk=trunk, user=user)
+        self.sessions[session.key] = session
+        self._by_server_tx[transaction] = session
+        self._spawn(self._run_application(session))
+
+    async def _run_application(self, session: SipSession) -> None:
+        with structlog.contextvars.bound_contextvars(call_id=session.call_id):
+            try:
+                await self.application(session)
+            except Exception:
+                logger.exception("call.application_crash")
+            finally:
+                if not session.is_ended:
+                    await session.hangup("application finished")
+
+    def _on_cancel(self, event: CancelReceived) -> None:
+        ok, terminated = event.responses()
+        ok.headers.add("Server", self.settings.user_agent)
+        self.ua.send_response(event.transaction, ok, self._now())
+        session = self._by_server_tx.get(event.invite_transaction)
+        if session is not None and not session.answered:
+            self.ua.send_response(event.invite_transaction, terminated, self._now())
+            session._end("cancelled")
+
+    # --- in-dialog requests -----------------------------------------------------------------------------------------
+
+    def _on_in_dialog_request(self, event: InDialogRequest) -> None:
+        request, transaction = event.request, event.transaction
+        session = self._by_dialog.get(event.dialog.id)
+        method = request.method
+        if session is None:
+            self.ua.send_response(transaction, make_response(request, 481), self._now())
+            return
+        if method == "BYE":
+            self.ua.send_response(transaction, make_response(request, 200), self._now())
+            session._end("remote hangup")
+        elif method in ("INVITE", "UPDATE"):
+            answer = session._offer_received(request)
+            if answer is None:
+                self._respond(transaction, make_response(request, 488))
+            else:
+                response = make_response(request, 200)
+                response.headers.add("Contact", session.local_contact)
+                response.headers.add("Content-Type", "application/sdp")
+                response.body = answer
+                self.ua.send_response(transaction, response, self._now())
+        elif method == "INFO":
+            session._info_received(request)
+            self.ua.send_response(transaction, make_response(request, 200), self._now())
+        elif method == "OPTIONS":
+            self.ua.send_response(transaction, make_response(request, 200), self._now())
+        else:
+            response = make_response(request, 405)
+            response.headers.add("Allow", ALLOW_HEADER)
+            self.ua.send_response(transaction, response, self._now())
+
+    # --- client side ------------------------------------------------------------------------------------------------
+
+    def send(
+        self,
+        request: Request,
+        destination: Address,
+        *,
+        on_provisional: Callable[[Response], None] | None = None,
+    ) -> tuple[ClientTransaction, asyncio.Future[Response]]:
+        """Send a request in a new client transaction; the future gets its final response."""
+        assert self._loop is not None
+        transaction = self.ua.send_request(request, destination, self._now(), reliable=destination.reliable)
+        future: asyncio.Future[Response] = self._loop.create_future()
+        self._client_waiters[transaction] = future
+        if on_provisional is not None:
+            self._provisional[transaction] = on_provisional
+        self._pump()
+        return transaction, future
+
+    async def request(
+        self,
+        method: str,
+        uri: SipUri,
+        destination: Address,
+        *,
+        from_user: str = "voxcenter",
+        to: NameAddr | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+        content_type: str | None = None,
+        credentials: DigestClient | None = None,
+        call_id: str | None = None,
+        cseq: int = 1,
+    ) -> Response:
+        """Send an out-of-dialog request (OPTIONS, REGISTER, MESSAGE ...) and return its final response.
+
+        A 401/407 is answered once per challenge when ``credentials`` are given.
+        """
+        attempts: list[str] = []
+        request = self._new_request(method, uri, destination, from_user=from_user, to=to, call_id=call_id,
+                                    cseq=cseq, body=body, content_type=content_type)
+        for name, value in headers:
+            request.headers.add(name, value)
+        while True:
+            _, future = self.send(request, destination)
+            response = await future
+            if response.status not in (401, 407) or credentials is None:
+                return response
+            header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+            answer = credentials.authorize(method, str(request.uri), response.headers.get_all(header), attempts)
+            if answer is None:
+                return response
+            attempts.append(answer)
+            request = self._next_attempt(request, "Authorization" if response.status == 401
+                                         else "Proxy-Authorization", answer)
+
+    def _new_request(
+        self, method: str, uri: SipUri, destination: Address, *, from_user: str, to: NameAddr | None,
+        call_id: str | None = None, cseq: int = 1, body: bytes = b"", content_type: str | None = None,
+    ) -> Request:
+        transport = destination.transport
+        contact = self.contact_for(transport, from_user)
+        from_ = NameAddr(SipUri("sip", from_user, None, contact.uri.host, None))
+        request = new_request(
+            method, uri, from_=from_, to=to or NameAddr(uri.with_(params={}, headers={})),
+            via_sent_by=self.via_sent_by(transport), rng=self.ua.rng, transport=transport.upper(),
+            contact=contact if method in ("INVITE", "REGISTER", "SUBSCRIBE") else None,
+            call_id=call_id, cseq=cseq, body=body, content_type=content_type,
+        )
+        request.headers.add("User-Agent", self.settings.user_agent)
+        return request
+
+    @staticmethod
+    def _next_attempt(request: Request, auth_header: str, answer: str) -> Request:
+        """The same request again with credentials: same Call-ID and tags, CSeq + 1, new branch (§22.2)."""
+        retry = Request(method=request.method, uri=request.uri, headers=request.headers.copy(), body=request.body)
+        cseq = request.cseq
+        retry.headers.set("CSeq", f"{cseq.number + 1} {cseq.method}")
+        via = request.headers.values("Via")[0]
+        retry.headers.remove_first("Via")
+        retry.headers.prepend("Via", via.split(";branch=")[0] + ";branch=z9hG4bK-unset")
+        retry.headers.remove("Authorization")
+        retry.headers.remove("Proxy-Authorization")
+        retry.headers.add(auth_header, answer)
+        return retry
+
+    async def invite(
+        self,
+        target: SipUri,
+        destination: Address,
+        sdp_offer: bytes,
+        *,
+        from_user: str = "voxcenter",
+        from_display: str | None = None,
+        to: NameAddr | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+        credentials: DigestClient | None = None,
+        on_provisional: Callable[[Response], None] | None = None,
+        ring_timeout: float | None = None,
+    ) -> SipSession:
+        """Place a call; returns the answered session or raises RequestFailed (busy, no answer, timeout ...)."""
+        request = self._new_request("INVITE", target, destination, from_user=from_user, to=to, body=sdp_offer,
+                                    content_type="application/sdp")
+        if from_display:
+            from_ = request.from_
+            request.headers.set("From", str(NameAddr(from_.uri, from_display, from_.params)))
+        for name, value in headers:
+            request.headers.add(name, value)
+        attempts: list[str] = []
+        session = SipSession(self, request, None, destination, inbound=False, trunk=None, user=from_user)
+        self.sessions[session.key] = session
+        try:
+            while True:
+                transaction, future = self.send(request, destination, on_provisional=on_provisional)
+                session._client_invite = transaction
+                try:
+                    if ring_timeout is not None:
+                        response = await asyncio.wait_for(asyncio.shield(future), ring_timeout)
+                    else:
+                        response = await future
+                except TimeoutError:
+                    self._cancel(transaction)
+                    response = await future
+                    if 200 <= response.status < 300:
+                        # The 200 crossed our CANCEL: take the call and end it properly.
+                        self._accept_answer(session, request, response, destination)
+                        await session.hangup("ring timeout")
+                    raise RequestFailed(408, "No Answer") from None
+                if response.status in (401, 407) and credentials is not None:
+                    header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+                    answer = credentials.authorize("INVITE", str(request.uri), response.headers.get_all(header),
+                                                   attempts)
+                    if answer is not None:
+                        attempts.append(answer)
+                        request = self._next_attempt(
+                            request, "Authorization" if response.status == 401 else "Proxy-Authorization", answer
+                        )
+                        session.invite = request
+                        continue
+                if not 200 <= response.status < 300:
+                    raise RequestFailed(response.status, response.reason)
+                self._accept_answer(session, request, response, destination)
+                return session
+        except BaseException:
+            if not session.answered:
+                session._end("not answered")
+            raise
+
+    def _accept_answer(self, session: SipSession, request: Request, response: Response, destination: Address) -> None:
+        dialog_id = (request.call_id, request.from_.tag or "", response.to.tag or "")
+        dialog = self.ua.dialogs.get(dialog_id)
+        if dialog is None:
+            raise RequestFailed(500, "No dialog for 2xx")
+        self.ua.send_ack(dialog, destination, self._now())
+        session._answered_outbound(dialog, response)
+        self._by_dialog[dialog.id] = session
+        self._pump()
+
+    def cancel(self, session: SipSession) -> None:
+        if session._client_invite is not None:
+            self._cancel(session._client_invite)
+
+    def _cancel(self, transaction: ClientTransaction) -> None:
+        cancel = make_cancel(transaction.request)
+        destination = transaction.destination
+        assert isinstance(destination, Address)
+        transaction_cancel = self.ua.send_request(cancel, destination, self._now(), reliable=destination.reliable)
+        assert self._loop is not None
+        self._client_waiters[transaction_cancel] = self._loop.create_future()
+        self._pump()
+
+    def _on_response(self, transaction: ClientTransaction, response: Response) -> None:
+        if response.status < 200:
+            callback = self._provisional.get(transaction)
+            if callback is not None:
+                callback(response)
+            return
+        future = self._client_waiters.pop(transaction, None)
+        self._provisional.pop(transaction, None)
+        if future is not None and not future.done():
+            future.set_result(response)
+
+    def _fail_waiter(self, transaction: ClientTransaction, status: int, reason: str) -> None:
+        future = self._client_waiters.pop(transaction, None)
+        self._provisional.pop(transaction, None)
+        if future is not None and not future.done():
+            response = make_response(transaction.request, status, reason)
+            future.set_result(response)
+
+    # --- sessions (called by SipSession) ----------------------------------------------------------------------------
+
+    def _session_respond(self, session: SipSession, response: Response) -> None:
+        assert session.server_transaction is not None
+        dialog = self._respond(session.server_transaction, response)
+        if dialog is not None:
+            self._by_dialog[dialog.id] = session
+            session.dialog = dialog
+        if response.status >= 300:
+            self._by_server_tx.pop(session.server_transaction, None)
+        self._pump()
+
+    def _session_request(self, session: SipSession, request: Request) -> asyncio.Future[Response]:
+        _, future = self.send(request, session.remote)
+        return future
+
+    def _session_ended(self, session: SipSession) -> None:
+        self.sessions.pop(session.key, None)
+        if session.server_transaction is not None:
+            self._by_server_tx.pop(session.server_transaction, None)
+        if session.dialog is not None:
+            self._by_dialog.pop(session.dialog.id, None)
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        assert self._loop is not None
+        task: asyncio.Task[None] = self._loop.create_task(coroutine)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- registrar --------------------------------------------------------------------------------------------------
+
+    def _drain_registrar_events(self) -> None:
+        while (change := self.registrar.next_event()) is not None:
+            logger.info("sip.binding", aor=change.binding.aor, change=change.change.value,
+                        source=f"{change.binding.source.host}:{change.binding.source.port}")
+            if self.on_binding_change is not None:
+                try:
+                    self.on_binding_change(change)
+                except Exception:
+                    logger.exception("sip.binding_handler_crash")
+
+    async def _keepalive_loop(self) -> None:
+        """OPTIONS every registered phone; one that stops answering is marked unreachable (and never rung)."""
+        while True:
+            await asyncio.sleep(self.settings.keepalive_interval)
+            bindings = list(self.registrar.bindings())
+            if bindings:
+                await asyncio.gather(*(self._ping(b.aor, str(b.contact.uri), b.source, b.contact.uri)
+                                       for b in bindings), return_exceptions=True)
+
+    async def _ping(self, aor: str, key: str, source: Source, uri: SipUri) -> None:
+        destination = Address(source.transport, source.host, source.port)
+        try:
+            response = await asyncio.wait_for(
+                self.request("OPTIONS", uri, destination), self.settings.keepalive_timeout
+            )
+            reachable = response.status != 408 and response.status != 503
+        except TimeoutError:
+            reachable = False
+        self.registrar.set_reachable(aor, key, reachable)
+        self._drain_registrar_events()
+
+    def session_ended_future(self, session: SipSession) -> asyncio.Future[SessionEnded]:
+        return session.ended
+
+
+def parse_target(text: str) -> SipUri:
+    """A SIP URI from configuration or an API ("sip:1001@host:port")."""
+    return parse_uri(text)

@@ -1,0 +1,325 @@
+"""asyncio SIP transports: UDP, TCP and TLS listeners and connections (RFC 3261 §18).
+
+The only SIP code besides ``endpoint.py`` that touches sockets. It turns bytes
+into parsed messages (UDP: one datagram, one message; TCP/TLS: the stream
+framer) and hands them to the endpoint with the address they came from, and
+sends bytes to an :class:`Address`, reusing the connection a request arrived
+on (RFC 3261 §18.2.2) or opening one when it is gone.
+
+Nothing raised while handling input escapes a protocol callback: a bad
+message is reported to the endpoint (which may answer 400) and, on a stream,
+the connection is closed, since its framing can no longer be trusted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+import structlog
+
+from voxcenter.sip.errors import RemoteProtocolError
+from voxcenter.sip.framing import StreamParser
+from voxcenter.sip.message import Request, Response, parse_message
+
+logger = structlog.get_logger(__name__)
+
+RELIABLE = frozenset({"tcp", "tls"})
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A transport address: where a message came from or is sent to."""
+
+    transport: str
+    """"udp", "tcp" or "tls" (lower case)."""
+    host: str
+    """IP address (v4, or v6 without brackets)."""
+    port: int
+
+    @property
+    def reliable(self) -> bool:
+        return self.transport in RELIABLE
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.transport}:{host}:{self.port}"
+
+
+@dataclass(slots=True)
+class TransportLimits:
+    idle_timeout: float = 900.0
+    """A TCP/TLS connection with no traffic for this long is closed (phones send CRLF keepalives)."""
+    max_connections_per_source: int = 32
+    """More connections from one IP address are refused at once."""
+    max_connections: int = 10_000
+
+
+MessageHandler = Callable[[Request | Response, Address], None]
+ErrorHandler = Callable[[bytes, RemoteProtocolError, Address], None]
+SendFailureHandler = Callable[[Address], None]
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, owner: SipTransports) -> None:
+        self.owner = owner
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        source = Address("udp", str(addr[0]), int(addr[1]))
+        if not data.strip(b"\r\n\x00 "):
+            return  # keepalive: a bare CRLF or NUL datagram
+        try:
+            message = parse_message(data, datagram=True)
+        except RemoteProtocolError as error:
+            self.owner.report_error(data, error, source)
+            return
+        except Exception:  # a parser bug must not stop the listener
+            logger.exception("sip.parse_crash", source=str(source))
+            return
+        self.owner.deliver(message, source)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable and the like: the transaction layer's timers handle the loss.
+        logger.debug("sip.udp_error", error=str(exc))
+
+
+class _StreamProtocol(asyncio.Protocol):
+    """One TCP or TLS connection, inbound or outbound."""
+
+    def __init__(self, owner: SipTransports, transport_name: str) -> None:
+        self.owner = owner
+        self.transport_name = transport_name
+        self.parser = StreamParser()
+        self.transport: asyncio.Transport | None = None
+        self.remote: Address | None = None
+        self.last_activity = 0.0
+        self.pending: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        stream = cast(asyncio.Transport, transport)
+        self.transport = stream
+        peer = stream.get_extra_info("peername")
+        self.remote = Address(self.transport_name, str(peer[0]), int(peer[1]))
+        self.last_activity = self.owner.loop.time()
+        if not self.owner.adopt(self):
+            stream.abort()
+            return
+        for chunk in self.pending:
+            stream.write(chunk)
+        self.pending.clear()
+
+    def data_received(self, data: bytes) -> None:
+        assert self.remote is not None
+        self.last_activity = self.owner.loop.time()
+        try:
+            messages = self.parser.feed(data)
+        except RemoteProtocolError as error:
+            self.owner.report_error(data, error, self.remote)
+            self.close()
+            return
+        except Exception:
+            logger.exception("sip.parse_crash", source=str(self.remote))
+            self.close()
+            return
+        if self.parser.pings_received:
+            # RFC 5626 §4.4.1: answer a double-CRLF ping with a single CRLF pong.
+            self.parser.pings_received = 0
+            self.write(b"\r\n")
+        for message in messages:
+            self.owner.deliver(message, self.remote)
+
+    def write(self, data: bytes) -> None:
+        if self.transport is None:
+            self.pending.append(data)
+        elif not self.transport.is_closing():
+            self.transport.write(data)
+            self.last_activity = self.owner.loop.time()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.owner.forget(self)
+
+
+class SipTransports:
+    """Every SIP listener and connection of the process."""
+
+    def __init__(
+        self,
+        on_message: MessageHandler,
+        on_error: ErrorHandler,
+        on_send_failure: SendFailureHandler | None = None,
+        *,
+        limits: TransportLimits | None = None,
+        tls_client_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.on_message = on_message
+        self.on_error = on_error
+        self.on_send_failure = on_send_failure
+        self.limits = limits or TransportLimits()
+        self.tls_client_context = tls_client_context
+        self.local: dict[str, Address] = {}
+        self._udp: dict[tuple[str, int], _UdpProtocol] = {}
+        self._servers: list[asyncio.base_events.Server] = []
+        self._connections: dict[Address, _StreamProtocol] = {}
+        self._per_source: dict[str, int] = defaultdict(int)
+        self._connecting: dict[Address, _StreamProtocol] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    # --- listening ------------------------------------------------------------
+
+    async def listen(
+        self, transport: str, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+    ) -> Address:
+        """Start a listener; returns its bound address (port 0 picks a free one)."""
+        transport = transport.lower()
+        if transport == "udp":
+            _, protocol = await self.loop.create_datagram_endpoint(
+                lambda: _UdpProtocol(self), local_addr=(host, port)
+            )
+            assert protocol.transport is not None
+            bound = protocol.transport.get_extra_info("sockname")
+            address = Address("udp", str(bound[0]), int(bound[1]))
+            self._udp[(address.host, address.port)] = protocol
+        elif transport in RELIABLE:
+            if transport == "tls" and ssl_context is None:
+                raise ValueError("a TLS listener needs a certificate (ssl_context)")
+            server = await self.loop.create_server(
+                lambda: _StreamProtocol(self, transport), host, port, ssl=ssl_context, reuse_address=True
+            )
+            self._servers.append(server)
+            bound = server.sockets[0].getsockname()
+            address = Address(transport, str(bound[0]), int(bound[1]))
+        else:
+            raise ValueError(f"unknown transport {transport!r}")
+        self.local.setdefault(transport, address)
+        if self._sweeper is None:
+            self._schedule_sweep()
+        logger.info("sip.listening", address=str(address))
+        return address
+
+    # --- sending --------------------------------------------------------------
+
+    def send(self, data: bytes, destination: Address) -> None:
+        """Send bytes; on a stream transport reuse the connection or open one."""
+        if destination.transport == "udp":
+            protocol = self._udp_for(destination)
+            if protocol is None or protocol.transport is None:
+                self._send_failed(destination)
+                return
+            protocol.transport.sendto(data, (destination.host, destination.port))
+            return
+        connection = self._connections.get(destination) or self._connecting.get(destination)
+        if connection is None:
+            connection = self._connect(destination)
+        connection.write(data)
+
+    def _udp_for(self, destination: Address) -> _UdpProtocol | None:
+        # Send from the listener of the same address family; the first one otherwise.
+        family_v6 = ":" in destination.host
+        for (host, _), protocol in self._udp.items():
+            if (":" in host) == family_v6:
+                return protocol
+        return next(iter(self._udp.values()), None)
+
+    def _connect(self, destination: Address) -> _StreamProtocol:
+        protocol = _StreamProtocol(self, destination.transport)
+        self._connecting[destination] = protocol
+        context: ssl.SSLContext | None = None
+        if destination.transport == "tls":
+            context = self.tls_client_context or ssl.create_default_context()
+
+        async def open_connection() -> None:
+            try:
+                await self.loop.create_connection(lambda: protocol, destination.host, destination.port, ssl=context)
+            except (OSError, ssl.SSLError) as error:
+                logger.info("sip.connect_failed", destination=str(destination), error=str(error))
+                self._send_failed(destination)
+            finally:
+                self._connecting.pop(destination, None)
+
+        self.loop.create_task(open_connection())
+        return protocol
+
+    def _send_failed(self, destination: Address) -> None:
+        if self.on_send_failure is not None:
+            self.on_send_failure(destination)
+
+    # --- connection bookkeeping (called by the protocols) ---------------------
+
+    def adopt(self, connection: _StreamProtocol) -> bool:
+        assert connection.remote is not None
+        source = connection.remote.host
+        if (
+            self._per_source[source] >= self.limits.max_connections_per_source
+            or len(self._connections) >= self.limits.max_connections
+        ):
+            logger.warning("sip.connection_refused", source=source, reason="connection limit")
+            return False
+        self._per_source[source] += 1
+        self._connections[connection.remote] = connection
+        return True
+
+    def forget(self, connection: _StreamProtocol) -> None:
+        remote = connection.remote
+        if remote is None or self._connections.get(remote) is not connection:
+            return
+        del self._connections[remote]
+        self._per_source[remote.host] -= 1
+        if self._per_source[remote.host] <= 0:
+            del self._per_source[remote.host]
+
+    def deliver(self, message: Request | Response, source: Address) -> None:
+        try:
+            self.on_message(message, source)
+        except Exception:
+            logger.exception("sip.handler_crash", source=str(source))
+
+    def report_error(self, data: bytes, error: RemoteProtocolError, source: Address) -> None:
+        try:
+            self.on_error(data, error, source)
+        except Exception:
+            logger.exception("sip.error_handler_crash", source=str(source))
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    def _schedule_sweep(self) -> None:
+        interval = min(30.0, max(0.5, self.limits.idle_timeout / 4))
+        self._sweeper = self.loop.call_later(interval, self._sweep)
+
+    def _sweep(self) -> None:
+        deadline = self.loop.time() - self.limits.idle_timeout
+        for connection in list(self._connections.values()):
+            if connection.last_activity < deadline:
+                logger.info("sip.connection_idle_closed", remote=str(connection.remote))
+                connection.close()
+        self._schedule_sweep()
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for protocol in self._udp.values():
+            if protocol.transport is not None:
+                protocol.transport.close()
+        for connection in list(self._connections.values()):
+            connection.close()
+        for server in self._servers:
+            server.close()
+        for server in self._servers:
+            await server.wait_closed()
+        self._udp.clear()
+        self._servers.clear()
