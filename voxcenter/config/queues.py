@@ -1,0 +1,211 @@
+"""Queues, agents and agent feature codes: what the ACD router is configured with.
+
+Priority everywhere: a higher number is served first. Skill levels go from 1 (beginner) to 5 (expert).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from voxcenter.config.base import DialString, Digit, Duration, Kind, Model, Name, PromptName, SkillLevel
+
+
+class OverflowTarget(Model):
+    """Where an overflowing caller goes: exactly one of the keys."""
+
+    queue: Name | None = None
+    """Another queue (the caller keeps the time already waited for statistics, not the place)."""
+    voicemail: str | None = None
+    """A mailbox."""
+    callback: bool | None = None
+    """Offer a callback (true)."""
+    node: Name | None = None
+    """An IVR node."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> OverflowTarget:
+        chosen = [name for name, value in self.model_dump().items() if value not in (None, False)]
+        if len(chosen) != 1:
+            raise ValueError("an overflow target needs exactly one of 'queue', 'voicemail', 'callback' or 'node'")
+        return self
+
+
+class Overflow(Model):
+    """Overflow target per reason; none means the caller hears a goodbye and is hung up."""
+
+    timeout: OverflowTarget | None = None
+    """``max_wait`` passed."""
+    full: OverflowTarget | None = None
+    """``max_length`` reached when joining."""
+    empty: OverflowTarget | None = None
+    """``join_when`` refused the caller or ``leave_when`` sent them out."""
+
+
+class Announcements(Model):
+    """What a waiting caller hears."""
+
+    music_on_hold: PromptName | None = "moh"
+    """Music prompt looped while waiting; none means silence."""
+    position_every: Duration | None = 30.0
+    """Announce position (and wait) this often; none never announces."""
+    announce_position: bool = True
+    """Say "you are caller number 3"."""
+    estimated_wait: bool = True
+    """Say the estimated wait."""
+    position_limit: int | None = Field(default=10, ge=1)
+    """Above this position say "more than N callers ahead" instead."""
+    first_after: Duration = 0.0
+    """First announcement this long after joining."""
+
+
+class CallbackOffer(Model):
+    """Offer waiting callers a callback that keeps their place."""
+
+    enabled: bool = False
+    """Offer callbacks in this queue."""
+    offer_after: Duration = 60.0
+    """Offer once the caller has waited this long."""
+    key: Digit = "1"
+    """Key that accepts the offer."""
+    prompt: PromptName = "callback-offer"
+    """The offer prompt."""
+
+
+class Relaxation(Model):
+    """One skill-relaxation step: after a wait, accept less skilled agents or drop a skill."""
+
+    after: Duration
+    """Waited time at which the step applies."""
+    min_level: SkillLevel | None = None
+    """Every required skill is lowered to at most this level."""
+    drop: Name | None = None
+    """This skill is no longer required."""
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Relaxation:
+        if (self.min_level is None) == (self.drop is None):
+            raise ValueError("a relaxation step needs exactly one of 'min_level' or 'drop'")
+        return self
+
+
+class Queue(Model):
+    """A queue of callers and the agents who serve it. Priority: a higher number is served first."""
+
+    strategy: Literal["longest-wait", "priority", "skills"] = "longest-wait"
+    """Caller order: ``longest-wait`` (FIFO), ``priority`` (higher first, FIFO within), ``skills`` (best match)."""
+    selection: Literal[
+        "longest-idle",
+        "fewest-calls",
+        "least-talk-time",
+        "round-robin",
+        "linear",
+        "ring-all",
+        "random",
+        "weighted-random",
+    ] = "longest-idle"
+    """Which free agent rings first."""
+    skills: dict[Name, SkillLevel] = Field(default_factory=dict)
+    """Skills every call in this queue requires, with minimum level."""
+    ring_timeout: Duration = 15.0
+    """How long an agent rings before the next one is tried."""
+    retry_delay: Duration = 5.0
+    """Pause before ringing again after nobody answered."""
+    wrap_up: Duration = 10.0
+    """After-call work time before an agent gets the next call."""
+    max_length: int | None = Field(default=None, ge=1)
+    """Most callers waiting; none means unlimited."""
+    max_wait: Duration | None = None
+    """Longest wait before overflow ``timeout``; none means unlimited."""
+    join_when: Literal["always", "agents-logged-in", "agents-available"] = "agents-logged-in"
+    """Callers may join: always, when an agent is logged in (even paused/busy), or when one is ready."""
+    leave_when: Literal["never", "no-agents-logged-in", "no-agents-available"] = "no-agents-logged-in"
+    """Waiting callers are sent to overflow ``empty`` when this becomes true."""
+    overflow: Overflow = Overflow()
+    """Overflow target per reason."""
+    backup_group: Name | None = None
+    """Agent group rung too once a caller has waited ``backup_after``."""
+    backup_after: Duration = 60.0
+    """Wait after which the backup group is added."""
+    announcements: Announcements = Announcements()
+    """Music and position announcements."""
+    callback: CallbackOffer = CallbackOffer()
+    """Callback offer."""
+    service_level: Duration = 20.0
+    """Answer-time threshold of the service level (calls answered within it / calls offered)."""
+    relaxation: tuple[Relaxation, ...] = ()
+    """Skill-relaxation steps, by increasing ``after``."""
+    auto_pause_after: int | None = Field(default=3, ge=1)
+    """Pause an agent after this many consecutive unanswered rings; none never does."""
+    weight: int = Field(default=0, ge=0)
+    """Among queues sharing agents, calls of a higher-weight queue are offered first."""
+
+    @model_validator(mode="after")
+    def _relaxation_sorted(self) -> Queue:
+        afters = [step.after for step in self.relaxation]
+        if afters != sorted(afters):
+            raise ValueError("relaxation steps must be listed by increasing 'after'")
+        return self
+
+
+class AgentQueue(Model):
+    """An agent's membership of one queue."""
+
+    queue: Name
+    """The queue."""
+    penalty: int = Field(default=0, ge=0)
+    """Agents with a lower penalty are rung first."""
+    weight: int = Field(default=1, ge=1)
+    """Weight for ``weighted-random`` selection."""
+
+
+def _agent_queue(value: Any) -> Any:
+    return {"queue": value} if isinstance(value, str) else value
+
+
+HA1 = Annotated[str, Field(pattern=r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{64})$"), Kind("hex digest")]
+
+
+class Agent(Model):
+    """An agent, keyed by the extension the softphone registers as."""
+
+    name: str
+    """Display name."""
+    password: str | None = None
+    """Digest password (give ``password`` or ``ha1``, not both)."""
+    ha1: HA1 | None = None
+    """MD5 (32 hex) or SHA-256 (64 hex) of ``extension:realm:password`` (RFC 3261 §22.4, RFC 8760)."""
+    skills: dict[Name, SkillLevel] = Field(default_factory=dict)
+    """Skill -> level 1-5."""
+    queues: tuple[Annotated[AgentQueue, BeforeValidator(_agent_queue)], ...] = ()
+    """Queues served: a name, or ``{queue, penalty, weight}``."""
+    wrap_up: Duration | None = None
+    """Wrap-up time overriding the queues'."""
+    max_calls: int = Field(default=1, ge=1)
+    """Concurrent calls the agent can hold."""
+    languages: tuple[str, ...] = ()
+    """Languages spoken; none listed means any."""
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> Agent:
+        if (self.password is None) == (self.ha1 is None):
+            raise ValueError("an agent needs exactly one of 'password' or 'ha1'")
+        return self
+
+
+class FeatureCodes(Model):
+    """Codes an agent dials from the softphone."""
+
+    login: DialString = "*45"
+    """Log in to the agent's queues."""
+    logout: DialString = "*46"
+    """Log out."""
+    pause: DialString = "*47"
+    """Pause, or unpause when paused (``*47`` then a reason digit, optional)."""
+    wrap_up_end: DialString | None = "*48"
+    """End wrap-up early."""
+    voicemail: DialString | None = "*98"
+    """Listen to the agent's voicemail."""
+    echo_test: DialString | None = "*43"
+    """Echo test: hear yourself."""

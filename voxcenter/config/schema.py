@@ -1,0 +1,448 @@
+"""The dial plan's root and its sections: SIP, RTP, trunks, routes, numbers, hours, prompts, storage, security.
+
+The IVR graph lives in :mod:`voxcenter.config.ivr_nodes`, queues and agents in :mod:`voxcenter.config.queues`.
+
+Every default lives here, next to the field it belongs to; ``docs/dialplan.md``
+is rendered from these models (``python -m voxcenter.config.reference``).
+Relative paths are resolved against the directory of the main config file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, PrivateAttr, field_validator, model_validator
+
+from voxcenter.config.base import (
+    DialString,
+    Duration,
+    Kind,
+    Model,
+    Name,
+    Regex,
+    keys_to_text,
+)
+from voxcenter.config.issues import ConfigIssue, SourceMap
+from voxcenter.config.ivr_nodes import IvrNode
+from voxcenter.config.queues import Agent, FeatureCodes, Queue
+from voxcenter.sip.errors import RemoteProtocolError
+from voxcenter.sip.uri import parse_uri
+
+
+def _network(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or network (e.g. 192.0.2.10 or 192.0.2.0/24)") from None
+
+
+Network = Annotated[str, BeforeValidator(_network), Kind("IP network")]
+"""An IPv4/IPv6 address or network in CIDR form (``192.0.2.0/24``)."""
+
+
+def _host(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(r"[A-Za-z0-9.:_-]+|\[[0-9A-Fa-f:.]+\]", value):
+        raise ValueError(f"{value!r} is not a host name or IP address")
+    return value
+
+
+Host = Annotated[str, BeforeValidator(_host), Kind("host")]
+"""A host name or IP address."""
+
+Port = Annotated[int, Field(ge=1, le=65535), Kind("port")]
+
+
+# ----------------------------------------------------------------------------------------------- SIP and RTP
+
+
+class Listen(Model):
+    """One SIP listening socket."""
+
+    transport: Literal["udp", "tcp", "tls"]
+    """Transport: ``udp``, ``tcp`` or ``tls`` (RFC 3261 §18)."""
+    address: Host = "127.0.0.1"
+    """Local address to bind."""
+    port: Port | None = None
+    """Port; none means 5060, or 5061 for TLS."""
+    cert: Path | None = None
+    """TLS certificate chain (PEM); required for ``tls``."""
+    key: Path | None = None
+    """TLS private key (PEM); required for ``tls``."""
+
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> Listen:
+        if self.transport == "tls" and (self.cert is None or self.key is None):
+            raise ValueError("transport tls needs both 'cert' and 'key'")
+        if self.transport != "tls" and (self.cert is not None or self.key is not None):
+            raise ValueError(f"'cert' and 'key' only apply to tls, not {self.transport}")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        """The port actually bound."""
+        return self.port or (5061 if self.transport == "tls" else 5060)
+
+
+class Sip(Model):
+    """SIP signalling."""
+
+    listen: tuple[Listen, ...] = (Listen(transport="udp", port=5060),)
+    """Sockets to listen on."""
+    external_address: Host | None = None
+    """Address put in Contact and Via when behind NAT; none means the listen address."""
+    user_agent: str = "voxcenter"
+    """User-Agent and Server header value."""
+
+
+class Rtp(Model):
+    """RTP media."""
+
+    address: Host = "127.0.0.1"
+    """Local address RTP sockets bind to."""
+    external_address: Host | None = None
+    """Address written in SDP ``c=`` lines; none means ``address``."""
+    port_min: Port = 20000
+    """Lowest RTP port (even; RTCP uses the next odd port)."""
+    port_max: Port = 20999
+    """Highest RTP port."""
+    inactivity_timeout: Duration = 30.0
+    """A call whose caller sends no RTP for this long is hung up."""
+
+    @model_validator(mode="after")
+    def _range(self) -> Rtp:
+        if self.port_min > self.port_max:
+            raise ValueError(f"port_min ({self.port_min}) is above port_max ({self.port_max})")
+        if self.port_max - self.port_min < 1:
+            raise ValueError("the RTP port range needs at least two ports (RTP and RTCP)")
+        return self
+
+
+# ----------------------------------------------------------------------------------------------- trunks, routes
+
+
+def _sip_uri(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            parse_uri(value)
+        except RemoteProtocolError as exc:
+            raise ValueError(f"{value!r} is not a SIP URI ({exc.reason})") from None
+    return value
+
+
+SipUriText = Annotated[str, BeforeValidator(_sip_uri), Kind("SIP URI")]
+"""A SIP URI such as ``sip:sip.example.net:5060;transport=udp``."""
+
+
+class TrunkInbound(Model):
+    """Which calls arriving from a carrier/PBX are accepted as coming from this trunk."""
+
+    allow_from: tuple[Network, ...] = ()
+    """Source IPs or networks trusted as this trunk."""
+    auth: Literal["none", "digest"] = "none"
+    """``digest`` challenges the trunk's requests with ``username``/``password`` (RFC 3261 §22)."""
+    username: str | None = None
+    """User the trunk authenticates as (``auth: digest``)."""
+    password: str | None = None
+    """Its password (``auth: digest``)."""
+
+    @model_validator(mode="after")
+    def _credentials(self) -> TrunkInbound:
+        if self.auth == "digest" and (not self.username or not self.password):
+            raise ValueError("auth: digest needs 'username' and 'password'")
+        if self.auth == "none" and not self.allow_from:
+            raise ValueError("an inbound trunk needs 'allow_from' networks, or auth: digest")
+        return self
+
+
+class TrunkOutbound(Model):
+    """How calls leave through this trunk."""
+
+    proxy: SipUriText
+    """Where requests are sent (outbound proxy / registrar URI)."""
+    registration: bool = False
+    """Keep a registration up with the carrier (RFC 3261 §10)."""
+    username: str | None = None
+    """User for registration and digest challenges."""
+    password: str | None = None
+    """Its password."""
+    registration_expiry: Duration = 3600.0
+    """Expires asked for; refreshed before it runs out."""
+    options_interval: Duration | None = 30.0
+    """OPTIONS keep-alive ping period; none disables it. A trunk that stops answering is marked down."""
+    caller_id: DialString | None = None
+    """Number presented on outgoing calls; none keeps the caller's."""
+
+    @model_validator(mode="after")
+    def _credentials(self) -> TrunkOutbound:
+        if self.registration and (not self.username or not self.password):
+            raise ValueError("registration: true needs 'username' and 'password'")
+        return self
+
+
+class Trunk(Model):
+    """A carrier or PBX connection."""
+
+    inbound: TrunkInbound | None = None
+    """Accept calls from it; none means it never sends us calls."""
+    outbound: TrunkOutbound | None = None
+    """Send calls to it; none means inbound only."""
+    max_calls: int | None = Field(default=None, ge=1)
+    """Concurrent calls allowed on the trunk; none means no limit."""
+
+
+class RouteAllow(Model):
+    """Who may dial out through a route. Nothing unauthenticated ever may (toll fraud)."""
+
+    agents: tuple[str, ...] = ()
+    """Agent extensions (authenticated by digest) allowed; ``all`` means every agent."""
+    groups: tuple[Name, ...] = ()
+    """Agent groups allowed."""
+    ivr: bool = False
+    """IVR ``transfer`` nodes with a fixed ``number`` may use the route."""
+    unauthenticated: bool = False
+    """Refused when true: an outbound route open to unauthenticated callers is toll fraud waiting to happen."""
+
+
+class Route(Model):
+    """An outbound route: dialled numbers matching a pattern go out through a trunk."""
+
+    patterns: Annotated[tuple[Regex, ...], Field(min_length=1)]
+    """Regular expressions matched against the whole dialled number."""
+    trunk: Name
+    """A trunk with an ``outbound`` part."""
+    strip: int = Field(default=0, ge=0)
+    """Leading digits removed before sending."""
+    prepend: DialString | None = None
+    """Prefix added after stripping."""
+    allow: RouteAllow = RouteAllow()
+    """Who may use the route."""
+
+
+class Number(Model):
+    """A number we answer: calls to it start at an IVR node."""
+
+    node: Name
+    """The IVR entry node."""
+    trunk: Name | None = None
+    """Accept this number only from this trunk; none means any trunk or local caller."""
+    language: str | None = None
+    """Starting prompt language; none means ``prompts.default_language``."""
+
+
+# ----------------------------------------------------------------------------------------------- time
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _days(value: Any) -> Any:
+    """``mon-fri``, ``sat,sun``, ``daily`` -> tuple of weekday numbers (Monday 0)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower()
+    if text == "daily":
+        return tuple(range(7))
+    out: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        if first not in _DAYS or (last and last not in _DAYS):
+            raise ValueError(f"{value!r} is not a day range: write e.g. mon-fri, sat,sun or daily")
+        a = _DAYS.index(first)
+        b = _DAYS.index(last) if last else a
+        out.extend(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+    return tuple(sorted(set(out)))
+
+
+def _clock(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 readers turn 09:00 into minutes (sexagesimal); ask for quotes either way.
+        raise ValueError("write times as quoted text, e.g. '09:00'")
+    return value
+
+
+class OpenHours(Model):
+    """Opening hours on some days."""
+
+    days: Annotated[tuple[Annotated[int, Field(ge=0, le=6)], ...], BeforeValidator(_days), Kind("days")]
+    """Days: ``mon-fri``, ``sat,sun``, ``daily``."""
+    open: Annotated[dt.time, BeforeValidator(_clock), Kind("time")]
+    """Opening time, ``'HH:MM'`` local time."""
+    close: Annotated[dt.time, BeforeValidator(_clock), Kind("time")]
+    """Closing time; ``'24:00'`` is not accepted, use ``'23:59'``."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OpenHours:
+        if self.close <= self.open:
+            raise ValueError("'close' must be after 'open' (split hours past midnight over two days)")
+        return self
+
+
+class Holiday(Model):
+    """A closed day."""
+
+    date: dt.date
+    """The date, ``YYYY-MM-DD``."""
+    name: str = ""
+    """What it is."""
+
+
+def _holiday(value: Any) -> Any:
+    return {"date": value} if isinstance(value, dt.date | str) else value
+
+
+class Schedule(Model):
+    """Business hours in a time zone."""
+
+    timezone: str = "UTC"
+    """IANA time zone (``Europe/Paris``); daylight saving time is followed."""
+    hours: tuple[OpenHours, ...] = ()
+    """Opening hours."""
+    holidays: tuple[Annotated[Holiday, BeforeValidator(_holiday)], ...] = ()
+    """Closed days: a date, or ``{date, name}``."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Paris, America/New_York)") from None
+        return value
+
+
+# ----------------------------------------------------------------------------------------------- operations
+
+
+class Prompts(Model):
+    """Prompt files and languages."""
+
+    directory: Path = Path("prompts")
+    """Prompts directory: ``<directory>/<language>/<name>.wav`` (or ``.mp3``)."""
+    default_language: str = "en"
+    """Language of a call until a ``language`` node or a number says otherwise."""
+    languages: tuple[str, ...] = ("en",)
+    """Languages available; every prompt must exist in each."""
+    sayer: dict[str, str] = Field(default_factory=dict)
+    """Language -> sayer used for numbers and durations; a language not listed uses its own code."""
+
+
+    @model_validator(mode="after")
+    def _default_available(self) -> Prompts:
+        if self.default_language not in self.languages:
+            raise ValueError(f"default_language {self.default_language!r} is not in languages {list(self.languages)}")
+        return self
+
+
+class Recording(Model):
+    """Call recording (stereo: caller left, agent right)."""
+
+    enabled: bool = True
+    """Record answered calls."""
+    directory: Path = Path("recordings")
+    """Where recordings are written (``storage: disk``)."""
+    format: Literal["wav", "flac", "mp3"] = "wav"
+    """File format."""
+    storage: Literal["disk", "database"] = "disk"
+    """Keep files on disk (the database stores the path) or inside the database."""
+
+
+
+class Database(Model):
+    """Where CDRs and events go."""
+
+    url: str | None = None
+    """SQLAlchemy URL (``postgresql+asyncpg://...``); none means SQLite ``voxcenter.db`` next to the config."""
+    journal_directory: Path = Path("journal")
+    """Append-only spool written before the database, replayed when it comes back."""
+
+
+    @field_validator("url")
+    @classmethod
+    def _dialect(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("database url must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+
+class Security(Model):
+    """Authentication throttling and call limits."""
+
+    realm: str = "voxcenter"
+    """Digest realm (RFC 3261 §22)."""
+    auth_failures: int = Field(default=5, ge=1)
+    """Failed authentications from one address allowed within ``auth_window``."""
+    auth_window: Duration = 60.0
+    """Window over which failures are counted."""
+    ban_time: Duration = 900.0
+    """How long an address is ignored after too many failures."""
+    allowlist: tuple[Network, ...] = ("127.0.0.0/8",)
+    """Networks never banned."""
+    max_calls_in_progress: int = Field(default=200, ge=1)
+    """Calls beyond this are refused with 503."""
+
+
+class Config(Model):
+    """The whole dial plan (one file and its includes), as :func:`voxcenter.config.load_config` returns it.
+
+    Immutable: a reload builds a new one and calls in progress keep the one they started with.
+    """
+
+    _source: SourceMap = PrivateAttr(default_factory=SourceMap)
+    _warnings: tuple[ConfigIssue, ...] = PrivateAttr(default=())
+
+    include: tuple[Path, ...] = ()
+    """Other files merged into this one (relative to the including file); their errors point into them."""
+    sip: Sip = Sip()
+    """SIP signalling."""
+    rtp: Rtp = Rtp()
+    """RTP media."""
+    trunks: dict[Name, Trunk] = Field(default_factory=dict)
+    """Carriers and PBXs, by name."""
+    routes: dict[Name, Route] = Field(default_factory=dict)
+    """Outbound routes, by name, tried in file order."""
+    numbers: Annotated[dict[DialString, Number], BeforeValidator(keys_to_text)] = Field(default_factory=dict)
+    """Called number -> IVR entry node."""
+    ivr: dict[Name, IvrNode] = Field(default_factory=dict)
+    """IVR nodes, by id."""
+    queues: dict[Name, Queue] = Field(default_factory=dict)
+    """Queues, by name."""
+    agents: Annotated[dict[DialString, Agent], BeforeValidator(keys_to_text)] = Field(default_factory=dict)
+    """Agents, by extension."""
+    groups: dict[Name, tuple[str, ...]] = Field(default_factory=dict)
+    """Agent groups: name -> agent extensions (for routes and backup groups)."""
+    feature_codes: FeatureCodes = FeatureCodes()
+    """Agent feature codes."""
+    schedules: dict[Name, Schedule] = Field(default_factory=dict)
+    """Business hours, by name."""
+    prompts: Prompts = Prompts()
+    """Prompts and languages."""
+    recording: Recording = Recording()
+    """Call recording."""
+    database: Database = Database()
+    """Database and journal."""
+    security: Security = Security()
+    """Security limits."""
+
+    @property
+    def source(self) -> SourceMap:
+        """Where every key and value was written (file, line, column), for messages about this config."""
+        return self._source
+
+    @property
+    def warnings(self) -> tuple[ConfigIssue, ...]:
+        """Suspicious but accepted things (unreachable nodes...), found when the file was loaded."""
+        return self._warnings
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Files the config was read from, the main file first."""
+        return self._source.files
