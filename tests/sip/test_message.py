@@ -201,3 +201,17 @@ def test_arbitrary_bytes_raise_only_remote_protocol_error(data: bytes) -> None:
 ]), max_size=30))
 def test_sip_like_noise_raises_only_remote_protocol_error(parts: list[bytes]) -> None:
     test_arbitrary_bytes_raise_only_remote_protocol_error.hypothesis.inner_test(b"".join(parts))  # type: ignore[attr-defined]
+
+
+def test_salvaged_400_for_a_request_line_with_extra_spaces() -> None:
+    from voxcenter.sip.salvage import salvage_error_response
+
+    data = (
+        b"INVITE  sip:user@example.com  SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\n"
+        b"From: <sip:a@example.com>;tag=1\r\nTo: <sip:user@example.com>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n\r\n"
+    )
+    response = salvage_error_response(data, 400, "more than one SP", "t1")
+    assert response is not None and response.status == 400
+    assert response.headers.get("To") == "<sip:user@example.com>;tag=t1"
+    assert salvage_error_response(b"SIP/2.0 200 OK\r\nVia: x\r\n\r\n", 400, "x", "t") is None
+    assert salvage_error_response(data.replace(b"Call-ID: c1\r\n", b""), 400, "x", "t") is None

@@ -14,7 +14,9 @@ import re
 from voxcenter.sip.message import COMPACT_FORMS, Response, canonical_name
 
 _NEEDED = ("Via", "From", "To", "Call-ID", "CSeq")
-_REQUEST_LINE = re.compile(r"^[A-Za-z!%*_+`'~.\-]+ \S+ SIP/\d+\.\d+$")
+# Loose on purpose: extra spaces and spaces inside the URI are among the errors being answered
+# (RFC 4475 §3.1.2.8, §3.1.2.9).
+_REQUEST_LINE = re.compile(r"^[A-Za-z!%*_+`'~.\-]+ +\S.* +SIP/\d+\.\d+ *$")
 _REASON_UNSAFE = re.compile(r"[^A-Za-z0-9 \-_.,:;()/'=+]")
 
 
