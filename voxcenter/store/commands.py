@@ -1,0 +1,70 @@
+"""``voxcenter db upgrade``: migrate the database to the schema this version of voxcenter needs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from alembic.util.exc import CommandError
+from sqlalchemy.exc import DBAPIError
+
+from voxcenter.store.db import DatabaseUrlError, default_database_url, upgrade
+
+DEFAULT_CONFIG = "voxcenter.yaml"
+
+
+def add_database_options(parser: argparse.ArgumentParser) -> None:
+    """``--database`` and ``--config``, shared by every command that opens the database."""
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="postgresql://... or sqlite:///path (default: $VOXCENTER_DATABASE_URL, else a "
+        "SQLite file next to the config)",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=DEFAULT_CONFIG,
+        help=f"dial-plan file, locates the default database (default: {DEFAULT_CONFIG})",
+    )
+
+
+def database_url(args: argparse.Namespace) -> str:
+    """The URL chosen by ``--database``, ``$VOXCENTER_DATABASE_URL`` or the default next to ``--config``."""
+    return args.database or os.environ.get("VOXCENTER_DATABASE_URL") or default_database_url(Path(args.config))
+
+
+def run_db_upgrade(args: argparse.Namespace) -> int:
+    """Handler of ``voxcenter db upgrade``."""
+    url = database_url(args)
+    try:
+        upgrade(url, args.revision)
+    except DatabaseUrlError as exc:
+        print(f"voxcenter db upgrade: {exc}", file=sys.stderr)
+        return 2
+    except (DBAPIError, OSError, CommandError) as exc:
+        print(f"voxcenter db upgrade: cannot migrate {url}: {exc}", file=sys.stderr)
+        return 1
+    print(f"database {url} is at revision {args.revision}")
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``db upgrade``; each parser sets ``handler`` (call ``args.handler(args)``, an exit status)."""
+    db = subparsers.add_parser("db", help="database maintenance")
+    actions = db.add_subparsers(dest="db_command", required=True)
+    up = actions.add_parser("upgrade", help="run the schema migrations (safe to repeat)")
+    add_database_options(up)
+    up.add_argument("--revision", default="head", help="target revision (default: head)")
+    up.set_defaults(handler=run_db_upgrade)
+
+
+def run(argv: list[str]) -> int:
+    """Parse ``argv`` with only these commands and run the handler (for tests and scripts)."""
+    parser = argparse.ArgumentParser(prog="voxcenter")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    status: int = args.handler(args)
+    return status

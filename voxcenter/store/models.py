@@ -1,0 +1,207 @@
+"""SQLAlchemy 2 models: one table per record type of :mod:`voxcenter.store.records`.
+
+Keys are the text ids voxcenter generates (ULIDs), unique across nodes. Event tables carry no foreign keys on
+purpose: an event may reach the database before its call's CDR (separate batches, a replay), and a durable log must
+never refuse a record for that. ``call_id`` is indexed everywhere instead. Times are POSIX seconds (double).
+The Alembic migrations in ``migrations/versions`` create exactly these tables; a test compares the two.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Double, Index, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names (so migrations can refer to them)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+_ID = String(32)
+
+
+class Call(Base):
+    """``calls``: the CDR, one row per call; see :class:`voxcenter.store.records.CallRecord`."""
+
+    __tablename__ = "calls"
+    call_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    node: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(8))
+    arrived_at: Mapped[float] = mapped_column(Double, index=True)
+    from_number: Mapped[str] = mapped_column(String(128))
+    to_number: Mapped[str] = mapped_column(String(128))
+    trunk: Mapped[str] = mapped_column(String(64))
+    sip_call_id: Mapped[str] = mapped_column(Text)
+    answered_at: Mapped[float | None] = mapped_column(Double)
+    queue: Mapped[str | None] = mapped_column(String(64), index=True)
+    queue_entered_at: Mapped[float | None] = mapped_column(Double)
+    agent: Mapped[str | None] = mapped_column(String(64), index=True)
+    agent_answered_at: Mapped[float | None] = mapped_column(Double)
+    ended_at: Mapped[float | None] = mapped_column(Double)
+    wait_seconds: Mapped[float | None] = mapped_column(Double)
+    talk_seconds: Mapped[float] = mapped_column(Double)
+    hold_seconds: Mapped[float] = mapped_column(Double)
+    wrapup_seconds: Mapped[float] = mapped_column(Double)
+    disposition: Mapped[str] = mapped_column(String(16))
+    hangup_by: Mapped[str | None] = mapped_column(String(16))
+    hangup_cause: Mapped[str | None] = mapped_column(Text)
+    customer_id: Mapped[str | None] = mapped_column(_ID)
+    mos: Mapped[float | None] = mapped_column(Double)
+    jitter_ms: Mapped[float | None] = mapped_column(Double)
+    packet_loss: Mapped[float | None] = mapped_column(Double)
+    rtt_ms: Mapped[float | None] = mapped_column(Double)
+
+
+class CallLeg(Base):
+    """``call_legs``: the SIP legs of a call."""
+
+    __tablename__ = "call_legs"
+    leg_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    call_id: Mapped[str] = mapped_column(_ID, index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    peer: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[float] = mapped_column(Double)
+    sip_call_id: Mapped[str] = mapped_column(Text)
+    answered_at: Mapped[float | None] = mapped_column(Double)
+    ended_at: Mapped[float | None] = mapped_column(Double)
+    codec: Mapped[str | None] = mapped_column(String(16))
+    end_status: Mapped[int | None] = mapped_column(Integer)
+
+
+class CallEventRow(Base):
+    """``call_events``: a call's timeline (IVR, digits, queue_log-style events, estimated waits announced)."""
+
+    __tablename__ = "call_events"
+    event_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    call_id: Mapped[str] = mapped_column(_ID, index=True)
+    at: Mapped[float] = mapped_column(Double, index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[str | None] = mapped_column(Text)
+    value: Mapped[float | None] = mapped_column(Double)
+
+
+class AgentEventRow(Base):
+    """``agent_events``: agent state changes with reasons."""
+
+    __tablename__ = "agent_events"
+    __table_args__ = (Index("ix_agent_events_agent_at", "agent", "at"),)
+    event_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Double)
+    state: Mapped[str] = mapped_column(String(16))
+    node: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    call_id: Mapped[str | None] = mapped_column(_ID)
+
+
+class Recording(Base):
+    """``recordings``: metadata, and the audio itself in ``data`` when recordings are kept in the database."""
+
+    __tablename__ = "recordings"
+    recording_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    call_id: Mapped[str] = mapped_column(_ID, index=True)
+    path: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(16))
+    duration_seconds: Mapped[float] = mapped_column(Double)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[float] = mapped_column(Double)
+    truncated: Mapped[bool] = mapped_column(Boolean)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class Customer(Base):
+    """``customers``: callers known by number; created for unknown callers, updated by agents."""
+
+    __tablename__ = "customers"
+    customer_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(128), index=True)
+    updated_at: Mapped[float] = mapped_column(Double)
+    name: Mapped[str | None] = mapped_column(Text)
+    company: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(35))
+    priority: Mapped[int] = mapped_column(Integer)
+
+
+class Interaction(Base):
+    """``interactions``: the agent's notes and ticket status for a call."""
+
+    __tablename__ = "interactions"
+    interaction_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    call_id: Mapped[str] = mapped_column(_ID, index=True)
+    agent: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Double)
+    reason: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    ticket_status: Mapped[str] = mapped_column(String(16))
+
+
+class Callback(Base):
+    """``callbacks``: callbacks requested by callers who kept their place in a queue."""
+
+    __tablename__ = "callbacks"
+    callback_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    call_id: Mapped[str] = mapped_column(_ID, index=True)
+    number: Mapped[str] = mapped_column(String(128))
+    queue: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[float] = mapped_column(Double, index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    completed_at: Mapped[float | None] = mapped_column(Double)
+    result_call_id: Mapped[str | None] = mapped_column(_ID)
+
+
+class Voicemail(Base):
+    """``voicemails``: messages left by callers."""
+
+    __tablename__ = "voicemails"
+    voicemail_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    call_id: Mapped[str] = mapped_column(_ID, index=True)
+    mailbox: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Double)
+    path: Mapped[str] = mapped_column(Text)
+    duration_seconds: Mapped[float] = mapped_column(Double)
+
+
+class Survey(Base):
+    """``surveys``: post-call NPS answers (0..10)."""
+
+    __tablename__ = "surveys"
+    survey_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    call_id: Mapped[str] = mapped_column(_ID, index=True)
+    at: Mapped[float] = mapped_column(Double, index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    agent: Mapped[str | None] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(64))
+
+
+TABLE_OF_KIND: dict[str, Table] = {
+    kind: Base.metadata.tables[name]
+    for kind, name in (
+        ("call", "calls"),
+        ("leg", "call_legs"),
+        ("call_event", "call_events"),
+        ("agent_event", "agent_events"),
+        ("recording", "recordings"),
+        ("customer", "customers"),
+        ("interaction", "interactions"),
+        ("callback", "callbacks"),
+        ("voicemail", "voicemails"),
+        ("survey", "surveys"),
+    )
+}
+"""Record kind → table it is written to."""
