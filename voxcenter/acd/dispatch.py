@@ -1,0 +1,70 @@
+"""Dispatch: which free agents are offered which waiting entries, right now.
+
+Every dispatchable entry of every queue is visited in THE queue order (``ordering.order_key``,
+with each queue's discipline and cross-queue weight), and each is given the best eligible free
+agent (all of the best skill rank for ring-all). So an agent serving several queues is offered
+the caller with the longest weighted wait among those it can take, and a caller no free agent
+can take does not hold up the callers behind it.
+
+An agent who did not answer an entry is skipped for it until every eligible agent was tried;
+then a new round starts.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+
+from voxcenter.acd.agents import Agent
+from voxcenter.acd.model import QueuePolicy, SkillRequirement
+from voxcenter.acd.ordering import order_key
+from voxcenter.acd.selection import Candidate, meets, relaxed_requirements, select_agents, skill_rank
+from voxcenter.acd.waiting import Entry
+
+
+def requirements(entry: Entry, policy: QueuePolicy) -> tuple[SkillRequirement, ...]:
+    """The entry's required skills after the relaxation steps already due."""
+    return relaxed_requirements(entry.request.required, policy.relaxation[: entry.relax_index])
+
+
+def serves(agent: Agent, entry: Entry, policy: QueuePolicy) -> bool:
+    """Whether the agent is a member (or an opened backup) of the entry's queue with the skills it needs now."""
+    member = entry.queue in agent.profile.queues or bool(agent.profile.groups & entry.backup_groups)
+    return member and meets(agent.profile, requirements(entry, policy))
+
+
+def assign(
+    entries: list[Entry],
+    free: Mapping[str, Agent],
+    policies: Mapping[str, QueuePolicy],
+    rng: random.Random,
+    last_rung: Mapping[str, int],
+    now: float,
+) -> list[tuple[Entry, list[Agent]]]:
+    """Pairs (entry, agents to ring) for this instant; starts a new round on entries that tried everyone."""
+    available = dict(free)
+    result: list[tuple[Entry, list[Agent]]] = []
+    ready = [e for e in entries if e.dispatchable(now)]
+    ready.sort(key=lambda e: order_key(e, policies[e.queue].discipline, policies[e.queue].weight, now))
+    for entry in ready:
+        if not available:
+            break
+        policy = policies[entry.queue]
+        eligible = [a for a in available.values() if serves(a, entry, policy)]
+        untried = [a for a in eligible if a.agent_id not in entry.tried]
+        if eligible and not untried:
+            entry.tried.clear()  # everyone was tried: start a new round
+            untried = eligible
+        if not untried:
+            continue
+        needed = requirements(entry, policy)
+        candidates = [
+            Candidate(
+                a.agent_id, a.order, a.idle_since, a.calls_taken, a.talk_time, a.profile.weight,
+                skill_rank(a.profile, needed, entry.request.preferred, policy.cost_aware),
+            )
+            for a in untried
+        ]
+        chosen = select_agents(candidates, policy.strategy, rng, last_rung.get(entry.queue))
+        result.append((entry, [available.pop(c.agent_id) for c in chosen]))
+    return result

@@ -1,0 +1,481 @@
+"""The ACD router: pure, driven by verbs with ``now``, outputs pulled.
+
+Inputs are calls such as ``caller_joined(request, now)``, ``ring_answered(call_id, agent_id, now)``
+and ``handle_timer(now)``; outputs are pulled with ``next_decision()`` and the earliest deadline
+with ``get_timer()`` (ring timeouts, retry delays, wrap-up ends, announcements, maximum waits,
+callback offers and relaxation steps). No I/O, no clock: the asyncio shell keeps one timer armed
+at ``get_timer()`` and executes the decisions.
+
+Who is offered to whom is decided by ``dispatch.assign`` (THE queue order across queues, then
+skills and the queue's selection strategy); what callers hear by ``announce.py``; wait
+estimates by ``estimate.py``; the agent state machine is the table in ``agents.py``.
+"""
+
+from __future__ import annotations
+
+from voxcenter.acd.agents import Agent, AgentInput, AgentState
+from voxcenter.acd.announce import AnnouncementMemory
+from voxcenter.acd.dispatch import assign
+from voxcenter.acd.estimate import ewma
+from voxcenter.acd.events import (
+    Announce,
+    Bridge,
+    CallbackQueued,
+    CallCompleted,
+    CancelRing,
+    Ender,
+    Enqueued,
+    ExitReason,
+    OfferCallback,
+    Overflow,
+    QueueExit,
+    RingAgent,
+    RingNoAnswer,
+    StartCallback,
+)
+from voxcenter.acd.model import (
+    HANGUP,
+    CallRequest,
+    OverflowKind,
+    OverflowTarget,
+    QueuePolicy,
+)
+from voxcenter.acd.state import RouterError, RouterState
+from voxcenter.acd.waiting import Entry
+
+__all__ = ["MAX_OVERFLOW_HOPS", "Router", "RouterError"]
+
+MAX_OVERFLOW_HOPS = 5
+"""Queue-to-queue overflows one caller may take before the router stops a loop."""
+
+
+class Router(RouterState):
+    """Queues, agents and their decisions; see the module docstring."""
+
+    def caller_joined(self, request: CallRequest, now: float, virtual_start: float | None = None) -> None:
+        """A caller enters ``request.queue`` (``virtual_start`` keeps an earlier place, e.g. a transfer)."""
+        self._policy(request.queue)
+        if request.call_id in self._entries or request.call_id in self._connected:
+            raise RouterError(f"call id {request.call_id!r} is already in the router")
+        self._seq += 1
+        entry = Entry(request, self._seq, now if virtual_start is None else virtual_start)
+        self._enqueue(entry, request.queue, now)
+        self._dispatch(now)
+
+    def caller_left(self, call_id: str, now: float) -> None:
+        """The caller hung up (or the callback request was withdrawn); a connected call ends."""
+        if call_id in self._connected:
+            self.call_ended(call_id, now, Ender.CALLER)
+            return
+        entry = self._entries.get(call_id)
+        if entry is None:
+            return  # already gone: the exit was decided before the hangup arrived
+        policy = self._policies[entry.queue]
+        self._cancel_rings(entry, now, "caller left")
+        if entry.callback_agent is not None:
+            return  # the attempt in flight ends through callback_result
+        reason = ExitReason.CALLBACK_CANCELLED if entry.callback else ExitReason.ABANDONED
+        short = not entry.callback and now - entry.joined_at < policy.short_abandon
+        self._exit(entry, reason, now, short)
+        self._dispatch(now)
+
+    def callback_requested(self, call_id: str, now: float, number: str | None = None) -> None:
+        """The caller asked to be called back: the request keeps the caller's place."""
+        entry = self._entry(call_id)
+        if entry.callback:
+            return
+        self._to_callback(entry, now, number or entry.number)
+        self._dispatch(now)
+
+    def callback_result(self, call_id: str, answered: bool, now: float) -> None:
+        """The customer leg of an agent-first callback was answered, or failed."""
+        entry = self._entry(call_id)
+        agent_id = entry.callback_agent
+        if agent_id is None:
+            raise RouterError(f"no callback attempt is in flight for {call_id!r}")
+        entry.callback_agent = None
+        policy = self._policies[entry.queue]
+        if answered:
+            self._remove(entry)
+            self._connect(entry, agent_id, now)
+        else:
+            agent = self._agents[agent_id]
+            self._change(agent, AgentInput.HANGUP, now, "callback not answered")
+            self._end_wrapup(agent, now, "no wrap-up after an unanswered callback")
+            if entry.callback_attempts >= policy.callback_max_attempts:
+                self._exit(entry, ExitReason.CALLBACK_FAILED, now, short=False)
+            else:
+                entry.not_before = now + policy.callback_retry_delay
+        self._dispatch(now)
+
+    def ring_alerting(self, call_id: str, agent_id: str, now: float) -> None:
+        """The agent's phone is ringing (180); RESERVED becomes RINGING."""
+        agent = self._agent(agent_id)
+        if agent.state is AgentState.RESERVED and agent.call_id == call_id:
+            self._change(agent, AgentInput.ALERT, now, "phone alerting")
+
+    def ring_answered(self, call_id: str, agent_id: str, now: float) -> None:
+        """The agent picked up; a late answer (ring already cancelled) gets a CancelRing back."""
+        agent = self._agent(agent_id)
+        entry = self._entries.get(call_id)
+        if entry is None or agent_id not in entry.ringing:
+            self._decisions.append(CancelRing(call_id, agent_id, "answered too late"))
+            return
+        del entry.ringing[agent_id]
+        self._cancel_rings(entry, now, "answered by another agent")
+        agent.consecutive_no_answers = 0
+        self._change(agent, AgentInput.ANSWER, now, "answered")
+        if entry.callback:
+            entry.callback_agent = agent_id
+            entry.callback_attempts += 1
+            self._decisions.append(
+                StartCallback(call_id, agent_id, entry.queue, entry.number, entry.callback_attempts)
+            )
+        else:
+            self._remove(entry)
+            self._connect(entry, agent_id, now)
+        self._dispatch(now)
+
+    def ring_rejected(self, call_id: str, agent_id: str, now: float, reason: str = "rejected") -> None:
+        """The agent's phone declined (busy, 486/603, 408 from the phone itself)."""
+        self._agent(agent_id)
+        entry = self._entries.get(call_id)
+        if entry is not None and agent_id in entry.ringing:
+            self._no_answer(entry, agent_id, now, reason)
+            self._dispatch(now)
+
+    def ring_timed_out(self, call_id: str, agent_id: str, now: float) -> None:
+        """The shell saw the ring time out on its side."""
+        self.ring_rejected(call_id, agent_id, now, "timeout")
+
+    def call_ended(self, call_id: str, now: float, ended_by: Ender = Ender.CALLER) -> None:
+        """A connected call ended; the agent goes to wrap-up."""
+        if call_id not in self._connected:
+            return
+        agent_id, queue, since = self._connected.pop(call_id)
+        agent = self._agents[agent_id]
+        policy = self._policies[queue]
+        talk = now - since
+        agent.talk_time += talk
+        wrapup = agent.profile.wrapup if agent.profile.wrapup is not None else policy.wrapup
+        self._handle_time[queue] = ewma(self._handle_time[queue], talk + wrapup, policy.handle_time_smoothing)
+        self._decisions.append(CallCompleted(call_id, agent_id, queue, talk, ended_by))
+        self._change(agent, AgentInput.HANGUP, now, f"call ended by {ended_by.value}")
+        if wrapup > 0:
+            agent.wrapup_until = now + wrapup
+        else:
+            self._end_wrapup(agent, now, "no wrap-up configured")
+        self._dispatch(now)
+
+    def wrapup_done(self, agent_id: str, now: float) -> None:
+        """The agent ends wrap-up early (feature code or API)."""
+        agent = self._agent(agent_id)
+        if agent.state is AgentState.WRAP_UP:
+            self._end_wrapup(agent, now, "wrap-up ended by the agent")
+            self._dispatch(now)
+
+    def agent_login(self, agent_id: str, now: float, reason: str = "login") -> None:
+        """The agent logs in (feature code, e.g. ``*45``, or API); a repeated login changes nothing."""
+        agent = self._agent(agent_id)
+        agent.pending_logout = None
+        if agent.state is AgentState.OFFLINE:
+            agent.consecutive_no_answers = 0
+            self._change(agent, AgentInput.LOGIN, now, reason)
+            self._dispatch(now)
+
+    def agent_logout(self, agent_id: str, now: float, reason: str = "logout") -> None:
+        """The agent logs out; during a call the logout waits for the call's end."""
+        agent = self._agent(agent_id)
+        if agent.state is AgentState.OFFLINE:
+            return
+        if agent.state is AgentState.ON_CALL:
+            agent.pending_logout = reason
+            return
+        if agent.state in (AgentState.RESERVED, AgentState.RINGING):
+            self._withdraw_ring(agent, now, "agent logged out")
+        self._change(agent, AgentInput.LOGOUT, now, reason)
+        self._leave_empty_queues(now)
+        self._dispatch(now)
+
+    def agent_pause(self, agent_id: str, now: float, reason: str) -> None:
+        """The agent pauses (with a reason); during a ring or call the pause waits for its end."""
+        agent = self._agent(agent_id)
+        if agent.state is AgentState.OFFLINE:
+            raise RouterError(f"agent {agent_id!r} is not logged in and cannot pause")
+        if agent.state in (AgentState.RESERVED, AgentState.RINGING, AgentState.ON_CALL):
+            agent.pending_pause = reason
+            return
+        self._change(agent, AgentInput.PAUSE, now, reason)
+
+    def agent_unpause(self, agent_id: str, now: float, reason: str = "unpause") -> None:
+        """The agent is ready again; a pending pause is cancelled."""
+        agent = self._agent(agent_id)
+        agent.pending_pause = None
+        if agent.state is AgentState.PAUSED:
+            agent.consecutive_no_answers = 0
+            self._change(agent, AgentInput.UNPAUSE, now, reason)
+            self._dispatch(now)
+
+    def agent_ready(self, agent_id: str, now: float) -> None:
+        """Make the agent available: log in if offline, unpause if paused, end wrap-up."""
+        agent = self._agent(agent_id)
+        if agent.state is AgentState.OFFLINE:
+            self.agent_login(agent_id, now)
+        elif agent.state is AgentState.PAUSED:
+            self.agent_unpause(agent_id, now)
+        elif agent.state is AgentState.WRAP_UP:
+            self.wrapup_done(agent_id, now)
+
+    def agent_feature_code(self, agent_id: str, code: str, now: float) -> bool:
+        """A feature code dialed from the agent's softphone; False when the code is not an agent code.
+
+        ``*45`` logs in, ``*46`` logs out, ``*47`` pauses (or unpauses when paused), ``*48`` ends wrap-up.
+        """
+        agent = self._agent(agent_id)
+        if code == "*45":
+            self.agent_login(agent_id, now, "feature code *45")
+        elif code == "*46":
+            self.agent_logout(agent_id, now, "feature code *46")
+        elif code == "*47" and agent.state is AgentState.PAUSED:
+            self.agent_unpause(agent_id, now, "feature code *47")
+        elif code == "*47" and agent.state is not AgentState.OFFLINE:
+            self.agent_pause(agent_id, now, "feature code *47")
+        elif code == "*48":
+            self.wrapup_done(agent_id, now)
+        else:
+            return False
+        return True
+
+    def agent_registered(self, agent_id: str, now: float) -> None:
+        """The agent's phone registered (or answered an OPTIONS ping): it may be rung."""
+        self._agent(agent_id).reachable = True
+        self._dispatch(now)
+
+    def agent_unreachable(self, agent_id: str, now: float) -> None:
+        """The agent's phone unregistered or stopped answering: never ring it; a ring in progress fails."""
+        agent = self._agent(agent_id)
+        agent.reachable = False
+        if agent.state in (AgentState.RESERVED, AgentState.RINGING):
+            entry = self._entries[agent.call_id or ""]
+            self._decisions.append(CancelRing(entry.call_id, agent_id, "phone unreachable"))
+            self._no_answer(entry, agent_id, now, "unreachable")
+            self._dispatch(now)
+
+    def handle_timer(self, now: float) -> None:
+        """Act on every deadline at or before ``now``."""
+        for agent in list(self._agents.values()):
+            if agent.wrapup_until is not None and agent.wrapup_until <= now:
+                self._end_wrapup(agent, now, "wrap-up time over")
+        for entry in list(self._entries.values()):
+            if entry.call_id not in self._entries:
+                continue
+            for agent_id, (_, deadline) in list(entry.ringing.items()):
+                if deadline <= now and agent_id in entry.ringing:
+                    self._decisions.append(CancelRing(entry.call_id, agent_id, "ring timeout"))
+                    self._no_answer(entry, agent_id, now, "timeout")
+            if self._entries.get(entry.call_id) is not entry:
+                continue  # an auto-pause or logout just emptied the queue and moved the caller on
+            policy = self._policies[entry.queue]
+            if entry.not_before is not None and entry.not_before <= now:
+                entry.not_before = None
+            if entry.relax_at is not None and entry.relax_at <= now:
+                entry.relax_index += 1
+                self._arm_relaxation(entry, policy)
+            if entry.offer_at is not None and entry.offer_at <= now:
+                entry.offer_at = None
+                self._decisions.append(OfferCallback(entry.call_id, entry.queue, self._estimate(entry, now)))
+            if entry.announce_at is not None and entry.announce_at <= now:
+                assert policy.announce_every is not None
+                entry.announce_at = now + policy.announce_every
+                self._announce(entry, now)
+            if entry.timeout_at is not None and entry.timeout_at <= now:
+                entry.timeout_at = None
+                if not entry.callback:
+                    self._overflow(entry, policy.on_timeout, ExitReason.TIMEOUT, now)
+                elif entry.callback_agent is None:
+                    self._exit(entry, ExitReason.CALLBACK_EXPIRED, now, short=False)
+        self._dispatch(now)
+
+    def _enqueue(self, entry: Entry, queue: str, now: float) -> None:
+        policy = self._policies[queue]
+        entry.queue = queue
+        entry.joined_at = now
+        entry.tried.clear()
+        entry.relax_index = 0
+        logged_in = [a for a in self._members(queue) if a.state is not AgentState.OFFLINE]
+        if not logged_in and not policy.join_empty and not entry.backup_groups:
+            self._overflow(entry, policy.on_empty, ExitReason.JOIN_EMPTY, now, queued=False)
+            return
+        live = sum(1 for e in self._queues[queue] if not e.callback)
+        if not entry.callback and policy.max_length is not None and live >= policy.max_length:
+            self._overflow(entry, policy.on_full, ExitReason.QUEUE_FULL, now, queued=False)
+            return
+        self._insert(entry, now)
+        self._counters[queue].offered += 1
+        if not entry.callback:
+            entry.timeout_at = None if policy.max_wait is None else now + policy.max_wait
+            entry.announce_at = None if policy.announce_every is None else now + policy.announce_every
+            entry.offer_at = None if policy.callback_offer_after is None else now + policy.callback_offer_after
+        self._arm_relaxation(entry, policy)
+        ewt = self._estimate(entry, now)
+        if entry.first_ewt is None:
+            entry.first_ewt = ewt
+        position = self._position(entry)
+        entry.told = AnnouncementMemory(position, ewt, self._staffed(queue), policy.announce_position_limit)
+        self._decisions.append(Enqueued(entry.call_id, queue, position, ewt, now))
+
+    def _exit(self, entry: Entry, reason: ExitReason, now: float, short: bool) -> None:
+        position = self._position(entry)
+        self._remove(entry)
+        self._counters[entry.queue].record_exit(reason, short)
+        self._decisions.append(
+            QueueExit(entry.call_id, entry.queue, reason, position, now - entry.virtual_start, entry.first_ewt, short)
+        )
+
+    def _overflow(
+        self, entry: Entry, target: OverflowTarget, reason: ExitReason, now: float, queued: bool = True
+    ) -> None:
+        """Send ``entry`` to ``target`` (queued: it currently sits in its queue)."""
+        if target.kind is OverflowKind.CALLBACK and not entry.number:
+            target = HANGUP  # nobody to call back
+        self._cancel_rings(entry, now, "caller overflowed")
+        if queued and target.kind is not OverflowKind.AGENT_GROUP and target.kind is not OverflowKind.CALLBACK:
+            self._remove(entry)
+        self._counters[entry.queue].record_exit(reason, short=False)
+        self._decisions.append(Overflow(entry.call_id, entry.queue, target, reason, now - entry.joined_at))
+        if target.kind is OverflowKind.QUEUE:
+            entry.hops += 1
+            if entry.hops > MAX_OVERFLOW_HOPS:
+                self._decisions.append(
+                    QueueExit(entry.call_id, entry.queue, ExitReason.OVERFLOW_LOOP, 0,
+                              now - entry.virtual_start, entry.first_ewt, False)
+                )
+                return
+            entry.timeout_at = entry.announce_at = entry.offer_at = None
+            self._enqueue(entry, target.target, now)
+        elif target.kind is OverflowKind.AGENT_GROUP:
+            entry.backup_groups = entry.backup_groups | {target.target}
+            if not queued:
+                self._insert(entry, now)
+                self._counters[entry.queue].offered += 1
+                self._decisions.append(Enqueued(entry.call_id, entry.queue, self._position(entry), None, now))
+        elif target.kind is OverflowKind.CALLBACK:
+            if not queued:
+                self._insert(entry, now)
+                self._counters[entry.queue].offered += 1
+            self._to_callback(entry, now, entry.number)
+
+    def _to_callback(self, entry: Entry, now: float, number: str) -> None:
+        self._cancel_rings(entry, now, "caller chose a callback")
+        policy = self._policies[entry.queue]
+        entry.callback = True
+        entry.number = number
+        entry.announce_at = entry.offer_at = None
+        entry.timeout_at = None if policy.callback_max_wait is None else now + policy.callback_max_wait
+        self._decisions.append(CallbackQueued(entry.call_id, entry.queue, number))
+
+    def _leave_empty_queues(self, now: float) -> None:
+        for name, policy in self._policies.items():
+            if not policy.leave_when_empty or not self._queues[name]:
+                continue
+            if any(a.state is not AgentState.OFFLINE for a in self._members(name)):
+                continue
+            for entry in list(self._queues[name]):
+                if not entry.callback and not entry.backup_groups:
+                    self._overflow(entry, policy.on_empty, ExitReason.EMPTY, now)
+
+    def _end_wrapup(self, agent: Agent, now: float, reason: str) -> None:
+        if agent.pending_logout is not None:
+            self._change(agent, AgentInput.LOGOUT, now, agent.pending_logout)
+            agent.pending_logout = agent.pending_pause = None
+            self._leave_empty_queues(now)
+        elif agent.pending_pause is not None:
+            self._change(agent, AgentInput.PAUSE, now, agent.pending_pause)
+            agent.pending_pause = None
+        else:
+            self._change(agent, AgentInput.WRAPUP_DONE, now, reason)
+
+    def _settle(self, agent: Agent, now: float) -> None:
+        """Apply a pause or logout that waited for the ring to end (agent now READY)."""
+        if agent.pending_logout is not None:
+            self._change(agent, AgentInput.LOGOUT, now, agent.pending_logout)
+            agent.pending_logout = agent.pending_pause = None
+            self._leave_empty_queues(now)
+        elif agent.pending_pause is not None:
+            self._change(agent, AgentInput.PAUSE, now, agent.pending_pause)
+            agent.pending_pause = None
+
+    def _cancel_rings(self, entry: Entry, now: float, reason: str) -> None:
+        for agent_id in list(entry.ringing):
+            del entry.ringing[agent_id]
+            self._decisions.append(CancelRing(entry.call_id, agent_id, reason))
+            agent = self._agents[agent_id]
+            self._change(agent, AgentInput.CANCEL, now, reason)
+            self._settle(agent, now)
+
+    def _withdraw_ring(self, agent: Agent, now: float, reason: str) -> None:
+        entry = self._entries[agent.call_id or ""]
+        del entry.ringing[agent.agent_id]
+        self._decisions.append(CancelRing(entry.call_id, agent.agent_id, reason))
+        self._change(agent, AgentInput.CANCEL, now, reason)
+
+    def _no_answer(self, entry: Entry, agent_id: str, now: float, reason: str) -> None:
+        started, _ = entry.ringing.pop(agent_id)
+        agent = self._agents[agent_id]
+        policy = self._policies[entry.queue]
+        self._decisions.append(RingNoAnswer(entry.call_id, agent_id, entry.queue, now - started, reason))
+        agent.consecutive_no_answers += 1
+        self._change(agent, AgentInput.NO_ANSWER, now, f"ring {reason}")
+        if not entry.ringing:
+            entry.not_before = now + policy.retry_delay
+        if (
+            policy.autopause_after is not None
+            and agent.consecutive_no_answers >= policy.autopause_after
+            and agent.pending_logout is None
+        ):
+            agent.pending_pause = f"auto-pause after {agent.consecutive_no_answers} unanswered calls"
+        self._settle(agent, now)
+
+    def _connect(self, entry: Entry, agent_id: str, now: float) -> None:
+        agent = self._agents[agent_id]
+        policy = self._policies[entry.queue]
+        agent.calls_taken += 1
+        agent.call_id = entry.call_id
+        self._connected[entry.call_id] = (agent_id, entry.queue, now)
+        self._counters[entry.queue].record_answer(now - entry.joined_at, policy.service_level)
+        self._decisions.append(
+            Bridge(entry.call_id, agent_id, entry.queue, now - entry.virtual_start, entry.first_ewt, now)
+        )
+
+    def _arm_relaxation(self, entry: Entry, policy: QueuePolicy) -> None:
+        steps = policy.relaxation
+        entry.relax_at = None
+        if entry.request.required and entry.relax_index < len(steps):
+            entry.relax_at = entry.joined_at + steps[entry.relax_index].after
+
+    def _dispatch(self, now: float) -> None:
+        free = {a.agent_id: a for a in self._agents.values() if a.ringable}
+        if not free or not self._entries:
+            return
+        pairs = assign(list(self._entries.values()), free, self._policies, self._rng, self._last_rung, now)
+        for entry, agents in pairs:
+            policy = self._policies[entry.queue]
+            for agent in agents:
+                self._change(agent, AgentInput.RESERVE, now, f"offered call {entry.call_id}")
+                agent.call_id = entry.call_id
+                deadline = now + policy.ring_timeout
+                entry.ringing[agent.agent_id] = (now, deadline)
+                entry.tried.add(agent.agent_id)
+                self._last_rung[entry.queue] = agent.order
+                self._decisions.append(RingAgent(entry.call_id, agent.agent_id, entry.queue, deadline, entry.callback))
+
+    def _announce(self, entry: Entry, now: float) -> None:
+        """Periodic announcement, by the rules of ``announce.py``."""
+        if entry.callback or entry.ringing or entry.told is None:
+            return
+        limit = self._policies[entry.queue].announce_position_limit
+        said = entry.told.next(self._position(entry), self._estimate(entry, now), self._staffed(entry.queue), limit)
+        if said is not None:
+            self._decisions.append(
+                Announce(entry.call_id, entry.queue, said.position, said.more_than, said.ewt, said.ewt_reason, now)
+            )

@@ -1,0 +1,197 @@
+"""The router's state and its bookkeeping: entries in queue order, agents, counters, views.
+
+``RouterState`` owns the data (queues of waiting entries kept in THE queue order, agents,
+connected calls, statistics, the decision queue) and the read-only views of it; ``Router``
+(in ``router.py``) adds the inputs and the routing rules. Nothing here does I/O or reads a clock.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import random
+from collections import deque
+from collections.abc import Iterable
+
+from voxcenter.acd.agents import STAFFED, Agent, AgentInput, AgentState
+from voxcenter.acd.dispatch import requirements, serves
+from voxcenter.acd.estimate import estimate_wait
+from voxcenter.acd.events import Decision
+from voxcenter.acd.model import AgentProfile, ConfigError, OverflowKind, QueuePolicy
+from voxcenter.acd.ordering import order_key
+from voxcenter.acd.stats import QueueCounters, QueueStats, snapshot
+from voxcenter.acd.waiting import Entry, WaitingView
+from voxcenter.sip.errors import LocalProtocolError
+
+log = logging.getLogger("voxcenter.acd.router")
+
+
+class RouterError(LocalProtocolError):
+    """The router was asked about an unknown queue, agent or call, or a call id was reused."""
+
+
+class RouterState:
+    """Data and views of the router; see the module docstring."""
+
+    def __init__(
+        self, policies: Iterable[QueuePolicy], agents: Iterable[AgentProfile], now: float, seed: int = 0
+    ) -> None:
+        self._policies = {p.name: p for p in policies}
+        self._agents: dict[str, Agent] = {}
+        for order, profile in enumerate(agents):
+            if profile.agent_id in self._agents:
+                raise ConfigError(f"agent {profile.agent_id!r} is listed twice")
+            unknown = profile.queues - self._policies.keys()
+            if unknown:
+                raise ConfigError(f"agent {profile.agent_id!r} serves unknown queues {sorted(unknown)}")
+            agent = Agent(profile, order)
+            agent.state_since = agent.idle_since = now
+            self._agents[profile.agent_id] = agent
+        for policy in self._policies.values():
+            for target in (policy.on_full, policy.on_timeout, policy.on_empty):
+                if target.kind is OverflowKind.QUEUE and target.target not in self._policies:
+                    raise ConfigError(f"queue {policy.name!r} overflows to unknown queue {target.target!r}")
+        self._queues: dict[str, list[Entry]] = {name: [] for name in self._policies}
+        self._entries: dict[str, Entry] = {}
+        self._connected: dict[str, tuple[str, str, float]] = {}  # call → (agent, queue, since)
+        self._counters = {name: QueueCounters() for name in self._policies}
+        self._handle_time = {name: p.default_handle_time for name, p in self._policies.items()}
+        self._last_rung: dict[str, int] = {}
+        self._decisions: deque[Decision] = deque()
+        self._rng = random.Random(seed)
+        self._seq = 0
+
+    def next_decision(self) -> Decision | None:
+        """The next decision to execute, or None."""
+        return self._decisions.popleft() if self._decisions else None
+
+    def get_timer(self) -> float | None:
+        """The earliest deadline the router wants ``handle_timer`` called at, or None."""
+        best = math.inf
+        for entry in self._entries.values():
+            for _, deadline in entry.ringing.values():
+                best = min(best, deadline)
+            for at in (entry.timeout_at, entry.announce_at, entry.offer_at, entry.not_before, entry.relax_at):
+                if at is not None and at < best:
+                    best = at
+        for agent in self._agents.values():
+            if agent.wrapup_until is not None and agent.wrapup_until < best:
+                best = agent.wrapup_until
+        return None if best == math.inf else best
+
+    def stats(self, now: float) -> dict[str, QueueStats]:
+        """Live statistics per queue."""
+        result: dict[str, QueueStats] = {}
+        for name, entries in self._queues.items():
+            live = [e for e in entries if not e.callback]
+            by_state = {state: 0 for state in AgentState}
+            for agent in self._agents.values():
+                if name in agent.profile.queues:
+                    by_state[agent.state] += 1
+            longest = max((now - e.joined_at for e in live), default=0.0)
+            result[name] = snapshot(
+                name, self._counters[name], longest, len(live), len(entries) - len(live),
+                self._handle_time[name], by_state,
+            )
+        return result
+
+    def waiting(self, queue: str, now: float) -> list[WaitingView]:
+        """The entries of ``queue`` in queue order."""
+        policy = self._policy(queue)
+        return [
+            WaitingView(
+                e.call_id, e.queue, i + 1, e.priority, e.virtual_start, e.joined_at, e.callback,
+                frozenset(e.ringing), frozenset(e.tried), requirements(e, policy), e.backup_groups,
+                e.dispatchable(now),
+            )
+            for i, e in enumerate(self._queues[queue])
+        ]
+
+    def agent_state(self, agent_id: str) -> AgentState:
+        """The agent's current state."""
+        return self._agent(agent_id).state
+
+    def agent_reachable(self, agent_id: str) -> bool:
+        """Whether the agent's phone may be rung."""
+        return self._agent(agent_id).reachable
+
+    def connected_calls(self) -> dict[str, str]:
+        """Connected call → agent."""
+        return {call_id: agent_id for call_id, (agent_id, _, _) in self._connected.items()}
+
+    def order_key_of(self, call_id: str, now: float) -> tuple[int, float, float, int]:
+        """THE order key of a waiting entry at ``now`` (exposed for checks)."""
+        entry = self._entry(call_id)
+        policy = self._policies[entry.queue]
+        return order_key(entry, policy.discipline, policy.weight, now)
+
+    def serves(self, agent_id: str, call_id: str) -> bool:
+        """Whether the agent is a member (or backup) of the entry's queue with the skills it needs now."""
+        entry = self._entry(call_id)
+        return serves(self._agent(agent_id), entry, self._policies[entry.queue])
+
+    def _policy(self, queue: str) -> QueuePolicy:
+        try:
+            return self._policies[queue]
+        except KeyError:
+            raise RouterError(f"unknown queue {queue!r}") from None
+
+    def _agent(self, agent_id: str) -> Agent:
+        try:
+            return self._agents[agent_id]
+        except KeyError:
+            raise RouterError(f"unknown agent {agent_id!r}") from None
+
+    def _entry(self, call_id: str) -> Entry:
+        try:
+            return self._entries[call_id]
+        except KeyError:
+            raise RouterError(f"call {call_id!r} is not waiting in any queue") from None
+
+    def _members(self, queue: str) -> list[Agent]:
+        return [a for a in self._agents.values() if queue in a.profile.queues]
+
+    def _insert(self, entry: Entry, now: float) -> None:
+        policy = self._policies[entry.queue]
+        entries = self._queues[entry.queue]
+        keys = [order_key(e, policy.discipline, policy.weight, now) for e in entries]
+        index = bisect.bisect(keys, order_key(entry, policy.discipline, policy.weight, now))
+        entries.insert(index, entry)
+        self._entries[entry.call_id] = entry
+
+    def _remove(self, entry: Entry) -> None:
+        self._queues[entry.queue].remove(entry)
+        del self._entries[entry.call_id]
+
+    def _position(self, entry: Entry) -> int:
+        return self._queues[entry.queue].index(entry) + 1
+
+    def _change(self, agent: Agent, via: AgentInput, now: float, reason: str) -> None:
+        """The one place agent states change: every change is logged and reported."""
+        change = agent.apply(via, now, reason)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("agent %s: %s -> %s (%s) at %.3f", change.agent_id, change.old.value, change.new.value,
+                      reason, now)
+        self._decisions.append(change)
+
+    def _staffed(self, queue: str) -> int:
+        return sum(1 for a in self._members(queue) if a.state in STAFFED and a.reachable)
+
+    def _estimate(self, entry: Entry, now: float) -> float | None:
+        queue = entry.queue
+        calls_ahead = callbacks_ahead = 0
+        for other in self._queues[queue]:
+            if other is entry:
+                break
+            if other.callback:
+                callbacks_ahead += 1
+            else:
+                calls_ahead += 1
+        members = self._members(queue)
+        free = sum(1 for a in members if a.ringable)
+        staffed = sum(1 for a in members if a.state in STAFFED and a.reachable)
+        return estimate_wait(
+            calls_ahead, callbacks_ahead, self._counters[queue].abandon_ratio, free, staffed,
+            self._handle_time[queue],
+        )

@@ -1,0 +1,113 @@
+"""Live per-queue statistics: service level, ASA, abandonment, longest wait, agents by state.
+
+Definitions (the usual contact-center ones):
+
+- service level = answered within the target / (answered + abandoned), short abandons excluded;
+- ASA = mean wait of answered callers;
+- abandonment = abandoned / (answered + abandoned), short abandons excluded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from voxcenter.acd.agents import AgentState
+from voxcenter.acd.events import ExitReason
+
+
+@dataclass(slots=True)
+class QueueCounters:
+    """Running totals of one queue, updated by the router."""
+
+    offered: int = 0
+    answered: int = 0
+    answered_in_target: int = 0
+    abandoned: int = 0
+    short_abandoned: int = 0
+    answer_wait_total: float = 0.0
+    exits: dict[ExitReason, int] = field(default_factory=dict)
+
+    def record_answer(self, waited: float, target: float) -> None:
+        """A caller of this queue was connected after ``waited`` seconds."""
+        self.answered += 1
+        self.answer_wait_total += waited
+        if waited <= target:
+            self.answered_in_target += 1
+
+    def record_exit(self, reason: ExitReason, short: bool) -> None:
+        """A caller left without an agent."""
+        self.exits[reason] = self.exits.get(reason, 0) + 1
+        if reason is ExitReason.ABANDONED:
+            if short:
+                self.short_abandoned += 1
+            else:
+                self.abandoned += 1
+
+    @property
+    def abandon_ratio(self) -> float:
+        """Share of (answered + abandoned) callers who abandoned, short abandons excluded."""
+        total = self.answered + self.abandoned
+        return self.abandoned / total if total else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """A snapshot of one queue's live figures (also what the wallboard shows)."""
+
+    queue: str
+    """Queue name."""
+    offered: int
+    """Callers who entered the queue."""
+    answered: int
+    """Callers connected to an agent."""
+    abandoned: int
+    """Callers who hung up while waiting, short abandons excluded."""
+    short_abandoned: int
+    """Callers who hung up quicker than the short-abandon threshold."""
+    service_level: float | None
+    """Answered within target / (answered + abandoned); None before any call."""
+    asa: float | None
+    """Average speed of answer, seconds; None before any answer."""
+    abandon_ratio: float
+    """Abandoned / (answered + abandoned)."""
+    longest_wait: float
+    """Longest current wait in the queue, seconds."""
+    calls_waiting: int
+    """Live callers waiting."""
+    callbacks_waiting: int
+    """Callback requests waiting (keeping their place)."""
+    handle_time: float
+    """Current EWMA of handle time (talk + wrap-up), seconds."""
+    agents: dict[AgentState, int]
+    """Member agents by state."""
+    exits: dict[ExitReason, int]
+    """Exits without an agent, by reason."""
+
+
+def snapshot(
+    queue: str,
+    counters: QueueCounters,
+    longest_wait: float,
+    calls_waiting: int,
+    callbacks_waiting: int,
+    handle_time: float,
+    agents: dict[AgentState, int],
+) -> QueueStats:
+    """Freeze the counters of one queue into a QueueStats."""
+    judged = counters.answered + counters.abandoned
+    return QueueStats(
+        queue=queue,
+        offered=counters.offered,
+        answered=counters.answered,
+        abandoned=counters.abandoned,
+        short_abandoned=counters.short_abandoned,
+        service_level=counters.answered_in_target / judged if judged else None,
+        asa=counters.answer_wait_total / counters.answered if counters.answered else None,
+        abandon_ratio=counters.abandon_ratio,
+        longest_wait=longest_wait,
+        calls_waiting=calls_waiting,
+        callbacks_waiting=callbacks_waiting,
+        handle_time=handle_time,
+        agents=dict(agents),
+        exits=dict(counters.exits),
+    )
