@@ -10,7 +10,7 @@ from voxcenter.config import Config, analyse
 
 
 def add_commands(subparsers: Any) -> None:
-    """Register ``check`` on an ``argparse`` subparsers object; the parsed args carry ``func(args) -> int``."""
+    """Register ``check`` on an ``argparse`` subparsers object; the parsed args carry ``handler(args) -> int``."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "check",
         help="validate a dial plan (YAML) and list every problem",
@@ -24,7 +24,7 @@ def add_commands(subparsers: Any) -> None:
         action="store_false",
         help="do not check that every prompt file exists in every language",
     )
-    parser.set_defaults(func=run_check)
+    parser.set_defaults(handler=run_check)
 
 
 def run_check(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="voxcenter")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    result: int = args.func(args)
+    result: int = args.handler(args)
     return result
 
 

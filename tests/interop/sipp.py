@@ -74,6 +74,7 @@ async def run_sipp(
     service: str = "100",
     extra: list[str] | None = None,
     timeout: float = 60.0,  # noqa: ASYNC109 - SIPp's own -timeout, passed on the command line
+    local_ip: str = "127.0.0.1",
 ) -> SippResult:
     """Run a scenario from tests/interop/scenarios (or a built-in like "uas") as a client of ``target``."""
     stat_file = workdir / f"{scenario.replace('.xml', '')}-stats.csv"
@@ -83,7 +84,7 @@ async def run_sipp(
         target,
         *scenario_args,
         "-t", transport,
-        "-i", "127.0.0.1",
+        "-i", local_ip,
         "-p", str(free_port()),
         "-m", str(calls),
         "-r", str(rate),

@@ -378,6 +378,9 @@ class Security(Model):
 
     realm: str = "voxcenter"
     """Digest realm (RFC 3261 §22)."""
+    digest_algorithms: Annotated[tuple[Literal["MD5", "SHA-256"], ...], Field(min_length=1)] = ("MD5",)
+    """Digest algorithms offered in challenges, in this order. MD5 alone by default: many phones (baresip 1.0,
+    older desk phones, SIPp) fail when a 401 also offers SHA-256 (RFC 8760); add it once every phone supports it."""
     auth_failures: int = Field(default=5, ge=1)
     """Failed authentications from one address allowed within ``auth_window``."""
     auth_window: Duration = 60.0

@@ -45,6 +45,7 @@ DISPOSITIONS: Final = frozenset(
         "answered",
         "abandoned_ivr",
         "abandoned_queue",
+        "ivr_completed",  # self-service: the IVR said what it had to say and ended the call
         "voicemail",
         "callback",
         "overflow",

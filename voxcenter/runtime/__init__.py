@@ -1,0 +1,1 @@
+"""The running server: the parts wired together around calls."""

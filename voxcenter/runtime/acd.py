@@ -1,0 +1,292 @@
+"""The asyncio shell of the ACD: feeds the pure router, keeps its one timer, carries out its decisions.
+
+The router decides (who to ring, what to announce, when to give up); this
+shell rings agents' phones through the SIP endpoint, tells the waiting call
+what to play, bridges the answered agent to the caller, and writes the queue
+events (named as operators know them from Asterisk's queue_log) and agent
+state changes to the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+
+from voxcenter.acd.agents import AgentStateChanged
+from voxcenter.acd.events import (
+    EXIT_QUEUE_LOG,
+    Announce,
+    Bridge,
+    CallbackQueued,
+    CallCompleted,
+    CancelRing,
+    Ender,
+    Enqueued,
+    OfferCallback,
+    Overflow,
+    QueueExit,
+    RingAgent,
+    RingNoAnswer,
+    StartCallback,
+)
+from voxcenter.acd.model import CallRequest, OverflowKind
+from voxcenter.acd.router import Router
+from voxcenter.runtime.calllog import agent_event
+from voxcenter.runtime.legmedia import LegMedia
+from voxcenter.runtime.mapping import agent_profiles, queue_policies
+from voxcenter.sip.endpoint import RequestFailed
+from voxcenter.sip.registrar import BindingChange, BindingChanged
+from voxcenter.sip.session import SipSession
+
+if TYPE_CHECKING:
+    from voxcenter.runtime.inbound import InboundCall
+    from voxcenter.runtime.server import Server
+
+logger = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class RingAttempt:
+    """One agent's phone being rung for one call."""
+
+    call_id: str
+    agent_id: str
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    leg: LegMedia | None = None
+    session: SipSession | None = None
+    task: asyncio.Task[None] | None = None
+
+
+class AcdService:
+    """Queues and agents of the running server (see the module docstring)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        config = server.config
+        self.router = Router(queue_policies(config), agent_profiles(config), loop.time())
+        self.calls: dict[str, InboundCall] = {}
+        """Callers this service knows: waiting, ringing or connected."""
+        self.rings: dict[tuple[str, str], RingAttempt] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self.listeners: list[asyncio.Queue[dict[str, object]]] = []
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    # --- the pump -----------------------------------------------------------------------------------------------
+
+    def pump(self) -> None:
+        """Carry out every pending decision, then re-arm the one timer."""
+        while (decision := self.router.next_decision()) is not None:
+            try:
+                self._carry_out(decision)
+            except Exception:
+                logger.exception("acd.decision_failed", decision=type(decision).__name__)
+        deadline = self.router.get_timer()
+        if deadline != self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = deadline
+            self._timer = self.loop.call_at(deadline, self._on_timer) if deadline is not None else None
+        self._notify()
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.router.handle_timer(self.now())
+        self.pump()
+
+    def _notify(self) -> None:
+        for queue in self.listeners:
+            if queue.empty():
+                queue.put_nowait({"type": "changed"})
+
+    # --- inputs from calls --------------------------------------------------------------------------------------------
+
+    def join(self, call: InboundCall, request: CallRequest) -> None:
+        self.calls[call.call_id] = call
+        self.router.caller_joined(request, self.now())
+        self.pump()
+
+    def leave(self, call_id: str) -> None:
+        """The caller hung up (or left with a key) while waiting."""
+        for key, ring in list(self.rings.items()):
+            if key[0] == call_id:
+                ring.cancel.set()
+        self.router.caller_left(call_id, self.now())
+        self.pump()
+
+    def request_callback(self, call_id: str, number: str) -> None:
+        self.router.callback_requested(call_id, self.now(), number)
+        self.pump()
+
+    def call_ended(self, call_id: str, ended_by: Ender) -> None:
+        """A connected call ended (either side hung up)."""
+        self.router.call_ended(call_id, self.now(), ended_by)
+        self.calls.pop(call_id, None)
+        self.pump()
+
+    def forget(self, call_id: str) -> None:
+        self.calls.pop(call_id, None)
+
+    # --- inputs from agents -------------------------------------------------------------------------------------------
+
+    def feature_code(self, agent_id: str, code: str) -> bool:
+        """A feature code dialed by an authenticated agent; False when it is not one."""
+        codes = self.server.config.feature_codes
+        canonical = {codes.login: "*45", codes.logout: "*46", codes.pause: "*47"}
+        if codes.wrap_up_end:
+            canonical[codes.wrap_up_end] = "*48"
+        if code not in canonical:
+            return False
+        handled = self.router.agent_feature_code(agent_id, canonical[code], self.now())
+        self.pump()
+        return handled
+
+    def agent_command(self, agent_id: str, command: str, reason: str | None = None) -> None:
+        now = self.now()
+        if agent_id not in self.server.config.agents:
+            raise KeyError(agent_id)
+        if command == "login":
+            self.router.agent_login(agent_id, now, reason or "api")
+        elif command == "logout":
+            self.router.agent_logout(agent_id, now, reason or "api")
+        elif command == "pause":
+            self.router.agent_pause(agent_id, now, reason or "api")
+        elif command == "unpause":
+            self.router.agent_unpause(agent_id, now, reason or "api")
+        else:
+            raise ValueError(f"unknown agent command {command!r}")
+        self.pump()
+
+    def binding_changed(self, change: BindingChanged) -> None:
+        agent_id = change.binding.aor
+        if agent_id not in self.server.config.agents:
+            return
+        reachable = bool(self.server.endpoint.registrar.lookup(agent_id))
+        if change.change in (BindingChange.ADDED, BindingChange.REFRESHED, BindingChange.REACHABLE) or reachable:
+            self.router.agent_registered(agent_id, self.now())
+        else:
+            self.router.agent_unreachable(agent_id, self.now())
+        self.pump()
+
+    # --- decisions ----------------------------------------------------------------------------------------------------
+
+    def _carry_out(self, decision: object) -> None:
+        if isinstance(decision, AgentStateChanged):
+            self._agent_state_changed(decision)
+            return
+        call_id = getattr(decision, "call_id", "")
+        call = self.calls.get(call_id)
+        if isinstance(decision, RingAgent):
+            self._ring(decision, call)
+        elif isinstance(decision, CancelRing):
+            ring = self.rings.get((decision.call_id, decision.agent_id))
+            if ring is not None:
+                ring.cancel.set()
+                if ring.session is not None:  # answered too late: the phone is off hook, hang it up
+                    self._spawn(ring.session.hangup("answered too late"))
+                    self.rings.pop((decision.call_id, decision.agent_id), None)
+                    if ring.leg is not None:
+                        ring.leg.close("answered too late")
+        elif isinstance(decision, RingNoAnswer):
+            if call is not None:
+                call.log.event("RINGNOANSWER", queue=decision.queue, agent=decision.agent_id,
+                               value=decision.rang_for, data={"reason": decision.reason})
+        elif isinstance(decision, Bridge):
+            ring = self.rings.pop((decision.call_id, decision.agent_id), None)
+            if call is None or ring is None or ring.session is None or ring.leg is None:
+                logger.warning("acd.bridge_without_legs", call_id=decision.call_id, agent=decision.agent_id)
+                self.router.call_ended(decision.call_id, self.now(), Ender.CALLER)
+                return
+            call.connect_agent(decision, ring.leg, ring.session)
+        elif isinstance(decision, Enqueued):
+            if call is not None:
+                call.enqueued(decision)
+        elif isinstance(decision, Announce):
+            if call is not None:
+                call.announce(decision)
+        elif isinstance(decision, OfferCallback):
+            if call is not None:
+                call.offer_callback(decision)
+        elif isinstance(decision, CallbackQueued):
+            if call is not None:
+                call.callback_queued(decision)
+        elif isinstance(decision, StartCallback):
+            self._spawn(self._start_callback(decision))
+        elif isinstance(decision, Overflow):
+            if call is not None:
+                call.log.event(EXIT_QUEUE_LOG.get(decision.reason, "EXITWITHTIMEOUT"), queue=decision.queue,
+                               value=decision.waited, data={"overflow": decision.target.kind.value,
+                                                            "target": decision.target.target})
+                if decision.target.kind is not OverflowKind.QUEUE:
+                    call.queue_exit(decision.reason.value)
+        elif isinstance(decision, QueueExit):
+            if call is not None:
+                call.log.event(EXIT_QUEUE_LOG.get(decision.reason, "ABANDON"), queue=decision.queue,
+                               value=decision.waited, data={"position": decision.position, "short": decision.short})
+                call.queue_exit(decision.reason.value)
+        elif isinstance(decision, CallCompleted):
+            logger.info("acd.call_completed", call_id=decision.call_id, agent=decision.agent_id,
+                        talk=round(decision.talk_time, 1), ended_by=decision.ended_by.value)
+            self.server.record_completion(decision)
+
+    def _agent_state_changed(self, change: AgentStateChanged) -> None:
+        logger.info("acd.agent_state", agent=change.agent_id, old=change.old.value, new=change.new.value,
+                    reason=change.reason)
+        agent_event(self.server.writer, node=self.server.node, agent=change.agent_id, state=change.new.value,
+                    reason=change.reason, call_id=None)
+
+    # --- ringing ------------------------------------------------------------------------------------------------------
+
+    def _ring(self, decision: RingAgent, call: InboundCall | None) -> None:
+        ring = RingAttempt(decision.call_id, decision.agent_id)
+        self.rings[(decision.call_id, decision.agent_id)] = ring
+        caller = call.session.caller if call is not None else ""
+        ring.task = self._spawn(self._ring_phone(ring, caller))
+
+    async def _ring_phone(self, ring: RingAttempt, caller: str) -> None:
+        """INVITE the agent's registered phone; report alerting, answer or failure to the router."""
+        key = (ring.call_id, ring.agent_id)
+        try:
+            leg, session = await self.server.call_extension(
+                ring.agent_id, caller_id=caller or "queue", cancel=ring.cancel,
+                on_alerting=lambda: self._alerting(ring),
+            )
+        except RequestFailed as failure:
+            self.rings.pop(key, None)
+            if not ring.cancel.is_set():
+                self.router.ring_rejected(ring.call_id, ring.agent_id, self.now(), f"{failure.status}")
+                self.pump()
+            return
+        if ring.cancel.is_set() or key not in self.rings:
+            await session.hangup("cancelled")
+            leg.close("cancelled")
+            self.rings.pop(key, None)
+            return
+        ring.leg, ring.session = leg, session
+        self.router.ring_answered(ring.call_id, ring.agent_id, self.now())
+        self.pump()
+
+    def _alerting(self, ring: RingAttempt) -> None:
+        if (ring.call_id, ring.agent_id) in self.rings:
+            self.router.ring_alerting(ring.call_id, ring.agent_id, self.now())
+            self.pump()
+
+    async def _start_callback(self, decision: StartCallback) -> None:
+        """Agent-first callback: the agent has answered; now dial the customer through a trunk."""
+        ring = self.rings.pop((decision.call_id, decision.agent_id), None)
+        answered = False
+        if ring is not None and ring.leg is not None and ring.session is not None:
+            answered = await self.server.connect_callback(decision, ring.leg, ring.session)
+        self.router.callback_result(decision.call_id, answered, self.now())
+        self.pump()
+
+    def _spawn(self, coroutine: object) -> asyncio.Task[None]:
+        return self.server.spawn(coroutine)  # type: ignore[arg-type]

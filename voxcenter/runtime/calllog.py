@@ -1,0 +1,70 @@
+"""A call's CDR and timeline, handed to the durable writer as the call goes.
+
+The CDR is written from the first moment (disposition ``in_progress``) and
+again at each milestone with a higher ``version``; the store keeps the newest,
+so a crash at any point leaves the most complete row written so far, and the
+journal replay at start finishes the job. Times are wall-clock POSIX seconds
+(records from several nodes are compared), taken when the log is updated.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from typing import Protocol
+
+from voxcenter.store.records import AgentEvent, CallEvent, CallRecord, Record, new_id
+
+
+class RecordSink(Protocol):
+    """Where records go: the DurableWriter (``submit`` never blocks and never waits on the database)."""
+
+    def submit(self, record: Record) -> None: ...
+
+
+class CallLog:
+    """The records of one call; every change is submitted at once."""
+
+    def __init__(
+        self, sink: RecordSink, *, node: str, call_id: str, direction: str, from_number: str, to_number: str,
+        trunk: str, sip_call_id: str,
+    ) -> None:
+        self.sink = sink
+        self.cdr = CallRecord(
+            call_id=call_id, version=1, node=node, direction=direction, arrived_at=time.time(),
+            from_number=from_number, to_number=to_number, trunk=trunk, sip_call_id=sip_call_id,
+        )
+        self.sink.submit(self.cdr)
+
+    @property
+    def call_id(self) -> str:
+        return self.cdr.call_id
+
+    def update(self, **changes: object) -> None:
+        """A new version of the CDR with ``changes``."""
+        self.cdr = replace(self.cdr, version=self.cdr.version + 1, **changes)  # type: ignore[arg-type]
+        self.sink.submit(self.cdr)
+
+    def event(
+        self, name: str, *, queue: str | None = None, agent: str | None = None,
+        data: dict[str, object] | None = None, value: float | None = None,
+    ) -> None:
+        """One entry of the call's timeline (IVR nodes, digits, queue_log events, estimates)."""
+        self.sink.submit(
+            CallEvent(
+                event_id=new_id(), call_id=self.cdr.call_id, at=time.time(), event=name, queue=queue, agent=agent,
+                data=json.dumps(data, default=str, separators=(",", ":")) if data else None, value=value,
+            )
+        )
+
+    def finish(self, disposition: str, *, hangup_by: str | None, cause: str | None, **changes: object) -> None:
+        """The final version: end time, disposition and who ended the call."""
+        self.update(ended_at=time.time(), disposition=disposition, hangup_by=hangup_by, hangup_cause=cause,
+                    **changes)
+
+
+def agent_event(sink: RecordSink, *, node: str, agent: str, state: str, reason: str | None,
+                call_id: str | None) -> None:
+    sink.submit(AgentEvent(event_id=new_id(), agent=agent, at=time.time(), state=state, node=node, reason=reason,
+                           call_id=call_id))

@@ -1,0 +1,73 @@
+"""``voxcenter run``: the server in the foreground, with SIGHUP reload and SIGTERM drain."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+import structlog
+
+from voxcenter.config import ConfigError
+from voxcenter.logs import configure_logging
+
+logger = structlog.get_logger(__name__)
+
+
+def add_commands(subparsers: Any) -> None:
+    run = subparsers.add_parser("run", help="run the server with a dial plan")
+    run.add_argument("--config", default="config/voxcenter.yaml", help="the dial plan (default: %(default)s)")
+    run.add_argument("--log-level", default="info", help="debug, info, warning, error (default: %(default)s)")
+    run.add_argument("--log-json", action="store_true", default=None, help="JSON logs even on a terminal")
+    run.add_argument("--drain", type=float, default=30.0,
+                     help="seconds calls in progress may continue after SIGTERM (default: %(default)s)")
+    run.add_argument("--node", default=None, help="node name in CDRs (default: the host name)")
+    run.set_defaults(handler=run_server)
+
+
+def run_server(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level, json=args.log_json)
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # uvloop is optional (not on Windows)
+        runner = asyncio.run
+    try:
+        return int(runner(_serve(args.config, args.drain, args.node)))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _serve(config_path: str, drain: float, node: str | None) -> int:
+    from voxcenter.runtime.server import Server
+
+    server = Server(config_path, node=node)
+    try:
+        await server.start()
+    except ConfigError as error:
+        for issue in error.errors:
+            print(issue)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def reload() -> None:
+        async def do_reload() -> None:
+            try:
+                await server.reload()
+            except ConfigError as error:
+                logger.error("config.reload_refused", errors=[str(issue) for issue in error.errors])
+
+        server.spawn(do_reload())
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGHUP, reload)
+    await stop.wait()
+    await server.stop(drain)
+    return 0

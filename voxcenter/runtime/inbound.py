@@ -1,0 +1,513 @@
+"""One inbound call from answer to hang-up: the IVR, the queue, the agent, the recording, the CDR.
+
+The call answers the caller's offer, then runs the pure IVR interpreter:
+its actions become prompts, queue entries, transfers and recordings; digits,
+prompt ends, queue results and timers are fed back to it. When an agent
+answers, the caller and agent legs are bridged (packets relayed untouched
+when the codecs match) and recorded in stereo. Whatever ends the call, the
+``finally`` writes the last CDR version: every call is accounted for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import structlog
+
+from voxcenter.acd.events import Announce, Bridge, CallbackQueued, Ender, Enqueued, OfferCallback
+from voxcenter.acd.model import CallRequest, SkillRequirement
+from voxcenter.config import Config
+from voxcenter.ivr import (
+    CallInfo,
+    EnterQueue,
+    Hangup,
+    IvrRun,
+    LeaveQueue,
+    LookupCaller,
+    Play,
+    RecordVoicemail,
+    RequestCallback,
+    StartCollect,
+    StopCollect,
+    StopPlayback,
+    StoreSurvey,
+    TimelineEvent,
+    Transfer,
+    sayer_for,
+    wall_clock_from_offset,
+)
+from voxcenter.media.bridge import Bridge as MediaBridge
+from voxcenter.media.dtmf import DtmfReceived
+from voxcenter.media.player import PlayOutcome
+from voxcenter.media.recorder import CallRecorder
+from voxcenter.runtime.calllog import CallLog
+from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
+from voxcenter.runtime.voicemail import record_voicemail
+from voxcenter.sip.endpoint import RequestFailed
+from voxcenter.sip.session import SipSession
+from voxcenter.store.records import CallbackRecord, RecordingRecord, SurveyRecord, new_id
+
+if TYPE_CHECKING:
+    from voxcenter.runtime.server import Server
+
+logger = structlog.get_logger(__name__)
+
+ACK_WAIT = 32.0
+"""How long to wait for the ACK of our 200 (64·T1) before giving the call up."""
+
+
+class InboundCall:
+    """See the module docstring."""
+
+    def __init__(self, server: Server, session: SipSession, entry_node: str, language: str | None) -> None:
+        self.server = server
+        self.config: Config = server.config  # this call keeps the config it started with
+        self.session = session
+        self.entry_node = entry_node
+        self.call_id = new_id()
+        self.language = language or self.config.prompts.default_language
+        self.log = CallLog(
+            server.writer, node=server.node, call_id=self.call_id, direction="inbound",
+            from_number=session.caller, to_number=session.called, trunk=session.trunk or "",
+            sip_call_id=session.call_id,
+        )
+        self.leg: LegMedia | None = None
+        self.inputs: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
+        self.queue: str | None = None
+        self.queued = False
+        self.callback_booked = False
+        self.callback_offered = False
+        self.agent_id: str | None = None
+        self.agent_leg: LegMedia | None = None
+        self.agent_session: SipSession | None = None
+        self.bridge: MediaBridge | None = None
+        self.recorder: CallRecorder | None = None
+        self.recording_started = 0.0
+        self.connected_at: float | None = None
+        self.disposition = "abandoned_ivr"
+        self.hangup_by: str | None = None
+        self.cause: str | None = None
+        self._play_token = 0
+        self._queue_audio: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.ivr: IvrRun | None = None
+        self.voicemail_digit: Callable[[str], None] | None = None
+        """While a voicemail records, digits go here (the stop key) instead of to the IVR."""
+
+    # --- the call's life ------------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        with structlog.contextvars.bound_contextvars(call_id=self.call_id):
+            try:
+                await self._run()
+            except Exception:
+                logger.exception("call.failed")
+                self.disposition, self.cause = "failed", "internal error"
+            finally:
+                await self._finish()
+
+    async def _run(self) -> None:
+        session = self.session
+        loop = asyncio.get_running_loop()
+        if not session.remote_sdp:
+            session.reject(488, "Offer Required")  # late offer (INVITE without SDP) is not supported
+            self.disposition, self.cause = "rejected", "no SDP offer"
+            return
+        try:
+            self.leg, answer = await LegMedia.answer(
+                session.remote_sdp, self.server.ports, self.server.media_host, self.server.prompts,
+                self.server.clock, inactivity_timeout=self.config.rtp.inactivity_timeout,
+                advertised_host=self.server.media_advertised,
+            )
+        except MediaSetupError as error:
+            session.reject(error.status, error.reason[:80])
+            self.disposition, self.cause = "rejected", error.reason
+            return
+        self.leg.on_digit = self._digit
+        self.leg.on_timeout = lambda _: self.inputs.put_nowait(("media-timeout", None))
+        session.on_info = lambda request: self.leg.info_received(request.content_type or "", request.body) \
+            if self.leg is not None else None
+        session.answer(answer)
+        try:
+            await asyncio.wait_for(session.confirmed.wait(), ACK_WAIT)
+        except TimeoutError:
+            self.cause = "no ACK"
+            return
+        if session.is_ended:
+            self.hangup_by, self.cause = "caller", "hung up before the ACK"
+            return
+        self.log.update(answered_at=time.time())
+        self._watch(session, "caller-hangup")
+        self.ivr = IvrRun(
+            self.config, self.entry_node,
+            CallInfo(self.call_id, session.caller or None, session.called, self.language, session.trunk),
+            wall_clock=wall_clock_from_offset(time.time() - loop.time()),
+        )
+        self.ivr.start(loop.time())
+        await self._drive(self.ivr)
+
+    async def _drive(self, ivr: IvrRun) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._carry_out_actions(ivr)
+            if self.bridge is not None:
+                await self._bridged()
+                return
+            if ivr.finished:
+                return
+            deadline = ivr.get_timer()
+            timeout = None if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                kind, value = await asyncio.wait_for(self.inputs.get(), timeout)
+            except TimeoutError:
+                ivr.handle_timer(loop.time())
+                continue
+            now = loop.time()
+            if kind == "digit":
+                ivr.digit(str(value), now)
+            elif kind == "prompt-done":
+                if value == self._play_token:
+                    ivr.prompt_finished(now)
+            elif kind == "queue-result":
+                ivr.queue_result(str(value), now)
+            elif kind == "transfer-result":
+                ivr.transfer_result(bool(value), now)
+            elif kind == "recording-done":
+                assert isinstance(value, tuple)
+                ivr.recording_finished(float(value[0]), str(value[1]), now)
+            elif kind == "lookup-result":
+                ivr.lookup_result(value, now)  # type: ignore[arg-type]
+            elif kind in ("caller-hangup", "media-timeout"):
+                self.hangup_by = "caller"
+                self.cause = "media timeout" if kind == "media-timeout" else "caller hung up"
+                if self.queued:
+                    self.disposition = "abandoned_queue"
+                    if not self.callback_booked:
+                        self.server.acd.leave(self.call_id)
+                ivr.hangup(now)
+                return
+
+    async def _carry_out_actions(self, ivr: IvrRun) -> None:
+        while (action := ivr.next_action()) is not None:
+            if isinstance(action, TimelineEvent):
+                self.log.event(action.name, data=dict(action.data) if action.data else None,
+                               queue=self.queue)
+            elif isinstance(action, Play):
+                await self._play(action.prompts, action.language)
+            elif isinstance(action, StopPlayback):
+                self._play_token += 1
+                if self.leg is not None:
+                    self.leg.stop()
+            elif isinstance(action, StartCollect | StopCollect):
+                pass  # the interpreter collects digits itself; sensitive digits never reach our logs
+            elif isinstance(action, EnterQueue):
+                self._enter_queue(action)
+            elif isinstance(action, LeaveQueue):
+                self._leave_queue()
+            elif isinstance(action, Transfer):
+                self._spawn(self._transfer(action))
+            elif isinstance(action, RecordVoicemail):
+                self._spawn(self._voicemail(action))
+            elif isinstance(action, RequestCallback):
+                self._book_callback(action.number, action.queue)
+            elif isinstance(action, LookupCaller):
+                self._spawn(self._lookup(action.key))
+            elif isinstance(action, StoreSurvey):
+                self.server.writer.submit(SurveyRecord(survey_id=new_id(), call_id=self.call_id, at=time.time(),
+                                                       score=action.score, agent=self.agent_id,
+                                                       queue=self.queue))
+            elif isinstance(action, Hangup):
+                self.cause = action.cause
+                if self.disposition == "abandoned_ivr" and self.hangup_by is None:
+                    self.disposition = "ivr_completed"
+                self.hangup_by = self.hangup_by or "system"
+
+    # --- prompts and digits -----------------------------------------------------------------------------------------
+
+    async def _play(self, names: tuple[str, ...], language: str) -> None:
+        self._play_token += 1
+        token = self._play_token
+        self._stop_queue_audio()
+        if self.leg is None:
+            return
+        player = await self.leg.play(names, language)
+
+        async def finished() -> None:
+            if await player.wait() is PlayOutcome.FINISHED:
+                self.inputs.put_nowait(("prompt-done", token))
+
+        self._spawn(finished())
+
+    def _digit(self, event: DtmfReceived) -> None:
+        if self.bridge is not None:
+            return  # digits during the conversation cross the bridge; the IVR is done
+        if self.voicemail_digit is not None:
+            self.voicemail_digit(event.digit)
+            return
+        if self.callback_offered and self.queued and event.digit == self._callback_key():
+            self.callback_offered = False
+            self.server.acd.request_callback(self.call_id, self.session.caller)
+            return
+        self.inputs.put_nowait(("digit", event.digit))
+
+    def _callback_key(self) -> str:
+        queue = self.config.queues.get(self.queue or "")
+        return queue.callback.key if queue is not None else "1"
+
+    # --- queue ------------------------------------------------------------------------------------------------------
+
+    def _enter_queue(self, action: EnterQueue) -> None:
+        self.queue = action.queue
+        self.language = action.language
+        self.queued = True
+        self.disposition = "abandoned_queue"
+        self.log.update(queue=action.queue, queue_entered_at=time.time())
+        request = CallRequest(
+            call_id=self.call_id, queue=action.queue, priority=action.priority,
+            required=tuple(SkillRequirement(skill, level) for skill, level in action.required_skills.items()),
+            preferred=tuple(SkillRequirement(skill, level) for skill, level in action.preferred_skills.items()),
+            caller=self.session.caller,
+        )
+        self.server.acd.join(self, request)
+
+    def _leave_queue(self) -> None:
+        if self.queued:
+            self.queued = False
+            self._stop_queue_audio()
+            self.server.acd.leave(self.call_id)
+
+    def enqueued(self, decision: Enqueued) -> None:
+        """The router took the caller into a queue (also after an overflow to another queue)."""
+        self.queue = decision.queue
+        self.log.event("ENTERQUEUE", queue=decision.queue, value=decision.ewt,
+                       data={"position": decision.position})
+        announcements = self.config.queues[decision.queue].announcements
+        words: list[str] = []
+        if announcements.announce_position or announcements.estimated_wait:
+            sayer = sayer_for(self.language, self.config.prompts.sayer)
+            ewt = decision.ewt if announcements.estimated_wait else None
+            if decision.position > 1 or ewt:
+                words = list(sayer.announcement(decision.position if announcements.announce_position else 0,
+                                                False, ewt))
+        if decision.ewt is not None:
+            self.log.event("ESTIMATEDWAIT", queue=decision.queue, value=decision.ewt)
+        self._queue_audio_with(words)
+
+    def announce(self, decision: Announce) -> None:
+        announcements = self.config.queues[decision.queue].announcements
+        sayer = sayer_for(self.language, self.config.prompts.sayer)
+        ewt = decision.ewt if announcements.estimated_wait else None
+        position = decision.position if announcements.announce_position else 0
+        if decision.ewt is not None:
+            self.log.event("ESTIMATEDWAIT", queue=decision.queue, value=decision.ewt,
+                           data={"position": decision.position, "reason": decision.ewt_reason})
+        self._queue_audio_with(list(sayer.announcement(position, decision.more_than, ewt)))
+
+    def offer_callback(self, decision: OfferCallback) -> None:
+        queue = self.config.queues[decision.queue]
+        self.callback_offered = True
+        self.log.event("CALLBACKOFFER", queue=decision.queue, value=decision.ewt)
+        self._queue_audio_with([queue.callback.prompt])
+
+    def callback_queued(self, decision: CallbackQueued) -> None:
+        self.callback_booked = True
+        self.disposition = "callback"
+        self.server.writer.submit(CallbackRecord(
+            callback_id=self.call_id, version=1, call_id=self.call_id, number=decision.number,
+            queue=decision.queue, requested_at=time.time(),
+        ))
+        self.log.event("EXITWITHKEY", queue=decision.queue, data={"callback": decision.number})
+        self.queue_exit("callback-requested")
+
+    def queue_exit(self, reason: str) -> None:
+        """The caller left the queue without an agent: the IVR continues at the queue node's exit."""
+        if not self.queued:
+            return
+        self.queued = False
+        self._stop_queue_audio()
+        self.disposition = {"timeout": "timeout", "queue-full": "overflow", "join-empty": "overflow",
+                            "empty": "overflow", "callback-requested": "callback"}.get(reason, self.disposition)
+        self.server.acd.forget(self.call_id)
+        self.inputs.put_nowait(("queue-result", reason))
+
+    def _queue_audio_with(self, words: list[str]) -> None:
+        """Say ``words`` (if any), then music on hold until the next announcement or an agent."""
+        self._stop_queue_audio()
+        if self.leg is None or not self.queued:
+            return
+        music = self.config.queues[self.queue or ""].announcements.music_on_hold
+        leg, language = self.leg, self.language
+
+        async def program() -> None:
+            if words:
+                await leg.play_to_end(words, language)
+            if music:
+                await leg.play([music], language, loop=True)
+
+        self._queue_audio = self._spawn(program())
+
+    def _stop_queue_audio(self) -> None:
+        if self._queue_audio is not None:
+            self._queue_audio.cancel()
+            self._queue_audio = None
+        if self.leg is not None:
+            self.leg.stop()
+
+    # --- the agent --------------------------------------------------------------------------------------------------
+
+    def connect_agent(self, decision: Bridge, agent_leg: LegMedia, agent_session: SipSession) -> None:
+        """An agent answered: bridge, record, and tell the IVR it is done."""
+        self._stop_queue_audio()
+        self.queued = False
+        self._connect(decision.agent_id, agent_leg, agent_session)
+        self.log.event("CONNECT", queue=decision.queue, agent=decision.agent_id, value=decision.waited,
+                       data={"first_ewt": decision.first_ewt})
+        self.log.update(agent=decision.agent_id, agent_answered_at=time.time(), wait_seconds=decision.waited)
+        self.inputs.put_nowait(("queue-result", "answered"))
+
+    def _connect(self, agent_id: str, agent_leg: LegMedia, agent_session: SipSession) -> None:
+        assert self.leg is not None
+        self.agent_id, self.agent_leg, self.agent_session = agent_id, agent_leg, agent_session
+        self.disposition = "answered"
+        self.connected_at = asyncio.get_running_loop().time()
+        self.bridge = MediaBridge(self.leg.session, agent_leg.session)
+        recording = self.config.recording
+        if recording.enabled:
+            directory = Path(recording.directory)
+            path = directory / time.strftime("%Y/%m/%d", time.gmtime()) / f"{self.call_id}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            loop = asyncio.get_running_loop()
+            self.recorder = CallRecorder(path, loop.time(), clock=loop.time)
+            self.recording_started = time.time()
+            self.bridge.add_tap(self.recorder.write)
+        self.bridge.start()
+        agent_leg.on_timeout = lambda _: self.inputs.put_nowait(("agent-hangup", "media timeout"))
+        self._watch(agent_session, "agent-hangup")
+
+    async def _bridged(self) -> None:
+        """Wait until either side hangs up, then end the other side."""
+        while True:
+            kind, _ = await self.inputs.get()
+            if kind in ("caller-hangup", "media-timeout", "agent-hangup"):
+                break
+        loop = asyncio.get_running_loop()
+        ender = Ender.AGENT if kind == "agent-hangup" else Ender.CALLER
+        self.hangup_by = ender.value
+        self.cause = f"{ender.value} hung up" if kind != "media-timeout" else "media timeout"
+        if self.connected_at is not None:
+            self.log.update(talk_seconds=loop.time() - self.connected_at)
+        if self.bridge is not None:
+            self.bridge.stop()
+        if ender is Ender.AGENT:
+            await self.session.hangup("agent hung up")
+        elif self.agent_session is not None:
+            await self.agent_session.hangup("caller hung up")
+        if self.agent_id is not None and self.queue is not None:
+            self.server.acd.call_ended(self.call_id, ender)
+
+    def _watch(self, session: SipSession, kind: str) -> None:
+        def ended(_: object) -> None:
+            self.inputs.put_nowait((kind, None))
+
+        session.ended.add_done_callback(ended)
+
+    # --- other IVR actions ------------------------------------------------------------------------------------------
+
+    async def _transfer(self, action: Transfer) -> None:
+        """Ring an agent or extension (or an outside number through an allowed route) and bridge on answer."""
+        try:
+            if action.kind == "number":
+                leg, session = await self.server.call_number(action.target, action.route,
+                                                             ring_timeout=action.ring_timeout)
+            else:
+                leg, session = await self.server.call_extension(action.target, caller_id=self.session.caller,
+                                                                ring_timeout=action.ring_timeout)
+        except RequestFailed as failure:
+            self.log.event("TRANSFERFAILED", data={"target": action.target, "status": failure.status})
+            self.inputs.put_nowait(("transfer-result", False))
+            return
+        self._stop_queue_audio()
+        self._connect(action.target, leg, session)
+        self.log.event("TRANSFER", agent=action.target, data={"kind": action.kind})
+        self.log.update(agent=action.target, agent_answered_at=time.time())
+        self.inputs.put_nowait(("transfer-result", True))
+
+    async def _voicemail(self, action: RecordVoicemail) -> None:
+        assert self.leg is not None
+        self.disposition = "voicemail"
+        duration, reason = await record_voicemail(self, action)
+        self.inputs.put_nowait(("recording-done", (duration, reason)))
+
+    def _book_callback(self, number: str, queue: str | None) -> None:
+        self.disposition = "callback"
+        self.server.writer.submit(CallbackRecord(
+            callback_id=self.call_id, version=1, call_id=self.call_id, number=number, queue=queue or "",
+            requested_at=time.time(),
+        ))
+        self.log.event("CALLBACKREQUEST", queue=queue, data={"number": number})
+
+    async def _lookup(self, key: str) -> None:
+        profile = await self.server.customers.lookup(key)
+        self.inputs.put_nowait(("lookup-result", profile))
+
+    # --- the end ----------------------------------------------------------------------------------------------------
+
+    async def _finish(self) -> None:
+        self._play_token += 1
+        self._stop_queue_audio()
+        for task in list(self._tasks):
+            task.cancel()
+        if self.queued and not self.callback_booked:
+            self.server.acd.leave(self.call_id)
+        if not self.session.is_ended:
+            await self.session.hangup(self.cause or "call finished")
+            self.hangup_by = self.hangup_by or "system"
+        if self.agent_session is not None and not self.agent_session.is_ended:
+            await self.agent_session.hangup("call finished")
+        if self.bridge is not None:
+            self.bridge.stop()
+        if self.recorder is not None:
+            await self._close_recording(self.recorder)
+        for leg in (self.leg, self.agent_leg):
+            if leg is not None:
+                leg.close(self.cause or "")
+        stats = self.leg.session.stats if self.leg is not None else None
+        quality: dict[str, object] = {}
+        if stats is not None:
+            quality = {"jitter_ms": getattr(stats, "jitter_ms", None), "packet_loss": getattr(stats, "fraction_lost",
+                                                                                              None),
+                       "rtt_ms": getattr(stats, "rtt_ms", None)}
+        self.log.finish(self.disposition, hangup_by=self.hangup_by, cause=self.cause,
+                        **{k: v for k, v in quality.items() if isinstance(v, int | float)})
+        self.server.acd.forget(self.call_id)
+        logger.info("call.ended", disposition=self.disposition, cause=self.cause, hangup_by=self.hangup_by)
+
+    async def _close_recording(self, recorder: CallRecorder) -> None:
+        try:
+            info = await recorder.close_async()
+        except Exception:
+            logger.exception("call.recording_close_failed")
+            return
+        self.server.writer.submit(RecordingRecord(
+            recording_id=new_id(), call_id=self.call_id, path=str(info.path), format="wav",
+            duration_seconds=info.duration, size_bytes=info.size, sha256=info.sha256,
+            started_at=self.recording_started, truncated=info.truncated,
+        ))
+
+    def _spawn(self, coroutine: object) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
+        return task
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        with contextlib.suppress(Exception):
+            logger.error("call.task_failed", error=repr(task.exception()))

@@ -1,0 +1,221 @@
+"""One call leg's media as the call logic uses it: SDP, prompts, music on hold, digits.
+
+Wraps an :class:`~voxcenter.media.session.RtpSession` with the things every leg
+needs: the SDP offer/answer that opened it, one playback at a time (a prompt
+list or a music loop), and one stream of digits whatever way the phone sends
+them (RFC 4733, in-band tones when no telephone-event was negotiated, SIP
+INFO).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import structlog
+
+from voxcenter.media.codecs import Codec, codec_by_name
+from voxcenter.media.dtmf import DigitStream, DtmfReceived
+from voxcenter.media.player import MediaClock, Player, PlayOutcome
+from voxcenter.media.ports import PortPool
+from voxcenter.media.prompts import PromptError, PromptLibrary
+from voxcenter.media.rtp import RtpPacket
+from voxcenter.media.session import MediaTimedOut, RtpSession
+from voxcenter.sip.sdp import (
+    NegotiatedMedia,
+    SessionDescription,
+    accept_answer,
+    answer_offer,
+    create_offer,
+    parse_sdp,
+)
+
+logger = structlog.get_logger(__name__)
+
+
+class MediaSetupError(Exception):
+    """The leg's media could not be set up (no common codec, no free port); ``status`` is the SIP answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class LegMedia:
+    """Media of one leg: create with :meth:`answer` (inbound offer) or :meth:`offer` (outbound)."""
+
+    def __init__(self, session: RtpSession, prompts: PromptLibrary, clock: MediaClock) -> None:
+        self.session = session
+        self.prompts = prompts
+        self.clock = clock
+        self.local_sdp: SessionDescription | None = None
+        self.digits = DigitStream(inband=session.telephone_event_pt is None)
+        self.on_digit: Callable[[DtmfReceived], None] | None = None
+        """Called for every digit, once per press, whatever its source."""
+        self.on_timeout: Callable[[MediaTimedOut], None] | None = None
+        self.on_audio: Callable[[bytes], None] | None = None
+        """Called with each audio payload the peer sends (voicemail recording)."""
+        self._player: Player | None = None
+        self._inband = session.telephone_event_pt is None
+        session.on_dtmf = self._digit_from_rtp
+        session.on_packet = self._packet
+        session.on_timeout = self._timed_out
+
+    # --- creation ---------------------------------------------------------------------------------------------------
+
+    @classmethod
+    async def answer(
+        cls, offer_body: bytes, pool: PortPool, host: str, prompts: PromptLibrary, clock: MediaClock,
+        *, inactivity_timeout: float | None, advertised_host: str | None = None,
+    ) -> tuple[LegMedia, bytes]:
+        """Answer an SDP offer: returns the leg and our SDP answer (RFC 3264)."""
+        try:
+            offer = parse_sdp(offer_body)
+            _, negotiated = answer_offer(offer, advertised_host or host, 9)
+        except Exception as error:
+            status = getattr(error, "status_hint", None) or 488
+            raise MediaSetupError(status, str(error)) from error
+        session = await cls._open(negotiated, pool, host, inactivity_timeout)
+        answer, _ = answer_offer(offer, advertised_host or host, session.local_address[1])
+        leg = cls(session, prompts, clock)
+        leg.local_sdp = answer
+        return leg, answer.encode()
+
+    @classmethod
+    async def offer(
+        cls, pool: PortPool, host: str, prompts: PromptLibrary, clock: MediaClock, *,
+        inactivity_timeout: float | None, advertised_host: str | None = None,
+    ) -> tuple[LegMedia, bytes]:
+        """Open a leg for an outbound call: returns the leg and our SDP offer; call :meth:`accept` on answer."""
+        codec = _codec("PCMU")
+        session = await RtpSession.open(pool, host, codec, None, telephone_event_pt=101,
+                                        inactivity_timeout=inactivity_timeout)
+        offer = create_offer(advertised_host or host, session.local_address[1])
+        leg = cls(session, prompts, clock)
+        leg.local_sdp = offer
+        return leg, offer.encode()
+
+    def accept(self, answer_body: bytes) -> None:
+        """Apply the far end's SDP answer to our offer (codec, address, telephone-event)."""
+        assert self.local_sdp is not None
+        negotiated = accept_answer(self.local_sdp, parse_sdp(answer_body))
+        self._apply(negotiated)
+
+    @staticmethod
+    async def _open(negotiated: NegotiatedMedia, pool: PortPool, host: str,
+                    inactivity_timeout: float | None) -> RtpSession:
+        remote = (negotiated.remote_address, negotiated.remote_port) if negotiated.remote_port else None
+        remote_rtcp = (
+            (negotiated.remote_rtcp_address or negotiated.remote_address, negotiated.remote_rtcp_port)
+            if negotiated.remote_rtcp_port else None
+        )
+        try:
+            return await RtpSession.open(
+                pool, host, _codec(negotiated.codec), remote,
+                telephone_event_pt=negotiated.telephone_event_payload_type,
+                rtcp_mux=negotiated.rtcp_mux, remote_rtcp=remote_rtcp, inactivity_timeout=inactivity_timeout,
+            )
+        except Exception as error:  # port pool exhausted, bind failure
+            raise MediaSetupError(503, f"no media port: {error}") from error
+
+    def _apply(self, negotiated: NegotiatedMedia) -> None:
+        session = self.session
+        session.codec = _codec(negotiated.codec)
+        session.telephone_event_pt = negotiated.telephone_event_payload_type
+        remote = (negotiated.remote_address, negotiated.remote_port) if negotiated.remote_port else None
+        session.update_remote(remote)
+        self._inband = negotiated.telephone_event_payload_type is None
+        self.digits = DigitStream(inband=self._inband)
+
+    # --- playback ---------------------------------------------------------------------------------------------------
+
+    async def load(self, names: Sequence[str], language: str) -> list[list[bytes]]:
+        """The 20 ms frames of each prompt; a prompt that cannot be read is logged and skipped, never fatal."""
+        frames: list[list[bytes]] = []
+        for name in names:
+            try:
+                prompt = self.prompts.cached(language, name) or await self.prompts.load_async(language, name)
+            except PromptError as error:
+                logger.warning("media.prompt_unreadable", prompt=name, language=language, reason=error.reason)
+                continue
+            frames.append(prompt.frames(self.session.codec))
+        return frames
+
+    async def play(self, names: Sequence[str], language: str, *, loop: bool = False) -> Player:
+        """Start playing (stopping whatever played before); await ``player.wait()`` for the outcome."""
+        self.stop()
+        frames = await self.load(names, language)
+        player = Player(self.session, frames, self.clock, loop_forever=loop)
+        self._player = player
+        player.start()
+        return player
+
+    def play_frames(self, frames: list[list[bytes]]) -> Player:
+        """Play ready-made payloads (a generated tone)."""
+        self.stop()
+        player = Player(self.session, frames, self.clock)
+        self._player = player
+        player.start()
+        return player
+
+    async def play_to_end(self, names: Sequence[str], language: str) -> PlayOutcome:
+        player = await self.play(names, language)
+        return await player.wait()
+
+    def stop(self) -> None:
+        """Stop the current playback at once (barge-in, an agent answered, the caller hung up)."""
+        if self._player is not None:
+            self._player.stop()
+            self._player = None
+
+    @property
+    def playing(self) -> bool:
+        return self._player is not None and self._player.outcome is None
+
+    # --- digits -----------------------------------------------------------------------------------------------------
+
+    def info_received(self, content_type: str, body: bytes) -> None:
+        now = asyncio.get_running_loop().time()
+        if self.digits.receive_info(content_type, body, now):
+            self._deliver()
+
+    def _digit_from_rtp(self, event: DtmfReceived) -> None:
+        self.digits.push(event)
+        self._deliver()
+
+    def _packet(self, packet: RtpPacket) -> None:
+        if packet.payload_type == self.session.codec.payload_type and self.on_audio is not None:
+            self.on_audio(packet.payload)
+        if self._inband and packet.payload_type == self.session.codec.payload_type:
+            self.digits.receive_audio(self.session.codec.decode(packet.payload), self.session.now())
+            self._deliver()
+
+    def _deliver(self) -> None:
+        while (event := self.digits.next_digit()) is not None:
+            if self.on_digit is not None:
+                self.on_digit(event)
+
+    def _timed_out(self, event: MediaTimedOut) -> None:
+        if self.on_timeout is not None:
+            self.on_timeout(event)
+
+    def close(self, reason: str = "") -> None:
+        self.stop()
+        self.session.close(reason)
+
+
+def tone_frames(codec: Codec, frequency: float, seconds: float, level: float = 0.3) -> list[bytes]:
+    """A sine tone as 20 ms payloads (confirmation beeps, the voicemail beep): no prompt file needed."""
+    samples = np.arange(int(seconds * codec.clock_rate))
+    wave = (np.sin(2 * np.pi * frequency * samples / codec.clock_rate) * level * 32767).astype(np.int16)
+    step = codec.clock_rate // 50
+    return [codec.encode(wave[i : i + step]) for i in range(0, len(wave) - step + 1, step)]
+
+
+def _codec(name: str) -> Codec:
+    codec = codec_by_name(name)
+    if codec is None:
+        raise MediaSetupError(488, f"codec {name} is not supported")
+    return codec

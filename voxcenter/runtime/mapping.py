@@ -1,0 +1,166 @@
+"""From the dial plan to the settings of each part: endpoint, trunks, router, credentials.
+
+Pure functions of an immutable :class:`~voxcenter.config.Config`; a reload maps the
+new config again and hands the results to the running parts.
+"""
+
+from __future__ import annotations
+
+from voxcenter.acd.model import (
+    HANGUP,
+    AgentProfile,
+    Discipline,
+    QueuePolicy,
+    RelaxationStep,
+    Strategy,
+)
+from voxcenter.config import Config
+from voxcenter.sip.auth import ha1
+from voxcenter.sip.endpoint import CredentialLookup, EndpointSettings, Listener
+from voxcenter.sip.trunks import TrunkSettings
+from voxcenter.sip.uri import parse_uri
+
+
+def endpoint_settings(config: Config) -> EndpointSettings:
+    """Listeners, realm, trusted trunk networks and security limits."""
+    listeners = [
+        Listener(
+            listen.transport,
+            str(listen.address),
+            listen.effective_port,
+            str(listen.cert) if listen.cert else None,
+            str(listen.key) if listen.key else None,
+        )
+        for listen in config.sip.listen
+    ]
+    trusted: dict[str, tuple[str, ...]] = {}
+    for name, trunk in config.trunks.items():
+        if trunk.inbound is not None and trunk.inbound.auth == "none" and trunk.inbound.allow_from:
+            trusted[name] = tuple(str(network) for network in trunk.inbound.allow_from)
+    security = config.security
+    return EndpointSettings(
+        listeners=listeners,
+        realm=security.realm,
+        auth_algorithms=tuple(security.digest_algorithms),
+        user_agent=config.sip.user_agent,
+        advertised_host=str(config.sip.external_address) if config.sip.external_address else None,
+        trusted_networks=trusted,
+        max_calls=security.max_calls_in_progress,
+        auth_max_failures=security.auth_failures,
+        auth_window=security.auth_window,
+        auth_ban_time=security.ban_time,
+        auth_allowlist=tuple(str(network) for network in security.allowlist),
+    )
+
+
+def credential_lookup(config: Config) -> CredentialLookup:
+    """Agents' digest credentials: HA1 from the password, or the configured HA1 for its algorithm."""
+    agents = dict(config.agents)
+
+    def lookup(username: str, realm: str, algorithm: str) -> str | None:
+        agent = agents.get(username)
+        if agent is None:
+            return None
+        if agent.password is not None:
+            return ha1(username, realm, agent.password, algorithm)
+        stored = agent.ha1 or ""
+        # The hash's length says its algorithm: 32 hex digits MD5, 64 SHA-256.
+        if (len(stored) == 32) == (algorithm.upper() == "MD5"):
+            return stored.lower()
+        return None
+
+    return lookup
+
+
+def trunk_settings(config: Config) -> list[TrunkSettings]:
+    """Outbound sides of the configured trunks."""
+    out: list[TrunkSettings] = []
+    for name, trunk in config.trunks.items():
+        outbound = trunk.outbound
+        if outbound is None:
+            continue
+        out.append(
+            TrunkSettings(
+                name=name,
+                proxy=parse_uri(str(outbound.proxy)),
+                username=outbound.username,
+                password=outbound.password,
+                register=outbound.registration,
+                register_expires=int(outbound.registration_expiry),
+                options_interval=outbound.options_interval or 0.0,
+            )
+        )
+    return out
+
+
+_DISCIPLINES = {
+    "longest-wait": Discipline.LONGEST_WAIT,
+    "priority": Discipline.PRIORITY,
+    "skills": Discipline.SKILLS,
+}
+
+
+def queue_policies(config: Config) -> list[QueuePolicy]:
+    """One router policy per queue.
+
+    Overflow destinations stay with the IVR (a queue node's ``on_exit`` and the
+    queue's ``overflow`` say where the caller goes): the router only reports why a
+    caller left, so every router-side target is "leave the queue".
+    """
+    policies: list[QueuePolicy] = []
+    for name, queue in config.queues.items():
+        announcements = queue.announcements
+        relaxation = tuple(
+            RelaxationStep(
+                after=step.after,
+                min_level=step.min_level,
+                drop=frozenset({step.drop}) if step.drop else frozenset(),
+            )
+            for step in queue.relaxation
+        )
+        policies.append(
+            QueuePolicy(
+                name=name,
+                discipline=_DISCIPLINES[queue.strategy],
+                strategy=Strategy(queue.selection),
+                weight=float(max(queue.weight, 0) + 1),
+                ring_timeout=queue.ring_timeout,
+                retry_delay=queue.retry_delay,
+                wrapup=queue.wrap_up,
+                max_length=queue.max_length,
+                max_wait=queue.max_wait,
+                join_empty=queue.join_when == "always",
+                leave_when_empty=queue.leave_when != "never",
+                on_full=HANGUP,
+                on_timeout=HANGUP,
+                on_empty=HANGUP,
+                announce_every=(
+                    announcements.position_every
+                    if announcements.announce_position or announcements.estimated_wait
+                    else None
+                ),
+                announce_position_limit=announcements.position_limit or 1_000_000,
+                service_level=queue.service_level,
+                relaxation=relaxation,
+                callback_offer_after=queue.callback.offer_after if queue.callback.enabled else None,
+                autopause_after=queue.auto_pause_after,
+            )
+        )
+    return policies
+
+
+def agent_profiles(config: Config) -> list[AgentProfile]:
+    groups_of: dict[str, set[str]] = {}
+    for group, members in config.groups.items():
+        for member in members:
+            groups_of.setdefault(member, set()).add(group)
+    return [
+        AgentProfile(
+            agent_id=extension,
+            queues=frozenset(membership.queue for membership in agent.queues),
+            skills=dict(agent.skills),
+            groups=frozenset(groups_of.get(extension, ())),
+            wrapup=agent.wrap_up,
+        )
+        for extension, agent in config.agents.items()
+    ]
