@@ -110,7 +110,7 @@ class BaresipControl:
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
 
     @classmethod
-    async def connect(cls, port: int, timeout: float = 5.0) -> BaresipControl:  # noqa: ASYNC109
+    async def connect(cls, port: int, timeout: float = 5.0) -> BaresipControl:
         """Connect to ctrl_tcp on 127.0.0.1:``port``, retrying while baresip starts up."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -123,7 +123,7 @@ class BaresipControl:
                     raise BaresipError(f"ctrl_tcp on 127.0.0.1:{port} not reachable: {exc}") from exc
                 await asyncio.sleep(0.05)
 
-    async def command(self, line: str, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
+    async def command(self, line: str, timeout: float = 5.0) -> dict[str, Any]:
         """Run a long command ("dial sip:...", "sndcode 12#", "hangup", "reginfo" ...); its response message."""
         if self._closed is not None:
             raise self._closed
@@ -142,7 +142,7 @@ class BaresipControl:
         finally:
             self._responses.pop(token, None)
 
-    async def wait_event(self, event_type: str, timeout: float = 10.0) -> dict[str, Any]:  # noqa: ASYNC109
+    async def wait_event(self, event_type: str, timeout: float = 10.0) -> dict[str, Any]:
         """The first event of ``event_type`` not taken yet (events before it are discarded)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -276,7 +276,7 @@ class Baresip:
 
     # ------------------------------------------------------------------------------------------- actions
 
-    async def registered(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def registered(self, timeout: float = 10.0) -> None:
         """Wait until the registrar accepted our REGISTER (with digest).
 
         Polls ``reginfo``: the REGISTER_OK event may come before the control connection is up.
@@ -291,7 +291,7 @@ class Baresip:
                 raise BaresipError(f"not registered after {timeout} s: {response.get('data')!r}\n{self.log()}")
             await asyncio.sleep(0.1)
 
-    async def dial(self, uri: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def dial(self, uri: str, timeout: float = 10.0) -> None:
         """Call ``uri`` and wait until the call is established."""
         response = await self.ctrl.command(f"dial {uri}")
         if not response.get("ok", False):
@@ -306,7 +306,7 @@ class Baresip:
                 raise BaresipError(f"sndcode {digit} refused: {response}")
             await asyncio.sleep(gap)
 
-    async def hang_up(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def hang_up(self, timeout: float = 10.0) -> None:
         """End the current call and wait until baresip reports it closed."""
         await self.ctrl.command("hangup")
         await self.ctrl.wait_event("CALL_CLOSED", timeout)

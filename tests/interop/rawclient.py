@@ -41,13 +41,13 @@ class UdpClient:
         assert self.transport is not None
         self.transport.sendto(data, (host, port))
 
-    async def receive(self, timeout: float = 2.0) -> bytes | None:  # noqa: ASYNC109
+    async def receive(self, timeout: float = 2.0) -> bytes | None:
         try:
             return await asyncio.wait_for(self.protocol.queue.get(), timeout)
         except TimeoutError:
             return None
 
-    async def final_response(self, timeout: float = 2.0) -> Response | None:  # noqa: ASYNC109
+    async def final_response(self, timeout: float = 2.0) -> Response | None:
         """The next final (non-1xx) response, skipping provisional ones."""
         while True:
             data = await self.receive(timeout)

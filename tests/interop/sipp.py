@@ -73,7 +73,7 @@ async def run_sipp(
     limit: int = 100,
     service: str = "100",
     extra: list[str] | None = None,
-    timeout: float = 60.0,  # noqa: ASYNC109 - SIPp's own -timeout, passed on the command line
+    timeout: float = 60.0,
     local_ip: str = "127.0.0.1",
 ) -> SippResult:
     """Run a scenario from tests/interop/scenarios (or a built-in like "uas") as a client of ``target``."""
@@ -154,7 +154,7 @@ class SippServer:
         await asyncio.sleep(0.3)  # SIPp binds its socket after start-up
         return self
 
-    async def wait(self, timeout: float = 20.0) -> SippResult:  # noqa: ASYNC109 - a plain deadline for tests
+    async def wait(self, timeout: float = 20.0) -> SippResult:
         """Wait for SIPp to finish its calls (killing it after ``timeout``) and read its verdict."""
         assert self.process is not None
         try:
