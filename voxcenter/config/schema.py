@@ -393,6 +393,32 @@ class Security(Model):
     """Calls beyond this are refused with 503."""
 
 
+class Api(Model):
+    """The admin HTTP API, live wallboard and Prometheus metrics."""
+
+    enabled: bool = True
+    """Serve the API at all."""
+    address: Host = "127.0.0.1"
+    """Address to listen on; anything but loopback needs a ``token``."""
+    port: Port = 8088
+    """TCP port."""
+    token: str | None = None
+    """Bearer token every request but /healthz must carry; without one the API serves loopback only."""
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> Api:
+        if self.enabled and self.token is None and not _is_loopback(str(self.address)):
+            raise ValueError("an API listening beyond loopback needs a 'token'")
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 class Config(Model):
     """The whole dial plan (one file and its includes), as :func:`voxcenter.config.load_config` returns it.
 
@@ -434,6 +460,8 @@ class Config(Model):
     """Database and journal."""
     security: Security = Security()
     """Security limits."""
+    api: Api = Api()
+    """Admin API, wallboard and metrics."""
 
     @property
     def source(self) -> SourceMap:
