@@ -192,8 +192,8 @@ class SipEndpoint:
             await asyncio.wait(
                 [asyncio.ensure_future(s.ended) for s in self.sessions.values()], timeout=drain_timeout
             )
-        for session in list(self.sessions.values()):
-            await session.hangup("shutdown")
+        # BYE every call left, together, without waiting out Timer F for peers that do not answer.
+        await asyncio.gather(*(session.hangup("shutdown", wait=2.0) for session in list(self.sessions.values())))
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=2.0)
         if self._keepalive_task is not None:

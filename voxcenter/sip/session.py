@@ -145,8 +145,11 @@ class SipSession:
 
     # --- both directions --------------------------------------------------------------------------------------------
 
-    async def hangup(self, reason: str = "local hangup") -> None:
-        """End the call: BYE when established, CANCEL or a final error response before."""
+    async def hangup(self, reason: str = "local hangup", *, wait: float = 40.0) -> None:
+        """End the call: BYE when established, CANCEL or a final error response before.
+
+        Waits at most ``wait`` seconds for the BYE's response (the call is over either way).
+        """
         if self.is_ended:
             return
         if self.inbound and not self.answered:
@@ -164,7 +167,7 @@ class SipSession:
         future = self.endpoint._session_request(self, bye)
         self._end(reason, by_remote=False)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(future, 40.0)
+            await asyncio.wait_for(future, wait)
 
     async def send_info(self, body: bytes, content_type: str) -> Response | None:
         """Send an INFO in the dialog (e.g. DTMF relay towards a peer that wants it)."""
