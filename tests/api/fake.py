@@ -1,0 +1,126 @@
+"""A fake ControlPlane around a real ACD Router, driven by a fake clock (no SIP, no media)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from voxcenter.acd import AgentProfile, CallRequest, Ender, QueuePolicy, Router
+from voxcenter.api import AGENT_COMMANDS, AgentLedger, AgentSnapshot, CallSnapshot
+from voxcenter.config import ConfigError, ConfigIssue
+
+POLICIES = [
+    QueuePolicy("sales", service_level=20.0, announce_every=None, wrapup=10.0),
+    QueuePolicy("support", service_level=30.0, announce_every=None, join_empty=True),
+]
+AGENTS = [
+    AgentProfile("1001", queues=frozenset({"sales"})),
+    AgentProfile("1002", queues=frozenset({"sales", "support"})),
+    AgentProfile("1003", queues=frozenset({"support"})),
+    AgentProfile("1004", queues=frozenset({"support"})),
+]
+
+
+class FakeControlPlane:
+    """The running server as the API sees it, with scripted callers and a clock moved by hand."""
+
+    def __init__(self, policies: list[QueuePolicy] | None = None, agents: list[AgentProfile] | None = None) -> None:
+        self.clock = 1000.0
+        self.profiles = AGENTS if agents is None else agents
+        self._router = Router(POLICIES if policies is None else policies, self.profiles, now=self.clock)
+        self.ledger = AgentLedger(self.profiles, self.clock)
+        self.live: dict[str, CallSnapshot] = {}
+        self.reload_warnings: list[ConfigIssue] = []
+        self.reload_error: ConfigError | None = None
+        self.reload_gate: asyncio.Event | None = None
+        self.reloads = 0
+        self.listeners: list[asyncio.Queue[dict[str, object]]] = []
+        self.commands: list[tuple[str, str, str | None]] = []
+
+    # --- the protocol ---------------------------------------------------------------------------------
+
+    @property
+    def router(self) -> Router:
+        return self._router
+
+    def now(self) -> float:
+        return self.clock
+
+    def agent_command(self, agent_id: str, command: str, reason: str | None = None) -> None:
+        if agent_id not in {a.agent_id for a in self.profiles}:
+            raise KeyError(agent_id)
+        if command not in AGENT_COMMANDS:
+            raise ValueError(f"unknown agent command {command!r}")
+        getattr(self._router, f"agent_{command}")(agent_id, self.clock, reason or "api")
+        self.commands.append((agent_id, command, reason))
+        self.pump()
+
+    async def reload(self) -> list[ConfigIssue]:
+        self.reloads += 1
+        if self.reload_gate is not None:
+            await self.reload_gate.wait()
+        if self.reload_error is not None:
+            raise self.reload_error
+        return self.reload_warnings
+
+    def calls(self) -> list[CallSnapshot]:
+        return list(self.live.values())
+
+    def agents(self) -> list[AgentSnapshot]:
+        return self.ledger.snapshots(self._router)
+
+    async def subscribe(self) -> AsyncIterator[dict[str, object]]:
+        queue: asyncio.Queue[dict[str, object]] = asyncio.Queue(maxsize=1)
+        self.listeners.append(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self.listeners.remove(queue)
+
+    # --- scripting ------------------------------------------------------------------------------------
+
+    def pump(self) -> None:
+        while (decision := self._router.next_decision()) is not None:
+            self.ledger.observe(decision)
+        for queue in self.listeners:
+            if queue.empty():
+                queue.put_nowait({"type": "changed"})
+
+    def advance(self, seconds: float) -> None:
+        target = self.clock + seconds
+        while (timer := self._router.get_timer()) is not None and timer <= target:
+            self.clock = max(self.clock, timer)
+            self._router.handle_timer(self.clock)
+            self.pump()
+        self.clock = target
+
+    def staff(self, *agent_ids: str) -> None:
+        for agent_id in agent_ids:
+            self._router.agent_registered(agent_id, self.clock)
+            self._router.agent_login(agent_id, self.clock)
+        self.pump()
+
+    def join(self, call_id: str, queue: str, caller: str = "+15550100") -> None:
+        self.live[call_id] = CallSnapshot(call_id, caller, "+15551000", "queued", queue, None, self.clock, "en")
+        self._router.caller_joined(CallRequest(call_id, queue, caller=caller), self.clock)
+        self.pump()
+
+    def answer(self, call_id: str, agent_id: str) -> None:
+        self._router.ring_answered(call_id, agent_id, self.clock)
+        old = self.live[call_id]
+        self.live[call_id] = CallSnapshot(old.call_id, old.caller, old.called, "connected", old.queue, agent_id,
+                                          old.started, old.language)
+        self.pump()
+
+    def hang_up(self, call_id: str) -> None:
+        self._router.caller_left(call_id, self.clock)
+        self._router.call_ended(call_id, self.clock, Ender.CALLER)
+        self.live.pop(call_id, None)
+        self.pump()
+
+    def ringing_agent(self, call_id: str) -> str:
+        for view in self._router.waiting(self.live[call_id].queue or "", self.clock):
+            if view.call_id == call_id and view.ringing:
+                return sorted(view.ringing)[0]
+        raise AssertionError(f"{call_id} is not ringing anyone")

@@ -1,0 +1,349 @@
+"""The admin HTTP API: an aiohttp application over a ``ControlPlane``.
+
+Secure by default: every endpoint but ``/healthz`` and the (data-free) wallboard page needs
+``Authorization: Bearer <token>``, compared in constant time; the wallboard's websocket may
+carry the token as a ``token`` query parameter because browsers cannot set headers on
+websockets. Without a configured token ``start_api`` binds loopback only and says so.
+
+Every error is JSON, ``{"error": "..."}``: 400 bad request, 401 no or wrong token, 404 unknown
+queue/agent/path, 405 wrong method, 409 an agent transition the router refuses or a reload
+already running, 422 a refused dial plan (with ``file:line:column: message`` errors); an
+unexpected failure is logged and answered 500 without a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+
+from voxcenter.api.control import ControlPlane
+from voxcenter.api.metrics import metrics_registry, render
+from voxcenter.api.views import agent_view, call_view, queue_detail, queue_view
+from voxcenter.api.wallboard import WallboardHub, wallboard_page
+from voxcenter.config import ConfigError
+from voxcenter.sip.errors import LocalProtocolError
+
+logger = structlog.get_logger(__name__)
+
+MAX_BODY = 64 * 1024
+"""Largest request body accepted, bytes."""
+MAX_REASON = 200
+"""Longest pause reason accepted, characters."""
+PUBLIC_PATHS = frozenset({"/healthz", "/wallboard"})
+"""Paths served without a token: a liveness probe and a page that holds no data."""
+WEBSOCKET_PATH = "/api/wallboard/ws"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiSettings:
+    """Where the API listens and how it authenticates (``token`` must be given, even as None, on purpose)."""
+
+    host: str = "127.0.0.1"
+    """Address to bind (``start_api`` forces loopback when ``token`` is None)."""
+    port: int = 8080
+    """TCP port (0 picks a free one)."""
+    token: str | None
+    """Bearer token every request must carry; None: no authentication, loopback only."""
+    cors: bool = False
+    """Answer CORS preflights and allow any origin (the token still guards every request)."""
+    wallboard_min_interval: float = 0.5
+    """Shortest time between two wallboard snapshots to one client, seconds."""
+    wallboard_max_interval: float = 5.0
+    """Longest time between two wallboard snapshots to one client, seconds."""
+
+    def __post_init__(self) -> None:
+        if self.token is not None and not self.token.strip():
+            raise ValueError("the API token must not be empty (leave it unset for a loopback-only API)")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"API port {self.port} is outside 0..65535")
+        if not 0 < self.wallboard_min_interval <= self.wallboard_max_interval:
+            raise ValueError("wallboard intervals need 0 < min <= max")
+
+
+CONTROL = web.AppKey("control", ControlPlane)
+SETTINGS = web.AppKey("settings", ApiSettings)
+HUB = web.AppKey("hub", WallboardHub)
+REGISTRY = web.AppKey("registry", CollectorRegistry)
+RELOAD_LOCK = web.AppKey("reload_lock", asyncio.Lock)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, message: str, **extra: object) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+# --- middlewares ---------------------------------------------------------------------------------------------------
+
+
+@web.middleware
+async def _cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.app[SETTINGS].cors:
+        return await handler(request)
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        response: web.StreamResponse = web.Response(status=204)
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+    else:
+        response = await handler(request)
+    if not response.prepared:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = exc.text or ""
+        if not message or message.startswith(f"{exc.status}:"):
+            message = f"no such path {request.path!r}" if exc.status == 404 else exc.reason.lower()
+        response = _error(exc.status, message)
+        if exc.status == 405:
+            response.headers["Allow"] = exc.headers.get("Allow", "")
+        return response
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.exception("api.handler_failed", method=request.method, path=request.path)
+        return _error(500, "internal error; the server log has the details")
+
+
+def _presented_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    if request.path == WEBSOCKET_PATH:
+        return request.query.get("token")
+    return None
+
+
+@web.middleware
+async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    expected = request.app[SETTINGS].token
+    if expected is None or request.path in PUBLIC_PATHS:
+        return await handler(request)
+    presented = _presented_token(request)
+    if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
+        response = _error(401, "missing or wrong bearer token (send 'Authorization: Bearer <token>')")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="voxcenter"'
+        return response
+    return await handler(request)
+
+
+# --- handlers ------------------------------------------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness probe, no authentication."""
+    return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition, computed now from the router."""
+    return web.Response(body=render(request.app[REGISTRY]), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def list_queues(request: web.Request) -> web.Response:
+    """Live figures of every queue."""
+    control = request.app[CONTROL]
+    stats = control.router.stats(control.now())
+    return web.json_response({"queues": [queue_view(s) for s in stats.values()]})
+
+
+async def get_queue(request: web.Request) -> web.Response:
+    """One queue's figures and its waiting callers with position, wait and estimated wait."""
+    name = request.match_info["name"]
+    detail = queue_detail(request.app[CONTROL], name)
+    if detail is None:
+        return _error(404, f"unknown queue {name!r}")
+    return web.json_response(detail)
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    """Every agent with state, time in state and calls handled."""
+    control = request.app[CONTROL]
+    now = control.now()
+    return web.json_response({"agents": [agent_view(a, now) for a in control.agents()]})
+
+
+def _agent_or_404(control: ControlPlane, agent_id: str) -> web.Response | dict[str, object]:
+    for agent in control.agents():
+        if agent.agent_id == agent_id:
+            return agent_view(agent, control.now())
+    return _error(404, f"unknown agent {agent_id!r}")
+
+
+async def get_agent(request: web.Request) -> web.Response:
+    """One agent."""
+    found = _agent_or_404(request.app[CONTROL], request.match_info["agent_id"])
+    return found if isinstance(found, web.Response) else web.json_response(found)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object; an empty body is an empty object."""
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise web.HTTPBadRequest(text=f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="the request body must be a JSON object")
+    return body
+
+
+async def agent_command(request: web.Request) -> web.Response:
+    """POST /api/agents/{id}/login|logout|pause|unpause; pause takes ``{"reason": "..."}``."""
+    control = request.app[CONTROL]
+    agent_id = request.match_info["agent_id"]
+    command = request.match_info["command"]
+    body = await _json_object(request)
+    reason = body.get("reason")
+    if reason is not None and (not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON):
+        return _error(400, f"'reason' must be a non-empty string of at most {MAX_REASON} characters")
+    unknown = set(body) - {"reason"}
+    if unknown:
+        return _error(400, f"unknown field(s) {sorted(unknown)}; only 'reason' is accepted")
+    try:
+        control.agent_command(agent_id, command, reason.strip() if reason else None)
+    except KeyError:
+        return _error(404, f"unknown agent {agent_id!r}")
+    except LocalProtocolError as exc:
+        return _error(409, str(exc))
+    except ValueError as exc:
+        return _error(400, str(exc))
+    logger.info("api.agent_command", agent=agent_id, command=command, reason=reason)
+    found = _agent_or_404(control, agent_id)
+    return found if isinstance(found, web.Response) else web.json_response(found)
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    """Live calls."""
+    control = request.app[CONTROL]
+    now = control.now()
+    return web.json_response({"calls": [call_view(c, now) for c in control.calls()]})
+
+
+async def reload(request: web.Request) -> web.Response:
+    """Reload the dial plan: 200 with warnings, 422 with every error, 409 when a reload is running."""
+    lock = request.app[RELOAD_LOCK]
+    if lock.locked():
+        return _error(409, "a reload is already in progress")
+    async with lock:
+        try:
+            warnings = await request.app[CONTROL].reload()
+        except ConfigError as exc:
+            logger.warning("api.reload_refused", errors=len(exc.errors))
+            return _error(422, "the dial plan was refused; the running one is kept",
+                          errors=[str(issue) for issue in exc.errors])
+    logger.info("api.reloaded", warnings=len(warnings))
+    return web.json_response({"status": "reloaded", "warnings": [str(issue) for issue in warnings]})
+
+
+async def wallboard(request: web.Request) -> web.Response:
+    """The wallboard page (it asks for the token, or takes it from ``?token=``)."""
+    return web.Response(body=wallboard_page(), content_type="text/html", charset="utf-8",
+                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+async def wallboard_ws(request: web.Request) -> web.WebSocketResponse:
+    """The wallboard's websocket: a snapshot now, then on change (≤ 2/s) and at least every 5 s."""
+    return await request.app[HUB].handle(request)
+
+
+# --- the application -----------------------------------------------------------------------------------------------
+
+
+def create_app(
+    control: ControlPlane, settings: ApiSettings, *, registry: CollectorRegistry | None = None
+) -> web.Application:
+    """The API application; ``registry`` (e.g. prometheus_client.REGISTRY) also exports its own metrics."""
+    app = web.Application(middlewares=[_cors, _errors, _auth], client_max_size=MAX_BODY)
+    app[CONTROL] = control
+    app[SETTINGS] = settings
+    app[HUB] = WallboardHub(control, settings.wallboard_min_interval, settings.wallboard_max_interval)
+    app[REGISTRY] = metrics_registry(control, registry)
+    app[RELOAD_LOCK] = asyncio.Lock()
+
+    async def follow_changes(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.get_running_loop().create_task(app[HUB].follow_changes())
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def close_wallboards(app: web.Application) -> None:
+        await app[HUB].close_all()
+
+    app.cleanup_ctx.append(follow_changes)
+    app.on_shutdown.append(close_wallboards)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/queues", list_queues)
+    app.router.add_get("/api/queues/{name}", get_queue)
+    app.router.add_get("/api/agents", list_agents)
+    app.router.add_get("/api/agents/{agent_id}", get_agent)
+    app.router.add_post("/api/agents/{agent_id}/{command:login|logout|pause|unpause}", agent_command)
+    app.router.add_get("/api/calls", list_calls)
+    app.router.add_post("/api/reload", reload)
+    app.router.add_get("/wallboard", wallboard)
+    app.router.add_get(WEBSOCKET_PATH, wallboard_ws)
+    return app
+
+
+class StructuredAccessLogger(AbstractAccessLogger):
+    """One structured line per request, with the path but never the query (it may hold the token)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        logger.info("api.request", method=request.method, path=request.path, status=response.status,
+                    seconds=round(time, 4), peer=request.remote)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names a loopback address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def start_api(
+    control: ControlPlane, settings: ApiSettings, *, registry: CollectorRegistry | None = None
+) -> tuple[web.AppRunner, int]:
+    """Serve the API; returns the runner (``await runner.cleanup()`` to stop) and the bound port.
+
+    Without a token the API is bound to loopback whatever ``settings.host`` says, and a log
+    line says so.
+    """
+    host = settings.host
+    if settings.token is None:
+        if not is_loopback(host):
+            logger.warning("api.loopback_only", requested_host=host, reason="no API token is configured")
+            host = "127.0.0.1"
+        else:
+            logger.warning("api.no_token", host=host, note="no API token: serving on loopback only")
+    runner = web.AppRunner(create_app(control, settings, registry=registry), access_log_class=StructuredAccessLogger)
+    await runner.setup()
+    site = web.TCPSite(runner, host, settings.port)
+    await site.start()
+    port = int(runner.addresses[0][1]) if runner.addresses else settings.port
+    logger.info("api.listening", host=host, port=port, auth=settings.token is not None)
+    return runner, port

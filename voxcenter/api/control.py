@@ -1,0 +1,155 @@
+"""What the admin API needs from the running server: the ``ControlPlane`` protocol and frozen snapshots.
+
+The runtime implements ``ControlPlane``; the API only reads the pure ACD router through it
+(statistics, states, waiting callers) and changes things through its verbs (agent commands,
+reload). ``AgentLedger`` is a small pure helper the runtime feeds every router decision to, so
+that per-agent figures the router does not expose as a view (time in state, pause reason,
+calls handled) are known without reaching into the router's internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from voxcenter.acd import AgentProfile, AgentState, AgentStateChanged, Bridge, Router
+from voxcenter.config import ConfigIssue
+
+AGENT_COMMANDS = frozenset({"login", "logout", "pause", "unpause"})
+"""Commands accepted by ``ControlPlane.agent_command``."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallSnapshot:
+    """One live call as the API shows it."""
+
+    call_id: str
+    """Call identifier, unique across nodes."""
+    caller: str
+    """Calling number (From user part)."""
+    called: str
+    """Called number (the dialed DID)."""
+    state: str
+    """Where the call is: ``ivr``, ``queued``, ``ringing``, ``connected``, ``voicemail``, ..."""
+    queue: str | None
+    """Queue the call is in or came through, if any."""
+    agent: str | None
+    """Agent connected to (or being rung for) the call, if any."""
+    started: float
+    """When the call arrived, on the loop clock (``ControlPlane.now()``)."""
+    language: str | None
+    """Language chosen in the IVR, if any."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSnapshot:
+    """One agent as the API and the wallboard show it."""
+
+    agent_id: str
+    """Agent identifier (the extension)."""
+    state: AgentState
+    """Current state in the router."""
+    since: float
+    """When the agent entered ``state``, on the loop clock."""
+    reason: str
+    """Pause reason while PAUSED, else empty."""
+    queues: tuple[str, ...]
+    """Queues the agent serves, sorted."""
+    reachable: bool
+    """Whether the agent's phone is registered and may be rung."""
+    calls_handled: int
+    """Calls connected to this agent since the router started."""
+    call_id: str | None
+    """The connected call, if on a call."""
+
+
+class ControlPlane(Protocol):
+    """The running server as the admin API sees it."""
+
+    @property
+    def router(self) -> Router:
+        """The live pure ACD router (read-only use: stats, states, waiting)."""
+        ...
+
+    def now(self) -> float:
+        """The loop clock the router runs on."""
+        ...
+
+    def agent_command(self, agent_id: str, command: str, reason: str | None = None) -> None:
+        """Apply ``command`` (one of ``AGENT_COMMANDS``) through the router and record the AgentEvent.
+
+        Raises KeyError for an unknown agent, ValueError for an unknown command and
+        ``voxcenter.acd.RouterError`` (or another LocalProtocolError) for an illegal transition.
+        """
+        ...
+
+    async def reload(self) -> list[ConfigIssue]:
+        """Reload the dial plan; returns its warnings, raises ``voxcenter.config.ConfigError``."""
+        ...
+
+    def calls(self) -> list[CallSnapshot]:
+        """Live calls."""
+        ...
+
+    def agents(self) -> list[AgentSnapshot]:
+        """Every configured agent (``AgentLedger.snapshots`` builds this list)."""
+        ...
+
+    def subscribe(self) -> AsyncIterator[dict[str, object]]:
+        """Change notifications for the wallboard; the content is not used, only the arrival."""
+        ...
+
+
+@dataclass(slots=True)
+class _AgentFacts:
+    since: float
+    reason: str
+    calls_handled: int
+
+
+class AgentLedger:
+    """Per-agent facts gathered from router decisions (pure: no clock, no I/O).
+
+    Feed it every decision pulled from ``Router.next_decision()``; it keeps when each agent
+    entered its state, its pause reason and the calls connected to it. The state itself is
+    always read from the router, which stays the one authority.
+    """
+
+    __slots__ = ("_facts", "_queues")
+
+    def __init__(self, profiles: Iterable[AgentProfile], now: float) -> None:
+        self._queues: dict[str, tuple[str, ...]] = {}
+        self._facts: dict[str, _AgentFacts] = {}
+        for profile in profiles:
+            self._queues[profile.agent_id] = tuple(sorted(profile.queues))
+            self._facts[profile.agent_id] = _AgentFacts(now, "", 0)
+
+    def observe(self, decision: object) -> None:
+        """Take note of one router decision; decisions about unknown agents are ignored."""
+        if isinstance(decision, AgentStateChanged):
+            facts = self._facts.get(decision.agent_id)
+            if facts is not None:
+                facts.since = decision.at
+                facts.reason = decision.reason if decision.new is AgentState.PAUSED else ""
+        elif isinstance(decision, Bridge):
+            facts = self._facts.get(decision.agent_id)
+            if facts is not None:
+                facts.calls_handled += 1
+
+    def snapshots(self, router: Router) -> list[AgentSnapshot]:
+        """Every agent of the ledger with its live state from ``router``, in configuration order."""
+        on_call = {agent_id: call_id for call_id, agent_id in router.connected_calls().items()}
+        return [
+            AgentSnapshot(
+                agent_id=agent_id,
+                state=router.agent_state(agent_id),
+                since=facts.since,
+                reason=facts.reason,
+                queues=self._queues[agent_id],
+                reachable=router.agent_reachable(agent_id),
+                calls_handled=facts.calls_handled,
+                call_id=on_call.get(agent_id),
+            )
+            for agent_id, facts in self._facts.items()
+        ]
