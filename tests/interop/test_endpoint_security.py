@@ -153,3 +153,20 @@ async def test_options_over_tls(tmp_path: Path) -> None:
         assert "INVITE" in (response.headers.get("Allow") or "")
     finally:
         await endpoint.stop()
+
+
+async def test_a_phone_that_stops_answering_keepalives_is_unreachable() -> None:
+    async with running_endpoint(answer_and_wait, trusted=(), keepalive_interval=0.3, keepalive_timeout=0.5) as \
+            endpoint, UdpClient() as client:
+        response = await challenge_then_answer(client, endpoint.address("udp").port, "ka-1", "1001",
+                                               PASSWORDS["1001"])
+        assert response.status == 200 and endpoint.registrar.lookup("1001")
+        # The server now pings the phone with OPTIONS; this phone never answers them.
+        ping = await client.receive(timeout=2.0)
+        assert ping is not None and ping.startswith(b"OPTIONS ")
+        for _ in range(60):
+            if not endpoint.registrar.lookup("1001"):
+                break
+            await asyncio.sleep(0.1)
+        assert endpoint.registrar.lookup("1001") == []  # not rung any more
+        assert endpoint.registrar.lookup("1001", reachable_only=False)  # but still registered

@@ -2,9 +2,12 @@
 
 Header values are kept as the text that arrived (folding undone) and parsed on
 demand by the typed accessors, so a proxy-like path that only reads Via, CSeq
-and Call-ID never pays for parsing a Contact. Header *names* are canonicalized
-at parse time (compact forms expanded, case fixed for the well-known ones) so
-that lookups are plain list scans comparing interned strings.
+and Call-ID never pays for parsing a Contact. An accessor parses its header
+once: the result is kept on the :class:`Headers` until a field changes, since
+the transaction layer, the dialog layer and the endpoint each read From, To,
+CSeq and Via of the same message. Header *names* are canonicalized at parse
+time (compact forms expanded, case fixed for the well-known ones) so that
+lookups are plain list scans comparing interned strings.
 
 Parsing checks the framing and the start line against RFC 3261 §25 and CSeq
 (every layer relies on it); the other headers are checked by the accessor that
@@ -18,7 +21,7 @@ import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from voxcenter.sip import grammar
 from voxcenter.sip.errors import RemoteProtocolError
@@ -34,6 +37,8 @@ from voxcenter.sip.uri import (
 )
 
 SIP_VERSION = "SIP/2.0"
+
+_T = TypeVar("_T")
 
 # RFC 3261 §7.3.3 and the registries since: compact form → full name.
 COMPACT_FORMS: dict[str, str] = {
@@ -70,6 +75,7 @@ _WELL_KNOWN = [
     "WWW-Authenticate",
 ]
 _CANONICAL: dict[str, str] = {name.lower(): name for name in _WELL_KNOWN}
+_ALREADY_CANONICAL = frozenset(_WELL_KNOWN)
 
 # Headers whose grammar is a comma-separated list (RFC 3261 §7.3.1): they may be
 # split across lines or joined with commas, and mean the same either way.
@@ -84,6 +90,8 @@ LIST_HEADERS = frozenset(
 
 def canonical_name(name: str) -> str:
     """Return the canonical spelling of a header name (compact forms expanded, RFC 3261 §7.3.3)."""
+    if name in _ALREADY_CANONICAL:
+        return name  # the layers' own lookups ("Via", "CSeq") skip the lower-casing
     if len(name) == 1:
         full = COMPACT_FORMS.get(name.lower())
         if full is not None:
@@ -92,19 +100,52 @@ def canonical_name(name: str) -> str:
 
 
 class Headers:
-    """An ordered multimap of SIP header fields, names compared case-insensitively."""
+    """An ordered multimap of SIP header fields, names compared case-insensitively.
 
-    __slots__ = ("_items",)
+    It also keeps what the message accessors parsed out of its fields, by
+    header name (see :meth:`parsed`); changing a field forgets what was parsed
+    from that header only, so adding a Server header keeps the parsed To.
+    """
+
+    __slots__ = ("_items", "_parsed")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._items: list[tuple[str, str]] = [(canonical_name(n), v) for n, v in items]
+        self._parsed: dict[str, object] | None = None
 
     @classmethod
     def _from_canonical(cls, items: list[tuple[str, str]]) -> Headers:
         """Adopt a list whose names are already canonical (the parser's fast path)."""
         headers = cls.__new__(cls)
         headers._items = items
+        headers._parsed = None
         return headers
+
+    def parsed(self, name: str, parse: Callable[[Headers], _T]) -> _T:
+        """``parse(self)``, computed once and kept until a field called ``name`` (a canonical name) changes.
+
+        ``parse`` must read no other header than ``name``. The value is shared by
+        every reader of the message: treat it as read-only
+        (``dataclasses.replace`` or ``SipUri.with_`` make a copy to change). A
+        parse that raises is not kept: the next reader gets the same error.
+        """
+        cache = self._parsed
+        if cache is None:
+            cache = self._parsed = {}
+        elif name in cache:
+            return cast(_T, cache[name])
+        value = parse(self)
+        cache[name] = value
+        return value
+
+    def _changed(self, key: str) -> None:
+        if self._parsed is not None:
+            self._parsed.pop(key, None)
+
+    def forget_parsed(self) -> None:
+        """Drop what :meth:`parsed` kept; for a message kept long after it was handled (a lingering transaction's
+        request), whose parsed fields would only give the garbage collector more objects to walk."""
+        self._parsed = None
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._items)
@@ -147,15 +188,20 @@ class Headers:
 
     def add(self, name: str, value: str) -> None:
         """Append a field at the end."""
-        self._items.append((canonical_name(name), value))
+        key = canonical_name(name)
+        self._changed(key)
+        self._items.append((key, value))
 
     def prepend(self, name: str, value: str) -> None:
         """Insert a field before all others (a new top Via, a Route)."""
-        self._items.insert(0, (canonical_name(name), value))
+        key = canonical_name(name)
+        self._changed(key)
+        self._items.insert(0, (key, value))
 
     def set(self, name: str, value: str) -> None:
         """Replace every field of that name with one, kept at the first one's place."""
         key = canonical_name(name)
+        self._changed(key)
         for index, (n, _) in enumerate(self._items):
             if n == key:
                 self._items[index] = (key, value)
@@ -166,11 +212,13 @@ class Headers:
     def remove(self, name: str) -> None:
         """Remove every field of that name."""
         key = canonical_name(name)
+        self._changed(key)
         self._items = [(n, v) for n, v in self._items if n != key]
 
     def remove_first(self, name: str) -> str | None:
         """Remove and return the first element of a list header (e.g. the top Via)."""
         key = canonical_name(name)
+        self._changed(key)
         for index, (n, v) in enumerate(self._items):
             if n == key:
                 elements = split_header_list(v)
@@ -206,6 +254,41 @@ def parse_cseq(value: str) -> CSeq:
     return CSeq(int(digits), match["method"])
 
 
+def _single(headers: Headers, name: str) -> str:
+    value = headers.get(name)
+    if value is None:
+        raise RemoteProtocolError(f"missing {name} header", status_hint=400)
+    return value
+
+
+def _read_cseq(headers: Headers) -> CSeq:
+    return parse_cseq(_single(headers, "CSeq"))
+
+
+def _read_top_via(headers: Headers) -> Via:
+    first = headers.get("Via")
+    if first is None:
+        raise RemoteProtocolError("missing Via header", status_hint=400)
+    if "," in first:
+        elements = split_header_list(first)
+        if not elements:
+            raise RemoteProtocolError("empty Via header", status_hint=400)
+        first = elements[0]
+    return parse_via(first)
+
+
+def _read_from(headers: Headers) -> NameAddr:
+    return parse_name_addr(_single(headers, "From"))
+
+
+def _read_to(headers: Headers) -> NameAddr:
+    return parse_name_addr(_single(headers, "To"))
+
+
+def _read_contacts(headers: Headers) -> list[NameAddr]:
+    return [parse_name_addr(v) for v in headers.values("Contact") if v.strip() != "*"]
+
+
 _MONTHS = {
     name: index
     for index, name in enumerate(
@@ -214,7 +297,6 @@ _MONTHS = {
 }
 
 _M = TypeVar("_M", bound="_Message")
-_T = TypeVar("_T")
 
 
 def _accessor(read: Callable[[_M], _T]) -> Callable[[_M], _T]:
@@ -238,24 +320,20 @@ class _Message:
     body: bytes = b""
 
     # --- typed accessors for the headers every layer reads -------------------
-
-    def _single(self, name: str) -> str:
-        value = self.headers.get(name)
-        if value is None:
-            raise RemoteProtocolError(f"missing {name} header", status_hint=400)
-        return value
+    # CSeq, the top Via, From, To and Contact are parsed once per message and
+    # shared (Headers.parsed): the values are read-only.
 
     @property
     @_accessor
     def call_id(self) -> str:
         """Call-ID (RFC 3261 §20.8)."""
-        return self._single("Call-ID")
+        return _single(self.headers, "Call-ID")
 
     @property
     @_accessor
     def cseq(self) -> CSeq:
         """CSeq (RFC 3261 §20.16)."""
-        return parse_cseq(self._single("CSeq"))
+        return self.headers.parsed("CSeq", _read_cseq)
 
     @property
     @_accessor
@@ -267,33 +345,25 @@ class _Message:
     @_accessor
     def top_via(self) -> Via:
         """The first Via value (RFC 3261 §20.42); only that one is parsed."""
-        first = self.headers.get("Via")
-        if first is None:
-            raise RemoteProtocolError("missing Via header", status_hint=400)
-        if "," in first:
-            elements = split_header_list(first)
-            if not elements:
-                raise RemoteProtocolError("empty Via header", status_hint=400)
-            first = elements[0]
-        return parse_via(first)
+        return self.headers.parsed("Via", _read_top_via)
 
     @property
     @_accessor
     def from_(self) -> NameAddr:
         """From (RFC 3261 §20.20)."""
-        return parse_name_addr(self._single("From"))
+        return self.headers.parsed("From", _read_from)
 
     @property
     @_accessor
     def to(self) -> NameAddr:
         """To (RFC 3261 §20.39)."""
-        return parse_name_addr(self._single("To"))
+        return self.headers.parsed("To", _read_to)
 
     @property
     @_accessor
     def contacts(self) -> list[NameAddr]:
         """Contact values (RFC 3261 §20.10); a "*" (REGISTER removal) is left out."""
-        return [parse_name_addr(v) for v in self.headers.values("Contact") if v.strip() != "*"]
+        return self.headers.parsed("Contact", _read_contacts)
 
     @property
     @_accessor
@@ -535,14 +605,14 @@ def message_from_head(head: MessageHead, body: bytes) -> Request | Response:
         message = Request(
             headers=headers, body=body, method=request_match["method"], uri=parse_request_uri(request_match["uri"])
         )
-    for name, value in head.fields:
-        if name == "CSeq":
-            try:
-                parse_cseq(value)
-            except RemoteProtocolError as error:
-                error.status_hint = None if head.is_response else 400
-                raise
-            break
+    cseq_text = headers.get("CSeq")
+    if cseq_text is not None:
+        try:
+            cseq = parse_cseq(cseq_text)
+        except RemoteProtocolError as error:
+            error.status_hint = None if head.is_response else 400
+            raise
+        headers._parsed = {"CSeq": cseq}  # every layer reads it next: keep it, as the accessor would
     return message
 
 

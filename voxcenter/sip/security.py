@@ -123,6 +123,8 @@ class FailureTracker:
 
     def is_banned(self, source_ip: str, now: float) -> bool:
         """Whether requests from ``source_ip`` are refused at ``now``."""
+        if not self._bans:
+            return False  # asked for every request: skip parsing the address while nobody is banned
         key = self._key(source_ip)
         if key is None:
             return False

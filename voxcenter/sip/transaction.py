@@ -177,6 +177,11 @@ NON_INVITE_SERVER: Table = {
 }
 
 
+COMPACT_HEAP_AFTER = 256
+"""The timer heap drops its dead entries at once when there are more than this many and they are a quarter of it
+(an O(n) pass after n/4 cancellations: amortized O(1) per cancelled timer)."""
+
+
 def new_branch(rng: random.Random) -> str:
     """A fresh branch with the magic cookie and 80 random bits (§8.1.1.7)."""
     return f"{MAGIC_COOKIE}{rng.getrandbits(80):020x}"
@@ -376,6 +381,7 @@ class Transaction:
             )
         self._set_state(new, stimulus)
         if new is S.TERMINATED:
+            self._layer._cancelled += len(self._deadlines)
             self._deadlines.clear()
             self._layer._forget(self)
         return True
@@ -387,11 +393,14 @@ class Transaction:
         if delay <= 0.0:
             self._fire(stimulus, now)
             return
+        if stimulus in self._deadlines:
+            self._layer._cancelled += 1  # re-armed: the old heap entry is dead
         self._deadlines[stimulus] = self._layer._schedule(self, stimulus, now + delay)
 
     def _disarm(self, *stimuli: Stimulus) -> None:
         for stimulus in stimuli:
-            self._deadlines.pop(stimulus, None)
+            if self._deadlines.pop(stimulus, None) is not None:
+                self._layer._cancelled += 1
 
     def _send(self, data: bytes) -> None:
         self._last_sent = data
@@ -625,6 +634,9 @@ class TransactionLayer:
         self._events: deque[TransactionEvent] = deque()
         self._outgoing: list[tuple[bytes, Destination]] = []
         self._heap: list[tuple[float, int, Transaction, Stimulus]] = []
+        self._cancelled = 0
+        """Heap entries whose timer was disarmed or re-armed: they would keep a finished transaction (and its
+        request) alive until their deadline, up to 64·T1 for Timer F, so the heap is compacted when they are many."""
         self._tokens = itertools.count()
 
     # --- inputs ---
@@ -686,6 +698,8 @@ class TransactionLayer:
             if transaction._deadlines.get(stimulus) == token:
                 del transaction._deadlines[stimulus]
                 transaction._fire(stimulus, now)
+            else:
+                self._cancelled -= 1
 
     # --- outputs ---
 
@@ -701,8 +715,13 @@ class TransactionLayer:
     def get_timer(self) -> float | None:
         """The earliest deadline over all transactions, or None."""
         heap = self._heap
+        if self._cancelled > COMPACT_HEAP_AFTER and 4 * self._cancelled > len(heap):
+            heap[:] = [entry for entry in heap if entry[2]._deadlines.get(entry[3]) == entry[1]]
+            heapq.heapify(heap)
+            self._cancelled = 0
         while heap and heap[0][2]._deadlines.get(heap[0][3]) != heap[0][1]:
             heapq.heappop(heap)  # a timer that was cancelled or re-armed
+            self._cancelled -= 1
         return heap[0][0] if heap else None
 
     def transactions(self) -> list[Transaction]:
