@@ -6,11 +6,13 @@ counted per /64 (one host usually owns a whole /64), and allowlisted networks
 (our trunks) are never counted nor banned.
 
 ``security_log_fields`` gives the fields of the one line the endpoint logs per
-failure; with structlog's key=value renderer it looks like::
+failure. In production (JSON logs) it looks like::
 
-    event=sip_auth_failed src_ip=203.0.113.9 src_port=5060 user=1001 reason=wrong_password ...
+    {"src_ip": "203.0.113.9", "src_port": 5060, "user": "1001", "reason": "wrong_password", ...,
+     "event": "sip_auth_failed", "level": "warning", "timestamp": "2026-11-23T11:55:38.750389Z"}
 
-and a fail2ban filter needs only ``failregex = event=sip_auth_failed src_ip=<HOST> ``.
+A fail2ban filter (docs/operations.md has it, tested with fail2ban-regex) matches
+``"src_ip": "<HOST>"`` on lines whose event is ``sip_auth_failed``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from voxcenter.store.db import DatabaseUrlError, default_database_url, upgrade
 
-DEFAULT_CONFIG = "voxcenter.yaml"
+DEFAULT_CONFIG = "config/voxcenter.yaml"
 
 
 def add_database_options(parser: argparse.ArgumentParser) -> None:
@@ -32,8 +32,22 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
 
 
 def database_url(args: argparse.Namespace) -> str:
-    """The URL chosen by ``--database``, ``$VOXCENTER_DATABASE_URL`` or the default next to ``--config``."""
-    return args.database or os.environ.get("VOXCENTER_DATABASE_URL") or default_database_url(Path(args.config))
+    """The URL chosen by ``--database``, ``$VOXCENTER_DATABASE_URL``, the dial plan's ``database.url``, or the
+    default SQLite file next to ``--config`` — the same database ``voxcenter run`` writes to."""
+    explicit = args.database or os.environ.get("VOXCENTER_DATABASE_URL")
+    if explicit:
+        return str(explicit)
+    path = Path(args.config)
+    if path.is_file():
+        from voxcenter.config import ConfigError, load_config
+
+        try:
+            configured = load_config(path, check_prompts=False).database.url
+        except ConfigError:
+            configured = None  # `voxcenter check` reports the plan's problems; the default file is used here
+        if configured:
+            return configured
+    return default_database_url(path)
 
 
 def run_db_upgrade(args: argparse.Namespace) -> int:
