@@ -10,7 +10,9 @@ voxcenter: per call two RtpSessions from a PortPool, a Bridge (PCMU caller,
 PCMA agent: the transcoding path) and, as taps, a CallRecorder writing a
 stereo WAV to a temp dir. Figures: loss, added delay variation (RFC 3550 |D|
 of the transit time phone → bridge → phone, mean and p95), latency, CPU of
-the voxcenter process per call, and resident memory per call.
+the voxcenter process per call, resident memory per call (after setting the
+calls up, and ``_live`` at the end of the run, with every recorder's pending
+audio held), and the garbage collector's collections and longest pause.
 
 Players: 200 players of a long prompt into in-memory sinks, driven by ONE
 shared MediaClock versus one MediaClock per player; send-time lateness
@@ -22,6 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import gc
+import itertools
 import multiprocessing as mp
 import os
 import socket
@@ -170,6 +174,24 @@ def traffic_process(conn: Connection, calls: int, seconds: float, loop_kind: str
 # --------------------------------------------------------------------------------------------- voxcenter process
 
 
+class GcPauses:
+    """A ``gc.callbacks`` entry: how many collections ran and the longest pause one caused."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.full = 0
+        self.longest = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        self.count += 1
+        self.full += info["generation"] == 2
+        self.longest = max(self.longest, time.perf_counter() - self._started)
+
+
 async def run_calls(calls: int, seconds: float, loop_kind: str, record: bool) -> dict[str, float]:
     loop = asyncio.get_running_loop()
     parent, child = mp.Pipe()
@@ -195,9 +217,13 @@ async def run_calls(calls: int, seconds: float, loop_kind: str, record: bool) ->
         sessions += [caller_leg, agent_leg]
     rss_after = rss_bytes()
     parent.send([s.local_address for s in sessions])
+    gc_pauses = GcPauses()
+    gc.callbacks.append(gc_pauses)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     result = await loop.run_in_executor(None, parent.recv)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    gc.callbacks.remove(gc_pauses)
+    rss_live = rss_bytes()  # with the calls' buffers (recorders' pending audio) still held
     proc.join()
     for recorder in recorders:
         recorder.close()
@@ -218,6 +244,10 @@ async def run_calls(calls: int, seconds: float, loop_kind: str, record: bool) ->
         "cpu_pct_per_call": 100 * cpu / wall / calls,
         "calls_per_core": wall / cpu * calls if cpu else float("inf"),
         "rss_kb_per_call": (rss_after - rss_before) / calls / 1024,
+        "rss_kb_per_call_live": (rss_live - rss_before) / calls / 1024,
+        "gc_collections": gc_pauses.count,
+        "gc_full_collections": gc_pauses.full,
+        "gc_longest_ms": gc_pauses.longest * 1000,
         "recorded_mb": recorded / 1e6,
         "generator_late_p99_ms": result["generator_late_p99_ms"],
     }
@@ -289,7 +319,8 @@ class _NullTransport:
 
 
 async def relay_cost(record: bool, transcoding: bool, packets: int = 20000) -> float:
-    """Microseconds of Python per relayed packet (parse, learning, stats, bridge, build), without socket calls."""
+    """Microseconds of Python per relayed packet (parse, learning, stats, bridge, build, recording taps), without
+    socket calls; the recorder's block writes (decode, interleave, file write) are included, amortized."""
     loop = asyncio.get_running_loop()
     pool = PortPool(31000, 31200)
     caller = await RtpSession.open(pool, HOST, PCMU, (HOST, 9), inactivity_timeout=None)
@@ -302,7 +333,12 @@ async def relay_cost(record: bool, transcoding: bool, packets: int = 20000) -> f
     if record:
         from voxcenter.media.recorder import CallRecorder
 
-        recorder = CallRecorder(Path(tmp.name) / "relay.wav", loop.time(), clock=loop.time)
+        # The loop is not running here, so its clock stands still: give the recorder one that advances 20 ms
+        # per packet, as a live call's does, so its per-block writes are part of the measured cost.
+        start = loop.time()
+        recorder = CallRecorder(
+            Path(tmp.name) / "relay.wav", start, clock=functools.partial(next, itertools.count(start, FRAME))
+        )
         bridge.add_tap(recorder.write)
     bridge.start()
     datagrams = [HEADER.pack(0x80, 0, i & 0xFFFF, (i * 160) & 0xFFFFFFFF, 77) + b"\xff" * 160 for i in range(packets)]

@@ -1,16 +1,21 @@
-"""Stereo recorder: alignment under loss, jitter and wrap-around; pause; crash repair; compression."""
+"""Stereo recorder: alignment under loss, jitter and wrap-around; pause; block writes; crash repair; compression."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import shutil
+import tempfile
 import wave
+from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from voxcenter.media.codecs import PCMA, PCMU
+from voxcenter.media.codecs import PCMA, PCMU, Codec
 from voxcenter.media.recorder import CallRecorder, compress, repair_recordings
 
 RATE = 8000
@@ -213,10 +218,142 @@ def test_header_sizes_follow_the_audio_while_recording(tmp_path):
     recorder.close()
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    packets_per_channel=st.integers(1, 120),
+    agent_start=st.floats(0.0, 1.0),
+    block=st.floats(0.02, 1.5),
+    first_block=st.floats(0.01, 1.0),
+    switch_at=st.integers(0, 130),
+)
+def test_blocks_hold_every_packet_in_its_place(seed, packets_per_channel, agent_start, block, first_block, switch_at):
+    """Whatever the block size and phase, loss, reordering within the window and a codec change mid-call:
+    each kept payload decodes to its RTP place, everything else is exact silence."""
+    rng = np.random.default_rng(seed)
+    plan = []  # (arrival, channel, timestamp, payload, codec, place)
+    for channel, start in (("caller", 0.0), ("agent", agent_start)):
+        first_timestamp = int(rng.integers(0, 2**32))
+        place0 = round(start * RATE)
+        for k in range(packets_per_channel):
+            if k and rng.random() < 0.1:
+                continue  # lost
+            codec = PCMA if channel == "caller" and k >= switch_at else PCMU if channel == "caller" else PCMA
+            payload = rng.integers(0, 256, FRAME, dtype=np.uint8).tobytes()
+            arrival = start + k * 0.02 + (rng.uniform(0, 0.05) if k else 0.0)  # jitter well inside the window
+            timestamp = (first_timestamp + k * FRAME) & 0xFFFFFFFF
+            plan.append((arrival, channel, timestamp, payload, codec, place0 + k * FRAME))
+    plan.sort(key=lambda item: item[0])
+    with tempfile.TemporaryDirectory() as directory:
+        recorder = CallRecorder(Path(directory) / "call.wav", now=0.0, block=block, first_block=first_block)
+        for arrival, channel, timestamp, payload, codec, _ in plan:
+            recorder.write(channel, timestamp, payload, codec, now=arrival)
+        caller, agent = read_wav(recorder.close().path)
+    assert recorder.late == 0 and recorder.drift_corrections == 0
+    expected = {"caller": np.zeros(caller.size, dtype=np.int16), "agent": np.zeros(agent.size, dtype=np.int16)}
+    for _, channel, _, payload, codec, place in plan:
+        expected[channel][place : place + FRAME] = codec.decode(payload)
+    assert caller.size == max(place + FRAME for *_, place in plan)
+    assert np.array_equal(caller, expected["caller"]) and np.array_equal(agent, expected["agent"])
+
+
+def test_first_block_is_cut_short_so_recorders_started_together_write_apart(tmp_path):
+    """Blocks are written once a block of audio has left the reorder window (0.12 s); the first one is shortened
+    by ``first_block``, and the default draws it at random. The header follows once a second of audio."""
+    recorders = [
+        CallRecorder(tmp_path / f"{fraction}.wav", now=0.0, block=1.0, first_block=fraction) for fraction in (0.25, 1.0)
+    ]
+    written_at: dict[float, list[float]] = {0.25: [], 1.0: []}
+    claimed: dict[float, list[int]] = {0.25: [], 1.0: []}
+    for k in range(150):
+        for fraction, recorder in zip((0.25, 1.0), recorders, strict=True):
+            before = recorder.duration
+            recorder.write("caller", k * FRAME, PCMU.silence(FRAME), PCMU, now=k * 0.02)
+            if recorder.duration != before:
+                written_at[fraction].append(round(k * 0.02, 2))
+                with wave.open(str(recorder.partial_path), "rb") as wav:
+                    claimed[fraction].append(wav.getnframes())
+    assert written_at == {0.25: [0.38, 1.38, 2.38], 1.0: [1.12, 2.12]}
+    assert claimed == {0.25: [0, 10080, 18080], 1.0: [8000, 16000]}
+    for recorder in recorders:
+        assert recorder.close(now=3.0).duration == 3.0
+    phases = set()
+    for n in range(8):
+        recorder = CallRecorder(tmp_path / f"random-{n}.wav", now=0.0)
+        k = 0
+        while recorder.duration == 0:
+            recorder.write("agent", k * FRAME, PCMA.silence(FRAME), PCMA, now=k * 0.02)
+            k += 1
+        phases.add(k)
+        assert 0.0 < recorder.duration <= 1.0
+        recorder.close()
+    assert len(phases) > 1
+
+
+def test_lateness_depends_on_the_window_not_on_when_blocks_are_written(tmp_path):
+    for block in (0.2, 5.0):
+        recorder = CallRecorder(tmp_path / f"{block}.wav", now=0.0, block=block, first_block=1.0)
+        for k in range(50):
+            recorder.write("caller", k * FRAME, PCMU.silence(FRAME), PCMU, now=k * 0.02)
+        recorder.write("caller", 40 * FRAME - 1, b"\x00" * FRAME, PCMU, now=1.0)  # 0.2 s late: outside the window
+        recorder.write("caller", 45 * FRAME - 1, b"\x00" * FRAME, PCMU, now=1.0)  # 0.1 s late: inside
+        assert recorder.late == 1
+        caller, _ = read_wav(recorder.close().path)
+        assert not caller[: 45 * FRAME - 1].any() and caller[45 * FRAME - 1 : 46 * FRAME - 1].all()
+
+
+def test_codec_clock_other_than_8khz_is_placed_exactly(tmp_path):
+    wideband = Codec("TEST16", 96, 16000, PCMU.silence_code, PCMU.decode_table, PCMU.encode_table)
+    audio = bursts(2.0, [0.5, 1.5])
+    recorder = CallRecorder(tmp_path / "call.wav", now=0.0)
+    for k in range(100):  # 20 ms of 8 kHz audio per packet, timestamps on a 16 kHz clock, wrapping
+        timestamp = (0xFFFFFC00 + k * 2 * FRAME) & 0xFFFFFFFF
+        recorder.write("agent", timestamp, PCMU.encode(audio[k * FRAME : (k + 1) * FRAME]), wideband, now=k * 0.02)
+    _, agent = read_wav(recorder.close().path)
+    assert onsets(agent) == [4000, 12000]
+
+
+class _DiskThatFills:
+    """A recording file whose writes fail with ENOSPC once ``full`` is set."""
+
+    def __init__(self, file):
+        self.file = file
+        self.full = False
+
+    def write(self, data):
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self.file.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+
+def test_a_failed_write_stops_the_recording_and_keeps_what_was_written(tmp_path):
+    recorder = CallRecorder(tmp_path / "call.wav", now=0.0, block=0.5, first_block=1.0)
+    disk = recorder._file = _DiskThatFills(recorder._file)
+    for k in range(100):
+        if k == 60:
+            disk.full = True
+        recorder.write("caller", k * FRAME, PCMU.silence(FRAME), PCMU, now=k * 0.02)  # never raises into the bridge
+    assert isinstance(recorder.error, OSError) and recorder.error.errno == errno.ENOSPC
+    assert recorder.duration == 1.0  # the blocks before the disk filled
+    info = recorder.close(now=2.0)
+    assert info.truncated and info.duration == 1.0 and info.path.exists()
+
+
+def test_bad_settings_are_refused(tmp_path):
+    for settings_ in ({"block": 0}, {"reorder_window": -1}, {"first_block": 0.0}, {"first_block": 1.5}):
+        with pytest.raises(ValueError, match="CallRecorder"):
+            CallRecorder(tmp_path / "call.wav", now=0.0, **settings_)
+
+
 def crash_copy(tmp_path, seconds, *, cut_bytes=0):
     """Record ``seconds`` of audio and keep a copy of the partial file as a crash would leave it."""
     audio = bursts(seconds, [0.1], length=seconds - 0.2)
-    recorder = CallRecorder(tmp_path / "rec" / "call.wav", now=0.0)
+    # 0.2 s blocks from the start and a header rewritten once a second: the 0.6 s copy holds audio that its
+    # header does not claim yet
+    recorder = CallRecorder(tmp_path / "rec" / "call.wav", now=0.0, block=0.2, first_block=1.0)
     for k in range(audio.size // FRAME):
         payload = PCMU.encode(audio[k * FRAME : (k + 1) * FRAME])
         recorder.write("caller", k * FRAME, payload, PCMU, now=k * 0.02)

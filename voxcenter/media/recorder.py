@@ -8,15 +8,21 @@ the wall clock (the sender restarted its timestamps) re-anchors the channel, and
 is followed in small steps (``_follow_drift``). Gaps, lost packets and pauses become silence, so both channels
 always hold the same number of samples and stay in step.
 
-Hot path. ``write`` only files the payload under its position. Once the wall clock (or, without one, the newest
-audio) is ``reorder_window`` past the unwritten part by a block (``block`` seconds), that part is decoded with one
-table lookup per codec, interleaved with numpy and appended with a plain file write; packets arriving after their
-place was written are counted in ``late`` and dropped.
+Hot path. ``write`` runs once per bridged packet, so it only places the payload (integer arithmetic; exact
+rational arithmetic only for a codec whose clock is not 8 kHz) and appends ``(position, payload, codec)`` to its
+channel's list: no decoding, no numpy, no file access. Audio older than ``reorder_window`` is final: a packet
+arriving after its place left the window is counted in ``late`` and dropped. Once a block (``block`` seconds) of
+final audio has gathered, it is written in one go: contiguous payloads are joined, decoded with one table lookup
+per channel, interleaved with numpy and appended with one file write. The first block of each recorder is cut
+short by a random fraction (``first_block``), so recorders started together (a burst of calls, a benchmark) do
+not all decode and write in the same loop iteration every second.
 
-Crash safety. The file is written as ``<path>.part`` and renamed to ``path`` by ``close``. Its header's sizes are
-rewritten every ``header_interval`` seconds of audio, so a crash loses little. ``repair_recordings`` (run at start)
-finds ``*.wav.part`` files, sets their sizes from the file length cut to whole frames, renames them to ``.wav`` and
-marks them with a ``<name>.wav.truncated`` text file saying what was recovered.
+Crash safety. The file is written as ``<path>.part`` and renamed to ``path`` by ``close``. Each block goes to the
+OS as soon as it is written, and the header's sizes are rewritten (one ``pwrite``) every ``header_interval``
+seconds of audio, so a crash loses at most about a block. ``repair_recordings`` (run at start) finds
+``*.wav.part`` files, sets their sizes from the file length cut to whole frames, renames them to ``.wav`` and
+marks them with a ``<name>.wav.truncated`` text file saying what was recovered. A write that fails (disk full)
+stops the recording and is kept in ``error``; ``close`` still finishes the file, marked truncated.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -34,15 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voxcenter.media.codecs import Codec
-from voxcenter.media.wav import (
-    DATA_SIZE_OFFSET,
-    HEADER_SIZE,
-    RIFF_SIZE_OFFSET,
-    WavError,
-    pcm_header,
-    read_layout,
-    sizes_fields,
-)
+from voxcenter.media.wav import HEADER_SIZE, RIFF_SIZE_OFFSET, WavError, pcm_header, read_layout
 
 Channel = Literal["caller", "agent"]
 SAMPLE_RATE = 8000
@@ -52,7 +51,13 @@ FRAME_BYTES = 4
 PART_SUFFIX = ".part"
 TRUNCATED_SUFFIX = ".truncated"
 _MASK = 0xFFFFFFFF
+_HALF = 0x80000000
 _DRIFT_PERIOD = 50  # packets (one second of 20 ms packets)
+
+# (sample position, payload, index in the channel's ``codecs``), in arrival order. No object the garbage collector
+# tracks: a tuple of ints and bytes is untracked at its first collection, so the thousands of payloads waiting for
+# their block are never promoted and walked by the full collections that pause the loop.
+_Pending = tuple[int, bytes, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +73,7 @@ class RecordingInfo:
     sha256: str
     """Hex SHA-256 of the whole file, for the CDR and integrity checks."""
     truncated: bool = False
-    """True when the recording was cut by a crash and repaired afterwards."""
+    """True when the recording was cut by a crash or a failed write, and finished afterwards."""
 
 
 @dataclass(slots=True)
@@ -77,7 +82,10 @@ class _ChannelState:
     anchor: int = 0
     newest_timestamp: int = 0  # extended; reference for unwrapping
     end: int = 0  # one past the last sample position received
-    pending: dict[int, tuple[bytes, Codec]] = field(default_factory=dict)
+    pending: list[_Pending] = field(default_factory=list)
+    codecs: list[Codec] = field(default_factory=list)  # every codec the channel used, indexed by ``pending``
+    codec: Codec | None = None  # the last packet's codec, and its index in ``codecs``
+    codec_index: int = 0
     period_packets: int = 0  # clock-drift watch: packets seen in the current period
     period_min_lag: int = 0  # smallest (wall position - RTP position) in the period
     period_max_lag: int = 0
@@ -99,10 +107,17 @@ class CallRecorder:
         *,
         clock: Callable[[], float] | None = None,
         reorder_window: float = 0.12,
-        block: float = 0.2,
+        block: float = 1.0,
+        first_block: float | None = None,
         header_interval: float = 1.0,
         resync_after: float = 1.0,
     ) -> None:
+        if reorder_window < 0 or block <= 0 or header_interval < 0 or resync_after <= 0:
+            raise ValueError(
+                "CallRecorder: reorder_window >= 0, block > 0, header_interval >= 0 and resync_after > 0 seconds"
+            )
+        if first_block is not None and not 0 < first_block <= 1:
+            raise ValueError(f"CallRecorder: first_block is a fraction of a block in (0, 1], got {first_block}")
         self.path = Path(path)
         """Where the finished recording will be."""
         self.partial_path = self.path.with_name(self.path.name + PART_SUFFIX)
@@ -110,62 +125,106 @@ class CallRecorder:
         self.started = now
         """The bridge start: sample 0 of the file."""
         self.late = 0
-        """Packets dropped because their place in the file had already been written."""
+        """Packets dropped because they arrived after their place left the reorder window."""
         self.drift_corrections = 0
         """Times a channel was moved to follow its sender's clock drift."""
+        self.error: OSError | None = None
+        """The write failure that stopped the recording (disk full, I/O error), if any."""
         self._clock = clock
         self._window = round(reorder_window * SAMPLE_RATE)
-        self._block = round(block * SAMPLE_RATE)
+        self._block = max(1, round(block * SAMPLE_RATE))
         self._header_every = round(header_interval * SAMPLE_RATE)
         self._resync = round(resync_after * SAMPLE_RATE)
         self._channels: dict[str, _ChannelState] = {"caller": _ChannelState(), "agent": _ChannelState()}
         self._pauses: list[_Pause] = []
         self._written = 0  # frames in the file
+        self._final = 0  # audio before this position is final (left the reorder window)
+        self._newest_end = 0  # furthest position any packet reached (the horizon without a clock)
+        fraction = 1.0 - random.random() if first_block is None else first_block  # in (0, 1]
+        self._next_block = max(1, round(self._block * fraction))  # write once ``_final`` reaches this
         self._header_frames = 0  # frames the header last claimed
-        self._closed = False
+        self._accepting = True  # false once closing or after a write error: write() ignores packets
         self._closing = False
+        self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: BinaryIO = open(self.partial_path, "wb")  # noqa: SIM115 - lives as long as the recorder
         self._file.write(pcm_header(0, channels=2, sample_rate=SAMPLE_RATE))
+        self._file.flush()  # the header is in the file before any pwrite() of its sizes
 
     # ---------------------------------------------------------------------------------------------- inputs
 
     def write(
         self, channel: Channel, rtp_timestamp: int, payload: bytes, codec: Codec, now: float | None = None
     ) -> None:
-        """File one RTP payload of ``channel``; cheap: decoding and writing happen per block."""
-        if self._closing or self._closed or not payload:
+        """File one RTP payload of ``channel`` (a bridge tap: runs per packet, so it only places and appends)."""
+        if not self._accepting or not payload:
             return
         state = self._channels.get(channel)
         if state is None:
             raise ValueError(f"recording channel must be 'caller' or 'agent', got {channel!r}")
         if now is None and self._clock is not None:
             now = self._clock()
-        rate_ratio = Fraction(SAMPLE_RATE, codec.clock_rate)
-        timestamp = rtp_timestamp & _MASK
-        if state.base_timestamp is None:
-            extended = timestamp
-            state.base_timestamp, state.newest_timestamp = extended, extended
-            state.anchor = self._wall_position(now) if now is not None else self._head()
-        else:
-            delta = ((timestamp - state.newest_timestamp + 0x80000000) & _MASK) - 0x80000000
-            extended = state.newest_timestamp + delta
-            state.newest_timestamp = max(state.newest_timestamp, extended)
-        position = state.anchor + int((extended - state.base_timestamp) * rate_ratio)
-        if now is not None and abs(position - self._wall_position(now)) > self._resync:
-            state.base_timestamp, state.newest_timestamp = extended, extended
-            state.anchor = position = self._wall_position(now)
+        wall: int | None = None
         if now is not None:
-            position += self._follow_drift(state, self._wall_position(now) - position)
-        if position + len(payload) <= self._written:
+            wall = round((now - self.started) * SAMPLE_RATE)
+            if wall < 0:
+                wall = 0
+        timestamp = rtp_timestamp & _MASK
+        base = state.base_timestamp
+        if base is None:
+            state.base_timestamp = state.newest_timestamp = timestamp
+            state.anchor = position = wall if wall is not None else self._head()
+        else:
+            newest = state.newest_timestamp
+            extended = newest + (((timestamp - newest + _HALF) & _MASK) - _HALF)
+            if extended > newest:
+                state.newest_timestamp = extended
+            offset = extended - base
+            if codec.clock_rate != SAMPLE_RATE:
+                offset = int(offset * Fraction(SAMPLE_RATE, codec.clock_rate))
+            position = state.anchor + offset
+            if wall is not None and abs(position - wall) > self._resync:
+                state.base_timestamp = state.newest_timestamp = extended
+                state.anchor = position = wall
+        if wall is not None:  # clock-drift watch (see _follow_drift), its per-packet part inline
+            lag = wall - position
+            count = state.period_packets
+            if count == 0:
+                state.period_min_lag = state.period_max_lag = lag
+            elif lag < state.period_min_lag:
+                state.period_min_lag = lag
+            elif lag > state.period_max_lag:
+                state.period_max_lag = lag
+            if count + 1 < _DRIFT_PERIOD:
+                state.period_packets = count + 1
+            else:
+                position += self._follow_drift(state)
+        end = position + len(payload)
+        if end <= self._final:
             self.late += 1
             return
-        state.pending[position] = (payload, codec)
-        state.end = max(state.end, position + len(payload))
-        newest = self._wall_position(now) if now is not None else max(ch.end for ch in self._channels.values())
-        horizon = newest - self._window
-        if horizon - self._written >= self._block:
-            self._write_until(horizon)
+        if codec is not state.codec:
+            if codec not in state.codecs:
+                state.codecs.append(codec)
+            state.codec, state.codec_index = codec, state.codecs.index(codec)
+        state.pending.append((position, payload, state.codec_index))
+        if end > state.end:
+            state.end = end
+        if wall is None:
+            if end > self._newest_end:
+                self._newest_end = end
+            horizon = self._newest_end - self._window
+        else:
+            horizon = wall - self._window
+        if horizon > self._final:
+            self._final = horizon
+            if horizon >= self._next_block:
+                try:
+                    self._write_until(horizon)
+                except OSError as exc:
+                    self.error = exc
+                    self._accepting = False  # keep what is in the file; close() finishes it
+                self._next_block = horizon + self._block
 
     def pause(self, now: float) -> None:
         """Record silence from ``now`` on (e.g. while the caller reads out a card number)."""
@@ -189,49 +248,53 @@ class CallRecorder:
 
     def close(self, now: float | None = None) -> RecordingInfo:
         """Write everything pending (up to ``now``'s position when given), finish the header and rename the
-        file into place. Blocking: reads the file back for its SHA-256; from the loop use ``close_async``."""
+        file into place. Blocking: reads the file back for its SHA-256; from the loop use ``close_async``.
+
+        After a failed write (``error``) the audio written before it is kept and the result is marked
+        truncated. When finishing the file fails too, the ``.part`` file stays for ``repair_recordings``."""
         if self._closed:
             raise RuntimeError(f"recording {self.path} is already closed")
         self._closed = True
-        end = max(self._channels["caller"].end, self._channels["agent"].end)
-        if now is not None:
-            end = max(end, self._wall_position(now))
-        self._write_until(end)
-        self._update_header()
-        self._file.close()
+        self._accepting = False
+        try:
+            if self.error is None:
+                end = max(self._channels["caller"].end, self._channels["agent"].end)
+                if now is not None:
+                    end = max(end, self._wall_position(now))
+                self._write_until(end)
+            self._update_header()
+        finally:
+            self._file.close()
         os.replace(self.partial_path, self.path)
-        return _describe(self.path, truncated=False)
+        return _describe(self.path, truncated=self.error is not None)
 
     async def close_async(self, now: float | None = None) -> RecordingInfo:
         """``close`` in the default executor; packets written meanwhile are ignored."""
         if self._closed or self._closing:
             raise RuntimeError(f"recording {self.path} is already closed")
-        self._closing = True  # from here on write() ignores packets: the executor thread owns the file
+        self._closing = True
+        self._accepting = False  # from here on write() ignores packets: the executor thread owns the file
         return await asyncio.get_running_loop().run_in_executor(None, self.close, now)
 
     # ---------------------------------------------------------------------------------------------- internals
 
-    def _follow_drift(self, state: _ChannelState, lag: int) -> int:
-        """Shift a channel whose sender's clock drifts from ours; returns the shift applied (samples).
+    def _follow_drift(self, state: _ChannelState) -> int:
+        """End a drift-watch period of a channel; shift it when its sender's clock drifts from ours and return the
+        shift applied (samples).
 
-        Jitter only ever delays packets, so the smallest lag over a period of ``_DRIFT_PERIOD`` packets is the
-        drift: once the whole period lagged (or led) by more than half the reorder window, move the channel by
-        that much. Channels then never drift apart by more than about half the window."""
-        if state.period_packets == 0:
-            state.period_min_lag = state.period_max_lag = lag
-        state.period_min_lag = min(state.period_min_lag, lag)
-        state.period_max_lag = max(state.period_max_lag, lag)
-        state.period_packets += 1
-        if state.period_packets < _DRIFT_PERIOD:
-            return 0
+        Jitter only ever delays packets, so the smallest lag (wall position - RTP position) over a period of
+        ``_DRIFT_PERIOD`` packets is the drift: once the whole period lagged (or led) by more than half the reorder
+        window, move the channel by that much. Channels then never drift apart by more than about half the
+        window."""
         state.period_packets = 0
         shift = 0
         if state.period_min_lag > self._window // 2:
             shift = state.period_min_lag
         elif state.period_max_lag < -(self._window // 2):
             shift = state.period_max_lag
-        state.anchor += shift
-        self.drift_corrections += bool(shift)
+        if shift:
+            state.anchor += shift
+            self.drift_corrections += 1
         return shift
 
     def _wall_position(self, now: float) -> int:
@@ -241,60 +304,101 @@ class CallRecorder:
         return max(self._written, self._channels["caller"].end, self._channels["agent"].end)
 
     def _write_until(self, until: int) -> None:
-        count = until - self._written
+        """Decode, interleave and append the audio of [written, until); silence where a channel has none.
+
+        Both channels' codes go into one (frames, 2) array, so one table lookup yields interleaved samples."""
+        start = self._written
+        count = until - start
         if count <= 0:
             return
-        frames = np.empty((count, 2), dtype="<i2")
-        frames[:, 0] = self._render(self._channels["caller"], self._written, until)
-        frames[:, 1] = self._render(self._channels["agent"], self._written, until)
+        runs = [
+            (column, run)
+            for column, name in enumerate(("caller", "agent"))
+            for run in _take_runs(self._channels[name], start, until)
+        ]
+        if runs:
+            codecs: list[Codec] = []
+            for _, (_, _, _, codec) in runs:
+                if codec not in codecs:
+                    codecs.append(codec)
+            codes = np.full((count, 2), 256 * len(codecs), dtype=np.uint16)
+            for column, (first, last, payloads, codec) in runs:
+                lo, hi = max(first, start), min(last, until)
+                data = payloads[0] if len(payloads) == 1 else b"".join(payloads)
+                segment = codes[lo - start : hi - start, column]
+                segment[:] = np.frombuffer(data, dtype=np.uint8, count=hi - lo, offset=lo - first)
+                index = codecs.index(codec)
+                if index:
+                    segment += 256 * index
+            frames = _decode_table(codecs)[codes]
+        else:
+            frames = np.zeros((count, 2), dtype=np.int16)
         for pause in self._pauses:
-            lo = max(pause.start, self._written)
+            lo = max(pause.start, start)
             hi = until if pause.stop is None else min(pause.stop, until)
             if hi > lo:
-                frames[lo - self._written : hi - self._written] = 0
-        self._file.write(frames.tobytes())
+                frames[lo - start : hi - start] = 0
+        self._file.write(frames.astype("<i2", copy=False).tobytes())
+        self._file.flush()  # into the OS: a crash of the process then loses nothing written so far
         self._written = until
-        if self._written - self._header_frames >= self._header_every:
+        if until - self._header_frames >= self._header_every:
             self._update_header()
 
-    @staticmethod
-    def _render(state: _ChannelState, start: int, stop: int) -> npt.NDArray[np.int16]:
-        """Decode the channel's payloads covering [start, stop); silence where there are none."""
-        count = stop - start
-        groups: dict[str, tuple[Codec, npt.NDArray[np.uint8], npt.NDArray[np.bool_]]] = {}
-        done: list[int] = []
-        for position, (payload, codec) in state.pending.items():
-            end = position + len(payload)
-            if position >= stop:
-                continue
-            if end <= stop:
-                done.append(position)
-            lo, hi = max(position, start), min(end, stop)
-            if hi <= lo:
-                continue
-            group = groups.get(codec.name)
-            if group is None:
-                group = (codec, np.zeros(count, dtype=np.uint8), np.zeros(count, dtype=np.bool_))
-                groups[codec.name] = group
-            group[1][lo - start : hi - start] = np.frombuffer(payload, dtype=np.uint8)[lo - position : hi - position]
-            group[2][lo - start : hi - start] = True
-        for position in done:
-            del state.pending[position]
-        out = np.zeros(count, dtype=np.int16)
-        for codec, codes, covered in groups.values():
-            decoded = codec.decode_table[codes]
-            out[covered] = decoded[covered]
-        return out
-
     def _update_header(self) -> None:
-        riff_size, data_size = sizes_fields(self._written * FRAME_BYTES)
-        self._file.seek(RIFF_SIZE_OFFSET)
-        self._file.write(riff_size)
-        self._file.seek(DATA_SIZE_OFFSET)
-        self._file.write(data_size)
-        self._file.seek(0, os.SEEK_END)
-        self._file.flush()  # into the OS: a crash of the process then loses nothing written so far
+        """Rewrite the RIFF and data sizes in place (one ``pwrite`` of the header after ``RIFF``)."""
+        self._file.flush()
+        header = pcm_header(self._written * FRAME_BYTES, channels=2, sample_rate=SAMPLE_RATE)[RIFF_SIZE_OFFSET:]
+        if os.pwrite(self._file.fileno(), header, RIFF_SIZE_OFFSET) != len(header):
+            raise OSError(f"short write of the header of {self.partial_path}")
         self._header_frames = self._written
+
+
+_DECODE_TABLES: dict[tuple[str, ...], npt.NDArray[np.int16]] = {}
+
+
+def _decode_table(codecs: list[Codec]) -> npt.NDArray[np.int16]:
+    """The codecs' 256-entry decode tables end to end, then one 0 (index ``256 * len(codecs)``: no audio)."""
+    key = tuple(codec.name for codec in codecs)
+    table = _DECODE_TABLES.get(key)
+    if table is None:
+        table = np.concatenate([*(codec.decode_table for codec in codecs), np.zeros(1, dtype=np.int16)])
+        _DECODE_TABLES[key] = table
+    return table
+
+
+_Run = tuple[int, int, list[bytes], Codec]  # (first position, one past the last, payloads end to end, codec)
+
+
+def _take_runs(state: _ChannelState, start: int, stop: int) -> list[_Run]:
+    """The channel's audio covering [start, stop) as runs of payloads that follow each other without a gap (the
+    usual case: one run per block), in arrival order, so where payloads overlap the later one wins. Payloads
+    reaching past ``stop`` stay pending for the next block."""
+    runs: list[_Run] = []
+    kept: list[_Pending] = []
+    parts: list[bytes] = []
+    run_start = run_end = 0
+    run_codec = -1
+    for item in state.pending:
+        position, payload, codec = item
+        if position >= stop:
+            kept.append(item)
+            continue
+        end = position + len(payload)
+        if end > stop:
+            kept.append(item)  # its tail belongs to the next block
+        elif end <= start:
+            continue
+        if parts and position == run_end and codec == run_codec:
+            parts.append(payload)
+            run_end = end
+            continue
+        if parts:
+            runs.append((run_start, run_end, parts, state.codecs[run_codec]))
+        parts, run_start, run_end, run_codec = [payload], position, end, codec
+    if parts:
+        runs.append((run_start, run_end, parts, state.codecs[run_codec]))
+    state.pending = kept
+    return runs
 
 
 def _describe(path: Path, *, truncated: bool) -> RecordingInfo:
