@@ -28,7 +28,10 @@ CARRIER_IP = "127.0.0.2"
 """Callers arrive from here (a trusted trunk); agents' phones use 127.0.0.1 and digest."""
 
 
-def dial_plan(tmp: Path, *, sip_port: int, rtp_base: int, extra: str = "") -> Path:
+def dial_plan(
+    tmp: Path, *, sip_port: int, rtp_base: int, extra: str = "", api_port: int | None = None, trunks: str | None = None
+) -> Path:
+    """The test dial plan; ``trunks`` replaces the body of the ``trunks:`` section (YAML indented by 2)."""
     text = textwrap.dedent(f"""\
         sip:
           listen:
@@ -39,9 +42,7 @@ def dial_plan(tmp: Path, *, sip_port: int, rtp_base: int, extra: str = "") -> Pa
           port_max: {rtp_base + 199}
           inactivity_timeout: 20s
         trunks:
-          carrier:
-            inbound:
-              allow_from: [{CARRIER_IP}/32]
+        {{TRUNKS}}
         numbers:
           '200': {{node: sales}}
           '201': {{node: short-queue}}
@@ -86,16 +87,23 @@ def dial_plan(tmp: Path, *, sip_port: int, rtp_base: int, extra: str = "") -> Pa
         security:
           realm: voxcenter.test
           allowlist: []
-        """) + extra
+        api:
+          enabled: {"true" if api_port else "false"}
+          port: {api_port or 8088}
+          token: test-token
+        """).replace("{TRUNKS}\n", trunks or f"  carrier:\n    inbound:\n      allow_from: [{CARRIER_IP}/32]\n") + extra
     path = tmp / "voxcenter.yaml"
     path.write_text(text)
     return path
 
 
 @asynccontextmanager
-async def running_server(tmp: Path, extra: str = "") -> AsyncIterator[Server]:
+async def running_server(
+    tmp: Path, extra: str = "", api_port: int | None = None, trunks: str | None = None
+) -> AsyncIterator[Server]:
     sip_port = free_port()
-    path = dial_plan(tmp, sip_port=sip_port, rtp_base=30000 + secrets.randbelow(300) * 100, extra=extra)
+    path = dial_plan(tmp, sip_port=sip_port, rtp_base=30000 + secrets.randbelow(300) * 100, extra=extra,
+                     api_port=api_port, trunks=trunks)
     server = Server(path, node="test")
     await server.start()
     try:

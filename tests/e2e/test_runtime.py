@@ -61,3 +61,61 @@ async def test_caller_in_queue_times_out_to_the_exit_node(tmp_path: Path) -> Non
         assert disposition == "timeout" and hangup_by == "system"
         events = [row[0] for row in query(db, "select event from call_events order by at")]
         assert "ENTERQUEUE" in events and "EXITWITHTIMEOUT" in events
+
+
+async def test_admin_api_serves_the_running_server(tmp_path: Path) -> None:
+    import aiohttp
+
+    from tests.interop.sipp import free_port
+
+    api_port = free_port()
+    async with running_server(tmp_path, api_port=api_port) as server:
+        address = server.endpoint.address("udp")
+        base = f"http://127.0.0.1:{api_port}"
+        headers = {"Authorization": "Bearer test-token"}
+        async with AgentPhone("1001", "pw-1001", address) as phone, aiohttp.ClientSession() as http:
+            assert await phone.register() == 200
+            async with http.get(f"{base}/healthz") as response:
+                assert response.status == 200
+            async with http.get(f"{base}/api/agents", headers={"Authorization": "Bearer wrong"}) as response:
+                assert response.status == 401
+            async with http.post(f"{base}/api/agents/1001/login", headers=headers, json={}) as response:
+                assert response.status == 200
+            assert server.acd.router.agent_state("1001").value == "ready"
+            async with http.get(f"{base}/api/agents/1001", headers=headers) as response:
+                body = await response.json()
+                assert response.status == 200 and body["state"] == "ready"
+            async with http.get(f"{base}/metrics", headers=headers) as response:
+                assert 'voxcenter_agents{state="ready"} 1.0' in await response.text()
+
+
+
+DIGEST_TRUNKS = """\
+  carrier:
+    inbound:
+      allow_from: [127.0.0.2/32]
+  carrier-digest:
+    inbound:
+      auth: digest
+      username: carrier7
+      password: trunk-secret
+      allow_from: [127.0.0.3/32]
+"""
+
+
+async def test_digest_trunk_calls_are_accepted_and_attributed(tmp_path: Path) -> None:
+    async with running_server(tmp_path, trunks=DIGEST_TRUNKS) as server:
+        address = server.endpoint.address("udp")
+        target = f"{address.host}:{address.port}"
+        # SIPp puts sip:host:port in the digest uri unless told the Request-URI (-auth_uri); we check it.
+        credentials = ["-au", "carrier7", "-ap", "trunk-secret", "-auth_uri", f"201@{target}"]  # SIPp adds "sip:"
+        ok = await run_sipp("uac_call_auth.xml", target, tmp_path, service="201", local_ip="127.0.0.3",
+                            extra=credentials, timeout=20)
+        assert ok.successful == 1, ok.describe()
+        # The right password from an address the trunk does not own is refused (403).
+        elsewhere = await run_sipp("uac_call_auth.xml", target, tmp_path, service="201", local_ip="127.0.0.4",
+                                   extra=credentials, timeout=10)
+        assert elsewhere.failed == 1 and elsewhere.successful == 0
+        await wait_for(lambda: not server.calls)
+        await server.writer.flush(5.0)
+        assert query(tmp_path / "voxcenter.db", "select trunk from calls") == [("carrier-digest",)]

@@ -170,3 +170,19 @@ async def test_a_phone_that_stops_answering_keepalives_is_unreachable() -> None:
             await asyncio.sleep(0.1)
         assert endpoint.registrar.lookup("1001") == []  # not rung any more
         assert endpoint.registrar.lookup("1001", reachable_only=False)  # but still registered
+
+
+async def test_reloaded_settings_change_who_is_trusted() -> None:
+    from dataclasses import replace
+
+    async with running_endpoint(answer_and_wait, trusted=()) as endpoint, UdpClient() as client:
+        port = endpoint.address("udp").port
+        client.send(sip_request("INVITE", client.port, call_id="rl-1", uri="sip:100@127.0.0.1"), "127.0.0.1", port)
+        refused = await client.final_response()
+        assert refused is not None and refused.status == 401
+        notes = endpoint.update_settings(replace(endpoint.settings, trusted_networks={"pbx": ("127.0.0.0/8",)},
+                                                 max_calls=7))
+        assert notes == [] and endpoint.settings.max_calls == 7
+        client.send(sip_request("INVITE", client.port, call_id="rl-2", uri="sip:100@127.0.0.1"), "127.0.0.1", port)
+        accepted = await client.final_response()
+        assert accepted is not None and accepted.status == 200

@@ -13,6 +13,8 @@ estimates by ``estimate.py``; the agent state machine is the table in ``agents.p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from voxcenter.acd.agents import Agent, AgentInput, AgentState
 from voxcenter.acd.announce import AnnouncementMemory
 from voxcenter.acd.dispatch import assign
@@ -35,12 +37,15 @@ from voxcenter.acd.events import (
 )
 from voxcenter.acd.model import (
     HANGUP,
+    AgentProfile,
     CallRequest,
     OverflowKind,
     OverflowTarget,
     QueuePolicy,
 )
+from voxcenter.acd.ordering import order_key
 from voxcenter.acd.state import RouterError, RouterState
+from voxcenter.acd.stats import QueueCounters
 from voxcenter.acd.waiting import Entry
 
 __all__ = ["MAX_OVERFLOW_HOPS", "Router", "RouterError"]
@@ -89,6 +94,13 @@ class Router(RouterState):
 
     def callback_result(self, call_id: str, answered: bool, now: float) -> None:
         """The customer leg of an agent-first callback was answered, or failed."""
+        orphaned = self._orphaned_callbacks.pop(call_id, None)
+        if orphaned is not None:  # its queue was removed by a reload while the customer was dialed
+            agent = self._agents[orphaned]
+            self._change(agent, AgentInput.HANGUP, now, "callback of a removed queue")
+            self._end_wrapup(agent, now, "no wrap-up after a callback of a removed queue")
+            self._dispatch(now)
+            return
         entry = self._entry(call_id)
         agent_id = entry.callback_agent
         if agent_id is None:
@@ -154,11 +166,12 @@ class Router(RouterState):
             return
         agent_id, queue, since = self._connected.pop(call_id)
         agent = self._agents[agent_id]
-        policy = self._policies[queue]
+        policy = self._policies.get(queue) or self._retired_policies[queue]
         talk = now - since
         agent.talk_time += talk
         wrapup = agent.profile.wrapup if agent.profile.wrapup is not None else policy.wrapup
-        self._handle_time[queue] = ewma(self._handle_time[queue], talk + wrapup, policy.handle_time_smoothing)
+        if queue in self._handle_time:  # not for a queue a reload removed during the call
+            self._handle_time[queue] = ewma(self._handle_time[queue], talk + wrapup, policy.handle_time_smoothing)
         self._decisions.append(CallCompleted(call_id, agent_id, queue, talk, ended_by))
         self._change(agent, AgentInput.HANGUP, now, f"call ended by {ended_by.value}")
         if wrapup > 0:
@@ -177,6 +190,8 @@ class Router(RouterState):
     def agent_login(self, agent_id: str, now: float, reason: str = "login") -> None:
         """The agent logs in (feature code, e.g. ``*45``, or API); a repeated login changes nothing."""
         agent = self._agent(agent_id)
+        if agent_id in self._retiring:
+            raise RouterError(f"agent {agent_id!r} was removed from the dial plan and cannot log in")
         agent.pending_logout = None
         if agent.state is AgentState.OFFLINE:
             agent.consecutive_no_answers = 0
@@ -295,6 +310,94 @@ class Router(RouterState):
                 elif entry.callback_agent is None:
                     self._exit(entry, ExitReason.CALLBACK_EXPIRED, now, short=False)
         self._dispatch(now)
+
+    def reconfigure(self, policies: Iterable[QueuePolicy], agents: Iterable[AgentProfile], now: float) -> None:
+        """Apply a reloaded dial plan's queues and agents without losing anyone.
+
+        All or nothing: an inconsistent set raises ``ConfigError`` and changes nothing. Then:
+
+        - queues kept: waiting callers keep their entry (same virtual start, so the same place under
+          the same discipline), rings in progress keep their deadline, counters and the measured
+          handle time are kept; under a changed policy the maximum wait, callback offer and
+          relaxation steps count from the caller's join time, the next announcement from now, and
+          a callback request keeps its expiry;
+        - queues removed: their waiting callers leave as if the last agent had logged out
+          (``QueueExit`` with ``ExitReason.EMPTY``: the IVR goes on at the queue node's empty exit);
+          calls already connected from them end normally;
+        - agents kept: state, statistics and phone reachability are kept, the new profile
+          (queues, skills, wrap-up) applies to the next offer;
+        - agents added start OFFLINE (and unreachable until their phone registers);
+        - agents removed are logged out at once when idle, after their call (and wrap-up) otherwise,
+          are never offered another call, and are forgotten once OFFLINE;
+        - a kept queue that no logged-in agent serves any more applies its ``leave_when_empty`` policy.
+        """
+        new_policies, profiles = self._validated(policies, agents)
+        removed_queues = [name for name in self._policies if name not in new_policies]
+        for name in removed_queues:
+            for entry in list(self._queues[name]):
+                self._cancel_rings(entry, now, "queue removed from the dial plan")
+                if entry.callback_agent is not None:
+                    self._orphaned_callbacks[entry.call_id] = entry.callback_agent
+                self._exit(entry, ExitReason.EMPTY, now, short=False)
+            self._retired_policies[name] = self._policies[name]
+        still_connected = {queue for _, queue, _ in self._connected.values()}
+        self._retired_policies = {n: p for n, p in self._retired_policies.items() if n in still_connected}
+        old_policies = self._policies
+        self._policies = new_policies
+        for name, policy in new_policies.items():
+            self._retired_policies.pop(name, None)
+            if name not in self._queues:
+                self._queues[name] = []
+                self._counters[name] = QueueCounters()
+                self._handle_time[name] = policy.default_handle_time
+            elif old_policies[name] != policy:
+                self._rearm(name, old_policies[name], policy, now)
+        for name in removed_queues:
+            del self._queues[name], self._counters[name]
+            self._last_rung.pop(name, None)
+        self._update_agents(profiles, now)
+        self._leave_empty_queues(now)  # a kept queue nobody logged in serves any more follows its policy
+        self._dispatch(now)
+
+    def _rearm(self, queue: str, old: QueuePolicy, policy: QueuePolicy, now: float) -> None:
+        """Re-sort one kept queue under its new policy and re-arm its entries' policy timers."""
+        entries = self._queues[queue]
+        entries.sort(key=lambda e: order_key(e, policy.discipline, policy.weight, now))
+        for entry in entries:
+            if not entry.callback and not entry.backup_groups:  # (a callback's expiry stays as it was)
+                entry.timeout_at = None if policy.max_wait is None else entry.joined_at + policy.max_wait
+            if not entry.callback and policy.announce_every != old.announce_every:
+                entry.announce_at = None if policy.announce_every is None else now + policy.announce_every
+            if not entry.callback and policy.callback_offer_after != old.callback_offer_after and (
+                    entry.offer_at is not None or old.callback_offer_after is None):
+                after = policy.callback_offer_after
+                entry.offer_at = None if after is None else max(now, entry.joined_at + after)
+            if policy.relaxation != old.relaxation:
+                entry.relax_index = sum(1 for step in policy.relaxation if entry.joined_at + step.after <= now)
+                self._arm_relaxation(entry, policy)
+
+    def _update_agents(self, profiles: list[AgentProfile], now: float) -> None:
+        wanted = {profile.agent_id for profile in profiles}
+        for order, profile in enumerate(profiles):
+            agent = self._agents.get(profile.agent_id)
+            if agent is None:
+                agent = Agent(profile, order)
+                agent.state_since = agent.idle_since = now
+                self._agents[profile.agent_id] = agent
+            else:
+                agent.profile, agent.order = profile, order
+            self._retiring.discard(profile.agent_id)
+        for agent_id, agent in list(self._agents.items()):
+            if agent_id in wanted:
+                continue
+            # Serving nothing, the agent is never offered another call; its call in progress goes on.
+            agent.profile = AgentProfile(agent_id, wrapup=agent.profile.wrapup)
+            agent.order = len(self._agents)
+            if agent.state is AgentState.OFFLINE:
+                del self._agents[agent_id]
+            else:
+                self._retiring.add(agent_id)
+                self.agent_logout(agent_id, now, "removed from the dial plan")
 
     def _enqueue(self, entry: Entry, queue: str, now: float) -> None:
         policy = self._policies[queue]

@@ -37,21 +37,18 @@ class RouterState:
     def __init__(
         self, policies: Iterable[QueuePolicy], agents: Iterable[AgentProfile], now: float, seed: int = 0
     ) -> None:
-        self._policies = {p.name: p for p in policies}
+        self._policies, profiles = self._validated(policies, agents)
         self._agents: dict[str, Agent] = {}
-        for order, profile in enumerate(agents):
-            if profile.agent_id in self._agents:
-                raise ConfigError(f"agent {profile.agent_id!r} is listed twice")
-            unknown = profile.queues - self._policies.keys()
-            if unknown:
-                raise ConfigError(f"agent {profile.agent_id!r} serves unknown queues {sorted(unknown)}")
+        for order, profile in enumerate(profiles):
             agent = Agent(profile, order)
             agent.state_since = agent.idle_since = now
             self._agents[profile.agent_id] = agent
-        for policy in self._policies.values():
-            for target in (policy.on_full, policy.on_timeout, policy.on_empty):
-                if target.kind is OverflowKind.QUEUE and target.target not in self._policies:
-                    raise ConfigError(f"queue {policy.name!r} overflows to unknown queue {target.target!r}")
+        self._retiring: set[str] = set()
+        """Agents a reload removed, logged out after their call and then forgotten."""
+        self._retired_policies: dict[str, QueuePolicy] = {}
+        """Policies of queues a reload removed while calls from them were still connected."""
+        self._orphaned_callbacks: dict[str, str] = {}
+        """Callback call id → agent, for callbacks in flight when a reload removed their queue."""
         self._queues: dict[str, list[Entry]] = {name: [] for name in self._policies}
         self._entries: dict[str, Entry] = {}
         self._connected: dict[str, tuple[str, str, float]] = {}  # call → (agent, queue, since)
@@ -61,6 +58,31 @@ class RouterState:
         self._decisions: deque[Decision] = deque()
         self._rng = random.Random(seed)
         self._seq = 0
+
+    @staticmethod
+    def _validated(
+        policies: Iterable[QueuePolicy], agents: Iterable[AgentProfile]
+    ) -> tuple[dict[str, QueuePolicy], list[AgentProfile]]:
+        """Policies by name and the agent profiles, once checked against each other (ConfigError if not)."""
+        by_name: dict[str, QueuePolicy] = {}
+        for policy in policies:
+            if policy.name in by_name:
+                raise ConfigError(f"queue {policy.name!r} is listed twice")
+            by_name[policy.name] = policy
+        profiles = list(agents)
+        seen: set[str] = set()
+        for profile in profiles:
+            if profile.agent_id in seen:
+                raise ConfigError(f"agent {profile.agent_id!r} is listed twice")
+            seen.add(profile.agent_id)
+            unknown = profile.queues - by_name.keys()
+            if unknown:
+                raise ConfigError(f"agent {profile.agent_id!r} serves unknown queues {sorted(unknown)}")
+        for policy in by_name.values():
+            for target in (policy.on_full, policy.on_timeout, policy.on_empty):
+                if target.kind is OverflowKind.QUEUE and target.target not in by_name:
+                    raise ConfigError(f"queue {policy.name!r} overflows to unknown queue {target.target!r}")
+        return by_name, profiles
 
     def next_decision(self) -> Decision | None:
         """The next decision to execute, or None."""
@@ -107,6 +129,10 @@ class RouterState:
             )
             for i, e in enumerate(self._queues[queue])
         ]
+
+    def knows_agent(self, agent_id: str) -> bool:
+        """Whether the router has this agent (a reload may have removed it)."""
+        return agent_id in self._agents
 
     def agent_state(self, agent_id: str) -> AgentState:
         """The agent's current state."""
@@ -170,6 +196,9 @@ class RouterState:
     def _change(self, agent: Agent, via: AgentInput, now: float, reason: str) -> None:
         """The one place agent states change: every change is logged and reported."""
         change = agent.apply(via, now, reason)
+        if change.new is AgentState.OFFLINE and agent.agent_id in self._retiring:
+            self._retiring.discard(agent.agent_id)
+            del self._agents[agent.agent_id]  # removed by a reload, now logged out: forgotten
         if log.isEnabledFor(logging.DEBUG):
             log.debug("agent %s: %s -> %s (%s) at %.3f", change.agent_id, change.old.value, change.new.value,
                       reason, now)

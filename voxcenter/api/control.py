@@ -125,6 +125,15 @@ class AgentLedger:
             self._queues[profile.agent_id] = tuple(sorted(profile.queues))
             self._facts[profile.agent_id] = _AgentFacts(now, "", 0)
 
+    def reconfigure(self, profiles: Iterable[AgentProfile], now: float) -> None:
+        """Follow a reloaded plan: kept agents keep their facts, new ones start now, removed ones go."""
+        queues: dict[str, tuple[str, ...]] = {}
+        facts: dict[str, _AgentFacts] = {}
+        for profile in profiles:
+            queues[profile.agent_id] = tuple(sorted(profile.queues))
+            facts[profile.agent_id] = self._facts.get(profile.agent_id) or _AgentFacts(now, "", 0)
+        self._queues, self._facts = queues, facts
+
     def observe(self, decision: object) -> None:
         """Take note of one router decision; decisions about unknown agents are ignored."""
         if isinstance(decision, AgentStateChanged):
@@ -152,4 +161,5 @@ class AgentLedger:
                 call_id=on_call.get(agent_id),
             )
             for agent_id, facts in self._facts.items()
+            if router.knows_agent(agent_id)
         ]

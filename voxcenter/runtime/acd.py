@@ -33,7 +33,9 @@ from voxcenter.acd.events import (
     StartCallback,
 )
 from voxcenter.acd.model import CallRequest, OverflowKind
-from voxcenter.acd.router import Router
+from voxcenter.acd.router import Router, RouterError
+from voxcenter.api.control import AgentLedger
+from voxcenter.config import Config
 from voxcenter.runtime.calllog import agent_event
 from voxcenter.runtime.legmedia import LegMedia
 from voxcenter.runtime.mapping import agent_profiles, queue_policies
@@ -69,21 +71,38 @@ class AcdService:
         self.loop = loop
         config = server.config
         self.router = Router(queue_policies(config), agent_profiles(config), loop.time())
+        self.ledger = AgentLedger(agent_profiles(config), loop.time())
+        """Per-agent facts the router does not keep (time in state, calls handled) for the API."""
         self.calls: dict[str, InboundCall] = {}
         """Callers this service knows: waiting, ringing or connected."""
         self.rings: dict[tuple[str, str], RingAttempt] = {}
+        self.callbacks: set[str] = set()
+        """Callbacks whose customer answered and who are talking to their agent now."""
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self.listeners: list[asyncio.Queue[dict[str, object]]] = []
+        self.closed = False
+        """Set by ``close()``: decisions are no longer carried out."""
 
     def now(self) -> float:
         return self.loop.time()
 
     # --- the pump -----------------------------------------------------------------------------------------------
 
+    def close(self) -> None:
+        """The server stops: no timer fires after its records are flushed (the writer is closed by then)."""
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        self._timer_at = None
+
     def pump(self) -> None:
         """Carry out every pending decision, then re-arm the one timer."""
+        if self.closed:
+            return
         while (decision := self.router.next_decision()) is not None:
+            self.ledger.observe(decision)
             try:
                 self._carry_out(decision)
             except Exception:
@@ -111,7 +130,13 @@ class AcdService:
 
     def join(self, call: InboundCall, request: CallRequest) -> None:
         self.calls[call.call_id] = call
-        self.router.caller_joined(request, self.now())
+        try:
+            self.router.caller_joined(request, self.now())
+        except RouterError as error:  # a reload removed the queue after this call started on the old plan
+            logger.info("acd.join_refused", call_id=call.call_id, queue=request.queue, reason=str(error))
+            call.log.event("EXITEMPTY", queue=request.queue, data={"reason": "queue removed from the dial plan"})
+            call.queue_exit("empty")
+            return
         self.pump()
 
     def leave(self, call_id: str) -> None:
@@ -165,6 +190,25 @@ class AcdService:
             raise ValueError(f"unknown agent command {command!r}")
         self.pump()
 
+    def reconfigure(self, config: Config) -> None:
+        """A reloaded dial plan: new queue policies and agent profiles, callers and agent states kept.
+
+        Raises the router's ``ConfigError`` (and changes nothing) when the two do not fit together.
+        Agents new to the plan start OFFLINE; one whose phone is already registered may be rung once
+        logged in.
+        """
+        known = {agent_id for agent_id in config.agents if self._known(agent_id)}
+        now = self.now()
+        self.router.reconfigure(queue_policies(config), agent_profiles(config), now)
+        self.ledger.reconfigure(agent_profiles(config), now)
+        for agent_id in config.agents:
+            if agent_id not in known and self.server.endpoint.registrar.lookup(agent_id):
+                self.router.agent_registered(agent_id, now)
+        self.pump()
+
+    def _known(self, agent_id: str) -> bool:
+        return self.router.knows_agent(agent_id)
+
     def binding_changed(self, change: BindingChanged) -> None:
         agent_id = change.binding.aor
         if agent_id not in self.server.config.agents:
@@ -200,6 +244,9 @@ class AcdService:
                 call.log.event("RINGNOANSWER", queue=decision.queue, agent=decision.agent_id,
                                value=decision.rang_for, data={"reason": decision.reason})
         elif isinstance(decision, Bridge):
+            if decision.call_id in self.callbacks:  # the callback task holds both legs and bridged them
+                logger.info("acd.callback_connected", call_id=decision.call_id, agent=decision.agent_id)
+                return
             ring = self.rings.pop((decision.call_id, decision.agent_id), None)
             if call is None or ring is None or ring.session is None or ring.leg is None:
                 logger.warning("acd.bridge_without_legs", call_id=decision.call_id, agent=decision.agent_id)
@@ -225,12 +272,14 @@ class AcdService:
                 call.log.event(EXIT_QUEUE_LOG.get(decision.reason, "EXITWITHTIMEOUT"), queue=decision.queue,
                                value=decision.waited, data={"overflow": decision.target.kind.value,
                                                             "target": decision.target.target})
+                call.log.update(wait_seconds=decision.waited)  # reports tell short from real abandons by it
                 if decision.target.kind is not OverflowKind.QUEUE:
                     call.queue_exit(decision.reason.value)
         elif isinstance(decision, QueueExit):
             if call is not None:
                 call.log.event(EXIT_QUEUE_LOG.get(decision.reason, "ABANDON"), queue=decision.queue,
                                value=decision.waited, data={"position": decision.position, "short": decision.short})
+                call.log.update(wait_seconds=decision.waited)
                 call.queue_exit(decision.reason.value)
         elif isinstance(decision, CallCompleted):
             logger.info("acd.call_completed", call_id=decision.call_id, agent=decision.agent_id,
@@ -282,11 +331,24 @@ class AcdService:
     async def _start_callback(self, decision: StartCallback) -> None:
         """Agent-first callback: the agent has answered; now dial the customer through a trunk."""
         ring = self.rings.pop((decision.call_id, decision.agent_id), None)
-        answered = False
-        if ring is not None and ring.leg is not None and ring.session is not None:
-            answered = await self.server.connect_callback(decision, ring.leg, ring.session)
-        self.router.callback_result(decision.call_id, answered, self.now())
-        self.pump()
+        call_id = decision.call_id
+
+        def answered() -> None:  # the customer picked up: agent and customer are connected from now on
+            self.callbacks.add(call_id)
+            self.router.callback_result(call_id, True, self.now())
+            self.pump()
+
+        ender = None
+        try:
+            if ring is not None and ring.leg is not None and ring.session is not None:
+                ender = await self.server.connect_callback(decision, ring.leg, ring.session, answered)
+        finally:
+            if call_id in self.callbacks:
+                self.callbacks.discard(call_id)
+                self.router.call_ended(call_id, self.now(), ender or Ender.CALLER)
+            else:
+                self.router.callback_result(call_id, False, self.now())
+            self.pump()
 
     def _spawn(self, coroutine: object) -> asyncio.Task[None]:
         return self.server.spawn(coroutine)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ import structlog
 
 from voxcenter.acd.events import Announce, Bridge, CallbackQueued, Ender, Enqueued, OfferCallback
 from voxcenter.acd.model import CallRequest, SkillRequirement
+from voxcenter.api.control import CallSnapshot
 from voxcenter.config import Config
 from voxcenter.ivr import (
     CallInfo,
@@ -70,6 +71,7 @@ class InboundCall:
         self.session = session
         self.entry_node = entry_node
         self.call_id = new_id()
+        self.started = asyncio.get_running_loop().time()
         self.language = language or self.config.prompts.default_language
         self.log = CallLog(
             server.writer, node=server.node, call_id=self.call_id, direction="inbound",
@@ -98,6 +100,18 @@ class InboundCall:
         self.ivr: IvrRun | None = None
         self.voicemail_digit: Callable[[str], None] | None = None
         """While a voicemail records, digits go here (the stop key) instead of to the IVR."""
+
+    def snapshot(self) -> CallSnapshot:
+        """What the API and wallboard show of this call."""
+        if self.bridge is not None:
+            state = "talking"
+        elif self.queued:
+            state = "queued"
+        else:
+            state = "ivr"
+        return CallSnapshot(call_id=self.call_id, caller=self.session.caller, called=self.session.called,
+                            state=state, queue=self.queue, agent=self.agent_id, started=self.started,
+                            language=self.language)
 
     # --- the call's life ------------------------------------------------------------------------------------------
 
@@ -182,6 +196,9 @@ class InboundCall:
                 ivr.recording_finished(float(value[0]), str(value[1]), now)
             elif kind == "lookup-result":
                 ivr.lookup_result(value, now)  # type: ignore[arg-type]
+            elif kind == "system-hangup":  # the server stops: _finish hangs up and leaves the queue
+                self.hangup_by, self.cause = "system", str(value)
+                return
             elif kind in ("caller-hangup", "media-timeout"):
                 self.hangup_by = "caller"
                 self.cause = "media timeout" if kind == "media-timeout" else "caller hung up"
@@ -195,8 +212,8 @@ class InboundCall:
     async def _carry_out_actions(self, ivr: IvrRun) -> None:
         while (action := ivr.next_action()) is not None:
             if isinstance(action, TimelineEvent):
-                self.log.event(action.name, data=dict(action.data) if action.data else None,
-                               queue=self.queue)
+                self.log.event(action.name, data={"node": action.node, **action.data} if action.node else
+                               dict(action.data) or None, queue=self.queue)
             elif isinstance(action, Play):
                 await self._play(action.prompts, action.language)
             elif isinstance(action, StopPlayback):
@@ -309,6 +326,9 @@ class InboundCall:
         self._queue_audio_with(list(sayer.announcement(position, decision.more_than, ewt)))
 
     def offer_callback(self, decision: OfferCallback) -> None:
+        if not self.session.caller.lstrip("+").isdigit():  # withheld or not a number: nobody to call back
+            logger.info("queue.callback_not_offered", caller=self.session.caller or None)
+            return
         queue = self.config.queues[decision.queue]
         self.callback_offered = True
         self.log.event("CALLBACKOFFER", queue=decision.queue, value=decision.ewt)
@@ -392,13 +412,14 @@ class InboundCall:
     async def _bridged(self) -> None:
         """Wait until either side hangs up, then end the other side."""
         while True:
-            kind, _ = await self.inputs.get()
-            if kind in ("caller-hangup", "media-timeout", "agent-hangup"):
+            kind, value = await self.inputs.get()
+            if kind in ("caller-hangup", "media-timeout", "agent-hangup", "system-hangup"):
                 break
         loop = asyncio.get_running_loop()
         ender = Ender.AGENT if kind == "agent-hangup" else Ender.CALLER
-        self.hangup_by = ender.value
-        self.cause = f"{ender.value} hung up" if kind != "media-timeout" else "media timeout"
+        self.hangup_by = "system" if kind == "system-hangup" else ender.value
+        self.cause = {"media-timeout": "media timeout", "system-hangup": str(value)}.get(kind,
+                                                                                      f"{ender.value} hung up")
         if self.connected_at is not None:
             self.log.update(talk_seconds=loop.time() - self.connected_at)
         if self.bridge is not None:
@@ -409,6 +430,10 @@ class InboundCall:
             await self.agent_session.hangup("caller hung up")
         if self.agent_id is not None and self.queue is not None:
             self.server.acd.call_ended(self.call_id, ender)
+
+    def end(self, cause: str) -> None:
+        """End the call from our side (the server stops at its drain deadline); the CDR says the system did."""
+        self.inputs.put_nowait(("system-hangup", cause))
 
     def _watch(self, session: SipSession, kind: str) -> None:
         def ended(_: object) -> None:

@@ -53,14 +53,30 @@ def endpoint_settings(config: Config) -> EndpointSettings:
     )
 
 
+def trunk_users(config: Config) -> dict[str, str]:
+    """Digest username → trunk name, for trunks whose inbound calls authenticate (``auth: digest``)."""
+    return {
+        trunk.inbound.username: name
+        for name, trunk in config.trunks.items()
+        if trunk.inbound is not None and trunk.inbound.auth == "digest" and trunk.inbound.username
+    }
+
+
 def credential_lookup(config: Config) -> CredentialLookup:
-    """Agents' digest credentials: HA1 from the password, or the configured HA1 for its algorithm."""
+    """Digest credentials: agents (HA1 from the password, or the configured HA1 for its algorithm) and
+    trunks that authenticate their inbound calls. An agent extension wins over a trunk username."""
     agents = dict(config.agents)
+    trunk_passwords = {
+        trunk.inbound.username: trunk.inbound.password
+        for trunk in config.trunks.values()
+        if trunk.inbound is not None and trunk.inbound.auth == "digest" and trunk.inbound.username
+    }
 
     def lookup(username: str, realm: str, algorithm: str) -> str | None:
         agent = agents.get(username)
         if agent is None:
-            return None
+            password = trunk_passwords.get(username)
+            return ha1(username, realm, password, algorithm) if password else None
         if agent.password is not None:
             return ha1(username, realm, agent.password, algorithm)
         stored = agent.ha1 or ""

@@ -13,26 +13,34 @@ flushed and recordings closed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
+import os
 import re
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import structlog
+from aiohttp import web
 
-from voxcenter.acd.events import CallCompleted
-from voxcenter.config import Config, ConfigIssue, load_config
-from voxcenter.ivr import CallerProfile
+from voxcenter.acd.events import CallCompleted, Ender, StartCallback
+from voxcenter.acd.model import ConfigError as AcdConfigError
+from voxcenter.acd.router import Router
+from voxcenter.api.app import ApiSettings, start_api
+from voxcenter.config import Config, ConfigError, ConfigIssue, load_config
 from voxcenter.media.player import MediaClock
 from voxcenter.media.ports import PortPool
 from voxcenter.media.prompts import PromptLibrary
 from voxcenter.media.recorder import RecordingInfo, repair_recordings
 from voxcenter.runtime.acd import AcdService
+from voxcenter.runtime.calllog import CallLog
+from voxcenter.runtime.control import ServerControl
 from voxcenter.runtime.customers import CustomerDirectory
 from voxcenter.runtime.inbound import InboundCall
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError, tone_frames
-from voxcenter.runtime.mapping import credential_lookup, endpoint_settings, trunk_settings
+from voxcenter.runtime.mapping import credential_lookup, endpoint_settings, trunk_settings, trunk_users
 from voxcenter.sip.endpoint import RequestFailed, SipEndpoint
 from voxcenter.sip.registrar import BindingChanged
 from voxcenter.sip.session import SipSession
@@ -63,9 +71,11 @@ class Server:
         self.calls: dict[str, InboundCall] = {}
         self.started_at = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._api: web.AppRunner | None = None
         self._drained = asyncio.Event()
         """Set whenever the last call in progress ends (what a draining stop waits for)."""
         self._credentials = credential_lookup  # replaced by the mapped lookup at start and reload
+        self._reload_lock = asyncio.Lock()
 
     # --- life cycle -------------------------------------------------------------------------------------------------
 
@@ -99,6 +109,7 @@ class Server:
             trunk = Trunk(settings, self.endpoint)
             self.trunks[settings.name] = trunk
             trunk.start()
+        await self._start_api(config)
         self.started_at = time.time()
         logger.info("voxcenter.started", node=self.node, sip=[str(a) for a in addresses],
                     rtp=f"{config.rtp.address}:{config.rtp.port_min}-{config.rtp.port_max}", database=_safe(url))
@@ -113,30 +124,74 @@ class Server:
                 await asyncio.wait_for(self._drained.wait(), drain_timeout)
             except TimeoutError:
                 logger.warning("voxcenter.drain_deadline", calls=len(self.calls))
+                # End them ourselves (BYE to both legs, CDR closed by the system) before the endpoint goes.
+                for call in list(self.calls.values()):
+                    call.end("server shutdown")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._drained.wait(), 10.0)
         for trunk in self.trunks.values():
             await trunk.stop()
+        if self._api is not None:
+            await self._api.cleanup()
         await self.endpoint.stop()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5.0)
+        self.acd.close()
         flushed = await self.writer.close(within=10.0)
         await self.customers.close()
         logger.info("voxcenter.stopped", records_flushed=flushed)
 
+    async def _start_api(self, config: Config) -> None:
+        api = config.api
+        if not api.enabled:
+            return
+        token = os.environ.get("VOXCENTER_API_TOKEN") or api.token
+        settings = ApiSettings(host=str(api.address), port=api.port, token=token)
+        try:
+            self._api, port = await start_api(ServerControl(self), settings)
+        except OSError as error:
+            # Calls matter more than the admin API: keep serving them and say loudly what is missing.
+            logger.error("api.unavailable", address=f"{api.address}:{api.port}", error=str(error))
+            return
+        logger.info("api.listening", url=f"http://{api.address}:{port}/", wallboard=f"http://{api.address}:{port}/wallboard")
+
     async def reload(self) -> list[ConfigIssue]:
-        """Swap in a valid new dial plan for new calls; raise ConfigError (and keep the old one) otherwise."""
-        loop = asyncio.get_running_loop()
-        config = await loop.run_in_executor(None, load_config, self.config_path)
-        self.config = config
-        self._lookup = credential_lookup(config)
-        self.prompts.clear()
-        logger.info("config.reloaded", warnings=len(config.warnings))
-        return list(config.warnings)
+        """Swap in a valid new dial plan for new calls; raise ConfigError (and keep the old one) otherwise.
+
+        The swap is atomic (no await between its steps): new calls, credentials, queue policies and
+        agent profiles change together. Calls in progress keep the config they started with; the
+        ACD keeps its waiting callers (same places) and agent states (see ``Router.reconfigure``).
+        """
+        async with self._reload_lock:  # two SIGHUPs in a row: one reload after the other
+            loop = asyncio.get_running_loop()
+            config = await loop.run_in_executor(None, load_config, self.config_path)
+            for warning in config.warnings:
+                logger.warning("config.warning", issue=str(warning))
+            try:
+                self.acd.reconfigure(config)
+            except AcdConfigError as error:  # the loader's checks should make this unreachable
+                raise ConfigError([ConfigIssue(str(self.config_path), 1, 1, f"the ACD refused it: {error}")]) \
+                    from error
+            self.config = config
+            self._lookup = credential_lookup(config)
+            for note in self.endpoint.update_settings(endpoint_settings(config)):
+                logger.warning("config.reload_partial", note=note)
+            self.prompts.clear()
+            logger.info("config.reloaded", warnings=len(config.warnings), queues=sorted(config.queues),
+                        agents=len(config.agents), calls=len(self.calls))
+            return list(config.warnings)
 
     # --- new calls ------------------------------------------------------------------------------------------------
 
     async def _on_call(self, session: SipSession) -> None:
         config = self.config
         called = session.called
+        if session.trunk is None and session.user is not None and session.user not in config.agents:
+            trunk_name = trunk_users(config).get(session.user)
+            if trunk_name is not None and not self._trunk_source_allowed(trunk_name, session.remote.host):
+                session.reject(403, "Forbidden")
+                return
+            session.trunk = trunk_name  # a carrier that authenticates with digest instead of (or besides) its IP
         is_agent = session.user is not None and session.user in config.agents and not session.trunk
         if is_agent and await self._feature_code(session, str(session.user), called):
             return
@@ -155,6 +210,14 @@ class Server:
             self.calls.pop(call.call_id, None)
             if not self.calls:
                 self._drained.set()
+
+    def _trunk_source_allowed(self, trunk_name: str, host: str) -> bool:
+        """A digest trunk with ``allow_from`` must also come from those networks."""
+        inbound = self.config.trunks[trunk_name].inbound
+        if inbound is None or not inbound.allow_from:
+            return True
+        address = ipaddress.ip_address(host)
+        return any(address in ipaddress.ip_network(str(network), strict=False) for network in inbound.allow_from)
 
     async def _feature_code(self, session: SipSession, agent_id: str, code: str) -> bool:
         """Agent feature codes (*45 login, *46 logout, *47 pause): a short tone confirms, then hang up."""
@@ -262,27 +325,49 @@ class Server:
         leg.accept(session.remote_sdp or b"")
         return leg, session
 
-    async def connect_callback(self, decision: object, agent_leg: LegMedia, agent_session: SipSession) -> bool:
-        """Agent-first callback: dial the customer and bridge them to the waiting agent until one hangs up."""
+    async def connect_callback(
+        self, decision: StartCallback, agent_leg: LegMedia, agent_session: SipSession,
+        on_answered: Callable[[], None] | None = None,
+    ) -> Ender | None:
+        """Agent-first callback: dial the customer and bridge them to the waiting agent until one hangs up.
+
+        ``on_answered`` runs as soon as the customer answers (the ACD counts the agent on a call from
+        then on). Returns who hung up, or None when the customer was not reached. The outbound call
+        leaves its own CDR (direction ``outbound``; its CONNECT event names the callback's call id).
+        """
         from voxcenter.media.bridge import Bridge as MediaBridge
 
-        number = str(getattr(decision, "number", ""))
+        number = decision.number
+        log = CallLog(self.writer, node=self.node, call_id=new_id(), direction="outbound",
+                      from_number=decision.agent_id, to_number=number, trunk="", sip_call_id="")
+        log.update(queue=decision.queue, agent=decision.agent_id, agent_answered_at=time.time())
         try:
             leg, session = await self.call_number(number, None, ring_timeout=30.0)
         except RequestFailed as failure:
             logger.info("callback.failed", number=number, status=failure.status)
             await agent_session.hangup("callback not answered")
             agent_leg.close()
-            return False
+            log.finish("failed", hangup_by="system", cause=f"customer not reached ({failure.status})")
+            return None
+        loop = asyncio.get_running_loop()
+        connected_at = loop.time()
+        log.update(answered_at=time.time(), sip_call_id=session.call_id)
+        log.event("CONNECT", queue=decision.queue, agent=decision.agent_id,
+                  data={"callback_for": decision.call_id, "attempt": decision.attempt})
+        if on_answered is not None:
+            on_answered()
         bridge = MediaBridge(agent_leg.session, leg.session)
         bridge.start()
         await asyncio.wait([agent_session.ended, session.ended], return_when=asyncio.FIRST_COMPLETED)
+        ender = Ender.AGENT if agent_session.ended.done() else Ender.CALLER
         bridge.stop()
         for other in (agent_session, session):
             await other.hangup("callback finished")
         agent_leg.close()
         leg.close()
-        return True
+        log.update(talk_seconds=loop.time() - connected_at)
+        log.finish("answered", hangup_by=ender.value, cause=f"{ender.value} hung up")
+        return ender
 
     def record_completion(self, decision: CallCompleted) -> None:
         self.writer.submit(CallEvent(event_id=new_id(), call_id=decision.call_id, at=time.time(),
@@ -295,29 +380,11 @@ class Server:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    # --- the control plane (admin API) ----------------------------------------------------------------------------
+    # --- for the admin API (voxcenter.runtime.control) -------------------------------------------------------------
 
     @property
-    def router(self) -> object:
+    def router(self) -> Router:
         return self.acd.router
-
-    def now(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    def agent_command(self, agent_id: str, command: str, reason: str | None = None) -> None:
-        self.acd.agent_command(agent_id, command, reason)
-
-    async def subscribe(self) -> AsyncIterator[dict[str, object]]:
-        queue: asyncio.Queue[dict[str, object]] = asyncio.Queue(maxsize=1)
-        self.acd.listeners.append(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self.acd.listeners.remove(queue)
-
-    def profile(self, number: str) -> CallerProfile | None:
-        return None
 
 
 def _repair(directory: Path) -> list[RecordingInfo]:

@@ -205,6 +205,35 @@ class SipEndpoint:
         if self.transports is not None:
             await self.transports.close()
 
+    def update_settings(self, settings: EndpointSettings) -> list[str]:
+        """Apply a reloaded configuration: trusted trunk networks, limits, digest policy.
+
+        Bans and failure counts are kept; so are nonces unless the realm or the algorithms change.
+        Listeners cannot move while calls use them: the returned notes name what needs a restart.
+        """
+        notes: list[str] = []
+        if settings.listeners != self.settings.listeners:
+            notes.append("listen addresses changed: they take effect at the next restart")
+        if (settings.realm, settings.auth_algorithms, settings.nonce_lifetime) != (
+            self.settings.realm, self.settings.auth_algorithms, self.settings.nonce_lifetime
+        ):
+            self.authenticator = DigestAuthenticator(
+                settings.realm, self.settings.nonce_secret, settings.nonce_lifetime, settings.auth_algorithms
+            )
+        self.failures.allowlist = tuple(
+            ipaddress.ip_network(network, strict=False)
+            for network in (*settings.auth_allowlist, *(n for nets in settings.trusted_networks.values() for n in nets))
+        )
+        self._trusted = [
+            (name, ipaddress.ip_network(network, strict=False))
+            for name, networks in settings.trusted_networks.items()
+            for network in networks
+        ]
+        settings.listeners = self.settings.listeners
+        settings.nonce_secret = self.settings.nonce_secret
+        self.settings = settings
+        return notes
+
     def address(self, transport: str = "udp") -> Address:
         for address in self.addresses:
             if address.transport == transport:
