@@ -1,4 +1,4 @@
-"""Command line: ``voxcenter run | check | report | staffing | db | simulate``.
+"""Command line: ``voxcenter run | demo | check | report | staffing | db | simulate``.
 
 Each package registers its own subcommands (``add_commands``); every parser
 sets ``handler(args) -> int``, the process exit status.
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     from voxcenter.config_commands import add_commands as add_config_commands
     from voxcenter.reports.commands import add_commands as add_report_commands
     from voxcenter.runtime.commands import add_commands as add_runtime_commands
+    from voxcenter.runtime.demo import add_commands as add_demo_commands
     from voxcenter.store.commands import add_commands as add_store_commands
 
     parser = argparse.ArgumentParser(
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"voxcenter {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_runtime_commands(subparsers)
+    add_demo_commands(subparsers)
     add_config_commands(subparsers)
     add_report_commands(subparsers)
     add_store_commands(subparsers)

@@ -119,3 +119,41 @@ async def test_digest_trunk_calls_are_accepted_and_attributed(tmp_path: Path) ->
         await wait_for(lambda: not server.calls)
         await server.writer.flush(5.0)
         assert query(tmp_path / "voxcenter.db", "select trunk from calls") == [("carrier-digest",)]
+
+
+async def test_agent_dials_out_through_an_allowed_route_and_can_hold(tmp_path: Path) -> None:
+    from tests.e2e.harness import answer_sdp
+    from tests.interop.sipp import SippServer
+
+    async with SippServer("uas_answer.xml", tmp_path) as far_end:
+        trunks = (
+            "  carrier:\n    inbound:\n      allow_from: [127.0.0.2/32]\n"
+            f"    outbound:\n      proxy: sip:{far_end.address}\n      options_interval: 0s\n"
+            "      caller_id: '0155501234'\n"
+        )
+        routes = "routes:\n  out:\n    patterns: ['0[0-9]{9}']\n    trunk: carrier\n    allow:\n      agents: ['1001']\n"
+        async with running_server(tmp_path, trunks=trunks, extra=routes) as server:
+            address = server.endpoint.address("udp")
+            async with AgentPhone("1001", "pw-1001", address) as alice, AgentPhone("1002", "pw-1002",
+                                                                                   address) as bob:
+                assert await alice.register() == 200 and await bob.register() == 200
+                # Bob is in no route's allow list: toll fraud stops at the dial plan.
+                assert await bob.dial("0612345678") == 403
+                assert alice.endpoint is not None
+                session = await alice.endpoint.invite(
+                    alice._server_uri("0612345678"), address, answer_sdp(9), from_user="1001",
+                    credentials=alice.credentials, ring_timeout=10,
+                )
+                # Hold: the phone re-offers sendonly; voxcenter answers recvonly and keeps the call.
+                held = answer_sdp(9).replace(b"a=sendrecv", b"a=sendonly")
+                response = await session.reinvite(held)
+                assert response is not None and response.status == 200 and b"a=recvonly" in response.body
+                await asyncio.sleep(0.2)
+                await session.hangup()
+            result = await far_end.wait()
+            assert result.successful == 1, result.describe()
+            await wait_for(lambda: True)
+            await server.writer.flush(5.0)
+    rows = query(tmp_path / "voxcenter.db",
+                 "select direction, from_number, to_number, trunk, disposition, hangup_by from calls")
+    assert ("outbound", "1001", "0612345678", "carrier", "answered", "agent") in rows

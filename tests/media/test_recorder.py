@@ -405,3 +405,20 @@ async def test_compress_to_flac_is_lossless_and_opus_decodes(tmp_path):
     assert not info.path.exists() and opus.path.suffix == ".opus"
     with av.open(str(opus.path)) as container:
         assert sum(f.samples / f.sample_rate for f in container.decode(audio=0)) == pytest.approx(1.0, abs=0.05)
+
+
+def test_compress_to_mp3_and_flac(tmp_path: Path) -> None:
+    import av
+
+    from voxcenter.media.recorder import compress_sync
+
+    recorder = CallRecorder(tmp_path / "call.wav", 0.0)
+    for i in range(100):
+        recorder.write("caller", i * 160, bytes([0x10]) * 160, PCMU, now=i * 0.02)
+        recorder.write("agent", i * 160, bytes([0x90]) * 160, PCMU, now=i * 0.02)
+    info = recorder.close(now=2.0)
+    for fmt, suffix in (("mp3", ".mp3"), ("flac", ".flac")):
+        packed = compress_sync(info, fmt)
+        assert packed.path.suffix == suffix and packed.size > 0
+        with av.open(str(packed.path)) as container:
+            assert container.streams.audio[0].channels == 2

@@ -444,12 +444,16 @@ def repair_recordings(directory: Path) -> list[RecordingInfo]:
     return repaired
 
 
-CompressionFormat = Literal["flac", "opus"]
-_ENCODERS: dict[str, tuple[str, str]] = {"flac": ("flac", ".flac"), "opus": ("libopus", ".opus")}
+CompressionFormat = Literal["flac", "opus", "mp3"]
+_ENCODERS: dict[str, tuple[str, str]] = {
+    "flac": ("flac", ".flac"),
+    "opus": ("libopus", ".opus"),
+    "mp3": ("libmp3lame", ".mp3"),
+}
 
 
 def compress_sync(info: RecordingInfo, fmt: CompressionFormat = "flac", *, remove_wav: bool = False) -> RecordingInfo:
-    """Re-encode a finished WAV recording as FLAC (lossless) or Opus with PyAV (blocking)."""
+    """Re-encode a finished WAV recording as FLAC (lossless), Opus or MP3 with PyAV (blocking)."""
     import av  # PyAV is only needed here; keep it off the hot import path
 
     encoder, suffix = _ENCODERS[fmt]

@@ -45,7 +45,7 @@ from voxcenter.ivr import (
 from voxcenter.media.bridge import Bridge as MediaBridge
 from voxcenter.media.dtmf import DtmfReceived
 from voxcenter.media.player import PlayOutcome
-from voxcenter.media.recorder import CallRecorder
+from voxcenter.media.recorder import CallRecorder, compress
 from voxcenter.runtime.calllog import CallLog
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
 from voxcenter.runtime.voicemail import record_voicemail
@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger(__name__)
 
+BYE_WAIT = 5.0
+"""How long a hang-up waits for the BYE's answer before the call's records are finished anyway."""
 ACK_WAIT = 32.0
 """How long to wait for the ACK of our 200 (64·T1) before giving the call up."""
 
@@ -146,6 +148,7 @@ class InboundCall:
         self.leg.on_timeout = lambda _: self.inputs.put_nowait(("media-timeout", None))
         session.on_info = lambda request: self.leg.info_received(request.content_type or "", request.body) \
             if self.leg is not None else None
+        session.on_offer = lambda request: self._reoffer(self.leg, request.body)
         session.answer(answer)
         try:
             await asyncio.wait_for(session.confirmed.wait(), ACK_WAIT)
@@ -407,6 +410,7 @@ class InboundCall:
             self.bridge.add_tap(self.recorder.write)
         self.bridge.start()
         agent_leg.on_timeout = lambda _: self.inputs.put_nowait(("agent-hangup", "media timeout"))
+        agent_session.on_offer = lambda request: self._reoffer(agent_leg, request.body)
         self._watch(agent_session, "agent-hangup")
 
     async def _bridged(self) -> None:
@@ -425,15 +429,26 @@ class InboundCall:
         if self.bridge is not None:
             self.bridge.stop()
         if ender is Ender.AGENT:
-            await self.session.hangup("agent hung up")
+            await self.session.hangup("agent hung up", wait=BYE_WAIT)
         elif self.agent_session is not None:
-            await self.agent_session.hangup("caller hung up")
+            await self.agent_session.hangup("caller hung up", wait=BYE_WAIT)
         if self.agent_id is not None and self.queue is not None:
             self.server.acd.call_ended(self.call_id, ender)
 
     def end(self, cause: str) -> None:
         """End the call from our side (the server stops at its drain deadline); the CDR says the system did."""
         self.inputs.put_nowait(("system-hangup", cause))
+
+    def _reoffer(self, leg: LegMedia | None, body: bytes) -> bytes | None:
+        """A re-INVITE from either phone (hold, resume, a new address): answer it and re-anchor the bridge."""
+        if leg is None or not body:
+            return None
+        answer = leg.answer_reoffer(body)
+        if answer is not None and self.bridge is not None:
+            self.bridge.start()  # take the legs' codecs and addresses as they are now
+        self.log.event("REINVITE", data={"leg": "agent" if leg is self.agent_leg else "caller",
+                                         "accepted": answer is not None})
+        return answer
 
     def _watch(self, session: SipSession, kind: str) -> None:
         def ended(_: object) -> None:
@@ -489,11 +504,15 @@ class InboundCall:
             task.cancel()
         if self.queued and not self.callback_booked:
             self.server.acd.leave(self.call_id)
+        # BYE whoever is still there, together; the call is over whatever they answer, so the CDR never
+        # waits out a silent phone's Timer F.
+        hangups = []
         if not self.session.is_ended:
-            await self.session.hangup(self.cause or "call finished")
+            hangups.append(self.session.hangup(self.cause or "call finished", wait=BYE_WAIT))
             self.hangup_by = self.hangup_by or "system"
         if self.agent_session is not None and not self.agent_session.is_ended:
-            await self.agent_session.hangup("call finished")
+            hangups.append(self.agent_session.hangup("call finished", wait=BYE_WAIT))
+        await asyncio.gather(*hangups)
         if self.bridge is not None:
             self.bridge.stop()
         if self.recorder is not None:
@@ -518,8 +537,15 @@ class InboundCall:
         except Exception:
             logger.exception("call.recording_close_failed")
             return
+        fmt = self.config.recording.format
+        if fmt != "wav":
+            try:
+                info = await compress(info, fmt, remove_wav=True)
+            except Exception:  # the WAV stays: a recording is never lost to a failed re-encode
+                logger.exception("call.recording_compress_failed", format=fmt)
+                fmt = "wav"
         self.server.writer.submit(RecordingRecord(
-            recording_id=new_id(), call_id=self.call_id, path=str(info.path), format="wav",
+            recording_id=new_id(), call_id=self.call_id, path=str(info.path), format=fmt,
             duration_seconds=info.duration, size_bytes=info.size, sha256=info.sha256,
             started_at=self.recording_started, truncated=info.truncated,
         ))

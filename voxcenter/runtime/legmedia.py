@@ -23,6 +23,7 @@ from voxcenter.media.prompts import PromptError, PromptLibrary
 from voxcenter.media.rtp import RtpPacket
 from voxcenter.media.session import MediaTimedOut, RtpSession
 from voxcenter.sip.sdp import (
+    Direction,
     NegotiatedMedia,
     SessionDescription,
     accept_answer,
@@ -51,6 +52,9 @@ class LegMedia:
         self.prompts = prompts
         self.clock = clock
         self.local_sdp: SessionDescription | None = None
+        self.sdp_host = session.local_address[0]
+        """The address our SDP advertises (the external one behind NAT)."""
+        self.inactivity_timeout: float | None = None
         self.digits = DigitStream(inband=session.telephone_event_pt is None)
         self.on_digit: Callable[[DtmfReceived], None] | None = None
         """Called for every digit, once per press, whatever its source."""
@@ -81,6 +85,8 @@ class LegMedia:
         answer, _ = answer_offer(offer, advertised_host or host, session.local_address[1])
         leg = cls(session, prompts, clock)
         leg.local_sdp = answer
+        leg.sdp_host = advertised_host or host
+        leg.inactivity_timeout = inactivity_timeout
         return leg, answer.encode()
 
     @classmethod
@@ -95,7 +101,28 @@ class LegMedia:
         offer = create_offer(advertised_host or host, session.local_address[1])
         leg = cls(session, prompts, clock)
         leg.local_sdp = offer
+        leg.sdp_host = advertised_host or host
+        leg.inactivity_timeout = inactivity_timeout
         return leg, offer.encode()
+
+    def answer_reoffer(self, offer_body: bytes) -> bytes | None:
+        """Answer a re-INVITE/UPDATE offer (hold, resume, new address or codec); None when unacceptable (488).
+
+        A peer that will send nothing (we are ``sendonly`` or ``inactive``: it put us on hold) must not be
+        hung up for silence: the inactivity timer waits until media flows again.
+        """
+        try:
+            offer = parse_sdp(offer_body)
+            answer, negotiated = answer_offer(offer, self.sdp_host, self.session.local_address[1],
+                                              previous=self.local_sdp)
+        except Exception as error:
+            logger.info("media.reoffer_refused", reason=str(error))
+            return None
+        self._apply(negotiated)
+        self.local_sdp = answer
+        silent_peer = negotiated.direction in (Direction.SENDONLY, Direction.INACTIVE)
+        self.session.set_inactivity_timeout(None if silent_peer else self.inactivity_timeout)
+        return answer.encode()
 
     def accept(self, answer_body: bytes) -> None:
         """Apply the far end's SDP answer to our offer (codec, address, telephone-event)."""

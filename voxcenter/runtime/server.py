@@ -41,6 +41,7 @@ from voxcenter.runtime.customers import CustomerDirectory
 from voxcenter.runtime.inbound import InboundCall
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError, tone_frames
 from voxcenter.runtime.mapping import credential_lookup, endpoint_settings, trunk_settings, trunk_users
+from voxcenter.runtime.outbound import OutboundCall
 from voxcenter.sip.endpoint import RequestFailed, SipEndpoint
 from voxcenter.sip.registrar import BindingChanged
 from voxcenter.sip.session import SipSession
@@ -195,6 +196,13 @@ class Server:
         is_agent = session.user is not None and session.user in config.agents and not session.trunk
         if is_agent and await self._feature_code(session, str(session.user), called):
             return
+        if is_agent and called not in config.numbers:
+            route = self.route_allowed(str(session.user), called)
+            if route is None:
+                session.reject(403 if config.routes else 404, "Not Allowed")
+                return
+            await OutboundCall(self, session, str(session.user), called, route).run()
+            return
         number = config.numbers.get(called)
         if number is None:
             session.reject(404, "Not Found")
@@ -311,14 +319,27 @@ class Server:
                     return trunk, (route.prepend or "") + number[route.strip:]
         raise RequestFailed(404, "No Route")
 
-    async def call_number(self, number: str, route: str | None, *, ring_timeout: float | None = None
+    def route_allowed(self, agent_id: str, number: str) -> str | None:
+        """The first outbound route that lets ``agent_id`` dial ``number``, or None (toll fraud stops here)."""
+        groups = {name for name, members in self.config.groups.items() if agent_id in members}
+        for name, route in self.config.routes.items():
+            allowed = agent_id in route.allow.agents or bool(groups & set(route.allow.groups))
+            if allowed and any(re.fullmatch(pattern, number) for pattern in route.patterns):
+                return name
+        return None
+
+    async def call_number(self, number: str, route: str | None, *, ring_timeout: float | None = None,
+                          caller_id: str | None = None, cancel: asyncio.Event | None = None,
                           ) -> tuple[LegMedia, SipSession]:
         trunk, dialed = self.route_for(number, route)
+        outbound = self.config.trunks[trunk.settings.name].outbound
+        caller_id = (outbound.caller_id if outbound is not None and outbound.caller_id else None) or caller_id
         leg, offer = await LegMedia.offer(self.ports, self.media_host, self.prompts, self.clock,
                                           inactivity_timeout=self.config.rtp.inactivity_timeout,
                                           advertised_host=self.media_advertised)
         try:
-            session = await trunk.invite(dialed, offer, ring_timeout=ring_timeout)
+            session = await trunk.invite(dialed, offer, ring_timeout=ring_timeout, caller_id=caller_id,
+                                         cancel=cancel)
         except BaseException:
             leg.close("not answered")
             raise

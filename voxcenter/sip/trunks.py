@@ -228,8 +228,11 @@ class Trunk:
         *,
         caller_id: str | None = None,
         ring_timeout: float | None = None,
+        cancel: asyncio.Event | None = None,
     ) -> SipSession:
-        """Call ``number`` through this trunk; raises RequestFailed when the far end does not answer."""
+        """Call ``number`` through this trunk; raises RequestFailed when the far end does not answer.
+
+        Setting ``cancel`` while it rings (the caller gave up) sends CANCEL."""
         if self.status.health is TrunkState.DOWN:
             raise RequestFailed(503, f"trunk {self.settings.name} is down")
         destination = await self.destination()
@@ -238,7 +241,7 @@ class Trunk:
                         {k: v for k, v in proxy.params.items() if k == "transport"})
         return await self.endpoint.invite(
             target, destination, sdp_offer, from_user=caller_id or self.settings.username or "voxcenter",
-            credentials=self.credentials, ring_timeout=ring_timeout,
+            credentials=self.credentials, ring_timeout=ring_timeout, cancel=cancel,
         )
 
 
