@@ -1,0 +1,181 @@
+"""SIGTERM drains ``voxcenter run``: new calls get 503, calls in progress go on, records and recordings are kept.
+
+The server runs as its own process (the command line operators use), recording into PostgreSQL; the agent is
+baresip and the callers are SIPp on the carrier address, plus one late INVITE sent by voxcenter's own SIP
+endpoint from the carrier address while the server drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.whole_call_peers import (
+    AGENT_HZ,
+    CALLER_HZ,
+    CARRIER_IP,
+    baresip_agent,
+    events_of,
+    fetch,
+    sipp_caller,
+    write_plan,
+)
+from tests.interop.audio import wav_spectra, write_tone_wav
+from tests.store.databases import fresh_schema, session_database
+from voxcenter.sip.endpoint import EndpointSettings, Listener, RequestFailed, SipEndpoint
+from voxcenter.sip.session import SipSession
+from voxcenter.sip.transport import Address
+from voxcenter.sip.uri import SipUri
+
+pytestmark = pytest.mark.interop
+
+OFFER = (b"v=0\r\no=late 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n"
+         b"m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+
+
+@pytest.fixture(scope="module")
+def pg_module_url() -> Iterator[str]:
+    yield from session_database()
+
+
+@pytest.fixture
+async def pg_url(pg_module_url: str) -> str:
+    await fresh_schema(pg_module_url)
+    return pg_module_url
+
+
+class ServerProcess:
+    """``voxcenter run`` in a child process; its log (JSON lines) goes to a file."""
+
+    def __init__(self, config: Path, log: Path, drain: float) -> None:
+        self.config = config
+        self.log_path = log
+        self.drain = drain
+        self.process: asyncio.subprocess.Process | None = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    async def start(self) -> None:
+        with self.log_path.open("wb") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "voxcenter.cli", "run", "--config", str(self.config), "--log-json",
+                "--drain", str(self.drain), "--node", "drain-test",
+                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
+            )
+        await self.logged("voxcenter.started", 30)
+
+    async def logged(self, event: str, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while f'"event": "{event}"' not in self.log():
+            assert self.process is not None
+            if self.process.returncode is not None or loop.time() > deadline:
+                raise AssertionError(f"no {event} in the server log:\n{self.log()[-4000:]}")
+            await asyncio.sleep(0.05)
+
+    def terminate(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+
+    async def exit_status(self, timeout: float) -> int:
+        assert self.process is not None
+        await asyncio.wait_for(self.process.wait(), timeout)
+        assert self.process.returncode is not None
+        return self.process.returncode
+
+    async def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            await self.process.wait()
+
+
+@asynccontextmanager
+async def server_process(directory: Path, url: str, drain: float) -> AsyncIterator[tuple[ServerProcess, int]]:
+    config, sip_port = write_plan(directory, url)
+    server = ServerProcess(config, directory / "server.log", drain)
+    try:
+        await server.start()
+        yield server, sip_port
+    finally:
+        await server.kill()
+
+
+async def late_invite(sip_port: int) -> int:
+    """An INVITE from the carrier address; the final status it got."""
+    endpoint = SipEndpoint(EndpointSettings(listeners=[Listener("udp", CARRIER_IP, 0)], realm="carrier"),
+                           credentials=lambda *_: None, application=_refuse)
+    await endpoint.start()
+    try:
+        await endpoint.invite(SipUri("sip", "100", None, "127.0.0.1", sip_port),
+                              Address("udp", "127.0.0.1", sip_port), OFFER, from_user="+33140009999",
+                              ring_timeout=10)
+    except RequestFailed as failure:
+        return failure.status
+    finally:
+        await endpoint.stop()
+    return 200
+
+
+async def _refuse(session: SipSession) -> None:
+    session.reject(403, "Not Here")
+
+
+async def test_sigterm_refuses_new_calls_and_lets_the_live_call_finish(tmp_path: Path, pg_url: str) -> None:
+    agent_voice = write_tone_wav(tmp_path / "agent.wav", AGENT_HZ, 60.0)
+    async with server_process(tmp_path, pg_url, drain=30.0) as (server, sip_port):
+        registrar = f"127.0.0.1:{sip_port}"
+        async with baresip_agent(tmp_path, "1001", registrar, agent_voice) as agent:
+            call = asyncio.get_running_loop().create_task(
+                sipp_caller(tmp_path, registrar, digits="1", talk=11.0, hang_up_after=10.0))
+            await agent.ctrl.wait_event("CALL_ESTABLISHED", 20)
+            server.terminate()
+            await server.logged("voxcenter.stopping", 10)
+            assert await late_invite(sip_port) == 503
+            assert server.process is not None and server.process.returncode is None  # still serving the call
+            result = await call
+            assert result.successful == 1, result.describe()  # the caller's BYE got its 200: not cut off
+            assert await server.exit_status(30) == 0, server.log()[-4000:]
+    log = server.log()
+    assert '"event": "voxcenter.stopped"' in log and "drain_deadline" not in log
+    [cdr] = await fetch(pg_url, "select * from calls")
+    assert (cdr["disposition"], cdr["agent"], cdr["hangup_by"], cdr["node"]) == ("answered", "1001", "caller",
+                                                                                "drain-test"), dict(cdr)
+    assert cdr["talk_seconds"] > 3.0 and cdr["ended_at"] is not None
+    events = await events_of(pg_url, cdr["call_id"])
+    assert events.index("CONNECT") < events.index("COMPLETECALLER"), events
+    [recording] = await fetch(pg_url, "select * from recordings")
+    assert recording["call_id"] == cdr["call_id"] and not recording["truncated"]
+    left, right = wav_spectra(Path(recording["path"]))
+    assert abs(left.dominant - CALLER_HZ) < 15 and abs(right.dominant - AGENT_HZ) < 15, (left, right)
+
+
+async def test_calls_still_up_at_the_drain_deadline_are_ended_and_recorded(tmp_path: Path, pg_url: str) -> None:
+    agent_voice = write_tone_wav(tmp_path / "agent.wav", AGENT_HZ, 60.0)
+    async with server_process(tmp_path, pg_url, drain=3.0) as (server, sip_port):
+        registrar = f"127.0.0.1:{sip_port}"
+        async with baresip_agent(tmp_path, "1001", registrar, agent_voice) as agent:
+            # The caller would talk for 40 s; the drain deadline (3 s) ends the call first, with a BYE.
+            call = asyncio.get_running_loop().create_task(
+                sipp_caller(tmp_path, registrar, digits="1", talk=40.0, timeout=50.0))
+            await agent.ctrl.wait_event("CALL_ESTABLISHED", 20)
+            await asyncio.sleep(1.0)
+            server.terminate()
+            assert await server.exit_status(40) == 0, server.log()[-4000:]
+            result = await call
+            assert result.successful == 1, result.describe()  # the caller got voxcenter's BYE
+            await agent.ctrl.wait_event("CALL_CLOSED", 10)
+    assert "drain_deadline" in server.log()
+    [cdr] = await fetch(pg_url, "select * from calls")
+    assert (cdr["disposition"], cdr["agent"], cdr["hangup_by"]) == ("answered", "1001", "system"), dict(cdr)
+    assert cdr["ended_at"] is not None and cdr["talk_seconds"] > 1.0
+    [recording] = await fetch(pg_url, "select * from recordings")
+    assert recording["call_id"] == cdr["call_id"] and Path(recording["path"]).exists()
+    assert recording["duration_seconds"] > 1.0
