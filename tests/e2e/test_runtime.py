@@ -131,7 +131,10 @@ async def test_agent_dials_out_through_an_allowed_route_and_can_hold(tmp_path: P
             f"    outbound:\n      proxy: sip:{far_end.address}\n      options_interval: 0s\n"
             "      caller_id: '0155501234'\n"
         )
-        routes = "routes:\n  out:\n    patterns: ['0[0-9]{9}']\n    trunk: carrier\n    allow:\n      agents: ['1001']\n"
+        routes = (
+            "routes:\n  out:\n    patterns: ['0[0-9]{9}']\n    trunk: carrier\n"
+            "    allow:\n      agents: ['1001']\n"
+        )
         async with running_server(tmp_path, trunks=trunks, extra=routes) as server:
             address = server.endpoint.address("udp")
             async with AgentPhone("1001", "pw-1001", address) as alice, AgentPhone("1002", "pw-1002",
@@ -152,7 +155,6 @@ async def test_agent_dials_out_through_an_allowed_route_and_can_hold(tmp_path: P
                 await session.hangup()
             result = await far_end.wait()
             assert result.successful == 1, result.describe()
-            await wait_for(lambda: True)
             await server.writer.flush(5.0)
     rows = query(tmp_path / "voxcenter.db",
                  "select direction, from_number, to_number, trunk, disposition, hangup_by from calls")
