@@ -362,8 +362,10 @@ class Server:
         log = CallLog(self.writer, node=self.node, call_id=new_id(), direction="outbound",
                       from_number=decision.agent_id, to_number=number, trunk="", sip_call_id="")
         log.update(queue=decision.queue, agent=decision.agent_id, agent_answered_at=time.time())
+        agent_gone = asyncio.Event()  # the agent hung up while the customer's phone rang: CANCEL it
+        agent_session.ended.add_done_callback(lambda _: agent_gone.set())
         try:
-            leg, session = await self.call_number(number, None, ring_timeout=30.0)
+            leg, session = await self.call_number(number, None, ring_timeout=30.0, cancel=agent_gone)
         except RequestFailed as failure:
             logger.info("callback.failed", number=number, status=failure.status)
             await agent_session.hangup("callback not answered")
