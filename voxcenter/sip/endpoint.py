@@ -36,6 +36,7 @@ from voxcenter.sip.dialog import (
 )
 from voxcenter.sip.errors import RemoteProtocolError
 from voxcenter.sip.message import Request, Response, make_response
+from voxcenter.sip.received import stamp_received
 from voxcenter.sip.registrar import BindingChanged, Registrar, RegistrarPolicy, Source
 from voxcenter.sip.salvage import salvage_error_response
 from voxcenter.sip.security import FailureTracker, security_log_fields
@@ -306,8 +307,10 @@ class SipEndpoint:
     def _on_message(self, message: Request | Response, source: Address) -> None:
         self.stats["received"] += 1
         now = self._now()
-        if isinstance(message, Request) and self.failures.is_banned(source.host, time.time()):
-            return  # banned sources are ignored, not answered
+        if isinstance(message, Request):
+            if self.failures.is_banned(source.host, time.time()):
+                return  # banned sources are ignored, not answered
+            stamp_received(message, source.host, source.port)
         self.ua.receive(message, source, now, reliable=source.reliable)
         self._pump()
 
