@@ -46,6 +46,7 @@ def dial_plan(
         numbers:
           '200': {{node: sales}}
           '201': {{node: short-queue}}
+          '202': {{node: to-alice}}
         ivr:
           sales:
             type: queue
@@ -58,6 +59,11 @@ def dial_plan(
           bye:
             type: hangup
             prompts: goodbye
+          to-alice:
+            type: transfer
+            agent: '1001'
+            ring_timeout: 5s
+            on_failure: bye
         queues:
           sales:
             strategy: longest-wait

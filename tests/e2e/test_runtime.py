@@ -159,3 +159,32 @@ async def test_agent_dials_out_through_an_allowed_route_and_can_hold(tmp_path: P
     rows = query(tmp_path / "voxcenter.db",
                  "select direction, from_number, to_number, trunk, disposition, hangup_by from calls")
     assert ("outbound", "1001", "0612345678", "carrier", "answered", "agent") in rows
+
+
+async def test_ivr_transfer_rings_the_agent_and_bridges(tmp_path: Path) -> None:
+    async with running_server(tmp_path) as server:
+        address = server.endpoint.address("udp")
+        async with AgentPhone("1001", "pw-1001", address) as alice:
+            assert await alice.register() == 200
+            result = await run_sipp("uac_call.xml", f"{address.host}:{address.port}", tmp_path, service="202",
+                                    local_ip=CARRIER_IP, extra=["-d", "1000"])
+            assert result.successful == 1, result.describe()
+            assert len(alice.calls) == 1  # rung directly: a transfer needs no queue login
+            await wait_for(lambda: not server.calls)
+        await server.writer.flush(5.0)
+        db = tmp_path / "voxcenter.db"
+        [(disposition, agent, hangup_by)] = query(db, "select disposition, agent, hangup_by from calls")
+        assert (disposition, agent, hangup_by) == ("answered", "1001", "caller")
+        assert "TRANSFER" in [row[0] for row in query(db, "select event from call_events")]
+
+
+async def test_ivr_transfer_to_an_unregistered_agent_takes_the_failure_branch(tmp_path: Path) -> None:
+    async with running_server(tmp_path) as server:
+        address = server.endpoint.address("udp")
+        result = await run_sipp("uac_remote_bye.xml", f"{address.host}:{address.port}", tmp_path, service="202",
+                                local_ip=CARRIER_IP, timeout=20)
+        assert result.successful == 1, result.describe()  # the goodbye node hangs up
+        await wait_for(lambda: not server.calls)
+        await server.writer.flush(5.0)
+        events = [row[0] for row in query(tmp_path / "voxcenter.db", "select event from call_events order by at")]
+        assert "TRANSFERFAILED" in events

@@ -186,3 +186,18 @@ async def test_reloaded_settings_change_who_is_trusted() -> None:
         client.send(sip_request("INVITE", client.port, call_id="rl-2", uri="sip:100@127.0.0.1"), "127.0.0.1", port)
         accepted = await client.final_response()
         assert accepted is not None and accepted.status == 200
+
+
+async def test_connections_per_source_are_capped() -> None:
+    from voxcenter.sip.transport import TransportLimits
+
+    async with running_endpoint(answer_and_wait, transports=("tcp",),
+                                transport_limits=TransportLimits(max_connections_per_source=2)) as endpoint:
+        port = endpoint.address("tcp").port
+        held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        # The third connection from the same address is closed at once, before anything is read.
+        assert await asyncio.wait_for(reader.read(1), 2.0) == b""
+        assert endpoint.transports is not None and endpoint.transports.connection_count == 2
+        for _, w in [*held, (reader, writer)]:
+            w.close()

@@ -45,7 +45,8 @@ class CustomerDirectory:
             self._engine = make_engine(self.database_url, statement_timeout=self.deadline)
         async with self._engine.connect() as connection:
             row = (await connection.execute(
-                select(Customer).where(Customer.number == number).order_by(Customer.version.desc()).limit(1)
+                select(Customer.name, Customer.priority, Customer.language)
+                .where(Customer.number == number).order_by(Customer.version.desc()).limit(1)
             )).first()
             previous = (await connection.execute(
                 select(func.count()).select_from(Call).where(Call.from_number == number)
@@ -59,9 +60,9 @@ class CustomerDirectory:
                 self.sink.submit(CustomerRecord(customer_id=new_id(), version=1, number=number,
                                                 updated_at=time.time()))
             return CallerProfile(key=number, known=False, previous_calls=int(previous), last_agent=last_agent)
-        customer = row[0]
-        return CallerProfile(key=number, known=True, name=customer.name, priority=customer.priority,
-                             language=customer.language, last_agent=last_agent, previous_calls=int(previous))
+        name, priority, language = row
+        return CallerProfile(key=number, known=True, name=name, priority=priority, language=language,
+                             last_agent=last_agent, previous_calls=int(previous))
 
     async def close(self) -> None:
         if self._engine is not None:
