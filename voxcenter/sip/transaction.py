@@ -1,9 +1,11 @@
 """SIP transactions (RFC 3261 §17, updated by RFC 6026), sans-IO.
 
-Everything that affects the four transaction state machines lives in this file:
-the tables below are the machines, and a stimulus that a table does not list is
-either a bug of ours (:class:`LocalProtocolError`) or a remote retransmission
-that is absorbed.
+The four state machines are the literal tables of
+:mod:`voxcenter.sip.transaction_tables`; this module drives them: a stimulus
+that a table does not list is either a bug of ours (:class:`LocalProtocolError`)
+or a remote retransmission that is absorbed. The events the layer reports are in
+:mod:`voxcenter.sip.transaction_events`, the requests it builds itself (ACK of a
+non-2xx, CANCEL) in :mod:`voxcenter.sip.builders`; all are importable from here.
 
 Driving a :class:`TransactionLayer` from asyncio (the endpoint does this)::
 
@@ -30,12 +32,15 @@ import heapq
 import itertools
 import random
 from collections import deque
-from collections.abc import Hashable
-from dataclasses import dataclass
-from enum import Enum
 
 import structlog
 
+from voxcenter.sip.builders import BRANCH_PLACEHOLDER as BRANCH_PLACEHOLDER
+from voxcenter.sip.builders import MAGIC_COOKIE as MAGIC_COOKIE
+from voxcenter.sip.builders import make_cancel as make_cancel
+from voxcenter.sip.builders import make_non2xx_ack as make_non2xx_ack
+from voxcenter.sip.builders import new_branch as new_branch
+from voxcenter.sip.builders import new_tag as new_tag
 from voxcenter.sip.errors import LocalProtocolError, RemoteProtocolError
 from voxcenter.sip.message import Request, Response, make_response
 from voxcenter.sip.timers import (
@@ -58,138 +63,35 @@ from voxcenter.sip.timers import (
     timer_l,
     timer_m,
 )
+from voxcenter.sip.transaction_events import AckReceived as AckReceived
+from voxcenter.sip.transaction_events import CancelReceived as CancelReceived
+from voxcenter.sip.transaction_events import Destination as Destination
+from voxcenter.sip.transaction_events import MessageRejected as MessageRejected
+from voxcenter.sip.transaction_events import RequestReceived as RequestReceived
+from voxcenter.sip.transaction_events import ResponseReceived as ResponseReceived
+from voxcenter.sip.transaction_events import StrayResponse as StrayResponse
+from voxcenter.sip.transaction_events import TransactionEvent as TransactionEvent
+from voxcenter.sip.transaction_events import TransactionTerminated as TransactionTerminated
+from voxcenter.sip.transaction_events import TransactionTimedOut as TransactionTimedOut
+from voxcenter.sip.transaction_events import TransportFailed as TransportFailed
+from voxcenter.sip.transaction_tables import ABSORBABLE as ABSORBABLE
+from voxcenter.sip.transaction_tables import INVITE_CLIENT as INVITE_CLIENT
+from voxcenter.sip.transaction_tables import INVITE_SERVER as INVITE_SERVER
+from voxcenter.sip.transaction_tables import NON_INVITE_CLIENT as NON_INVITE_CLIENT
+from voxcenter.sip.transaction_tables import NON_INVITE_SERVER as NON_INVITE_SERVER
+from voxcenter.sip.transaction_tables import Stimulus as Stimulus
+from voxcenter.sip.transaction_tables import Table as Table
+from voxcenter.sip.transaction_tables import TransactionState as TransactionState
 from voxcenter.sip.uri import parse_via
 
 _log = structlog.get_logger(__name__)
 
-Destination = Hashable
-
-MAGIC_COOKIE = "z9hG4bK"
-"""RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this."""
-BRANCH_PLACEHOLDER = MAGIC_COOKIE + "-unset"
-"""A Via branch the transaction layer replaces with a fresh one when the request is sent."""
-
-
-class TransactionState(Enum):
-    """States as named in RFC 3261 Figures 5-8 and RFC 6026 Figures 5 and 7."""
-
-    CALLING = "CALLING"
-    TRYING = "TRYING"
-    PROCEEDING = "PROCEEDING"
-    COMPLETED = "COMPLETED"
-    ACCEPTED = "ACCEPTED"
-    CONFIRMED = "CONFIRMED"
-    TERMINATED = "TERMINATED"
-
-
-class Stimulus(Enum):
-    """What can happen to a transaction: messages from the peer, verbs of the TU, timers."""
-
-    RECV_1XX = "RECV_1XX"
-    RECV_2XX = "RECV_2XX"
-    RECV_300_699 = "RECV_300_699"
-    RECV_REQUEST = "RECV_REQUEST"
-    RECV_ACK = "RECV_ACK"
-    SEND_1XX = "SEND_1XX"
-    SEND_2XX = "SEND_2XX"
-    SEND_300_699 = "SEND_300_699"
-    TRANSPORT_ERROR = "TRANSPORT_ERROR"
-    TIMER_A = "A"
-    TIMER_B = "B"
-    TIMER_D = "D"
-    TIMER_E = "E"
-    TIMER_F = "F"
-    TIMER_G = "G"
-    TIMER_H = "H"
-    TIMER_I = "I"
-    TIMER_J = "J"
-    TIMER_K = "K"
-    TIMER_L = "L"
-    TIMER_M = "M"
-    TIMER_TRYING = "TRYING"
-
-
 S = TransactionState
 X = Stimulus
-
-# Stimuli from outside: when a state does not list them they are retransmissions
-# or late arrivals, absorbed without a state change. Anything else unlisted is our bug.
-ABSORBABLE = frozenset({X.RECV_1XX, X.RECV_2XX, X.RECV_300_699, X.RECV_REQUEST, X.RECV_ACK, X.TRANSPORT_ERROR})
-
-Table = dict[TransactionState, dict[Stimulus, TransactionState]]
-
-# RFC 3261 Figure 5 as amended by RFC 6026 Figure 5.
-INVITE_CLIENT: Table = {
-    S.CALLING: {
-        X.RECV_1XX: S.PROCEEDING, X.RECV_2XX: S.ACCEPTED, X.RECV_300_699: S.COMPLETED,
-        X.TIMER_A: S.CALLING, X.TIMER_B: S.TERMINATED, X.TRANSPORT_ERROR: S.TERMINATED,
-    },
-    S.PROCEEDING: {
-        X.RECV_1XX: S.PROCEEDING, X.RECV_2XX: S.ACCEPTED, X.RECV_300_699: S.COMPLETED,
-        X.TRANSPORT_ERROR: S.TERMINATED,
-    },
-    S.COMPLETED: {X.RECV_300_699: S.COMPLETED, X.TIMER_D: S.TERMINATED, X.TRANSPORT_ERROR: S.TERMINATED},
-    S.ACCEPTED: {X.RECV_2XX: S.ACCEPTED, X.TIMER_M: S.TERMINATED},
-    S.TERMINATED: {},
-}
-
-# RFC 3261 Figure 6.
-NON_INVITE_CLIENT: Table = {
-    S.TRYING: {
-        X.RECV_1XX: S.PROCEEDING, X.RECV_2XX: S.COMPLETED, X.RECV_300_699: S.COMPLETED,
-        X.TIMER_E: S.TRYING, X.TIMER_F: S.TERMINATED, X.TRANSPORT_ERROR: S.TERMINATED,
-    },
-    S.PROCEEDING: {
-        X.RECV_1XX: S.PROCEEDING, X.RECV_2XX: S.COMPLETED, X.RECV_300_699: S.COMPLETED,
-        X.TIMER_E: S.PROCEEDING, X.TIMER_F: S.TERMINATED, X.TRANSPORT_ERROR: S.TERMINATED,
-    },
-    S.COMPLETED: {X.TIMER_K: S.TERMINATED},
-    S.TERMINATED: {},
-}
-
-# RFC 3261 Figure 7 as amended by RFC 6026 Figure 7.
-INVITE_SERVER: Table = {
-    S.PROCEEDING: {
-        X.RECV_REQUEST: S.PROCEEDING, X.SEND_1XX: S.PROCEEDING, X.SEND_2XX: S.ACCEPTED,
-        X.SEND_300_699: S.COMPLETED, X.TIMER_TRYING: S.PROCEEDING, X.TRANSPORT_ERROR: S.TERMINATED,
-    },
-    S.COMPLETED: {
-        X.RECV_REQUEST: S.COMPLETED, X.RECV_ACK: S.CONFIRMED, X.TIMER_G: S.COMPLETED,
-        X.TIMER_H: S.TERMINATED, X.TRANSPORT_ERROR: S.TERMINATED,
-    },
-    S.CONFIRMED: {X.RECV_REQUEST: S.CONFIRMED, X.RECV_ACK: S.CONFIRMED, X.TIMER_I: S.TERMINATED},
-    S.ACCEPTED: {X.RECV_REQUEST: S.ACCEPTED, X.RECV_ACK: S.ACCEPTED, X.SEND_2XX: S.ACCEPTED, X.TIMER_L: S.TERMINATED},
-    S.TERMINATED: {},
-}
-
-# RFC 3261 Figure 8.
-NON_INVITE_SERVER: Table = {
-    S.TRYING: {
-        X.RECV_REQUEST: S.TRYING, X.SEND_1XX: S.PROCEEDING, X.SEND_2XX: S.COMPLETED,
-        X.SEND_300_699: S.COMPLETED, X.TRANSPORT_ERROR: S.TERMINATED,
-    },
-    S.PROCEEDING: {
-        X.RECV_REQUEST: S.PROCEEDING, X.SEND_1XX: S.PROCEEDING, X.SEND_2XX: S.COMPLETED,
-        X.SEND_300_699: S.COMPLETED, X.TRANSPORT_ERROR: S.TERMINATED,
-    },
-    S.COMPLETED: {X.RECV_REQUEST: S.COMPLETED, X.TIMER_J: S.TERMINATED, X.TRANSPORT_ERROR: S.TERMINATED},
-    S.TERMINATED: {},
-}
-
 
 COMPACT_HEAP_AFTER = 256
 """The timer heap drops its dead entries at once when there are more than this many and they are a quarter of it
 (an O(n) pass after n/4 cancellations: amortized O(1) per cancelled timer)."""
-
-
-def new_branch(rng: random.Random) -> str:
-    """A fresh branch with the magic cookie and 80 random bits (§8.1.1.7)."""
-    return f"{MAGIC_COOKIE}{rng.getrandbits(80):020x}"
-
-
-def new_tag(rng: random.Random) -> str:
-    """A From/To tag with 64 random bits (§19.3 asks for at least 32)."""
-    return f"{rng.getrandbits(64):016x}"
 
 
 def _status_stimulus(status: int, *, sending: bool) -> Stimulus:
@@ -198,116 +100,6 @@ def _status_stimulus(status: int, *, sending: bool) -> Stimulus:
     if status < 300:
         return X.SEND_2XX if sending else X.RECV_2XX
     return X.SEND_300_699 if sending else X.RECV_300_699
-
-
-# --- events -------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RequestReceived:
-    """A new request created a server transaction; the TU must answer it with ``send_response``."""
-
-    transaction: ServerTransaction
-    """The server transaction to answer on."""
-    request: Request
-    """The request as received."""
-    source: Destination
-    """Where it came from (responses go back there)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseReceived:
-    """A response for a client transaction (every 2xx of an INVITE too, retransmissions included: RFC 6026)."""
-
-    transaction: ClientTransaction
-    """The client transaction it belongs to."""
-    response: Response
-    """The response as received."""
-
-
-@dataclass(frozen=True, slots=True)
-class AckReceived:
-    """An ACK that matches no INVITE server transaction: the ACK of a 2xx (§13.3.1.4, RFC 6026 §8.7)."""
-
-    request: Request
-    """The ACK."""
-    source: Destination
-    """Where it came from."""
-
-
-@dataclass(frozen=True, slots=True)
-class CancelReceived:
-    """A CANCEL matched an INVITE still in PROCEEDING (§9.2); the obligation is :meth:`responses`."""
-
-    transaction: ServerTransaction
-    """The server transaction of the CANCEL itself."""
-    request: Request
-    """The CANCEL."""
-    invite_transaction: ServerTransaction
-    """The INVITE server transaction being cancelled."""
-    to_tag: str
-    """The To tag the UAS uses for this INVITE (from its last provisional response, or fresh)."""
-
-    def responses(self) -> tuple[Response, Response]:
-        """The 200 for the CANCEL and the 487 for the INVITE, to send in that order (§9.2)."""
-        return (
-            make_response(self.request, 200, to_tag=self.to_tag),
-            make_response(self.invite_transaction.request, 487, to_tag=self.to_tag),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class TransactionTimedOut:
-    """Timer B, F or H fired: no final response (client) or no ACK (INVITE server) in time."""
-
-    transaction: Transaction
-    """The transaction that gave up."""
-
-
-@dataclass(frozen=True, slots=True)
-class TransportFailed:
-    """The endpoint reported that sending to this transaction's destination failed (§17.1.4, §17.2.4)."""
-
-    transaction: Transaction
-    """The transaction that was using the failed destination."""
-
-
-@dataclass(frozen=True, slots=True)
-class TransactionTerminated:
-    """A transaction reached TERMINATED and was forgotten; the TU may drop what it keyed on it."""
-
-    transaction: Transaction
-    """The transaction."""
-
-
-@dataclass(frozen=True, slots=True)
-class StrayResponse:
-    """A response matching no client transaction (§18.1.2); RFC 6026 §7.2 says discard it."""
-
-    response: Response
-    """The response."""
-    source: Destination
-    """Where it came from."""
-
-
-@dataclass(frozen=True, slots=True)
-class MessageRejected:
-    """A message too broken to process; a request got a stateless error response when one could be formed."""
-
-    message: Request | Response
-    """The message."""
-    source: Destination
-    """Where it came from."""
-    reason: str
-    """What was wrong, for the log."""
-    status: int | None
-    """The status sent back, or None when the message was dropped silently."""
-
-
-TransactionEvent = (
-    RequestReceived | ResponseReceived | AckReceived | CancelReceived | TransactionTimedOut | TransportFailed
-    | TransactionTerminated | StrayResponse | MessageRejected
-)
 
 
 # --- the machines -------------------------------------------------------------------------------------------------
@@ -569,39 +361,6 @@ class ServerTransaction(Transaction):
             self._send(self._last_sent)
             self._interval = next_timer_g(self._interval, self._layer.timers)
             self._arm(X.TIMER_G, self._interval, now)
-
-
-# --- building requests the transaction layer owns ---------------------------------------------------------------
-
-
-def make_non2xx_ack(request: Request, response: Response) -> Request:
-    """The ACK a client INVITE transaction sends for a 3xx-6xx (§17.1.1.3)."""
-    ack = Request(method="ACK", uri=request.uri)
-    ack.headers.add("Via", request.headers.values("Via")[0])
-    for name in ("Route",):
-        for value in request.headers.get_all(name):
-            ack.headers.add(name, value)
-    ack.headers.add("Max-Forwards", "70")
-    ack.headers.add("From", request.headers.get("From") or "")
-    ack.headers.add("To", response.headers.get("To") or "")
-    ack.headers.add("Call-ID", request.call_id)
-    ack.headers.add("CSeq", f"{request.cseq.number} ACK")
-    return ack
-
-
-def make_cancel(invite: Request) -> Request:
-    """A CANCEL for a pending INVITE (§9.1): same Request-URI, Call-ID, From, To, CSeq number, top Via, Route."""
-    if invite.method != "INVITE":
-        raise LocalProtocolError(f"only an INVITE can be cancelled, not {invite.method}")
-    cancel = Request(method="CANCEL", uri=invite.uri)
-    cancel.headers.add("Via", invite.headers.values("Via")[0])
-    for value in invite.headers.get_all("Route"):
-        cancel.headers.add("Route", value)
-    cancel.headers.add("Max-Forwards", "70")
-    for name in ("From", "To", "Call-ID"):
-        cancel.headers.add(name, invite.headers.get(name) or "")
-    cancel.headers.add("CSeq", f"{invite.cseq.number} CANCEL")
-    return cancel
 
 
 def server_key(request: Request) -> tuple[object, ...]:
