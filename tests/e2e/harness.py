@@ -1,7 +1,9 @@
-"""End-to-end harness: a real voxcenter Server on loopback with a test dial plan, and a test agent phone.
+"""End-to-end harness shared by every e2e suite: dial plans and servers, waiting, the SQLite store, SIPp caller
+scenarios, what a caller hears, and agent phones.
 
-The phone is built from voxcenter's own SIP endpoint (register with digest, dial feature codes, answer
-INVITEs); the real-peer suites use baresip and SIPp for the same roles.
+The agent phone is built from voxcenter's own SIP endpoint (register with digest, dial feature codes, answer
+INVITEs); the real-peer suites use baresip and SIPp for the same roles. Suite-specific peers live next to
+their suites (``queue_peers``, ``whole_call_peers``, ``peers``) and build on this module.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ import asyncio
 import secrets
 import sqlite3
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
+from tests.interop.baresip import Baresip
 from tests.interop.sipp import free_port
+from voxcenter.media.codecs import PCMU
+from voxcenter.media.prompts import PromptLibrary
 from voxcenter.runtime.server import Server
 from voxcenter.sip.auth import DigestClient
 from voxcenter.sip.endpoint import EndpointSettings, Listener, SipEndpoint
@@ -26,13 +32,25 @@ from voxcenter.sip.uri import NameAddr, SipUri
 REPO = Path(__file__).resolve().parents[2]
 CARRIER_IP = "127.0.0.2"
 """Callers arrive from here (a trusted trunk); agents' phones use 127.0.0.1 and digest."""
+CALLER_HZ = 440.0
+"""The tone callers speak."""
+AGENT_HZ = 660.0
+"""The tone agents speak."""
 
 
-def dial_plan(
-    tmp: Path, *, sip_port: int, rtp_base: int, extra: str = "", api_port: int | None = None, trunks: str | None = None
-) -> Path:
-    """The test dial plan; ``trunks`` replaces the body of the ``trunks:`` section (YAML indented by 2)."""
-    text = textwrap.dedent(f"""\
+# --- dial plans and servers ----------------------------------------------------------------------------------------
+
+def rtp_base_for_test() -> int:
+    """An RTP port range start (200 ports) unlikely to collide with another test process on the machine."""
+    return 30000 + secrets.randbelow(300) * 100
+
+
+def plan_sections(directory: Path, body: str, *, sip_port: int, rtp_base: int, inactivity_timeout: str = "20s",
+                  database_url: str | None = None, api_port: int | None = None) -> str:
+    """A whole test dial plan: ``body`` (trunks, numbers, ivr, queues, agents; YAML at column 0) between the
+    sections every suite shares (SIP on loopback, an RTP range, prompts, recordings, the store in ``directory``
+    or at ``database_url``, the realm, the admin API on ``api_port`` or off)."""
+    head = textwrap.dedent(f"""\
         sip:
           listen:
             - {{transport: udp, address: 127.0.0.1, port: {sip_port}}}
@@ -40,13 +58,41 @@ def dial_plan(
           address: 127.0.0.1
           port_min: {rtp_base}
           port_max: {rtp_base + 199}
-          inactivity_timeout: 20s
-        trunks:
-        {{TRUNKS}}
+          inactivity_timeout: {inactivity_timeout}
+        """)
+    api = f"  enabled: true\n  port: {api_port}\n  token: test-token\n" if api_port else "  enabled: false\n"
+    tail = textwrap.dedent(f"""\
+        prompts:
+          directory: {REPO / "prompts"}
+          default_language: en
+          languages: [en]
+        recording:
+          enabled: true
+          directory: {directory / "recordings"}
+        database:
+          url: {database_url or f"sqlite+aiosqlite:///{directory / 'voxcenter.db'}"}
+          journal_directory: {directory / "journal"}
+        security:
+          realm: voxcenter.test
+          allowlist: []
+        api:
+        """) + api
+    return head + body + tail
+
+
+DEFAULT_TRUNKS = f"  carrier:\n    inbound:\n      allow_from: [{CARRIER_IP}/32]\n"
+"""The ``trunks:`` body of the runtime plan: the carrier, trusted by address."""
+
+
+def dial_plan(
+    tmp: Path, *, sip_port: int, rtp_base: int, extra: str = "", api_port: int | None = None, trunks: str | None = None
+) -> Path:
+    """The runtime suite's dial plan; ``trunks`` replaces the body of the ``trunks:`` section (YAML indented by 2)."""
+    body = "trunks:\n" + (trunks or DEFAULT_TRUNKS) + textwrap.dedent("""\
         numbers:
-          '200': {{node: sales}}
-          '201': {{node: short-queue}}
-          '202': {{node: to-alice}}
+          '200': {node: sales}
+          '201': {node: short-queue}
+          '202': {node: to-alice}
         ivr:
           sales:
             type: queue
@@ -72,45 +118,25 @@ def dial_plan(
             wrap_up: 1s
             join_when: always
             leave_when: never
-            announcements: {{music_on_hold: moh, position_every: 30s}}
+            announcements: {music_on_hold: moh, position_every: 30s}
           short:
             join_when: always
             leave_when: never
             max_wait: 2s
         agents:
-          '1001': {{name: Alice, password: pw-1001, queues: [sales, short]}}
-          '1002': {{name: Bob, password: pw-1002, queues: [sales]}}
-        prompts:
-          directory: {REPO / "prompts"}
-          default_language: en
-          languages: [en]
-        recording:
-          enabled: true
-          directory: {tmp / "recordings"}
-        database:
-          url: sqlite+aiosqlite:///{tmp / "voxcenter.db"}
-          journal_directory: {tmp / "journal"}
-        security:
-          realm: voxcenter.test
-          allowlist: []
-        api:
-          enabled: {"true" if api_port else "false"}
-          port: {api_port or 8088}
-          token: test-token
-        """).replace("{TRUNKS}\n", trunks or f"  carrier:\n    inbound:\n      allow_from: [{CARRIER_IP}/32]\n") + extra
+          '1001': {name: Alice, password: pw-1001, queues: [sales, short]}
+          '1002': {name: Bob, password: pw-1002, queues: [sales]}
+        """)
+    text = plan_sections(tmp, body, sip_port=sip_port, rtp_base=rtp_base, api_port=api_port) + extra
     path = tmp / "voxcenter.yaml"
     path.write_text(text)
     return path
 
 
 @asynccontextmanager
-async def running_server(
-    tmp: Path, extra: str = "", api_port: int | None = None, trunks: str | None = None
-) -> AsyncIterator[Server]:
-    sip_port = free_port()
-    path = dial_plan(tmp, sip_port=sip_port, rtp_base=30000 + secrets.randbelow(300) * 100, extra=extra,
-                     api_port=api_port, trunks=trunks)
-    server = Server(path, node="test")
+async def served(plan: Path, node: str = "test") -> AsyncIterator[Server]:
+    """A voxcenter Server in this process on ``plan``, stopped at once (no drain) afterwards."""
+    server = Server(plan, node=node)
     await server.start()
     try:
         yield server
@@ -118,12 +144,189 @@ async def running_server(
         await server.stop(drain_timeout=0)
 
 
+@asynccontextmanager
+async def running_server(
+    tmp: Path, extra: str = "", api_port: int | None = None, trunks: str | None = None
+) -> AsyncIterator[Server]:
+    """A Server on the runtime suite's dial plan."""
+    path = dial_plan(tmp, sip_port=free_port(), rtp_base=rtp_base_for_test(), extra=extra, api_port=api_port,
+                     trunks=trunks)
+    async with served(path) as server:
+        yield server
+
+
+# --- waiting and the SQLite store ----------------------------------------------------------------------------------
+
+async def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> None:
+    """Poll ``predicate`` until true; generous deadlines, the machine may be loaded."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout} s")
+        await asyncio.sleep(0.05)
+
+
+def query(db: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` on the SQLite store at ``db``."""
+    with sqlite3.connect(db) as connection:
+        return list(connection.execute(sql, args))
+
+
+# --- SIPp callers ----------------------------------------------------------------------------------------------------
+
+def caller_scenario(*, from_user: str, hangs_up: Literal["caller", "voxcenter", "either"], after: float = 0.0,
+                    media: tuple[str, int] | None = None, pcap: str | None = None) -> str:
+    """A SIPp caller scenario: INVITE (PCMU and telephone-events), ACK, then the end of the call.
+
+    ``hangs_up``: ``"caller"`` sends BYE ``after`` seconds past the ACK (a BYE from voxcenter first fails the
+    call); ``"voxcenter"`` waits for voxcenter's BYE; ``"either"`` waits ``after`` seconds for voxcenter's BYE,
+    then sends its own. ``media`` names the RTP socket the SDP offers (default: SIPp's own media port);
+    ``pcap``, a capture in SIPp's working directory to replay as the caller's audio.
+    """
+    from_header = f'From: "caller" <sip:{from_user}@[local_ip]:[local_port]>;tag=c[pid]-[call_number]'
+    if media is None:
+        connection, port = "IN IP[media_ip_type] [media_ip]", "[auto_media_port]"
+    else:
+        connection, port = f"IN IP4 {media[0]}", str(media[1])
+    invite = f"""\
+  <send retrans="500">
+    <![CDATA[
+
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      {from_header}
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:{from_user}@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c={connection}
+      t=0 0
+      m=audio {port} RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=ptime:20
+      a=sendrecv
+
+    ]]>
+  </send>
+  <recv response="100" optional="true" />
+  <recv response="180" optional="true" />
+  <recv response="183" optional="true" />
+  <recv response="200" rtd="true" rrs="true" />
+  <send>
+    <![CDATA[
+
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      {from_header}
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+    replay = ""
+    if pcap is not None:
+        replay = f'  <nop>\n    <action>\n      <exec play_pcap_audio="{pcap}" />\n    </action>\n  </nop>\n'
+    bye = f"""\
+  <send retrans="500">
+    <![CDATA[
+
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      {from_header}
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" crlf="true" />
+"""
+
+    def ok_to_bye(attributes: str) -> str:
+        return f"""\
+  <send{attributes}>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+
+    milliseconds = int(after * 1000)
+    if hangs_up == "caller":
+        ending = f'  <pause milliseconds="{milliseconds}" />\n' + bye
+    elif hangs_up == "voxcenter":
+        ending = '  <recv request="BYE" />\n' + ok_to_bye("")
+    else:
+        ending = (f'  <recv request="BYE" timeout="{milliseconds}" ontimeout="hangup" />\n' + ok_to_bye(' next="done"')
+                  + '  <label id="hangup" />\n' + bye + '  <label id="done" />\n')
+    return ('<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n'
+            f'<scenario name="caller {from_user}">\n' + invite + replay + ending + "</scenario>\n")
+
+
+# --- what a caller hears -------------------------------------------------------------------------------------------
+
+PROMPTS = PromptLibrary(REPO / "prompts")
+
+
+def voiced_frames(name: str, language: str = "en") -> list[bytes]:
+    """The PCMU payloads voxcenter sends for a prompt, without its near-silent frames (those are shared by all)."""
+    return [frame for frame in PROMPTS.load(language, name).frames(PCMU) if len(set(frame)) > 16]
+
+
+def share_heard(heard: list[bytes], frames: list[bytes]) -> float:
+    """Share of ``frames`` found among the payloads ``heard`` (1.0: the whole prompt arrived)."""
+    if not frames:
+        raise AssertionError("a prompt without sound cannot be recognised")
+    received = set(heard)
+    return sum(1 for frame in frames if frame in received) / len(frames)
+
+
+def first_heard(heard: list[bytes], frames: list[bytes]) -> int:
+    """Index in ``heard`` of the first frame of ``frames`` (-1: none arrived)."""
+    wanted = set(frames)
+    return next((index for index, frame in enumerate(heard) if frame in wanted), -1)
+
+
+# --- agents ----------------------------------------------------------------------------------------------------------
+
 def answer_sdp(port: int) -> bytes:
     return (
         "v=0\r\no=agent 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
         f"m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
         "a=fmtp:101 0-16\r\na=sendrecv\r\n"
     ).encode()
+
+
+async def feature_code(phone: Baresip, code: str, registrar: str) -> None:
+    """Dial a feature code from baresip: voxcenter answers with a short tone and hangs up."""
+    await phone.dial(f"sip:{code}@{registrar}", timeout=15)
+    await phone.ctrl.wait_event("CALL_CLOSED", 15)
 
 
 @dataclass
@@ -188,8 +391,3 @@ class AgentPhone:
             return
         session.answer(answer_sdp(free_port()))
         await session.ended
-
-
-def query(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as connection:
-        return list(connection.execute(sql, args))

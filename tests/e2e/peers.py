@@ -15,15 +15,14 @@ import io
 import json
 import os
 import signal
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 
-from tests.e2e.harness import CARRIER_IP, REPO
-from tests.interop.sipp import SCENARIOS, free_port
+from tests.e2e.harness import CARRIER_IP, REPO, query
+from tests.interop.sipp import SCENARIOS
 
 EXAMPLE = REPO / "config" / "voxcenter.yaml"
 
@@ -64,31 +63,11 @@ def held_call_scenario(tmp: Path, hold: float) -> Path:
     return path
 
 
-def rtp_base_for_test() -> int:
-    """An RTP port range start unlikely to collide with another test process on the machine."""
-    port = free_port()
-    return 21000 + (port * 7919) % 200 * 200
-
-
-def query(db: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as connection:
-        return list(connection.execute(sql, args))
-
-
 def timeline(db: Path, call_id: str | None = None) -> list[tuple[str, dict[str, Any]]]:
     """(event, data) of one call (or of every call), in time order."""
     where, args = ("where call_id = ?", (call_id,)) if call_id else ("", ())
     rows = query(db, f"select event, data from call_events {where} order by at, rowid", *args)
     return [(str(event), json.loads(data) if data else {}) for event, data in rows]
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s")
-        await asyncio.sleep(0.1)
 
 
 class VoxcenterProcess:

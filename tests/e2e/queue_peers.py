@@ -13,21 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import sqlite3
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tests.e2e.harness import CARRIER_IP, REPO
+from tests.e2e.harness import (
+    CARRIER_IP,
+    caller_scenario,
+    plan_sections,
+    query,
+    rtp_base_for_test,
+    served,
+    voiced_frames,
+)
 from tests.interop.audio import tone
 from tests.interop.sipp import SippResult, free_port, run_sipp
 from voxcenter.media.codecs import PCMU
 from voxcenter.media.dtmf import Rfc4733Sender
-from voxcenter.media.prompts import PromptLibrary
 from voxcenter.media.rtp import build_rtp, parse_rtp
 from voxcenter.runtime.server import Server
 
@@ -38,48 +44,27 @@ SILENCE = PCMU.encode(np.zeros(160, dtype=np.int16))
 
 def queue_dial_plan(tmp: Path, *, sip_port: int, rtp_base: int, far_end: str | None = None) -> Path:
     """Queues with short ring timeouts, wrap-ups and announcement intervals; ``far_end``: the trunk's proxy."""
-    outbound = ""
-    routes = ""
+    trunks = f"trunks:\n  carrier:\n    inbound:\n      allow_from: [{CARRIER_IP}/32]\n"
     if far_end is not None:
-        outbound = f"""
-            outbound:
-              proxy: sip:{far_end}
-              options_interval: null"""
-        routes = """
-        routes:
-          callbacks:
-            patterns: ['0[0-9]{9}']
-            trunk: carrier
-            allow: {ivr: true}"""
-    text = textwrap.dedent(f"""\
-        sip:
-          listen:
-            - {{transport: udp, address: 127.0.0.1, port: {sip_port}}}
-        rtp:
-          address: 127.0.0.1
-          port_min: {rtp_base}
-          port_max: {rtp_base + 199}
-          inactivity_timeout: 20s
-        trunks:
-          carrier:
-            inbound:
-              allow_from: [{CARRIER_IP}/32]{outbound}{routes}
+        trunks += f"    outbound:\n      proxy: sip:{far_end}\n      options_interval: null\n"
+        trunks += "routes:\n  callbacks:\n    patterns: ['0[0-9]{9}']\n    trunk: carrier\n    allow: {ivr: true}\n"
+    body = trunks + textwrap.dedent("""\
         numbers:
-          '300': {{node: support}}
-          '301': {{node: vip}}
-          '302': {{node: standard}}
-          '303': {{node: billing}}
-          '304': {{node: sales}}
-          '305': {{node: callbacks}}
-          '306': {{node: after-hours}}
+          '300': {node: support}
+          '301': {node: vip}
+          '302': {node: standard}
+          '303': {node: billing}
+          '304': {node: sales}
+          '305': {node: callbacks}
+          '306': {node: after-hours}
         ivr:
-          support: {{type: queue, queue: support}}
-          vip: {{type: queue, queue: priority, priority: 10}}
-          standard: {{type: queue, queue: priority, priority: 0}}
-          billing: {{type: queue, queue: skills, required_skills: {{billing: 2}}}}
-          sales: {{type: queue, queue: sales}}
-          callbacks: {{type: queue, queue: callbacks}}
-          after-hours: {{type: queue, queue: messages}}
+          support: {type: queue, queue: support}
+          vip: {type: queue, queue: priority, priority: 10}
+          standard: {type: queue, queue: priority, priority: 0}
+          billing: {type: queue, queue: skills, required_skills: {billing: 2}}
+          sales: {type: queue, queue: sales}
+          callbacks: {type: queue, queue: callbacks}
+          after-hours: {type: queue, queue: messages}
         queues:
           support:
             strategy: longest-wait
@@ -88,7 +73,7 @@ def queue_dial_plan(tmp: Path, *, sip_port: int, rtp_base: int, far_end: str | N
             wrap_up: 2s
             join_when: always
             leave_when: never
-            announcements: {{music_on_hold: moh, position_every: 6s}}  # longer than one announcement
+            announcements: {music_on_hold: moh, position_every: 6s}  # longer than one announcement
           priority:
             strategy: priority
             ring_timeout: 5s
@@ -114,88 +99,37 @@ def queue_dial_plan(tmp: Path, *, sip_port: int, rtp_base: int, far_end: str | N
             wrap_up: 1s
             join_when: always
             leave_when: never
-            callback: {{enabled: true, offer_after: 1s, key: '1'}}
+            callback: {enabled: true, offer_after: 1s, key: '1'}
           messages:
             join_when: always
             leave_when: never
             max_wait: 2s
-            overflow: {{timeout: {{voicemail: '500'}}}}
+            overflow: {timeout: {voicemail: '500'}}
         agents:
-          '1001': {{name: Alice, password: pw-1001, queues: [support, priority, skills, callbacks],
-                   skills: {{tech: 4}}}}
-          '1002': {{name: Bob, password: pw-1002, queues: [skills, messages], skills: {{billing: 3}}}}
-          '1003': {{name: Carol, password: pw-1003, queues: [sales]}}
-          '1004': {{name: Dave, password: pw-1004, queues: [sales]}}
-        prompts:
-          directory: {REPO / "prompts"}
-          default_language: en
-          languages: [en]
-        recording:
-          enabled: true
-          directory: {tmp / "recordings"}
-        database:
-          url: sqlite+aiosqlite:///{tmp / "voxcenter.db"}
-          journal_directory: {tmp / "journal"}
-        security:
-          realm: voxcenter.test
-          allowlist: []
-        api:
-          enabled: false
+          '1001': {name: Alice, password: pw-1001, queues: [support, priority, skills, callbacks],
+                   skills: {tech: 4}}
+          '1002': {name: Bob, password: pw-1002, queues: [skills, messages], skills: {billing: 3}}
+          '1003': {name: Carol, password: pw-1003, queues: [sales]}
+          '1004': {name: Dave, password: pw-1004, queues: [sales]}
         """)
     path = tmp / "voxcenter.yaml"
-    path.write_text(text)
+    path.write_text(plan_sections(tmp, body, sip_port=sip_port, rtp_base=rtp_base))
     return path
 
 
 @asynccontextmanager
 async def queue_server(tmp: Path, *, far_end: str | None = None) -> AsyncIterator[Server]:
-    path = queue_dial_plan(tmp, sip_port=free_port(), rtp_base=30000 + secrets.randbelow(300) * 100,
-                           far_end=far_end)
-    server = Server(path, node="test")
-    await server.start()
-    try:
+    """A Server on the queue suite's dial plan."""
+    async with served(queue_dial_plan(tmp, sip_port=free_port(), rtp_base=rtp_base_for_test(),
+                                      far_end=far_end)) as server:
         yield server
-    finally:
-        await server.stop(drain_timeout=0)
-
-
-async def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> None:
-    """Poll ``predicate`` until true; generous deadlines, the machine may be loaded."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s")
-        await asyncio.sleep(0.05)
 
 
 # --- what a caller hears -------------------------------------------------------------------------------------------
 
-_LIBRARY = PromptLibrary(REPO / "prompts")
-
-
-def prompt_frames(name: str, language: str = "en") -> list[bytes]:
-    """The PCMU payloads voxcenter sends for a prompt (the ones with sound in them: silence is shared)."""
-    return [frame for frame in _LIBRARY.load(language, name).frames(PCMU) if len(set(frame)) > 16]
-
-
-def share_heard(heard: list[bytes], frames: list[bytes]) -> float:
-    """Share of ``frames`` found among the payloads ``heard`` (1.0: the whole prompt arrived)."""
-    if not frames:
-        raise AssertionError("a prompt without sound cannot be recognised")
-    received = set(heard)
-    return sum(1 for frame in frames if frame in received) / len(frames)
-
-
-def first_index(heard: list[bytes], frames: list[bytes]) -> int:
-    """Where the first frame of a prompt arrived (-1 if none did)."""
-    wanted = set(frames)
-    return next((i for i, frame in enumerate(heard) if frame in wanted), -1)
-
-
 def describe(heard: list[bytes], names: tuple[str, ...]) -> list[tuple[str, int, int]]:
     """What the caller heard as runs of (prompt, first index, frames): for assertion messages."""
-    owner = {frame: name for name in names for frame in prompt_frames(name)}
+    owner = {frame: name for name in names for frame in voiced_frames(name)}
     runs: list[tuple[str, int, int]] = []
     for index, frame in enumerate(heard):
         name = owner.get(frame, "?")
@@ -296,93 +230,6 @@ class CallerMedia(asyncio.DatagramProtocol):
 
 # --- SIPp for the signalling -----------------------------------------------------------------------------------------
 
-_CALLER_SCENARIO = """\
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="queue caller {number}">
-  <send retrans="500">
-    <![CDATA[
-
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: "customer" <sip:{number}@[local_ip]:[local_port]>;tag=q[pid]-[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:{number}@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=customer 1 1 IN IP4 {media_host}
-      s=-
-      c=IN IP4 {media_host}
-      t=0 0
-      m=audio {media_port} RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-      a=ptime:20
-      a=sendrecv
-
-    ]]>
-  </send>
-  <recv response="100" optional="true" />
-  <recv response="180" optional="true" />
-  <recv response="183" optional="true" />
-  <recv response="200" rrs="true" />
-  <send>
-    <![CDATA[
-
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [routes]
-      From: "customer" <sip:{number}@[local_ip]:[local_port]>;tag=q[pid]-[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup" />
-  <send next="done">
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <label id="hangup" />
-  <send retrans="500">
-    <![CDATA[
-
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [routes]
-      From: "customer" <sip:{number}@[local_ip]:[local_port]>;tag=q[pid]-[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200" crlf="true" />
-  <label id="done" />
-</scenario>
-"""
-
-
 @dataclass
 class Caller:
     """One SIPp caller (signalling) with its :class:`CallerMedia` (audio), running in the background."""
@@ -403,8 +250,8 @@ async def calling(server: Server, workdir: Path, service: str, *, name: str, num
     address = server.endpoint.address("udp")
     async with CallerMedia() as media:
         scenario = workdir / f"caller-{name}.xml"
-        scenario.write_text(_CALLER_SCENARIO.format(number=number, media_host=CARRIER_IP, media_port=media.port,
-                                                    hold_ms=int(hold * 1000)))
+        scenario.write_text(caller_scenario(from_user=number, hangs_up="either", after=hold,
+                                            media=(CARRIER_IP, media.port)))
         # SIPp opens a media socket of its own even when the SDP names ours: give it a free port.
         extra = ["-mi", CARRIER_IP, "-mp", str(free_port() & ~1)]
         task = asyncio.get_running_loop().create_task(run_sipp(
@@ -421,18 +268,13 @@ async def calling(server: Server, workdir: Path, service: str, *, name: str, num
 
 # --- the database --------------------------------------------------------------------------------------------------
 
-def rows(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as connection:
-        return list(connection.execute(sql, args))
-
-
 def timeline(db: Path, call_id: str) -> list[tuple[str, float, object, object, object]]:
     """(event, at, agent, value, data) of one call, in order."""
-    return [(str(e), float(at), agent, value, data) for e, at, agent, value, data in rows(  # type: ignore[arg-type]
+    return [(str(e), float(at), agent, value, data) for e, at, agent, value, data in query(
         db, "select event, at, agent, value, data from call_events where call_id=? order by at, rowid", call_id)]
 
 
 def call_of(db: Path, from_number: str) -> str:
     """The call id of the (only) call from ``from_number``."""
-    [(call_id,)] = rows(db, "select call_id from calls where from_number=?", from_number)
+    [(call_id,)] = query(db, "select call_id from calls where from_number=?", from_number)
     return str(call_id)

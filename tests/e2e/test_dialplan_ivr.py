@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import CARRIER_IP
-from tests.e2e.peers import example_plan, query, rtp_base_for_test, timeline, wait_for
+from tests.e2e.harness import CARRIER_IP, query, rtp_base_for_test, served, wait_for
+from tests.e2e.peers import example_plan, timeline
 from tests.interop.audio import tone, write_tone_wav
 from tests.interop.baresip import Account, Baresip
 from tests.interop.pcap import caller_stream, write_pcap
@@ -27,12 +27,8 @@ pytestmark = pytest.mark.interop
 
 @asynccontextmanager
 async def example_server(tmp: Path) -> AsyncIterator[Server]:
-    server = Server(example_plan(tmp, sip_port=free_port(), rtp_base=rtp_base_for_test()), node="test")
-    await server.start()
-    try:
+    async with served(example_plan(tmp, sip_port=free_port(), rtp_base=rtp_base_for_test())) as server:
         yield server
-    finally:
-        await server.stop(drain_timeout=0)
 
 
 def events_named(events: list[tuple[str, dict[str, object]]], name: str) -> list[dict[str, object]]:

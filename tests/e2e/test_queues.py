@@ -16,19 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import AgentPhone
-from tests.e2e.queue_peers import (
-    call_of,
-    calling,
-    describe,
-    first_index,
-    prompt_frames,
-    queue_server,
-    rows,
+from tests.e2e.harness import (
+    AGENT_HZ,
+    CALLER_HZ,
+    AgentPhone,
+    feature_code,
+    first_heard,
+    query,
     share_heard,
-    timeline,
+    voiced_frames,
     wait_for,
 )
+from tests.e2e.queue_peers import call_of, calling, describe, queue_server, timeline
 from tests.interop.audio import spectrum, wav_spectra, write_tone_wav
 from tests.interop.baresip import Account, Baresip
 from tests.interop.sipp import SippServer
@@ -38,18 +37,15 @@ from voxcenter.runtime.server import Server
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
 
-AGENT_HZ = 660.0
-CALLER_HZ = 440.0
 
-
-announcement, two, three, music = (prompt_frames(name) for name in ("caller-number", "num-2", "num-3", "moh"))
+announcement, two, three, music = (voiced_frames(name) for name in ("caller-number", "num-2", "num-3", "moh"))
 
 
 def waiting(server: Server) -> int:
     return len(server.acd.router.waiting("support", server.acd.now()))
 
 
-def last_index(heard: list[bytes], frames: list[bytes]) -> int:
+def last_heard(heard: list[bytes], frames: list[bytes]) -> int:
     """Where the last frame of a prompt arrived (-1 if none did)."""
     wanted = set(frames)
     return max((i for i, frame in enumerate(heard) if frame in wanted), default=-1)
@@ -63,12 +59,6 @@ def events_named(events: list[Event], name: str) -> list[Event]:
     return [event for event in events if event[0] == name]
 
 
-async def baresip_login(phone: Baresip, registrar: str, code: str = "*45") -> None:
-    """Dial a feature code from baresip: voxcenter answers, beeps, and hangs up."""
-    await phone.dial(f"sip:{code}@{registrar}")
-    await phone.ctrl.wait_event("CALL_CLOSED", 10)
-
-
 async def test_callers_queue_hear_their_position_and_reach_the_agent_after_wrap_up(tmp_path: Path) -> None:
     voice = write_tone_wav(tmp_path / "agent.wav", AGENT_HZ, 60.0)
     async with queue_server(tmp_path) as server:
@@ -76,7 +66,7 @@ async def test_callers_queue_hear_their_position_and_reach_the_agent_after_wrap_
         registrar = f"{address.host}:{address.port}"
         async with Baresip(tmp_path, "alice", Account("1001", registrar, "pw-1001"), voice) as alice:
             await alice.registered()
-            await baresip_login(alice, registrar)
+            await feature_code(alice, "*45", registrar)
             await wait_for(lambda: server.acd.router.agent_state("1001").value == "ready", what="1001 ready")
             async with contextlib.AsyncExitStack() as stack:
                 first = await stack.enter_async_context(
@@ -98,7 +88,7 @@ async def test_callers_queue_hear_their_position_and_reach_the_agent_after_wrap_
                 await wait_for(lambda: share_heard(third.media.heard, three) > 0.8, what="'three' heard")
                 assert (await impatient.finished()).successful == 1
                 await wait_for(lambda: share_heard(third.media.heard, two) > 0.8, what="'two' heard")
-                await wait_for(lambda: last_index(third.media.heard, music) > first_index(third.media.heard, two),
+                await wait_for(lambda: last_heard(third.media.heard, music) > first_heard(third.media.heard, two),
                                what="music after the second announcement")
                 await alice.hang_up()  # ends the first call: wrap-up, then the second caller
                 assert (await first.finished()).successful == 1
@@ -115,16 +105,16 @@ async def test_callers_queue_hear_their_position_and_reach_the_agent_after_wrap_
     heard = third.media.heard
     said = describe(heard, ("caller-number", "num-2", "num-3", "moh", "expected-wait"))
     assert share_heard(heard, announcement) > 0.8, said
-    assert first_index(heard, announcement) < first_index(heard, three) < first_index(heard, music), said
-    assert first_index(heard, music) < first_index(heard, two) < last_index(heard, music), said
+    assert first_heard(heard, announcement) < first_heard(heard, three) < first_heard(heard, music), said
+    assert first_heard(heard, music) < first_heard(heard, two) < last_heard(heard, music), said
     db = tmp_path / "voxcenter.db"
     ids = [call_of(db, number) for number in ("0100000001", "0100000002", "0100000003")]
     for call_id in ids:
-        [(disposition, agent)] = rows(db, "select disposition, agent from calls where call_id=?", call_id)
+        [(disposition, agent)] = query(db, "select disposition, agent from calls where call_id=?", call_id)
         assert (disposition, agent) == ("answered", "1001")
     # The first caller and Alice heard each other; the recording has the caller left, the agent right.
     assert abs(spectrum(PCMU.decode(b"".join(first.media.heard)), 8000).dominant - AGENT_HZ) <= 15
-    [(recording,)] = rows(db, "select path from recordings where call_id=?", ids[0])
+    [(recording,)] = query(db, "select path from recordings where call_id=?", ids[0])
     left, right = wav_spectra(Path(str(recording)))
     assert abs(left.dominant - CALLER_HZ) <= 15 and abs(right.dominant - AGENT_HZ) <= 15, (left, right)
     first_events, second_events, third_events = (timeline(db, call_id) for call_id in ids)
@@ -140,7 +130,7 @@ async def test_callers_queue_hear_their_position_and_reach_the_agent_after_wrap_
         [ended] = [e for e in before if e[0] in ("COMPLETEAGENT", "COMPLETECALLER")]
         [connected] = events_named(after, "CONNECT")
         assert connected[1] - ended[1] >= 2.0 - 0.05, (ended, connected)
-    states = [str(s) for (s,) in rows(db, "select state from agent_events where agent='1001' order by at, rowid")]
+    states = [str(s) for (s,) in query(db, "select state from agent_events where agent='1001' order by at, rowid")]
     assert states.count("wrap-up") == 3, states
 
 
@@ -177,7 +167,7 @@ async def test_paused_agent_is_not_rung_and_a_later_vip_caller_is_served_first(t
     standard_events, vip_events = (timeline(db, call_of(db, n)) for n in ("0200000001", "0200000002"))
     assert events_named(standard_events, "ENTERQUEUE")[0][1] < events_named(vip_events, "ENTERQUEUE")[0][1]
     assert events_named(vip_events, "CONNECT")[0][1] < events_named(standard_events, "CONNECT")[0][1]
-    reasons = rows(db, "select state, reason from agent_events where agent='1001' order by at, rowid")
+    reasons = query(db, "select state, reason from agent_events where agent='1001' order by at, rowid")
     assert ("paused", "feature code *47") in reasons and ("ready", "feature code *47") in reasons, reasons
 
 
@@ -199,7 +189,7 @@ async def test_billing_caller_goes_to_the_billing_agent(tmp_path: Path) -> None:
             await wait_for(lambda: not server.calls, what="calls finished")
         await server.writer.flush(5.0)
     db = tmp_path / "voxcenter.db"
-    [(disposition, agent)] = rows(db, "select disposition, agent from calls")
+    [(disposition, agent)] = query(db, "select disposition, agent from calls")
     assert (disposition, agent) == ("answered", "1002")
 
 
@@ -212,7 +202,7 @@ async def test_unanswered_ring_moves_on_after_the_retry_delay_and_auto_pauses(tm
         async with Baresip(tmp_path, "carol", account, voice) as carol, AgentPhone("1004", "pw-1004",
                                                                                    address) as dave:
             await carol.registered()
-            await baresip_login(carol, registrar)  # Carol is idle longest: she is rung first
+            await feature_code(carol, "*45", registrar)  # Carol is idle longest: she is rung first
             assert await dave.register() == 200
             assert await dave.dial("*45") == 200
             async with calling(server, tmp_path, "304", name="sales", number="0400000001") as caller:
@@ -230,9 +220,9 @@ async def test_unanswered_ring_moves_on_after_the_retry_delay_and_auto_pauses(tm
     [connect] = events_named(events, "CONNECT")
     assert no_answer[2] == "1003" and isinstance(no_answer[3], float) and no_answer[3] >= 2.0 - 0.05
     assert connect[2] == "1004" and connect[1] - no_answer[1] >= 1.0 - 0.05  # the retry delay
-    paused = rows(db, "select reason from agent_events where agent='1003' and state='paused'")
+    paused = query(db, "select reason from agent_events where agent='1003' and state='paused'")
     assert paused == [("auto-pause after 1 unanswered calls",)], paused
-    [(disposition, agent)] = rows(db, "select disposition, agent from calls")
+    [(disposition, agent)] = query(db, "select disposition, agent from calls")
     assert (disposition, agent) == ("answered", "1004")
 
 
@@ -250,11 +240,11 @@ async def test_agent_who_logged_out_is_not_rung(tmp_path: Path) -> None:
             assert phone.calls == []
         await server.writer.flush(5.0)
     db = tmp_path / "voxcenter.db"
-    [(disposition, agent, hangup_by, wait)] = rows(db, "select disposition, agent, hangup_by, wait_seconds from calls")
+    [(disposition, agent, hangup_by, wait)] = query(db, "select disposition, agent, hangup_by, wait_seconds from calls")
     assert (disposition, agent, hangup_by) == ("abandoned_queue", None, "caller")
     assert isinstance(wait, float) and wait > 2.0  # reports count it as a real abandon, not a short one
     assert "ABANDON" in [e[0] for e in timeline(db, call_of(db, "0500000001"))]
-    states = rows(db, "select state, reason from agent_events where agent='1001' order by at, rowid")
+    states = query(db, "select state, reason from agent_events where agent='1001' order by at, rowid")
     assert states[-1] == ("offline", "feature code *46"), states
 
 
@@ -267,11 +257,11 @@ async def test_callback_is_booked_then_the_agent_is_called_first_and_the_custome
         async with AgentPhone("1001", "pw-1001", address) as phone:
             assert await phone.register() == 200  # registered, not logged in: the caller waits
             async with calling(server, tmp_path, "305", name="callback", number="0612345678") as caller:
-                offer = prompt_frames("callback-offer")
+                offer = voiced_frames("callback-offer")
                 await wait_for(lambda: share_heard(caller.media.heard, offer) > 0.3, what="offer heard")
                 await caller.media.press("1")
                 assert (await caller.finished()).successful == 1  # confirmed, then hung up by voxcenter
-                assert share_heard(caller.media.heard, prompt_frames("callback-booked")) > 0.8
+                assert share_heard(caller.media.heard, voiced_frames("callback-booked")) > 0.8
             assert phone.calls == []
             assert await phone.dial("*45") == 200  # now free: voxcenter calls the agent first
             await wait_for(lambda: len(phone.calls) == 1 and phone.calls[0].confirmed.is_set(),
@@ -286,15 +276,15 @@ async def test_callback_is_booked_then_the_agent_is_called_first_and_the_custome
                            what="agent free again")
         await server.writer.flush(5.0)
     db = tmp_path / "voxcenter.db"
-    [(number, queue)] = rows(db, "select number, queue from callbacks")
+    [(number, queue)] = query(db, "select number, queue from callbacks")
     assert (number, queue) == ("0612345678", "callbacks")
     call_id = call_of(db, "0612345678")
-    [(disposition,)] = rows(db, "select disposition from calls where call_id=?", call_id)
+    [(disposition,)] = query(db, "select disposition from calls where call_id=?", call_id)
     assert disposition == "callback"
     names = [e[0] for e in timeline(db, call_id)]
     assert names.index("CALLBACKOFFER") < names.index("EXITWITHKEY")
     assert "COMPLETEAGENT" in names  # the router's record of the callback conversation
-    [(out_id, direction, agent, out_disposition, talk)] = rows(
+    [(out_id, direction, agent, out_disposition, talk)] = query(
         db, "select call_id, direction, agent, disposition, talk_seconds from calls where to_number='0612345678'")
     assert (direction, agent, out_disposition) == ("outbound", "1001", "answered") and float(str(talk)) > 0
     [connect] = events_named(timeline(db, str(out_id)), "CONNECT")
@@ -310,11 +300,11 @@ async def test_no_callback_is_offered_to_a_withheld_number(tmp_path: Path) -> No
             assert (await caller.finished()).successful == 1
         await wait_for(lambda: not server.calls, what="calls finished")
         await server.writer.flush(5.0)
-    assert share_heard(caller.media.heard, prompt_frames("callback-offer")) == 0.0
+    assert share_heard(caller.media.heard, voiced_frames("callback-offer")) == 0.0
     db = tmp_path / "voxcenter.db"
-    [(disposition,)] = rows(db, "select disposition from calls")
+    [(disposition,)] = query(db, "select disposition from calls")
     assert disposition == "abandoned_queue"
-    assert rows(db, "select * from callbacks") == []
+    assert query(db, "select * from callbacks") == []
     assert "CALLBACKOFFER" not in [e[0] for e in timeline(db, call_of(db, "anonymous"))]
 
 
@@ -330,10 +320,10 @@ async def test_caller_overflows_on_max_wait_to_voicemail(tmp_path: Path) -> None
         await wait_for(lambda: not server.calls, what="calls finished")
         await server.writer.flush(5.0)
     db = tmp_path / "voxcenter.db"
-    [(disposition, hangup_by, wait)] = rows(db, "select disposition, hangup_by, wait_seconds from calls")
+    [(disposition, hangup_by, wait)] = query(db, "select disposition, hangup_by, wait_seconds from calls")
     assert disposition == "voicemail", hangup_by
     assert isinstance(wait, float) and wait >= 2.0 - 0.05  # max_wait
-    [(mailbox, path, seconds)] = rows(db, "select mailbox, path, duration_seconds from voicemails")
+    [(mailbox, path, seconds)] = query(db, "select mailbox, path, duration_seconds from voicemails")
     assert mailbox == "500" and isinstance(seconds, float) and seconds >= 1.5
     [channel] = wav_spectra(Path(str(path)))
     assert abs(channel.dominant - CALLER_HZ) <= 15 and channel.peak_share > 0.7, channel

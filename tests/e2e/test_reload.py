@@ -16,16 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import CARRIER_IP, AgentPhone
-from tests.e2e.peers import (
-    VoxcenterProcess,
-    example_plan,
-    held_call_scenario,
-    query,
-    rtp_base_for_test,
-    timeline,
-    wait_for,
-)
+from tests.e2e.harness import CARRIER_IP, AgentPhone, query, rtp_base_for_test, wait_for
+from tests.e2e.peers import VoxcenterProcess, example_plan, held_call_scenario, timeline
 from tests.interop.sipp import free_port, run_sipp
 from voxcenter.acd import AgentState, CallRequest
 from voxcenter.config import ConfigError

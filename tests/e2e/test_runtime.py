@@ -7,18 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import CARRIER_IP, AgentPhone, query, running_server
-from tests.interop.sipp import run_sipp
+from tests.e2e.harness import CARRIER_IP, AgentPhone, answer_sdp, query, running_server, wait_for
+from tests.interop.sipp import SippServer, free_port, run_sipp
 
 pytestmark = pytest.mark.interop
-
-
-async def wait_for(predicate, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
 
 
 async def test_caller_is_queued_and_bridged_to_a_logged_in_agent(tmp_path: Path) -> None:
@@ -65,8 +57,6 @@ async def test_caller_in_queue_times_out_to_the_exit_node(tmp_path: Path) -> Non
 
 async def test_admin_api_serves_the_running_server(tmp_path: Path) -> None:
     import aiohttp
-
-    from tests.interop.sipp import free_port
 
     api_port = free_port()
     async with running_server(tmp_path, api_port=api_port) as server:
@@ -122,9 +112,6 @@ async def test_digest_trunk_calls_are_accepted_and_attributed(tmp_path: Path) ->
 
 
 async def test_agent_dials_out_through_an_allowed_route_and_can_hold(tmp_path: Path) -> None:
-    from tests.e2e.harness import answer_sdp
-    from tests.interop.sipp import SippServer
-
     async with SippServer("uas_answer.xml", tmp_path) as far_end:
         trunks = (
             "  carrier:\n    inbound:\n      allow_from: [127.0.0.2/32]\n"

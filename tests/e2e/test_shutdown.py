@@ -11,24 +11,15 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.whole_call_peers import (
-    AGENT_HZ,
-    CALLER_HZ,
-    CARRIER_IP,
-    baresip_agent,
-    events_of,
-    fetch,
-    sipp_caller,
-    write_plan,
-)
+from tests.e2e.harness import AGENT_HZ, CALLER_HZ, CARRIER_IP
+from tests.e2e.whole_call_peers import baresip_agent, events_of, fetch, sipp_caller, write_plan
 from tests.interop.audio import wav_spectra, write_tone_wav
-from tests.store.databases import fresh_schema, session_database
 from voxcenter.sip.endpoint import EndpointSettings, Listener, RequestFailed, SipEndpoint
 from voxcenter.sip.session import SipSession
 from voxcenter.sip.transport import Address
@@ -38,17 +29,6 @@ pytestmark = pytest.mark.interop
 
 OFFER = (b"v=0\r\no=late 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n"
          b"m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
-
-
-@pytest.fixture(scope="module")
-def pg_module_url() -> Iterator[str]:
-    yield from session_database()
-
-
-@pytest.fixture
-async def pg_url(pg_module_url: str) -> str:
-    await fresh_schema(pg_module_url)
-    return pg_module_url
 
 
 class ServerProcess:

@@ -8,46 +8,35 @@ wait, talk time and disposition; the timeline in order; the stereo recording (ca
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.whole_call_peers import (
+from tests.e2e.harness import (
     AGENT_HZ,
     CALLER_HZ,
     CARRIER_IP,
+    feature_code,
+    first_heard,
+    share_heard,
+    voiced_frames,
+    wait_for,
+)
+from tests.e2e.whole_call_peers import (
     baresip_agent,
     captured_rtp,
     events_of,
-    feature_code,
     fetch,
-    first_heard,
     heard_audio,
-    share_heard,
     sipp_caller,
-    voiced_frames,
-    wait_until,
     whole_call_server,
 )
 from tests.interop.audio import spectrum, wav_spectra, write_tone_wav
 from tests.interop.sipp import free_port
-from tests.store.databases import fresh_schema, session_database
 from voxcenter.media.codecs import PCMU
 
 pytestmark = pytest.mark.interop
-
-
-@pytest.fixture(scope="module")
-def pg_module_url() -> Iterator[str]:
-    yield from session_database()
-
-
-@pytest.fixture
-async def pg_url(pg_module_url: str) -> str:
-    await fresh_schema(pg_module_url)
-    return pg_module_url
 
 
 def near(frequency: float, expected: float, tolerance: float = 15.0) -> bool:
@@ -72,7 +61,7 @@ async def test_caller_menu_queue_agent_recording_and_cdr(tmp_path: Path, pg_url:
             # at once; they talk; the caller hangs up.
             first = loop.create_task(sipp_caller(tmp_path, registrar, digits="1", talk=5.0, hang_up_after=5.0,
                                                  name="first"))
-            await wait_until(lambda: any(c.queued for c in server.calls.values()), 15, "first caller queued")
+            await wait_for(lambda: any(c.queued for c in server.calls.values()), 15, "first caller queued")
             media_port = free_port()
             async with captured_rtp(tmp_path / "caller-heard.pcap", CARRIER_IP, media_port) as capture:
                 call = loop.create_task(sipp_caller(tmp_path, registrar, digits="1", talk=16.0,
@@ -84,7 +73,7 @@ async def test_caller_menu_queue_agent_recording_and_cdr(tmp_path: Path, pg_url:
             assert result.successful == 1, result.describe()
             await agent.ctrl.wait_event("CALL_CLOSED", 15)
             agent_heard = agent.recording("dec")
-            await wait_until(lambda: not server.calls, 15, "calls finished")
+            await wait_for(lambda: not server.calls, 15, "calls finished")
         await server.writer.flush(10.0)
     [gave_up] = await fetch(pg_url, "select * from calls where disposition <> 'answered'")
     assert (gave_up["disposition"], gave_up["queue"], gave_up["agent"]) == ("abandoned_queue", "sales", None)
@@ -117,14 +106,19 @@ async def only_call(url: str) -> tuple[dict[str, Any], list[str]]:
     return dict(cdr), await events_of(url, str(cdr["call_id"]))
 
 
-async def test_caller_hangs_up_in_the_menu(tmp_path: Path, pg_url: str) -> None:
+async def lone_call(tmp_path: Path, pg_url: str, **caller: Any) -> tuple[dict[str, Any], list[str]]:
+    """One SIPp caller (``sipp_caller`` options) on a fresh server: its CDR and timeline once written."""
     async with whole_call_server(tmp_path, pg_url) as server:
         address = server.endpoint.address("udp")
-        result = await sipp_caller(tmp_path, f"{address.host}:{address.port}", talk=2.0, hang_up_after=2.0)
+        result = await sipp_caller(tmp_path, f"{address.host}:{address.port}", **caller)
         assert result.successful == 1, result.describe()
-        await wait_until(lambda: not server.calls, 15, "call finished")
+        await wait_for(lambda: not server.calls, 15, "call finished")
         await server.writer.flush(10.0)
-    cdr, events = await only_call(pg_url)
+    return await only_call(pg_url)
+
+
+async def test_caller_hangs_up_in_the_menu(tmp_path: Path, pg_url: str) -> None:
+    cdr, events = await lone_call(tmp_path, pg_url, talk=2.0, hang_up_after=2.0)
     assert (cdr["disposition"], cdr["hangup_by"], cdr["queue"], cdr["agent"]) == ("abandoned_ivr", "caller", None,
                                                                                  None), cdr
     assert cdr["talk_seconds"] == 0 and cdr["ended_at"] is not None
@@ -133,14 +127,7 @@ async def test_caller_hangs_up_in_the_menu(tmp_path: Path, pg_url: str) -> None:
 
 
 async def test_caller_hangs_up_while_waiting_in_the_queue(tmp_path: Path, pg_url: str) -> None:
-    async with whole_call_server(tmp_path, pg_url) as server:
-        address = server.endpoint.address("udp")
-        result = await sipp_caller(tmp_path, f"{address.host}:{address.port}", digits="1", talk=5.0,
-                                   hang_up_after=5.0)
-        assert result.successful == 1, result.describe()
-        await wait_until(lambda: not server.calls, 15, "call finished")
-        await server.writer.flush(10.0)
-    cdr, events = await only_call(pg_url)
+    cdr, events = await lone_call(tmp_path, pg_url, digits="1", talk=5.0, hang_up_after=5.0)
     assert (cdr["disposition"], cdr["hangup_by"], cdr["queue"], cdr["agent"]) == ("abandoned_queue", "caller",
                                                                                  "sales", None), cdr
     assert cdr["queue_entered_at"] is not None and cdr["agent_answered_at"] is None
@@ -161,7 +148,7 @@ async def test_agent_who_does_not_answer_is_skipped_for_the_next(tmp_path: Path,
             result = await sipp_caller(tmp_path, registrar, digits="1", talk=12.0, hang_up_after=11.0)
             assert result.successful == 1, result.describe()
             await present.ctrl.wait_event("CALL_CLOSED", 15)
-            await wait_until(lambda: not server.calls, 15, "call finished")
+            await wait_for(lambda: not server.calls, 15, "call finished")
             assert any(event.get("type") == "CALL_INCOMING" for event in absent.ctrl.history), absent.log()
         await server.writer.flush(10.0)
     cdr, events = await only_call(pg_url)
@@ -176,15 +163,8 @@ async def test_agent_who_does_not_answer_is_skipped_for_the_next(tmp_path: Path,
 
 
 async def test_max_wait_overflows_to_voicemail(tmp_path: Path, pg_url: str) -> None:
-    async with whole_call_server(tmp_path, pg_url) as server:
-        address = server.endpoint.address("udp")
-        # Queue "short" gives up after 2 s; its overflow is the voicemail node (3 s at most), then goodbye.
-        result = await sipp_caller(tmp_path, f"{address.host}:{address.port}", number="102", talk=20.0,
-                                   timeout=40.0)
-        assert result.successful == 1, result.describe()
-        await wait_until(lambda: not server.calls, 15, "call finished")
-        await server.writer.flush(10.0)
-    cdr, events = await only_call(pg_url)
+    # Queue "short" gives up after 2 s; its overflow is the voicemail node (3 s at most), then goodbye.
+    cdr, events = await lone_call(tmp_path, pg_url, number="102", talk=20.0, timeout=40.0)
     assert (cdr["disposition"], cdr["queue"], cdr["agent"], cdr["hangup_by"]) == ("voicemail", "short", None,
                                                                                  "system"), cdr
     assert in_order(events, "ENTERQUEUE", "EXITWITHTIMEOUT", "VOICEMAIL"), events
@@ -194,15 +174,9 @@ async def test_max_wait_overflows_to_voicemail(tmp_path: Path, pg_url: str) -> N
 
 
 async def test_callback_request_keeps_a_callback_and_ends_the_call(tmp_path: Path, pg_url: str) -> None:
-    async with whole_call_server(tmp_path, pg_url) as server:
-        address = server.endpoint.address("udp")
-        # The callback offer comes 1 s after joining; the caller accepts with 1 at 5 s.
-        result = await sipp_caller(tmp_path, f"{address.host}:{address.port}", number="103", digits="1",
-                                   first_digit_at=5.0, talk=20.0, timeout=40.0)
-        assert result.successful == 1, result.describe()
-        await wait_until(lambda: not server.calls, 15, "call finished")
-        await server.writer.flush(10.0)
-    cdr, events = await only_call(pg_url)
+    # The callback offer comes 1 s after joining; the caller accepts with 1 at 5 s.
+    cdr, events = await lone_call(tmp_path, pg_url, number="103", digits="1", first_digit_at=5.0, talk=20.0,
+                                  timeout=40.0)
     assert (cdr["disposition"], cdr["queue"], cdr["agent"]) == ("callback", "callback", None), cdr
     assert in_order(events, "ENTERQUEUE", "CALLBACKOFFER", "EXITWITHKEY"), events
     [callback] = await fetch(pg_url, "select * from callbacks")
