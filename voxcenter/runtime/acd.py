@@ -10,7 +10,8 @@ state changes to the store.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import structlog
@@ -25,6 +26,7 @@ from voxcenter.acd.events import (
     CancelRing,
     Ender,
     Enqueued,
+    ExitReason,
     OfferCallback,
     Overflow,
     QueueExit,
@@ -42,6 +44,7 @@ from voxcenter.runtime.mapping import agent_profiles, queue_policies
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.registrar import BindingChange, BindingChanged
 from voxcenter.sip.session import SipSession
+from voxcenter.store.records import CallbackRecord
 
 if TYPE_CHECKING:
     from voxcenter.runtime.inbound import InboundCall
@@ -78,6 +81,8 @@ class AcdService:
         self.rings: dict[tuple[str, str], RingAttempt] = {}
         self.callbacks: set[str] = set()
         """Callbacks whose customer answered and who are talking to their agent now."""
+        self.callback_records: dict[str, CallbackRecord] = {}
+        """The newest version of each callback not yet settled (completed, failed or cancelled)."""
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self.listeners: list[asyncio.Queue[dict[str, object]]] = []
@@ -266,6 +271,7 @@ class AcdService:
             if call is not None:
                 call.callback_queued(decision)
         elif isinstance(decision, StartCallback):
+            self._callback_progress(decision.call_id, status="dialing", attempts=decision.attempt)
             self._spawn(self._start_callback(decision))
         elif isinstance(decision, Overflow):
             if call is not None:
@@ -276,6 +282,9 @@ class AcdService:
                 if decision.target.kind is not OverflowKind.QUEUE:
                     call.queue_exit(decision.reason.value)
         elif isinstance(decision, QueueExit):
+            settled = _CALLBACK_SETTLED.get(decision.reason)
+            if settled is not None:
+                self._callback_progress(decision.call_id, status=settled)
             if call is not None:
                 call.log.event(EXIT_QUEUE_LOG.get(decision.reason, "ABANDON"), queue=decision.queue,
                                value=decision.waited, data={"position": decision.position, "short": decision.short})
@@ -333,8 +342,10 @@ class AcdService:
         ring = self.rings.pop((decision.call_id, decision.agent_id), None)
         call_id = decision.call_id
 
-        def answered() -> None:  # the customer picked up: agent and customer are connected from now on
+        def answered(result_call_id: str) -> None:  # the customer picked up: agent and customer are connected
             self.callbacks.add(call_id)
+            self._callback_progress(call_id, status="completed", completed_at=time.time(),
+                                    result_call_id=result_call_id)
             self.router.callback_result(call_id, True, self.now())
             self.pump()
 
@@ -347,8 +358,38 @@ class AcdService:
                 self.callbacks.discard(call_id)
                 self.router.call_ended(call_id, self.now(), ender or Ender.CALLER)
             else:
+                self._callback_progress(call_id, status="pending")  # the router retries, or gives up (QueueExit)
                 self.router.callback_result(call_id, False, self.now())
             self.pump()
 
+    # --- callback records ---------------------------------------------------------------------------------------------
+
+    def callback_booked(self, record: CallbackRecord) -> None:
+        """A caller booked a callback: its first version is written, and later ones follow its progress."""
+        self.callback_records[record.callback_id] = record
+        self.server.writer.submit(record)
+
+    def _callback_progress(self, callback_id: str, **changes: object) -> None:
+        """A new version of a callback's record; settled ones (no longer pending or dialing) are forgotten."""
+        record = self.callback_records.get(callback_id)
+        if record is None:
+            return
+        if record.status not in ("pending", "dialing"):  # settled already: a late event changes nothing
+            return
+        record = replace(record, version=record.version + 1, **changes)  # type: ignore[arg-type]
+        self.server.writer.submit(record)
+        if record.status in ("pending", "dialing"):
+            self.callback_records[callback_id] = record
+        else:
+            del self.callback_records[callback_id]
+
     def _spawn(self, coroutine: object) -> asyncio.Task[None]:
         return self.server.spawn(coroutine)  # type: ignore[arg-type]
+
+
+_CALLBACK_SETTLED = {
+    ExitReason.CALLBACK_FAILED: "failed",
+    ExitReason.CALLBACK_EXPIRED: "failed",
+    ExitReason.CALLBACK_CANCELLED: "cancelled",
+}
+"""The callback record's final status when the router gives a callback request up."""

@@ -47,6 +47,7 @@ from voxcenter.media.dtmf import DtmfReceived
 from voxcenter.media.player import PlayOutcome
 from voxcenter.media.recorder import CallRecorder, compress
 from voxcenter.runtime.calllog import CallLog
+from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
 from voxcenter.runtime.voicemail import record_voicemail
 from voxcenter.sip.endpoint import RequestFailed
@@ -90,6 +91,8 @@ class InboundCall:
         self.agent_leg: LegMedia | None = None
         self.agent_session: SipSession | None = None
         self.bridge: MediaBridge | None = None
+        self.hold: BridgeHold | None = None
+        """Music on hold while either phone of the bridged call holds it."""
         self.recorder: CallRecorder | None = None
         self.recording_started = 0.0
         self.connected_at: float | None = None
@@ -340,7 +343,7 @@ class InboundCall:
     def callback_queued(self, decision: CallbackQueued) -> None:
         self.callback_booked = True
         self.disposition = "callback"
-        self.server.writer.submit(CallbackRecord(
+        self.server.acd.callback_booked(CallbackRecord(
             callback_id=self.call_id, version=1, call_id=self.call_id, number=decision.number,
             queue=decision.queue, requested_at=time.time(),
         ))
@@ -399,6 +402,11 @@ class InboundCall:
         self.disposition = "answered"
         self.connected_at = asyncio.get_running_loop().time()
         self.bridge = MediaBridge(self.leg.session, agent_leg.session)
+        queue = self.config.queues.get(self.queue or "")
+        music = (queue.announcements.music_on_hold if queue is not None else None) or "moh"
+        self.hold = BridgeHold(self.bridge, {"caller": self.leg, "agent": agent_leg}, music=music,
+                               language=self.language, log=self.log, clock=asyncio.get_running_loop().time,
+                               queue=self.queue)
         recording = self.config.recording
         if recording.enabled:
             directory = Path(recording.directory)
@@ -424,8 +432,10 @@ class InboundCall:
         self.hangup_by = "system" if kind == "system-hangup" else ender.value
         self.cause = {"media-timeout": "media timeout", "system-hangup": str(value)}.get(kind,
                                                                                       f"{ender.value} hung up")
+        hold_seconds = self.hold.close() if self.hold is not None else 0.0
         if self.connected_at is not None:
-            self.log.update(talk_seconds=loop.time() - self.connected_at)
+            self.log.update(talk_seconds=max(0.0, loop.time() - self.connected_at - hold_seconds),
+                            hold_seconds=hold_seconds)
         if self.bridge is not None:
             self.bridge.stop()
         if ender is Ender.AGENT:
@@ -443,6 +453,8 @@ class InboundCall:
         """A re-INVITE from either phone (hold, resume, a new address): answer it and re-anchor the bridge."""
         if leg is None or not body:
             return None
+        if self.hold is not None:
+            return self.hold.reoffer("agent" if leg is self.agent_leg else "caller", body)
         answer = leg.answer_reoffer(body)
         if answer is not None and self.bridge is not None:
             self.bridge.start()  # take the legs' codecs and addresses as they are now
@@ -513,6 +525,8 @@ class InboundCall:
         if self.agent_session is not None and not self.agent_session.is_ended:
             hangups.append(self.agent_session.hangup("call finished", wait=BYE_WAIT))
         await asyncio.gather(*hangups)
+        if self.hold is not None:
+            self.hold.close()
         if self.bridge is not None:
             self.bridge.stop()
         if self.recorder is not None:

@@ -61,6 +61,8 @@ class LegMedia:
         self.on_timeout: Callable[[MediaTimedOut], None] | None = None
         self.on_audio: Callable[[bytes], None] | None = None
         """Called with each audio payload the peer sends (voicemail recording)."""
+        self.held = False
+        """The phone put this leg on hold: its last offer lets us send nothing (RFC 3264 §8.4)."""
         self._player: Player | None = None
         self._inband = session.telephone_event_pt is None
         session.on_dtmf = self._digit_from_rtp
@@ -108,8 +110,9 @@ class LegMedia:
     def answer_reoffer(self, offer_body: bytes) -> bytes | None:
         """Answer a re-INVITE/UPDATE offer (hold, resume, new address or codec); None when unacceptable (488).
 
-        A peer that will send nothing (we are ``sendonly`` or ``inactive``: it put us on hold) must not be
-        hung up for silence: the inactivity timer waits until media flows again.
+        A peer that will send nothing (we are ``sendonly`` or ``inactive``), or that holds the call (many
+        phones fall silent on hold even when they offer ``sendonly`` or ``c=0.0.0.0``), must not be hung up
+        for silence: the inactivity timer waits until media flows again.
         """
         try:
             offer = parse_sdp(offer_body)
@@ -120,7 +123,8 @@ class LegMedia:
             return None
         self._apply(negotiated)
         self.local_sdp = answer
-        silent_peer = negotiated.direction in (Direction.SENDONLY, Direction.INACTIVE)
+        self.held = not negotiated.direction.sends
+        silent_peer = self.held or negotiated.direction in (Direction.SENDONLY, Direction.INACTIVE)
         self.session.set_inactivity_timeout(None if silent_peer else self.inactivity_timeout)
         return answer.encode()
 
@@ -179,10 +183,10 @@ class LegMedia:
         player.start()
         return player
 
-    def play_frames(self, frames: list[list[bytes]]) -> Player:
-        """Play ready-made payloads (a generated tone)."""
+    def play_frames(self, frames: list[list[bytes]], *, loop: bool = False) -> Player:
+        """Play ready-made payloads (a generated tone, music loaded beforehand)."""
         self.stop()
-        player = Player(self.session, frames, self.clock)
+        player = Player(self.session, frames, self.clock, loop_forever=loop)
         self._player = player
         player.start()
         return player

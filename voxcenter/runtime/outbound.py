@@ -18,6 +18,7 @@ import structlog
 from voxcenter.media.bridge import Bridge as MediaBridge
 from voxcenter.media.recorder import CallRecorder, compress
 from voxcenter.runtime.calllog import CallLog
+from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.session import SipSession
@@ -76,23 +77,19 @@ class OutboundCall:
             self.log.finish("failed", hangup_by="system", cause=error.reason)
             return
         bridge = MediaBridge(agent_leg.session, far_leg.session)
-
-        def reoffer(leg: LegMedia, body: bytes) -> bytes | None:
-            answer = leg.answer_reoffer(body) if body else None
-            if answer is not None:
-                bridge.start()  # hold, resume, a new address: re-anchor the relay
-            return answer
-
-        session.on_offer = lambda request: reoffer(agent_leg, request.body)
-        far.on_offer = lambda request: reoffer(far_leg, request.body)
+        loop = asyncio.get_running_loop()
+        hold = BridgeHold(bridge, {"agent": agent_leg, "callee": far_leg}, music="moh",
+                          language=server.config.prompts.default_language, log=self.log, clock=loop.time)
+        session.on_offer = lambda request: hold.reoffer("agent", request.body)
+        far.on_offer = lambda request: hold.reoffer("callee", request.body)
         session.answer(answer)
         self.log.update(answered_at=time.time(), agent=self.agent_id, agent_answered_at=time.time())
         recorder = self._recorder(bridge)
         bridge.start()
-        loop = asyncio.get_running_loop()
         started = loop.time()
         await asyncio.wait([session.ended, far.ended], return_when=asyncio.FIRST_COMPLETED)
         by_agent = session.ended.done()
+        hold_seconds = hold.close()
         bridge.stop()
         await (far.hangup("agent hung up") if by_agent else session.hangup("far end hung up"))
         agent_leg.close()
@@ -100,7 +97,8 @@ class OutboundCall:
         if recorder is not None:
             await self._close(recorder)
         self.log.finish("answered", hangup_by="agent" if by_agent else "callee",
-                        cause="agent hung up" if by_agent else "far end hung up", talk_seconds=loop.time() - started)
+                        cause="agent hung up" if by_agent else "far end hung up",
+                        talk_seconds=max(0.0, loop.time() - started - hold_seconds), hold_seconds=hold_seconds)
 
     def _recorder(self, bridge: MediaBridge) -> CallRecorder | None:
         recording = self.server.config.recording

@@ -348,13 +348,13 @@ class Server:
 
     async def connect_callback(
         self, decision: StartCallback, agent_leg: LegMedia, agent_session: SipSession,
-        on_answered: Callable[[], None] | None = None,
+        on_answered: Callable[[str], None] | None = None,
     ) -> Ender | None:
         """Agent-first callback: dial the customer and bridge them to the waiting agent until one hangs up.
 
-        ``on_answered`` runs as soon as the customer answers (the ACD counts the agent on a call from
-        then on). Returns who hung up, or None when the customer was not reached. The outbound call
-        leaves its own CDR (direction ``outbound``; its CONNECT event names the callback's call id).
+        ``on_answered`` runs with the outbound call's id as soon as the customer answers (the ACD counts
+        the agent on a call from then on). Returns who hung up, or None when the customer was not reached.
+        The outbound call leaves its own CDR (direction ``outbound``; its CONNECT event names the callback's call id).
         """
         from voxcenter.media.bridge import Bridge as MediaBridge
 
@@ -378,7 +378,7 @@ class Server:
         log.event("CONNECT", queue=decision.queue, agent=decision.agent_id,
                   data={"callback_for": decision.call_id, "attempt": decision.attempt})
         if on_answered is not None:
-            on_answered()
+            on_answered(log.call_id)
         bridge = MediaBridge(agent_leg.session, leg.session)
         bridge.start()
         await asyncio.wait([agent_session.ended, session.ended], return_when=asyncio.FIRST_COMPLETED)
