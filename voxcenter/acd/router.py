@@ -488,18 +488,13 @@ class Router(RouterState):
                     self._overflow(entry, policy.on_empty, ExitReason.EMPTY, now)
 
     def _end_wrapup(self, agent: Agent, now: float, reason: str) -> None:
-        if agent.pending_logout is not None:
-            self._change(agent, AgentInput.LOGOUT, now, agent.pending_logout)
-            agent.pending_logout = agent.pending_pause = None
-            self._leave_empty_queues(now)
-        elif agent.pending_pause is not None:
-            self._change(agent, AgentInput.PAUSE, now, agent.pending_pause)
-            agent.pending_pause = None
-        else:
+        if agent.pending_logout is None and agent.pending_pause is None:
             self._change(agent, AgentInput.WRAPUP_DONE, now, reason)
+        else:
+            self._settle(agent, now)
 
     def _settle(self, agent: Agent, now: float) -> None:
-        """Apply a pause or logout that waited for the ring to end (agent now READY)."""
+        """Apply a pause or logout that waited for the ring, the call or its wrap-up to end."""
         if agent.pending_logout is not None:
             self._change(agent, AgentInput.LOGOUT, now, agent.pending_logout)
             agent.pending_logout = agent.pending_pause = None

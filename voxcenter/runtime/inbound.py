@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
@@ -45,14 +44,14 @@ from voxcenter.ivr import (
 from voxcenter.media.bridge import Bridge as MediaBridge
 from voxcenter.media.dtmf import DtmfReceived
 from voxcenter.media.player import PlayOutcome
-from voxcenter.media.recorder import CallRecorder, compress
 from voxcenter.runtime.calllog import CallLog
 from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
+from voxcenter.runtime.recording import CallRecording
 from voxcenter.runtime.voicemail import record_voicemail
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.session import SipSession
-from voxcenter.store.records import CallbackRecord, RecordingRecord, SurveyRecord, new_id
+from voxcenter.store.records import CallbackRecord, SurveyRecord, new_id
 
 if TYPE_CHECKING:
     from voxcenter.runtime.server import Server
@@ -93,8 +92,7 @@ class InboundCall:
         self.bridge: MediaBridge | None = None
         self.hold: BridgeHold | None = None
         """Music on hold while either phone of the bridged call holds it."""
-        self.recorder: CallRecorder | None = None
-        self.recording_started = 0.0
+        self.recording: CallRecording | None = None
         self.connected_at: float | None = None
         self.disposition = "abandoned_ivr"
         self.hangup_by: str | None = None
@@ -407,15 +405,7 @@ class InboundCall:
         self.hold = BridgeHold(self.bridge, {"caller": self.leg, "agent": agent_leg}, music=music,
                                language=self.language, log=self.log, clock=asyncio.get_running_loop().time,
                                queue=self.queue)
-        recording = self.config.recording
-        if recording.enabled:
-            directory = Path(recording.directory)
-            path = directory / time.strftime("%Y/%m/%d", time.gmtime()) / f"{self.call_id}.wav"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            loop = asyncio.get_running_loop()
-            self.recorder = CallRecorder(path, loop.time(), clock=loop.time)
-            self.recording_started = time.time()
-            self.bridge.add_tap(self.recorder.write)
+        self.recording = CallRecording.start(self.config, self.call_id, self.bridge)
         self.bridge.start()
         agent_leg.on_timeout = lambda _: self.inputs.put_nowait(("agent-hangup", "media timeout"))
         agent_session.on_offer = lambda request: self._reoffer(agent_leg, request.body)
@@ -529,8 +519,8 @@ class InboundCall:
             self.hold.close()
         if self.bridge is not None:
             self.bridge.stop()
-        if self.recorder is not None:
-            await self._close_recording(self.recorder)
+        if self.recording is not None:
+            await self.recording.finish(self.server.writer)
         for leg in (self.leg, self.agent_leg):
             if leg is not None:
                 leg.close(self.cause or "")
@@ -544,25 +534,6 @@ class InboundCall:
                         **{k: v for k, v in quality.items() if isinstance(v, int | float)})
         self.server.acd.forget(self.call_id)
         logger.info("call.ended", disposition=self.disposition, cause=self.cause, hangup_by=self.hangup_by)
-
-    async def _close_recording(self, recorder: CallRecorder) -> None:
-        try:
-            info = await recorder.close_async()
-        except Exception:
-            logger.exception("call.recording_close_failed")
-            return
-        fmt = self.config.recording.format
-        if fmt != "wav":
-            try:
-                info = await compress(info, fmt, remove_wav=True)
-            except Exception:  # the WAV stays: a recording is never lost to a failed re-encode
-                logger.exception("call.recording_compress_failed", format=fmt)
-                fmt = "wav"
-        self.server.writer.submit(RecordingRecord(
-            recording_id=new_id(), call_id=self.call_id, path=str(info.path), format=fmt,
-            duration_seconds=info.duration, size_bytes=info.size, sha256=info.sha256,
-            started_at=self.recording_started, truncated=info.truncated,
-        ))
 
     def _spawn(self, coroutine: object) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)  # type: ignore[arg-type]

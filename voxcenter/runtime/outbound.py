@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
 
 from voxcenter.media.bridge import Bridge as MediaBridge
-from voxcenter.media.recorder import CallRecorder, compress
 from voxcenter.runtime.calllog import CallLog
 from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
+from voxcenter.runtime.recording import CallRecording
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.session import SipSession
-from voxcenter.store.records import RecordingRecord, new_id
+from voxcenter.store.records import new_id
 
 if TYPE_CHECKING:
     from voxcenter.runtime.server import Server
@@ -84,7 +83,7 @@ class OutboundCall:
         far.on_offer = lambda request: hold.reoffer("callee", request.body)
         session.answer(answer)
         self.log.update(answered_at=time.time(), agent=self.agent_id, agent_answered_at=time.time())
-        recorder = self._recorder(bridge)
+        recording = CallRecording.start(server.config, self.call_id, bridge)
         bridge.start()
         started = loop.time()
         await asyncio.wait([session.ended, far.ended], return_when=asyncio.FIRST_COMPLETED)
@@ -94,35 +93,8 @@ class OutboundCall:
         await (far.hangup("agent hung up") if by_agent else session.hangup("far end hung up"))
         agent_leg.close()
         far_leg.close()
-        if recorder is not None:
-            await self._close(recorder)
+        if recording is not None:
+            await recording.finish(server.writer)
         self.log.finish("answered", hangup_by="agent" if by_agent else "callee",
                         cause="agent hung up" if by_agent else "far end hung up",
                         talk_seconds=max(0.0, loop.time() - started - hold_seconds), hold_seconds=hold_seconds)
-
-    def _recorder(self, bridge: MediaBridge) -> CallRecorder | None:
-        recording = self.server.config.recording
-        if not recording.enabled:
-            return None
-        path = Path(recording.directory) / time.strftime("%Y/%m/%d", time.gmtime()) / f"{self.call_id}.wav"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        loop = asyncio.get_running_loop()
-        recorder = CallRecorder(path, loop.time(), clock=loop.time)
-        self._recording_started = time.time()
-        bridge.add_tap(recorder.write)
-        return recorder
-
-    async def _close(self, recorder: CallRecorder) -> None:
-        info = await recorder.close_async()
-        fmt = self.server.config.recording.format
-        if fmt != "wav":
-            try:
-                info = await compress(info, fmt, remove_wav=True)
-            except Exception:
-                logger.exception("call.recording_compress_failed", format=fmt)
-                fmt = "wav"
-        self.server.writer.submit(RecordingRecord(
-            recording_id=new_id(), call_id=self.call_id, path=str(info.path), format=fmt,
-            duration_seconds=info.duration, size_bytes=info.size, sha256=info.sha256,
-            started_at=self._recording_started, truncated=info.truncated,
-        ))
