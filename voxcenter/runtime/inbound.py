@@ -524,14 +524,13 @@ class InboundCall:
         for leg in (self.leg, self.agent_leg):
             if leg is not None:
                 leg.close(self.cause or "")
-        stats = self.leg.session.stats if self.leg is not None else None
-        quality: dict[str, object] = {}
-        if stats is not None:
-            quality = {"jitter_ms": getattr(stats, "jitter_ms", None), "packet_loss": getattr(stats, "fraction_lost",
-                                                                                              None),
-                       "rtt_ms": getattr(stats, "rtt_ms", None)}
-        self.log.finish(self.disposition, hangup_by=self.hangup_by, cause=self.cause,
-                        **{k: v for k, v in quality.items() if isinstance(v, int | float)})
+        quality: dict[str, float] = {}
+        if self.leg is not None:  # the caller leg's RTCP view: what the caller experienced
+            stats = self.leg.session.stats
+            quality = {"jitter_ms": stats.jitter_ms, "packet_loss": stats.fraction_lost}
+            if stats.rtt_ms is not None:
+                quality["rtt_ms"] = stats.rtt_ms
+        self.log.finish(self.disposition, hangup_by=self.hangup_by, cause=self.cause, **quality)
         self.server.acd.forget(self.call_id)
         logger.info("call.ended", disposition=self.disposition, cause=self.cause, hangup_by=self.hangup_by)
 
