@@ -2,7 +2,11 @@
 
 Every line about a call carries its ``call_id``: the call's task binds it with
 ``structlog.contextvars.bound_contextvars(call_id=...)`` and the processor below
-merges it into each event logged from that task.
+merges it into each event logged from that task. Code that acts for several
+calls (the ACD, the SIP endpoint's timer) runs each piece of work in a context
+of its own (``contextvars.Context().run``), so no line inherits the id of the
+call whose task happened to trigger it. Lines of the standard library's
+loggers (Alembic's migrations, asyncio) go through the same renderer.
 """
 
 from __future__ import annotations
@@ -35,11 +39,14 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
             renderer,
@@ -48,4 +55,9 @@ def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(cast(TextIO, _Stderr())),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(cast(TextIO, _Stderr()))
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, structlog.processors.format_exc_info],
+    ))
+    logging.basicConfig(level=numeric, handlers=[handler], force=True)

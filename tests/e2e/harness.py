@@ -9,8 +9,12 @@ their suites (``queue_peers``, ``whole_call_peers``, ``peers``) and build on thi
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import secrets
+import signal
 import sqlite3
+import sys
 import textwrap
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -153,6 +157,60 @@ async def running_server(
                      trunks=trunks)
     async with served(path) as server:
         yield server
+
+
+# --- voxcenter run as a child process -------------------------------------------------------------------------
+
+class ServerProcess:
+    """``voxcenter run`` in a child process; its log (JSON lines) goes to a file."""
+
+    def __init__(self, config: Path, log: Path, *, drain: float = 0.0, node: str = "test") -> None:
+        self.config = config
+        self.log_path = log
+        self.drain = drain
+        self.node = node
+        self.process: asyncio.subprocess.Process | None = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def lines(self) -> list[dict[str, Any]]:
+        """The log as JSON objects, one a line (a line that is not JSON fails the test)."""
+        return [json.loads(line) for line in self.log().splitlines() if line.strip()]
+
+    async def start(self) -> None:
+        with self.log_path.open("wb") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "voxcenter.cli", "run", "--config", str(self.config), "--log-json",
+                "--drain", str(self.drain), "--node", self.node,
+                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
+            )
+        await self.logged("voxcenter.started", 30)
+
+    async def logged(self, event: str, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while f'"event": "{event}"' not in self.log():
+            assert self.process is not None
+            if self.process.returncode is not None or loop.time() > deadline:
+                raise AssertionError(f"no {event} in the server log:\n{self.log()[-4000:]}")
+            await asyncio.sleep(0.05)
+
+    def terminate(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+
+    async def exit_status(self, timeout: float) -> int:
+        assert self.process is not None
+        await asyncio.wait_for(self.process.wait(), timeout)
+        assert self.process.returncode is not None
+        return self.process.returncode
+
+    async def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            await self.process.wait()
+
 
 
 # --- waiting and the SQLite store ----------------------------------------------------------------------------------

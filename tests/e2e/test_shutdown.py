@@ -8,16 +8,13 @@ endpoint from the carrier address while the server drains.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import AGENT_HZ, CALLER_HZ, CARRIER_IP
+from tests.e2e.harness import AGENT_HZ, CALLER_HZ, CARRIER_IP, ServerProcess
 from tests.e2e.whole_call_peers import baresip_agent, events_of, fetch, sipp_caller, write_plan
 from tests.interop.audio import wav_spectra, write_tone_wav
 from voxcenter.sip.endpoint import EndpointSettings, Listener, RequestFailed, SipEndpoint
@@ -31,56 +28,10 @@ OFFER = (b"v=0\r\no=late 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=
          b"m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
 
 
-class ServerProcess:
-    """``voxcenter run`` in a child process; its log (JSON lines) goes to a file."""
-
-    def __init__(self, config: Path, log: Path, drain: float) -> None:
-        self.config = config
-        self.log_path = log
-        self.drain = drain
-        self.process: asyncio.subprocess.Process | None = None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    async def start(self) -> None:
-        with self.log_path.open("wb") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "voxcenter.cli", "run", "--config", str(self.config), "--log-json",
-                "--drain", str(self.drain), "--node", "drain-test",
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
-            )
-        await self.logged("voxcenter.started", 30)
-
-    async def logged(self, event: str, timeout: float) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while f'"event": "{event}"' not in self.log():
-            assert self.process is not None
-            if self.process.returncode is not None or loop.time() > deadline:
-                raise AssertionError(f"no {event} in the server log:\n{self.log()[-4000:]}")
-            await asyncio.sleep(0.05)
-
-    def terminate(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-
-    async def exit_status(self, timeout: float) -> int:
-        assert self.process is not None
-        await asyncio.wait_for(self.process.wait(), timeout)
-        assert self.process.returncode is not None
-        return self.process.returncode
-
-    async def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            await self.process.wait()
-
-
 @asynccontextmanager
 async def server_process(directory: Path, url: str, drain: float) -> AsyncIterator[tuple[ServerProcess, int]]:
     config, sip_port = write_plan(directory, url)
-    server = ServerProcess(config, directory / "server.log", drain)
+    server = ServerProcess(config, directory / "server.log", drain=drain, node="drain-test")
     try:
         await server.start()
         yield server, sip_port

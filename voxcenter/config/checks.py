@@ -269,6 +269,10 @@ def _check_prompts(c: _Context) -> Iterator[ConfigIssue]:
     if not directory.is_absolute():
         directory = c.base_dir / directory
     shown = c.config.prompts.directory
+    references = prompt_references(c.config)
+    if references and not directory.is_dir():  # one line for the directory, not one per prompt it would hold
+        yield c.error(("prompts", "directory"), f"prompts directory {shown} does not exist ({directory.resolve()})")
+        return
     cache: dict[Path, bool] = {}
 
     def exists(path: Path) -> bool:
@@ -276,7 +280,7 @@ def _check_prompts(c: _Context) -> Iterator[ConfigIssue]:
             cache[path] = path.is_file()
         return cache[path]
 
-    for path, name in prompt_references(c.config):
+    for path, name in references:
         missing = [
             language
             for language in c.config.prompts.languages

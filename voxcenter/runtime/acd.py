@@ -10,6 +10,7 @@ state changes to the store.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -108,17 +109,27 @@ class AcdService:
             return
         while (decision := self.router.next_decision()) is not None:
             self.ledger.observe(decision)
-            try:
-                self._carry_out(decision)
-            except Exception:
-                logger.exception("acd.decision_failed", decision=type(decision).__name__)
+            # Call A's task may feed the router an input that decides for call B: each decision is carried
+            # out in a fresh context bound to its own call, so its lines (and the tasks it starts) carry
+            # B's call_id, never A's.
+            contextvars.Context().run(self._carry_out_for_its_call, decision)
         deadline = self.router.get_timer()
         if deadline != self._timer_at:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer_at = deadline
-            self._timer = self.loop.call_at(deadline, self._on_timer) if deadline is not None else None
+            self._timer = None if deadline is None else \
+                self.loop.call_at(deadline, self._on_timer, context=contextvars.Context())
         self._notify()
+
+    def _carry_out_for_its_call(self, decision: object) -> None:
+        call_id = getattr(decision, "call_id", None)
+        if call_id:
+            structlog.contextvars.bind_contextvars(call_id=call_id)
+        try:
+            self._carry_out(decision)
+        except Exception:
+            logger.exception("acd.decision_failed", decision=type(decision).__name__)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -274,6 +285,8 @@ class AcdService:
             self._callback_progress(decision.call_id, status="dialing", attempts=decision.attempt)
             self._spawn(self._start_callback(decision))
         elif isinstance(decision, Overflow):
+            logger.info("call.overflowed", queue=decision.queue, reason=decision.reason.value,
+                        to=f"{decision.target.kind.value} {decision.target.target}", waited=round(decision.waited, 1))
             if call is not None:
                 call.log.event(EXIT_QUEUE_LOG.get(decision.reason, "EXITWITHTIMEOUT"), queue=decision.queue,
                                value=decision.waited, data={"overflow": decision.target.kind.value,
@@ -282,6 +295,8 @@ class AcdService:
                 if decision.target.kind is not OverflowKind.QUEUE:
                     call.queue_exit(decision.reason.value)
         elif isinstance(decision, QueueExit):
+            logger.info("call.left_queue", queue=decision.queue, reason=decision.reason.value,
+                        waited=round(decision.waited, 1), position=decision.position)
             settled = _CALLBACK_SETTLED.get(decision.reason)
             if settled is not None:
                 self._callback_progress(decision.call_id, status=settled)
@@ -304,6 +319,7 @@ class AcdService:
     # --- ringing ------------------------------------------------------------------------------------------------------
 
     def _ring(self, decision: RingAgent, call: InboundCall | None) -> None:
+        logger.info("call.offered", agent=decision.agent_id, queue=decision.queue, callback=decision.callback or None)
         ring = RingAttempt(decision.call_id, decision.agent_id)
         self.rings[(decision.call_id, decision.agent_id)] = ring
         caller = call.session.caller if call is not None else ""

@@ -44,6 +44,7 @@ def run_server(args: argparse.Namespace) -> int:
 
 async def _serve(config_path: str, drain: float, node: str | None) -> int:
     from voxcenter.runtime.server import Server
+    from voxcenter.runtime.startup import StartupError
 
     server = Server(config_path, node=node)
     try:
@@ -52,6 +53,9 @@ async def _serve(config_path: str, drain: float, node: str | None) -> int:
         for issue in error.errors:
             print(issue)
         return 2
+    except StartupError as error:
+        logger.error("voxcenter.start_failed", error=str(error))
+        return 1
     # Everything built at start-up (config, prompts, modules) lives as long as the process: take it out of
     # the collector's walks, which otherwise pause the loop in proportion to the heap (bench/sip_cps.py).
     gc.collect()

@@ -58,6 +58,10 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger(__name__)
 
+_IVR_HANDOFFS: dict[type, str] = {EnterQueue: "queue", Transfer: "transfer", RecordVoicemail: "voicemail",
+                                  Hangup: "hangup"}
+"""The IVR actions that end a stretch of the IVR path (what the ``call.ivr_path`` line says came next)."""
+
 BYE_WAIT = 5.0
 """How long a hang-up waits for the BYE's answer before the call's records are finished anyway."""
 ACK_WAIT = 32.0
@@ -103,6 +107,9 @@ class InboundCall:
         self.ivr: IvrRun | None = None
         self.voicemail_digit: Callable[[str], None] | None = None
         """While a voicemail records, digits go here (the stop key) instead of to the IVR."""
+        self.ivr_path: list[str] = []
+        """The IVR nodes walked since the IVR last handed the call on (menu keys and hours in brackets)."""
+        self._ivr_node: str | None = None
 
     def snapshot(self) -> CallSnapshot:
         """What the API and wallboard show of this call."""
@@ -120,6 +127,8 @@ class InboundCall:
 
     async def run(self) -> None:
         with structlog.contextvars.bound_contextvars(call_id=self.call_id):
+            logger.info("call.arrived", **{"from": self.session.caller or None}, to=self.session.called,
+                        trunk=self.session.trunk, sip_call_id=self.session.call_id)
             try:
                 await self._run()
             except Exception:
@@ -218,7 +227,12 @@ class InboundCall:
             if isinstance(action, TimelineEvent):
                 self.log.event(action.name, data={"node": action.node, **action.data} if action.node else
                                dict(action.data) or None, queue=self.queue)
-            elif isinstance(action, Play):
+                self._walked(action)
+                continue
+            handed_to = _IVR_HANDOFFS.get(type(action))
+            if handed_to is not None:
+                self._log_ivr_path(handed_to)
+            if isinstance(action, Play):
                 await self._play(action.prompts, action.language)
             elif isinstance(action, StopPlayback):
                 self._play_token += 1
@@ -247,6 +261,25 @@ class InboundCall:
                 if self.disposition == "abandoned_ivr" and self.hangup_by is None:
                     self.disposition = "ivr_completed"
                 self.hangup_by = self.hangup_by or "system"
+
+    def _walked(self, event: TimelineEvent) -> None:
+        """Follow the caller's way through the IVR for the ``call.ivr_path`` line (no collected digits)."""
+        if event.node and event.node != self._ivr_node:
+            self.ivr_path.append(event.node)
+            self._ivr_node = event.node
+        if not self.ivr_path:
+            return
+        if event.name == "menu-choice":
+            self.ivr_path[-1] += f" [{event.data.get('digit')}]"
+        elif event.name == "hours":
+            self.ivr_path[-1] += f" [{event.data.get('status')}]"
+        elif event.name == "language":
+            self.ivr_path[-1] += f" [{event.data.get('language')}]"
+
+    def _log_ivr_path(self, handed_to: str) -> None:
+        if self.ivr_path:
+            logger.info("call.ivr_path", path=" > ".join(self.ivr_path), then=handed_to.lower())
+            self.ivr_path = []
 
     # --- prompts and digits -----------------------------------------------------------------------------------------
 
@@ -307,6 +340,8 @@ class InboundCall:
         self.queue = decision.queue
         self.log.event("ENTERQUEUE", queue=decision.queue, value=decision.ewt,
                        data={"position": decision.position})
+        logger.info("call.queued", queue=decision.queue, position=decision.position,
+                    ewt=None if decision.ewt is None else round(decision.ewt))
         announcements = self.config.queues[decision.queue].announcements
         words: list[str] = []
         if announcements.announce_position or announcements.estimated_wait:
@@ -392,6 +427,7 @@ class InboundCall:
         self.log.event("CONNECT", queue=decision.queue, agent=decision.agent_id, value=decision.waited,
                        data={"first_ewt": decision.first_ewt})
         self.log.update(agent=decision.agent_id, agent_answered_at=time.time(), wait_seconds=decision.waited)
+        logger.info("call.answered", agent=decision.agent_id, queue=decision.queue, wait=round(decision.waited, 1))
         self.inputs.put_nowait(("queue-result", "answered"))
 
     def _connect(self, agent_id: str, agent_leg: LegMedia, agent_session: SipSession) -> None:
@@ -476,6 +512,7 @@ class InboundCall:
         self._stop_queue_audio()
         self._connect(action.target, leg, session)
         self.log.event("TRANSFER", agent=action.target, data={"kind": action.kind})
+        logger.info("call.transferred", target=action.target, kind=action.kind)
         self.log.update(agent=action.target, agent_answered_at=time.time())
         self.inputs.put_nowait(("transfer-result", True))
 
@@ -530,9 +567,15 @@ class InboundCall:
             quality = {"jitter_ms": stats.jitter_ms, "packet_loss": stats.fraction_lost}
             if stats.rtt_ms is not None:
                 quality["rtt_ms"] = stats.rtt_ms
+        self._log_ivr_path("hangup")  # the caller hung up in the IVR: where they were
         self.log.finish(self.disposition, hangup_by=self.hangup_by, cause=self.cause, **quality)
         self.server.acd.forget(self.call_id)
-        logger.info("call.ended", disposition=self.disposition, cause=self.cause, hangup_by=self.hangup_by)
+        cdr = self.log.cdr
+        logger.info("call.ended", disposition=self.disposition, cause=self.cause, hangup_by=self.hangup_by,
+                    queue=self.queue, agent=self.agent_id,
+                    wait=None if cdr.wait_seconds is None else round(cdr.wait_seconds, 1),
+                    talk=round(cdr.talk_seconds, 1), duration=round(cdr.ended_at - cdr.arrived_at, 1)
+                    if cdr.ended_at is not None else None)
 
     def _spawn(self, coroutine: object) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)  # type: ignore[arg-type]

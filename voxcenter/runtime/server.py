@@ -24,6 +24,7 @@ from pathlib import Path
 
 import structlog
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from voxcenter.acd.events import CallCompleted, Ender, StartCallback
 from voxcenter.acd.model import ConfigError as AcdConfigError
@@ -42,12 +43,14 @@ from voxcenter.runtime.inbound import InboundCall
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError, tone_frames
 from voxcenter.runtime.mapping import credential_lookup, endpoint_settings, trunk_settings, trunk_users
 from voxcenter.runtime.outbound import OutboundCall
+from voxcenter.runtime.startup import StartupError, database_reason, os_reason
 from voxcenter.sip.endpoint import RequestFailed, SipEndpoint
 from voxcenter.sip.registrar import BindingChanged
 from voxcenter.sip.session import SipSession
 from voxcenter.sip.transport import Address
 from voxcenter.sip.trunks import Trunk
 from voxcenter.store.db import upgrade_async
+from voxcenter.store.journal import JournalError
 from voxcenter.store.records import CallEvent, new_id
 from voxcenter.store.writer import DurableWriter
 
@@ -87,10 +90,18 @@ class Server:
             logger.warning("config.warning", issue=str(warning))
         config = self.config
         url = config.database.url or f"sqlite+aiosqlite:///{self.config_path.parent / 'voxcenter.db'}"
-        await upgrade_async(url)
+        try:
+            await upgrade_async(url)
+        except (OSError, SQLAlchemyError) as error:
+            raise StartupError(f"database {_safe(url)} unreachable: {database_reason(error)}") from error
         self.writer = DurableWriter(config.database.journal_directory, url,
                                     recordings_in_database=config.recording.storage == "database")
-        await self.writer.start()
+        try:
+            await self.writer.start()
+        except JournalError as error:
+            raise StartupError(str(error)) from error
+        except OSError as error:
+            raise StartupError(f"journal {config.database.journal_directory}: {os_reason(error)}") from error
         if config.recording.enabled:
             repaired = await loop.run_in_executor(None, _repair, Path(config.recording.directory))
             for info in repaired:
@@ -105,7 +116,13 @@ class Server:
             application=self._on_call, on_binding_change=self._on_binding,
         )
         self.acd = AcdService(self)
-        addresses = await self.endpoint.start()
+        try:
+            addresses = await self.endpoint.start()
+        except OSError as error:
+            listener = self.endpoint.settings.listeners[len(self.endpoint.addresses)]
+            await self._abandon_start()
+            raise StartupError(f"cannot listen on {listener.transport}:{listener.host}:{listener.port}: "
+                               f"{os_reason(error)}") from error
         for settings in trunk_settings(config):
             trunk = Trunk(settings, self.endpoint)
             self.trunks[settings.name] = trunk
@@ -114,6 +131,13 @@ class Server:
         self.started_at = time.time()
         logger.info("voxcenter.started", node=self.node, sip=[str(a) for a in addresses],
                     rtp=f"{config.rtp.address}:{config.rtp.port_min}-{config.rtp.port_max}", database=_safe(url))
+
+    async def _abandon_start(self) -> None:
+        """Undo a start that failed after the journal opened: release it (and its lock) and close listeners."""
+        with contextlib.suppress(Exception):
+            await self.endpoint.stop()
+        self.acd.close()
+        await self.writer.close(within=2.0)
 
     async def stop(self, drain_timeout: float = 10.0) -> None:
         """Drain: refuse new calls, let calls in progress finish (up to the deadline), flush records."""

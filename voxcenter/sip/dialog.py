@@ -231,13 +231,13 @@ class DialogLayer:
     def _add(self, dialog: Dialog) -> None:
         self.dialogs[dialog.id] = dialog
         self._events.append(DialogCreated(dialog))
-        _log.debug("sip dialog created", call_id=dialog.call_id, state=dialog.state.name)
+        _log.debug("sip dialog created", sip_call_id=dialog.call_id, state=dialog.state.name)
 
     def _confirm(self, dialog: Dialog) -> None:
         if dialog.state is DialogState.EARLY:
             dialog.state = DialogState.CONFIRMED
             self._events.append(DialogConfirmed(dialog))
-            _log.debug("sip dialog confirmed", call_id=dialog.call_id)
+            _log.debug("sip dialog confirmed", sip_call_id=dialog.call_id)
 
     def _terminate(self, dialog: Dialog, reason: str) -> None:
         if dialog.state is DialogState.TERMINATED:
@@ -246,7 +246,7 @@ class DialogLayer:
         self.dialogs.pop(dialog.id, None)
         self._retransmissions.pop(dialog.id, None)
         self._events.append(DialogTerminated(dialog, reason))
-        _log.debug("sip dialog terminated", call_id=dialog.call_id, reason=reason)
+        _log.debug("sip dialog terminated", sip_call_id=dialog.call_id, reason=reason)
 
     def _uas_dialog(self, transaction: ServerTransaction, created: Dialog, status: int) -> Dialog:
         dialog = self.dialogs.get(created.id)
@@ -302,14 +302,14 @@ class DialogLayer:
                 except RemoteProtocolError as exc:
                     _log.info(
                         "sip response not usable for a dialog", reason=exc.reason,
-                        call_id=event.response.headers.get("Call-ID"),
+                        sip_call_id=event.response.headers.get("Call-ID"),
                     )
                     self._events.append(event)
             elif isinstance(event, AckReceived):
                 try:
                     self._on_ack(event)
                 except RemoteProtocolError as exc:
-                    _log.info("sip ACK dropped", reason=exc.reason, call_id=event.request.headers.get("Call-ID"))
+                    _log.info("sip ACK dropped", reason=exc.reason, sip_call_id=event.request.headers.get("Call-ID"))
             else:
                 if isinstance(event, TransactionTimedOut | TransportFailed | TransactionTerminated):
                     self._on_transaction_end(event.transaction, failed=not isinstance(event, TransactionTerminated))

@@ -14,6 +14,7 @@ objects: one task per incoming INVITE runs ``application(session)``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ipaddress
 import secrets
 import ssl
@@ -291,7 +292,8 @@ class SipEndpoint:
         self._timer_at = deadline
         if deadline is not None:
             assert self._loop is not None
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+            # The one timer serves every call: it must not run in the context of the call that armed it.
+            self._timer = self._loop.call_at(deadline, self._on_timer, context=contextvars.Context())
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -459,7 +461,7 @@ class SipEndpoint:
         self._spawn(self._run_application(session))
 
     async def _run_application(self, session: SipSession) -> None:
-        with structlog.contextvars.bound_contextvars(call_id=session.call_id):
+        with structlog.contextvars.bound_contextvars(sip_call_id=session.call_id):
             try:
                 await self.application(session)
             except Exception:
@@ -734,7 +736,8 @@ class SipEndpoint:
 
     def _spawn(self, coroutine: Awaitable[None]) -> None:
         assert self._loop is not None
-        task: asyncio.Task[None] = self._loop.create_task(coroutine)  # type: ignore[arg-type]
+        # A task of its own context: a session's work never carries the call_id of the task that started it.
+        task: asyncio.Task[None] = self._loop.create_task(coroutine, context=contextvars.Context())  # type: ignore[arg-type]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

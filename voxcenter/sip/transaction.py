@@ -566,5 +566,5 @@ class TransactionLayer:
             for name, value in getattr(exc, "headers", ()):  # Unsupported for 420, Allow for 405, ...
                 response.headers.add(name, value)
             self._outgoing.append((response.encode(), source))
-        _log.info("sip message rejected", reason=exc.reason, status=status, call_id=message.headers.get("Call-ID"))
+        _log.info("sip message rejected", reason=exc.reason, status=status, sip_call_id=message.headers.get("Call-ID"))
         self._events.append(MessageRejected(message, source, exc.reason, status))

@@ -14,6 +14,7 @@ the connection is closed, since its framing can no longer be trusted.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import socket
 import ssl
 from collections import defaultdict
@@ -277,7 +278,8 @@ class SipTransports:
             finally:
                 self._connecting.pop(destination, None)
 
-        self.loop.create_task(open_connection())
+        # The connection serves every call after this one: its callbacks must not carry this call's context.
+        self.loop.create_task(open_connection(), context=contextvars.Context())
         return protocol
 
     def _send_failed(self, destination: Address) -> None:
@@ -326,7 +328,7 @@ class SipTransports:
 
     def _schedule_sweep(self) -> None:
         interval = min(30.0, max(0.5, self.limits.idle_timeout / 4))
-        self._sweeper = self.loop.call_later(interval, self._sweep)
+        self._sweeper = self.loop.call_later(interval, self._sweep, context=contextvars.Context())
 
     def _sweep(self) -> None:
         deadline = self.loop.time() - self.limits.idle_timeout
