@@ -445,6 +445,33 @@ def test_callback_requests_expire() -> None:
     assert of_type(out, QueueExit)[0].reason is ExitReason.CALLBACK_EXPIRED
 
 
+def test_restored_callback_takes_the_place_its_request_time_gives_and_keeps_its_expiry_and_attempts() -> None:
+    policy = QueuePolicy("q", callback_max_wait=600.0, callback_max_attempts=2, join_empty=True)
+    h = Harness([policy], [member("a")])
+    h.now = 1000.0
+    h.join("live", caller="200")  # a caller who arrived after the restart
+    # Requested at 900 (before the restart), one attempt already made: first in line, one attempt left.
+    h.router.callback_restored(CallRequest("owed", "q", caller="100"), 900.0, 1, h.now)
+    assert [(v.call_id, v.callback) for v in h.router.waiting("q", h.now)] == [("owed", True), ("live", False)]
+    with pytest.raises(RouterError, match="already in the router"):
+        h.router.callback_restored(CallRequest("owed", "q"), 900.0, 1, h.now)
+    ring = of_type(h.staff("a"), RingAgent)[0]
+    assert (ring.call_id, ring.callback) == ("owed", True)
+    h.router.ring_answered("owed", "a", h.now)
+    start = of_type(h.drain(), StartCallback)[0]
+    assert (start.number, start.attempt) == ("100", 2)
+    h.router.callback_result("owed", answered=False, now=h.now)
+    assert of_type(h.drain(), QueueExit)[0].reason is ExitReason.CALLBACK_FAILED  # two attempts in all
+
+
+def test_restored_callback_past_its_expiry_expires_at_the_next_timer() -> None:
+    h = Harness([QueuePolicy("q", callback_max_wait=600.0)], [member("a")])
+    h.now = 2000.0
+    h.router.callback_restored(CallRequest("owed", "q", caller="100"), 1000.0, 0, h.now)
+    assert h.router.get_timer() == 1600.0
+    assert of_type(h.advance(2000.0), QueueExit)[0].reason is ExitReason.CALLBACK_EXPIRED
+
+
 def test_feature_codes_from_the_softphone() -> None:
     h = Harness([QueuePolicy("q")], [member("a")])
     r = h.router

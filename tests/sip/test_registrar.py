@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from voxcenter.sip.message import Request, parse_message
 from voxcenter.sip.registrar import BindingChange, Registrar, RegistrarPolicy, Source
 
@@ -151,3 +153,19 @@ def test_malformed_contact_and_expires() -> None:
     registrar = Registrar()
     assert registrar.register(register('"unterminated <sip:x@y>'), SRC, "1001", now=0.0).status == 400
     assert registrar.register(register(expires="soon"), SRC, "1001", now=0.0).status == 400
+
+
+def test_restored_binding_is_reachable_and_expires_and_a_newer_one_wins() -> None:
+    registrar = Registrar()
+    assert registrar.register(register(expires="600"), SRC, "1001", now=100.0).status == 200
+    [fresh] = registrar.lookup("1001")
+    registrar.next_event()
+    other = Registrar()
+    assert other.restore(replace(fresh, expires_at=400.0), now=300.0)
+    event = other.next_event()
+    assert event is not None and event.change is BindingChange.RESTORED
+    assert [b.source for b in other.lookup("1001")] == [SRC] and other.get_timer() == 400.0
+    assert not other.restore(replace(fresh, expires_at=500.0), now=300.0)  # the phone refreshed it since
+    assert not Registrar().restore(fresh, now=700.0)  # already expired
+    other.handle_timer(400.0)
+    assert other.lookup("1001") == []

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from voxcenter.store.records import (
     AgentEvent,
+    AgentStateRecord,
     CallbackRecord,
     CallEvent,
     CallLegRecord,
@@ -16,6 +17,7 @@ from voxcenter.store.records import (
     InteractionRecord,
     Record,
     RecordingRecord,
+    RegistrationRecord,
     SurveyRecord,
     VoicemailRecord,
     new_id,
@@ -84,7 +86,14 @@ def call_lifecycle(t0: float, recording_dir: Path, node: str = "node-a") -> list
     callback = CallbackRecord(new_id(t0), 1, call_id, "+15551230001", "support", t0 + 20)
     voicemail = VoicemailRecord(new_id(t0), call_id, "support", t0 + 25, str(audio), 5.0)
     survey = SurveyRecord(new_id(t0), call_id, t0 + 230, 9, "alice", "support")
+    registration = RegistrationRecord(node, "alice", "sip:alice@192.0.2.7:5060", 1, "<sip:alice@192.0.2.7:5060>",
+                                      "udp", "192.0.2.7", 5060, t0 + 3600, t0 - 60, "reg-1@x", 7, "phone/1.0")
+    states = [AgentStateRecord("alice", version, state, at, node, reason)
+              for version, (state, at, reason) in enumerate(
+                  [("ready", t0 - 50, None), ("on-call", t0 + 40, None), ("paused", t0 + 220, "lunch")], 1)]
     return [
+        registration,
+        states[0],
         customer,
         base,
         *events[:2],
@@ -99,6 +108,8 @@ def call_lifecycle(t0: float, recording_dir: Path, node: str = "node-a") -> list
         recording,
         agents[2],
         interaction,
+        states[1],
         agents[3],
+        states[2],
         survey,
     ]

@@ -6,10 +6,18 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from voxcenter.store.db import current_revision, default_database_url, make_engine, normalize_url, upgrade_async
+from voxcenter.store.db import (
+    alembic_config,
+    current_revision,
+    default_database_url,
+    make_engine,
+    normalize_url,
+    upgrade_async,
+)
 from voxcenter.store.models import Base
 
 
@@ -24,7 +32,8 @@ async def test_upgrade_from_empty_matches_models(database_url: str) -> None:
         tables, diff = await conn.run_sync(check)
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
     assert diff == []
-    assert await current_revision(engine) == "0001"
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    assert await current_revision(engine) == head
     await engine.dispose()
     await upgrade_async(database_url)  # a second upgrade is a no-op
 

@@ -50,6 +50,8 @@ async def test_call_lifecycle_writes_every_table(database_url: str, tmp_path: Pa
         "callbacks": 1,
         "voicemails": 1,
         "surveys": 1,
+        "registrations": 1,
+        "agent_states": 1,
     }
     engine = make_engine(database_url)
     async with engine.connect() as conn:
@@ -101,7 +103,7 @@ async def test_replay_after_crash_between_insert_and_checkpoint(database_url: st
     assert again.stats().replayed == len(records)
     assert await again.close(within=20)
     counts = await table_counts(database_url)
-    assert sum(counts.values()) == 19
+    assert sum(counts.values()) == 21
 
 
 async def test_refused_record_is_set_aside_and_others_written(database_url: str, tmp_path: Path) -> None:

@@ -92,6 +92,24 @@ class Router(RouterState):
         self._to_callback(entry, now, number or entry.number)
         self._dispatch(now)
 
+    def callback_restored(self, request: CallRequest, requested_at: float, attempts: int, now: float) -> None:
+        """A callback request kept across a restart rejoins its queue, at the place its request time gives it.
+
+        No join or leave rules apply (the caller was accepted before the restart); the expiry still counts
+        from ``requested_at``, and ``attempts`` made before the restart count towards the maximum.
+        """
+        policy = self._policy(request.queue)
+        if request.call_id in self._entries or request.call_id in self._connected:
+            raise RouterError(f"call id {request.call_id!r} is already in the router")
+        self._seq += 1
+        entry = Entry(request, self._seq, requested_at)
+        entry.callback = True
+        entry.callback_attempts = attempts
+        entry.timeout_at = None if policy.callback_max_wait is None else requested_at + policy.callback_max_wait
+        self._insert(entry, now)
+        self._counters[request.queue].offered += 1
+        self._dispatch(now)
+
     def callback_result(self, call_id: str, answered: bool, now: float) -> None:
         """The customer leg of an agent-first callback was answered, or failed."""
         orphaned = self._orphaned_callbacks.pop(call_id, None)

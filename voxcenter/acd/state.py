@@ -138,6 +138,13 @@ class RouterState:
         """The agent's current state."""
         return self._agent(agent_id).state
 
+    def agent_pause_reason(self, agent_id: str) -> str | None:
+        """Why the agent is paused, or will be once its ring, call or wrap-up ends; None otherwise."""
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return None
+        return agent.pause_reason if agent.state is AgentState.PAUSED else agent.pending_pause
+
     def agent_reachable(self, agent_id: str) -> bool:
         """Whether the agent's phone may be rung."""
         return self._agent(agent_id).reachable

@@ -41,6 +41,7 @@ from voxcenter.api.control import AgentLedger
 from voxcenter.config import Config
 from voxcenter.runtime.calllog import agent_event
 from voxcenter.runtime.legmedia import LegMedia
+from voxcenter.runtime.livestate import VersionStamp, agent_state_record
 from voxcenter.runtime.mapping import agent_profiles, queue_policies
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.registrar import BindingChange, BindingChanged
@@ -89,6 +90,8 @@ class AcdService:
         self.listeners: list[asyncio.Queue[dict[str, object]]] = []
         self.closed = False
         """Set by ``close()``: decisions are no longer carried out."""
+        self.versions = VersionStamp()
+        """Versions of the agent state rows this node writes."""
 
     def now(self) -> float:
         return self.loop.time()
@@ -315,6 +318,9 @@ class AcdService:
                     reason=change.reason)
         agent_event(self.server.writer, node=self.server.node, agent=change.agent_id, state=change.new.value,
                     reason=change.reason, call_id=None)
+        self.server.writer.submit(agent_state_record(
+            change, node=self.server.node, version=self.versions.next(), wall_now=time.time(),
+            pause_reason=self.router.agent_pause_reason(change.agent_id)))
 
     # --- ringing ------------------------------------------------------------------------------------------------------
 

@@ -41,11 +41,12 @@ from voxcenter.runtime.control import ServerControl
 from voxcenter.runtime.customers import CustomerDirectory
 from voxcenter.runtime.inbound import InboundCall
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError, tone_frames
+from voxcenter.runtime.livestate import VersionStamp, registration_record, restore_live_state
 from voxcenter.runtime.mapping import credential_lookup, endpoint_settings, trunk_settings, trunk_users
 from voxcenter.runtime.outbound import OutboundCall
 from voxcenter.runtime.startup import StartupError, database_reason, os_reason
 from voxcenter.sip.endpoint import RequestFailed, SipEndpoint
-from voxcenter.sip.registrar import BindingChanged
+from voxcenter.sip.registrar import BindingChange, BindingChanged
 from voxcenter.sip.session import SipSession
 from voxcenter.sip.transport import Address
 from voxcenter.sip.trunks import Trunk
@@ -80,6 +81,8 @@ class Server:
         """Set whenever the last call in progress ends (what a draining stop waits for)."""
         self._credentials = credential_lookup  # replaced by the mapped lookup at start and reload
         self._reload_lock = asyncio.Lock()
+        self._versions = VersionStamp()
+        """Versions of the registration rows this node writes."""
 
     # --- life cycle -------------------------------------------------------------------------------------------------
 
@@ -123,6 +126,7 @@ class Server:
             await self._abandon_start()
             raise StartupError(f"cannot listen on {listener.transport}:{listener.host}:{listener.port}: "
                                f"{os_reason(error)}") from error
+        await restore_live_state(self, url)
         for settings in trunk_settings(config):
             trunk = Trunk(settings, self.endpoint)
             self.trunks[settings.name] = trunk
@@ -281,6 +285,9 @@ class Server:
         return True
 
     def _on_binding(self, change: BindingChanged) -> None:
+        if change.change is not BindingChange.RESTORED:  # a restored binding is in the database already
+            self.writer.submit(registration_record(change, node=self.node, version=self._versions.next(),
+                                                   wall_now=time.time(), loop_now=self.endpoint.now()))
         if hasattr(self, "acd"):
             self.acd.binding_changed(change)
 

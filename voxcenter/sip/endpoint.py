@@ -38,7 +38,7 @@ from voxcenter.sip.dialog import (
 from voxcenter.sip.errors import RemoteProtocolError
 from voxcenter.sip.message import Request, Response, make_response
 from voxcenter.sip.received import stamp_received
-from voxcenter.sip.registrar import BindingChanged, Registrar, RegistrarPolicy, Source
+from voxcenter.sip.registrar import Binding, BindingChanged, Registrar, RegistrarPolicy, Source
 from voxcenter.sip.salvage import salvage_error_response
 from voxcenter.sip.security import FailureTracker, security_log_fields
 from voxcenter.sip.session import SessionEnded, SipSession
@@ -262,6 +262,10 @@ class SipEndpoint:
     def _now(self) -> float:
         assert self._loop is not None
         return self._loop.time()
+
+    def now(self) -> float:
+        """The endpoint's clock (the loop's): the one binding expiries are on."""
+        return self._now()
 
     def _pump(self) -> None:
         while (event := self.ua.next_event()) is not None:
@@ -742,6 +746,14 @@ class SipEndpoint:
         task.add_done_callback(self._tasks.discard)
 
     # --- registrar --------------------------------------------------------------------------------------------------
+
+    def restore_bindings(self, bindings: Iterable[Binding]) -> int:
+        """Put back registrations kept across a restart (expiries on this endpoint's clock); how many were."""
+        now = self._now()
+        restored = sum(1 for binding in bindings if self.registrar.restore(binding, now))
+        self._drain_registrar_events()
+        self._arm_timer()
+        return restored
 
     def _drain_registrar_events(self) -> None:
         while (change := self.registrar.next_event()) is not None:

@@ -64,6 +64,8 @@ class BindingChange(Enum):
     EXPIRED = "expired"
     UNREACHABLE = "unreachable"
     REACHABLE = "reachable"
+    RESTORED = "restored"
+    """Put back from storage after a restart (``Registrar.restore``), not sent by the phone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +192,23 @@ class Registrar:
                 BindingChanged(binding, BindingChange.ADDED if old is None else BindingChange.REFRESHED)
             )
         return self._ok(request, aor, now)
+
+    def restore(self, binding: Binding, now: float) -> bool:
+        """Put back a binding kept across a restart; ``binding.expires_at`` is on this registrar's clock.
+
+        A binding already expired, or one the phone has refreshed since (same contact), is left alone.
+        Returns whether it was restored.
+        """
+        key = str(binding.contact.uri)
+        entry = self._aors.get(binding.aor)
+        if binding.expires_at <= now or (entry is not None and key in entry.bindings):
+            return False
+        if entry is not None and len(entry.bindings) >= self.policy.max_contacts:
+            return False
+        self._aors.setdefault(binding.aor, _Aor()).bindings[key] = binding
+        heapq.heappush(self._expiry_heap, (binding.expires_at, binding.aor, key))
+        self._events.append(BindingChanged(binding, BindingChange.RESTORED))
+        return True
 
     def set_reachable(self, aor: str, contact_uri: str, reachable: bool) -> None:
         """Record the outcome of a keepalive (OPTIONS answered, or timed out)."""

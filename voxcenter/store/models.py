@@ -189,6 +189,38 @@ class Survey(Base):
     queue: Mapped[str | None] = mapped_column(String(64))
 
 
+class Registration(Base):
+    """``registrations``: phones' registrations, restored at start (see ``RegistrationRecord``)."""
+
+    __tablename__ = "registrations"
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    aor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contact_uri: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    contact: Mapped[str] = mapped_column(Text)
+    transport: Mapped[str] = mapped_column(String(8))
+    host: Mapped[str] = mapped_column(String(64))
+    port: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Double)
+    registered_at: Mapped[float] = mapped_column(Double)
+    sip_call_id: Mapped[str] = mapped_column(Text)
+    cseq: Mapped[int] = mapped_column(BigInteger)
+    user_agent: Mapped[str] = mapped_column(Text)
+    reachable: Mapped[bool] = mapped_column(Boolean)
+
+
+class AgentState(Base):
+    """``agent_states``: each agent's current state, restored at start (see ``AgentStateRecord``)."""
+
+    __tablename__ = "agent_states"
+    agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[float] = mapped_column(Double)
+    node: Mapped[str] = mapped_column(String(64))
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+
+
 TABLE_OF_KIND: dict[str, Table] = {
     kind: Base.metadata.tables[name]
     for kind, name in (
@@ -202,6 +234,8 @@ TABLE_OF_KIND: dict[str, Table] = {
         ("callback", "callbacks"),
         ("voicemail", "voicemails"),
         ("survey", "surveys"),
+        ("registration", "registrations"),
+        ("agent_state", "agent_states"),
     )
 }
 """Record kind → table it is written to."""

@@ -373,6 +373,69 @@ class SurveyRecord:
             raise RecordError(f"survey {self.survey_id}: NPS score must be 0..10, not {self.score}")
 
 
+@dataclass(frozen=True, slots=True)
+class RegistrationRecord:
+    """A phone's registration in ``registrations``, kept so that a restart (or a crash) does not forget it.
+
+    Upserted by ``version``; a binding that ends (unregistered, expired) is written once more with
+    ``expires_at`` set to when it ended, so only live rows are restored.
+    """
+
+    kind: ClassVar[str] = "registration"
+
+    node: str
+    """The node the phone registered with (the one that can reach it)."""
+    aor: str
+    """Address-of-record (the agent's extension)."""
+    contact_uri: str
+    """The Contact URI, the binding's key within its address-of-record."""
+    version: int
+    """Grows with each change (microseconds of the wall clock, strictly increasing)."""
+    contact: str
+    """The Contact header value as the phone sent it."""
+    transport: str
+    """Where the REGISTER came from: ``udp``, ``tcp`` or ``tls``."""
+    host: str
+    """Source address of the REGISTER (behind NAT: the address really used)."""
+    port: int
+    """Source port of the REGISTER."""
+    expires_at: float
+    """When the binding expires (POSIX seconds); at or before now: ended."""
+    registered_at: float
+    """When the phone first registered this contact."""
+    sip_call_id: str = ""
+    """Call-ID of the REGISTER (RFC 3261 §10.3: a refresh with a lower CSeq is refused)."""
+    cseq: int = 0
+    """CSeq number of the REGISTER."""
+    user_agent: str = ""
+    """The phone's User-Agent."""
+    reachable: bool = True
+    """False once keepalives went unanswered."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateRecord:
+    """An agent's current state in ``agent_states`` (one row per agent), restored when voxcenter starts.
+
+    ``agent_events`` is the history; this is the present, upserted by ``version``.
+    """
+
+    kind: ClassVar[str] = "agent_state"
+
+    agent: str
+    """Agent name (extension)."""
+    version: int
+    """Grows with each change (microseconds of the wall clock, strictly increasing)."""
+    state: str
+    """The router state (``offline``, ``ready``, ``paused``, ``on-call``...)."""
+    at: float
+    """When the agent entered it."""
+    node: str = ""
+    """Node that saw the change."""
+    pause_reason: str | None = None
+    """Why the agent is paused (or will be, once the call in progress ends)."""
+
+
 Record = (
     CallRecord
     | CallLegRecord
@@ -384,6 +447,8 @@ Record = (
     | CallbackRecord
     | VoicemailRecord
     | SurveyRecord
+    | RegistrationRecord
+    | AgentStateRecord
 )
 
 RECORD_TYPES: Final[Mapping[str, type[Record]]] = {
@@ -399,6 +464,8 @@ RECORD_TYPES: Final[Mapping[str, type[Record]]] = {
         CallbackRecord,
         VoicemailRecord,
         SurveyRecord,
+        RegistrationRecord,
+        AgentStateRecord,
     )
 }
 

@@ -60,8 +60,12 @@ WRITE_ORDER: Final = (
     "callback",
     "voicemail",
     "survey",
+    "registration",
+    "agent_state",
 )
-VERSIONED_KINDS: Final = frozenset({"call", "leg", "customer", "interaction", "callback"})
+VERSIONED_KINDS: Final = frozenset(
+    {"call", "leg", "customer", "interaction", "callback", "registration", "agent_state"}
+)
 REJECTED_NAME: Final = "rejected.jsonl"
 _RECORD_CLASSES: Final = tuple(RECORD_TYPES.values())
 

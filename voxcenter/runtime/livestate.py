@@ -1,0 +1,139 @@
+"""Registrations, agent states and owed callbacks survive a restart and a crash: written as they change,
+restored at start from the database.
+
+Writing: every binding change (added, refreshed, removed, expired, reachability) becomes a
+:class:`RegistrationRecord`; every agent state change an :class:`AgentStateRecord`; callbacks already
+have their record (``callbacks``). All go through the durable writer, so a ``kill -9`` loses at most what
+the journal had not yet received, and the next start replays the journal into the database first.
+
+Restoring, in this order: this node's unexpired UDP registrations (with their remaining expiry; a TCP or
+TLS binding belongs to a connection that died with the process, so those phones register again), then
+agents' logins and pauses (with their reason; an agent caught ringing, on a call or in wrap-up by the
+crash comes back ready, since that call ended with the process), then the callbacks still owed, each at
+the place its request time gives it, its attempts counted. Times are stored on the wall clock and moved
+onto the loop clock (the router's and the registrar's) here.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import structlog
+
+from voxcenter.acd.agents import AgentState, AgentStateChanged
+from voxcenter.acd.model import CallRequest
+from voxcenter.acd.state import RouterError
+from voxcenter.sip.errors import RemoteProtocolError
+from voxcenter.sip.registrar import Binding, BindingChange, BindingChanged, Source
+from voxcenter.sip.uri import parse_name_addr
+from voxcenter.store.livestate import LiveState, load_live_state
+from voxcenter.store.records import AgentStateRecord, RegistrationRecord
+
+if TYPE_CHECKING:
+    from voxcenter.runtime.server import Server
+
+logger = structlog.get_logger(__name__)
+
+RESTORE_REASON = "restored after a restart"
+"""The reason logged (and kept in ``agent_events``) for a login put back at start."""
+
+
+class VersionStamp:
+    """Versions for upserted state rows: microseconds of the wall clock, strictly increasing in this process."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self) -> int:
+        self._last = max(self._last + 1, time.time_ns() // 1000)
+        return self._last
+
+
+def registration_record(change: BindingChanged, *, node: str, version: int, wall_now: float,
+                        loop_now: float) -> RegistrationRecord:
+    """The row for a binding after ``change``; an ended binding expires now."""
+    binding = change.binding
+    ended = change.change in (BindingChange.REMOVED, BindingChange.EXPIRED)
+    expires_at = wall_now if ended else wall_now + (binding.expires_at - loop_now)
+    return RegistrationRecord(
+        node=node, aor=binding.aor, contact_uri=str(binding.contact.uri), version=version,
+        contact=str(binding.contact), transport=binding.source.transport, host=binding.source.host,
+        port=binding.source.port, expires_at=expires_at,
+        registered_at=wall_now - (loop_now - binding.registered_at), sip_call_id=binding.call_id,
+        cseq=binding.cseq, user_agent=binding.user_agent, reachable=binding.reachable,
+    )
+
+
+def agent_state_record(change: AgentStateChanged, *, node: str, version: int, wall_now: float,
+                       pause_reason: str | None) -> AgentStateRecord:
+    """The row for an agent after ``change``."""
+    return AgentStateRecord(agent=change.agent_id, version=version, state=change.new.value, at=wall_now,
+                            node=node, pause_reason=pause_reason)
+
+
+def binding_of(record: RegistrationRecord, *, wall_now: float, loop_now: float) -> Binding | None:
+    """The registrar binding a stored registration stands for, on the loop clock; None if unusable."""
+    try:
+        contact = parse_name_addr(record.contact)
+    except RemoteProtocolError:
+        return None
+    return Binding(
+        aor=record.aor, contact=contact, source=Source(record.transport, record.host, record.port),
+        expires_at=loop_now + (record.expires_at - wall_now), call_id=record.sip_call_id, cseq=record.cseq,
+        user_agent=record.user_agent, reachable=record.reachable,
+        registered_at=loop_now - (wall_now - record.registered_at),
+    )
+
+
+async def restore_live_state(server: Server, url: str) -> LiveState | None:
+    """Read the live state of ``server``'s node and put it back; None when the database could not be read."""
+    await server.writer.flush(5.0)  # what the journal replayed must be in the database before it is read
+    try:
+        state = await load_live_state(url, server.node, time.time())
+    except Exception as error:  # the database is away: start empty rather than not at all
+        logger.error("restore.unavailable", error=repr(error))
+        return None
+    apply_live_state(server, state)
+    return state
+
+
+def apply_live_state(server: Server, state: LiveState) -> None:
+    """Put ``state`` back into the endpoint's registrar and the ACD router (see the module docstring)."""
+    config = server.config
+    wall_now, loop_now = time.time(), server.acd.now()
+    bindings = [binding for record in state.registrations if record.transport == "udp"
+                and (binding := binding_of(record, wall_now=wall_now, loop_now=loop_now)) is not None]
+    registered = server.endpoint.restore_bindings(bindings)
+    router = server.acd.router
+    agents = paused = 0
+    for record in state.agent_states:
+        if record.agent not in config.agents or record.state == AgentState.OFFLINE.value:
+            continue
+        try:
+            router.agent_login(record.agent, loop_now, RESTORE_REASON)
+            agents += 1
+            if record.pause_reason:
+                router.agent_pause(record.agent, loop_now, record.pause_reason)
+                paused += 1
+        except RouterError as error:
+            logger.warning("restore.agent_refused", agent=record.agent, reason=str(error))
+    callbacks = 0
+    for callback in state.callbacks:
+        if callback.queue not in config.queues:
+            logger.warning("restore.callback_queue_gone", callback_id=callback.callback_id, queue=callback.queue)
+            continue
+        request = CallRequest(callback.callback_id, callback.queue, caller=callback.number)
+        try:
+            router.callback_restored(request, loop_now - (wall_now - callback.requested_at), callback.attempts,
+                                     loop_now)
+        except RouterError as error:
+            logger.warning("restore.callback_refused", callback_id=callback.callback_id, reason=str(error))
+            continue
+        server.acd.callback_records[callback.callback_id] = callback
+        callbacks += 1
+    server.acd.pump()
+    logger.info("restore.done", registrations=registered, agents_logged_in=agents, agents_paused=paused,
+                callbacks=callbacks)

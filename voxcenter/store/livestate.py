@@ -1,0 +1,64 @@
+"""What a restart must not forget, read back from the database: registrations, agent states, pending callbacks.
+
+The running server writes these through the durable writer like every other record (so a crash loses at
+most what the journal had not yet received); :func:`load_live_state` reads them when the server starts,
+after the journal's leftovers have been replayed into the database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+
+from voxcenter.store.db import make_engine
+from voxcenter.store.models import TABLE_OF_KIND
+from voxcenter.store.records import AgentStateRecord, CallbackRecord, RegistrationRecord
+
+LIVE_CALLBACK_STATUSES = ("pending", "dialing")
+"""Callback statuses that are still owed to the customer ("dialing": the attempt died with the process)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    """The state a node restores at start."""
+
+    registrations: tuple[RegistrationRecord, ...]
+    """This node's bindings that had not expired at ``now``."""
+    agent_states: tuple[AgentStateRecord, ...]
+    """The latest state of every agent the database knows."""
+    callbacks: tuple[CallbackRecord, ...]
+    """Callbacks still owed, oldest request first."""
+
+
+_R = TypeVar("_R")
+
+
+def _record(cls: type[_R], row: Any) -> _R:
+    mapping = row._mapping
+    return cls(**{f.name: mapping[f.name] for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+
+
+async def load_live_state(url: str, node: str, now: float, *, statement_timeout: float = 10.0) -> LiveState:
+    """The live state in the database at ``url`` for ``node`` at wall-clock time ``now``."""
+    engine = make_engine(url, statement_timeout=statement_timeout, connect_timeout=statement_timeout)
+    try:
+        async with engine.connect() as connection:
+            bindings = TABLE_OF_KIND["registration"]
+            registrations = await connection.execute(
+                select(bindings).where(bindings.c.node == node, bindings.c.expires_at > now)
+            )
+            states = await connection.execute(select(TABLE_OF_KIND["agent_state"]))
+            owed = TABLE_OF_KIND["callback"]
+            callbacks = await connection.execute(
+                select(owed).where(owed.c.status.in_(LIVE_CALLBACK_STATUSES)).order_by(owed.c.requested_at)
+            )
+            return LiveState(
+                registrations=tuple(_record(RegistrationRecord, row) for row in registrations),
+                agent_states=tuple(_record(AgentStateRecord, row) for row in states),
+                callbacks=tuple(_record(CallbackRecord, row) for row in callbacks),
+            )
+    finally:
+        await engine.dispose()
