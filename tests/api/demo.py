@@ -18,8 +18,16 @@ from voxcenter.api import ApiSettings, start_api
 POLICIES = [
     QueuePolicy("sales", service_level=20.0, announce_every=None, wrapup=15.0, autopause_after=None),
     QueuePolicy("support", service_level=30.0, announce_every=None, wrapup=20.0, autopause_after=None),
-    QueuePolicy("billing", service_level=60.0, announce_every=None, join_empty=True, autopause_after=None),
+    QueuePolicy("billing", service_level=60.0, announce_every=None, join_empty=True, autopause_after=None,
+                max_wait=40.0),
+    QueuePolicy("claims", service_level=60.0, announce_every=None, autopause_after=None),
 ]
+NAMES = {
+    "100": "Alice Martin", "101": "Bob Lee", "102": "Chloé Dubois", "103": "Daniel Okonkwo-Whitfield",
+    "104": "Eva Nowak", "105": "Farid Haddad", "106": "Greta Lindqvist", "107": "Hiroshi Tanaka",
+    "108": "Inès Fontaine", "109": "Jonas Petraitis", "110": "Katarzyna Wiśniewska-Grabowska", "111": "Luis Ortega",
+}
+"""Names as long as real ones get (the board must show them whole)."""
 AGENTS = [
     AgentProfile(f"{100 + n}", queues=frozenset(queues))
     for n, queues in enumerate([
@@ -31,7 +39,7 @@ AGENTS = [
 
 def scripted() -> FakeControlPlane:
     """A contact center some minutes into a busy morning."""
-    control = FakeControlPlane(POLICIES, AGENTS)
+    control = FakeControlPlane(POLICIES, AGENTS, names=NAMES)
     control.staff(*[a.agent_id for a in AGENTS[:10]])
     serial = 0
     for minute in range(12):
@@ -54,9 +62,17 @@ def scripted() -> FakeControlPlane:
         control.advance(20.0)
     control.agent_command("105", "pause", "team meeting")
     control.agent_command("107", "pause", "lunch")
+    for _ in range(2):  # nobody serves claims: these callers are lost to an empty queue
+        serial += 1
+        control.join(f"call-{serial}", "claims", caller=f"+3314000{serial:04d}")
+        control.live.pop(f"call-{serial}", None)
+    for _ in range(3):  # answered a moment ago: these agents are on a call
+        serial += 1
+        control.join(f"call-{serial}", "sales", caller=f"+3361200{serial:04d}")
+        control.answer(f"call-{serial}", control.ringing_agent(f"call-{serial}"))
     for _ in range(4):
         serial += 1
-        control.join(f"call-{serial}", "support")
+        control.join(f"call-{serial}", "support", caller=f"+4420790{serial:05d}")
         control.advance(9.0)
     return control
 

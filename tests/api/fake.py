@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from voxcenter.acd import AgentProfile, CallRequest, Ender, QueuePolicy, Router
 from voxcenter.api import AGENT_COMMANDS, AgentLedger, AgentSnapshot, CallSnapshot
@@ -24,8 +25,11 @@ AGENTS = [
 class FakeControlPlane:
     """The running server as the API sees it, with scripted callers and a clock moved by hand."""
 
-    def __init__(self, policies: list[QueuePolicy] | None = None, agents: list[AgentProfile] | None = None) -> None:
+    def __init__(self, policies: list[QueuePolicy] | None = None, agents: list[AgentProfile] | None = None,
+                 names: dict[str, str] | None = None, timezone: str = "Europe/Paris") -> None:
         self.clock = 1000.0
+        self.names = names or {}
+        self.zone = timezone
         self.profiles = AGENTS if agents is None else agents
         self._router = Router(POLICIES if policies is None else policies, self.profiles, now=self.clock)
         self.ledger = AgentLedger(self.profiles, self.clock)
@@ -45,6 +49,10 @@ class FakeControlPlane:
 
     def now(self) -> float:
         return self.clock
+
+    @property
+    def timezone(self) -> str:
+        return self.zone
 
     def agent_command(self, agent_id: str, command: str, reason: str | None = None) -> None:
         if agent_id not in {a.agent_id for a in self.profiles}:
@@ -67,7 +75,8 @@ class FakeControlPlane:
         return list(self.live.values())
 
     def agents(self) -> list[AgentSnapshot]:
-        return self.ledger.snapshots(self._router)
+        snapshots = self.ledger.snapshots(self._router)
+        return [replace(agent, name=self.names.get(agent.agent_id, "")) for agent in snapshots]
 
     async def subscribe(self) -> AsyncIterator[dict[str, object]]:
         queue: asyncio.Queue[dict[str, object]] = asyncio.Queue(maxsize=1)

@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from voxcenter.api.control import ControlPlane
 from voxcenter.api.metrics import metrics_registry, render
-from voxcenter.api.views import agent_view, call_view, queue_detail, queue_view
+from voxcenter.api.views import agent_views, call_view, queue_detail, queue_view
 from voxcenter.api.wallboard import WallboardHub, wallboard_page
 from voxcenter.config import ConfigError
 from voxcenter.sip.errors import LocalProtocolError
@@ -39,7 +39,7 @@ MAX_BODY = 64 * 1024
 """Largest request body accepted, bytes."""
 MAX_REASON = 200
 """Longest pause reason accepted, characters."""
-PUBLIC_PATHS = frozenset({"/healthz", "/wallboard"})
+PUBLIC_PATHS = frozenset({"/healthz", "/", "/wallboard"})
 """Paths served without a token: a liveness probe and a page that holds no data."""
 WEBSOCKET_PATH = "/api/wallboard/ws"
 
@@ -178,14 +178,13 @@ async def get_queue(request: web.Request) -> web.Response:
 async def list_agents(request: web.Request) -> web.Response:
     """Every agent with state, time in state and calls handled."""
     control = request.app[CONTROL]
-    now = control.now()
-    return web.json_response({"agents": [agent_view(a, now) for a in control.agents()]})
+    return web.json_response({"agents": agent_views(control, control.now())})
 
 
 def _agent_or_404(control: ControlPlane, agent_id: str) -> web.Response | dict[str, object]:
-    for agent in control.agents():
-        if agent.agent_id == agent_id:
-            return agent_view(agent, control.now())
+    for view in agent_views(control, control.now()):
+        if view["id"] == agent_id:
+            return view
     return _error(404, f"unknown agent {agent_id!r}")
 
 
@@ -302,6 +301,7 @@ def create_app(
     app.router.add_post("/api/agents/{agent_id}/{command:login|logout|pause|unpause}", agent_command)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_post("/api/reload", reload)
+    app.router.add_get("/", wallboard)
     app.router.add_get("/wallboard", wallboard)
     app.router.add_get(WEBSOCKET_PATH, wallboard_ws)
     return app

@@ -62,6 +62,8 @@ class AgentSnapshot:
     """Calls connected to this agent since the router started."""
     call_id: str | None
     """The connected call, if on a call."""
+    name: str = ""
+    """The agent's name from the dial plan (empty when it has none)."""
 
 
 class ControlPlane(Protocol):
@@ -74,6 +76,11 @@ class ControlPlane(Protocol):
 
     def now(self) -> float:
         """The loop clock the router runs on."""
+        ...
+
+    @property
+    def timezone(self) -> str:
+        """The dial plan's IANA time zone (``Config.timezone``): the wallboard shows its clock in it."""
         ...
 
     def agent_command(self, agent_id: str, command: str, reason: str | None = None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from voxcenter.acd import AgentState, QueueStats, WaitingView, estimate_wait
 from voxcenter.acd.agents import STAFFED
+from voxcenter.acd.events import ExitReason
 from voxcenter.api.control import AgentSnapshot, CallSnapshot, ControlPlane
 
 JsonObject = dict[str, object]
@@ -15,6 +16,12 @@ JsonObject = dict[str, object]
 
 def _seconds(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
+
+
+LOST_TO_OVERFLOW = frozenset({ExitReason.TIMEOUT, ExitReason.QUEUE_FULL, ExitReason.OVERFLOW_LOOP})
+"""Exits that sent the caller elsewhere because the queue kept them too long or was full."""
+LOST_TO_EMPTY = frozenset({ExitReason.JOIN_EMPTY, ExitReason.EMPTY})
+"""Exits because no agent could take calls in the queue (on joining, or while waiting)."""
 
 
 def queue_view(stats: QueueStats) -> JsonObject:
@@ -34,6 +41,8 @@ def queue_view(stats: QueueStats) -> JsonObject:
         "handle_time": _seconds(stats.handle_time),
         "agents": {state.value: stats.agents.get(state, 0) for state in AgentState},
         "exits": {reason.value: count for reason, count in stats.exits.items()},
+        "lost_to_overflow": sum(count for reason, count in stats.exits.items() if reason in LOST_TO_OVERFLOW),
+        "lost_to_empty": sum(count for reason, count in stats.exits.items() if reason in LOST_TO_EMPTY),
     }
 
 
@@ -81,10 +90,11 @@ def queue_detail(control: ControlPlane, name: str) -> JsonObject | None:
     return view
 
 
-def agent_view(agent: AgentSnapshot, now: float) -> JsonObject:
-    """One agent: state, time in state, counters."""
+def agent_view(agent: AgentSnapshot, now: float, call: CallSnapshot | None = None) -> JsonObject:
+    """One agent: state, time in state, counters; with ``call`` (the agent's live call), its queue and caller."""
     return {
         "id": agent.agent_id,
+        "name": agent.name,
         "state": agent.state.value,
         "in_state": _seconds(max(0.0, now - agent.since)),
         "reason": agent.reason,
@@ -92,7 +102,20 @@ def agent_view(agent: AgentSnapshot, now: float) -> JsonObject:
         "reachable": agent.reachable,
         "calls_handled": agent.calls_handled,
         "call_id": agent.call_id,
+        "call_queue": call.queue if call is not None else None,
+        "caller": call.caller if call is not None else None,
     }
+
+
+def agent_views(control: ControlPlane, now: float) -> list[JsonObject]:
+    """Every agent, each on a call with that call's queue and caller."""
+    calls = {call.call_id: call for call in control.calls()}
+    by_agent = {call.agent: call for call in calls.values() if call.agent is not None}
+    views = []
+    for agent in control.agents():
+        call = calls.get(agent.call_id or "") or by_agent.get(agent.agent_id)
+        views.append(agent_view(agent, now, call))
+    return views
 
 
 def call_view(call: CallSnapshot, now: float) -> JsonObject:
@@ -109,6 +132,19 @@ def call_view(call: CallSnapshot, now: float) -> JsonObject:
     }
 
 
+def waiting_callers(control: ControlPlane, now: float) -> list[JsonObject]:
+    """The callers waiting in every queue (queue order within each queue), with queue and calling number."""
+    stats = control.router.stats(now)
+    callers = {call.call_id: call.caller for call in control.calls()}
+    agents = control.agents()
+    waiting: list[JsonObject] = []
+    for name, queue_stats in stats.items():
+        members = [a for a in agents if name in a.queues]
+        for entry in waiting_views(control.router.waiting(name, now), queue_stats, members, now):
+            waiting.append({"queue": name, "caller": callers.get(str(entry["call_id"])), **entry})
+    return waiting
+
+
 def wallboard_snapshot(control: ControlPlane) -> JsonObject:
     """Everything the wallboard shows, at the control plane's ``now``."""
     now = control.now()
@@ -116,7 +152,9 @@ def wallboard_snapshot(control: ControlPlane) -> JsonObject:
     calls = control.calls()
     return {
         "type": "snapshot",
+        "timezone": control.timezone,
         "queues": [queue_view(s) for s in stats.values()],
-        "agents": [agent_view(a, now) for a in control.agents()],
+        "agents": agent_views(control, now),
+        "waiting": waiting_callers(control, now),
         "calls_in_progress": len(calls),
     }

@@ -477,3 +477,9 @@ class Config(Model):
     def files(self) -> tuple[str, ...]:
         """Files the config was read from, the main file first."""
         return self._source.files
+
+    @property
+    def timezone(self) -> str:
+        """The dial plan's time zone: its first schedule's (the one the reports, the staffing advice and the
+        wallboard show times in), UTC when it has no schedule."""
+        return next(iter(self.schedules.values())).timezone if self.schedules else "UTC"

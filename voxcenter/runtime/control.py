@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from voxcenter.acd.router import Router
@@ -30,8 +31,14 @@ class ServerControl:
     def agent_command(self, agent_id: str, command: str, reason: str | None = None) -> None:
         self.server.acd.agent_command(agent_id, command, reason)
 
+    @property
+    def timezone(self) -> str:
+        return self.server.config.timezone
+
     def agents(self) -> list[AgentSnapshot]:
-        return self.server.acd.ledger.snapshots(self.server.acd.router)
+        configured = self.server.config.agents
+        return [replace(agent, name=configured[agent.agent_id].name if agent.agent_id in configured else "")
+                for agent in self.server.acd.ledger.snapshots(self.server.acd.router)]
 
     def calls(self) -> list[CallSnapshot]:
         return [call.snapshot() for call in list(self.server.calls.values())]
