@@ -84,3 +84,16 @@ def test_vip_line_looks_the_caller_up(plan: Config) -> None:
 def test_wall_clock_from_offset() -> None:
     wall = wall_clock_from_offset(1_780_000_000.0)
     assert wall(5.0) == dt.datetime.fromtimestamp(1_780_000_005.0, tz=dt.UTC)
+
+
+@pytest.mark.parametrize("moment", [SUNDAY.replace(hour=2), dt.datetime(2026, 12, 25, 12, 0, tzinfo=dt.UTC),
+                                    WEEKDAY_OPEN])
+def test_the_readme_first_call_number_is_open_at_any_hour(plan: Config, moment: dt.datetime) -> None:
+    """README "Your first call": 101 reaches a queue agent 1001 serves at night, on Sundays and on holidays."""
+    d = Driver(plan, plan.numbers["101"].node, start_at=moment)
+    d.start()
+    d.run.lookup_result(None, d.now)
+    d.pull()
+    entered = queued(d)
+    assert entered.queue == "vip" and not d.events("hours")
+    assert "vip" in {entry if isinstance(entry, str) else entry.queue for entry in plan.agents["1001"].queues}

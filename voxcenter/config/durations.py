@@ -61,6 +61,16 @@ def parse_duration(text: str) -> float:
     return float(total)
 
 
+def cli_duration(text: str) -> float:
+    """An argparse ``type=``: a duration with its unit (``3m``, ``90s``), as the dial plan writes them."""
+    import argparse
+
+    try:
+        return parse_duration(text)
+    except DurationError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def format_duration(seconds: float) -> str:
     """Render seconds in the shortest canonical form ``parse_duration`` accepts (90.0 -> ``1m30s``)."""
     if seconds < 0:

@@ -7,9 +7,12 @@ the temporary directory, every schedule open all week, every agent given a
 known password, the admin API off. Then the server runs in this process while
 simulated agents (127.0.0.1, digest, ``*45``) and Poisson callers (from the
 trunk's trusted carrier address, 127.0.0.2) talk to it over real SIP and RTP
-(see :mod:`voxcenter.runtime.demo_peers`) for ``--seconds``. The calls still in
-progress get a grace period, the server drains, and the report of the period is
-printed, as ``voxcenter report`` would print it.
+(see :mod:`voxcenter.runtime.demo_peers`) for ``--seconds``. The admin API runs
+on a free loopback port with a one-time token, and the wallboard's address is
+printed first; a progress line follows every ``--progress`` (callers in the IVR,
+waiting, talking, done). The calls still in progress get a grace period, the
+server drains, and the report of the period is printed, as ``voxcenter report``
+would print it.
 """
 
 from __future__ import annotations
@@ -25,12 +28,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
 from voxcenter.config import ConfigError
+from voxcenter.config.durations import cli_duration
 from voxcenter.logs import configure_logging
+
+if TYPE_CHECKING:
+    from voxcenter.runtime.demo_peers import CallerOutcome, DemoCallers
+    from voxcenter.runtime.server import Server
 
 CARRIER_HOST = "127.0.0.2"
 """Where simulated callers come from; the example trusts it as its carrier."""
@@ -42,10 +50,12 @@ def add_commands(subparsers: Any) -> None:
     demo.add_argument("--seconds", type=float, default=60.0, help="how long callers arrive (default: %(default)s)")
     demo.add_argument("--rate", type=float, default=8.0, help="calls per minute on average (default: %(default)s)")
     demo.add_argument("--number", default=None, help="the number callers dial (default: the first one)")
-    demo.add_argument("--handle-time", type=float, default=12.0,
-                      help="agents' mean handle time in seconds (default: %(default)s)")
-    demo.add_argument("--patience", type=float, default=25.0,
-                      help="callers' mean patience in the queue in seconds (default: %(default)s)")
+    demo.add_argument("--handle-time", type=cli_duration, default="12s",
+                      help="agents' mean handle time, with its unit (default: %(default)s)")
+    demo.add_argument("--patience", type=cli_duration, default="25s",
+                      help="callers' mean patience in the queue, with its unit (default: %(default)s)")
+    demo.add_argument("--progress", type=cli_duration, default="5s",
+                      help="how often a progress line is printed (default: %(default)s)")
     demo.add_argument("--database", default=None, help="record into this database URL instead of a temporary SQLite")
     demo.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable run")
     demo.add_argument("--keep", action="store_true", help="keep the temporary directory (recordings, database)")
@@ -55,8 +65,9 @@ def add_commands(subparsers: Any) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     configure_logging(args.log_level, json=False)
-    if args.seconds <= 0 or args.rate <= 0 or args.handle_time <= 0 or args.patience <= 0:
-        print("voxcenter demo: --seconds, --rate, --handle-time and --patience must be positive", file=sys.stderr)
+    if min(args.seconds, args.rate, args.handle_time, args.patience, args.progress) <= 0:
+        print("voxcenter demo: --seconds, --rate, --handle-time, --patience and --progress must be positive",
+              file=sys.stderr)
         return 2
     source = Path(args.config)
     if not source.is_file():
@@ -98,8 +109,10 @@ class DemoPlan:
     """The rewritten dial plan and what the simulation needs to know of it."""
 
     def __init__(self, path: Path, sip_port: int, number: str, agents: dict[str, str], database_url: str,
-                 rtp_range: tuple[int, int]) -> None:
+                 rtp_range: tuple[int, int], api_port: int, api_token: str) -> None:
         self.path = path
+        self.api_port = api_port
+        self.api_token = api_token
         self.sip_port = sip_port
         self.number = number
         self.agents = agents
@@ -143,8 +156,9 @@ def demo_plan(source: Path, directory: Path, *, database: str | None = None, num
         outbound = (trunk or {}).get("outbound")
         if outbound is not None:
             outbound["options_interval"] = None  # nobody answers on the example's outbound proxy
-    if _config_has("api"):
-        data["api"] = {**dict(data.get("api") or {}), "enabled": False}
+    api_port, api_token = _free_port("tcp"), secrets.token_urlsafe(12)
+    data["api"] = {**dict(data.get("api") or {}), "enabled": True, "address": "127.0.0.1", "port": api_port,
+                   "token": api_token}
     numbers = [str(key) for key in dict(data.get("numbers") or {})]
     if not numbers:
         raise ConfigErrorText(f"{source}: no numbers: to call")
@@ -154,7 +168,7 @@ def demo_plan(source: Path, directory: Path, *, database: str | None = None, num
     path = directory / "voxcenter.yaml"
     with path.open("w") as handle:
         yaml.dump(data, handle)
-    return DemoPlan(path, sip_port, chosen, agents, url, (rtp_first + 200, rtp_first + 399))
+    return DemoPlan(path, sip_port, chosen, agents, url, (rtp_first + 200, rtp_first + 399), api_port, api_token)
 
 
 class ConfigErrorText(ValueError):
@@ -171,6 +185,8 @@ async def _demo(plan: DemoPlan, args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     server = Server(plan.path, node="demo")
     await server.start()
+    print(f"voxcenter demo: watch the wallboard at http://127.0.0.1:{plan.api_port}/?token={plan.api_token}",
+          flush=True)
     started = time.time()
     media = PeerMedia(PortPool(*plan.rtp_range), MediaClock(), PromptLibrary(Path(server.config.prompts.directory)))
     address = server.endpoint.address("udp")
@@ -190,9 +206,13 @@ async def _demo(plan: DemoPlan, args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         until = loop.time() + args.seconds
         print(f"voxcenter demo: agents {', '.join(plan.agents)} logged in; callers arriving for {args.seconds:g} s")
-        await callers.arrivals(args.rate / 60.0, until)
-        await asyncio.sleep(max(0.0, until - loop.time()))
-        await callers.finish(grace=4 * args.handle_time)
+        progress = loop.create_task(_progress(server, callers, args.progress, loop.time()))
+        try:
+            await callers.arrivals(args.rate / 60.0, until)
+            await asyncio.sleep(max(0.0, until - loop.time()))
+            await callers.finish(grace=4 * args.handle_time)
+        finally:
+            progress.cancel()
     finally:
         # The server drains while both sides still answer (BYEs of the last calls complete), then they go.
         await server.stop(drain_timeout=10.0)
@@ -205,6 +225,23 @@ async def _demo(plan: DemoPlan, args: argparse.Namespace) -> int:
           f"{sum(1 for o in outcomes if o.status not in (None, 200))} refused\n")
     print(await _report(plan.database_url, started - 1.0, time.time() + 1.0))
     return 0
+
+
+async def _progress(server: Server, callers: DemoCallers, every: float, since: float) -> None:
+    """A line every ``every`` seconds: where the callers are now, and how the finished calls went."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(every)
+        print(progress_line(loop.time() - since, [call.snapshot().state for call in list(server.calls.values())],
+                            callers.outcomes), flush=True)
+
+
+def progress_line(elapsed: float, states: list[str], outcomes: list[CallerOutcome]) -> str:
+    """``voxcenter demo: 10 s · 1 in the IVR · 2 waiting · 3 talking · 7 done (4 answered, 2 gave up)``."""
+    finished = [outcome for outcome in outcomes if outcome.finished]
+    return (f"voxcenter demo: {elapsed:3.0f} s · {states.count('ivr')} in the IVR · {states.count('queued')} waiting"
+            f" · {states.count('talking')} talking · {len(finished)} done ({sum(o.bridged for o in finished)} "
+            f"answered, {sum(o.abandoned for o in finished)} gave up)")
 
 
 async def _report(url: str, start: float, end: float) -> str:
@@ -221,8 +258,8 @@ async def _report(url: str, start: float, end: float) -> str:
     return report_table(report)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+def _free_port(transport: str = "udp") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
@@ -238,7 +275,3 @@ def _carrier_address_usable() -> bool:
     return True
 
 
-def _config_has(section: str) -> bool:
-    from voxcenter.config import Config
-
-    return section in Config.model_fields

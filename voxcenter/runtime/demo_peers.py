@@ -164,6 +164,8 @@ class CallerOutcome:
     status: int | None = None
     bridged: bool = False
     abandoned: bool = False
+    finished: bool = False
+    """The call is over (from the caller's side)."""
 
 
 class DemoCallers:
@@ -194,14 +196,19 @@ class DemoCallers:
         session.reject(403, "Callers Do Not Take Calls")
 
     async def arrivals(self, rate_per_second: float, until: float) -> None:
-        """Place calls with exponential gaps (a Poisson process) until the loop time ``until``."""
+        """Place calls with exponential gaps (a Poisson process) until the loop time ``until``.
+
+        The first caller arrives at once: a short demo at a low rate (15 s at 12 a minute) would otherwise
+        place no call at all in one run out of twenty.
+        """
         loop = asyncio.get_running_loop()
         serial = 0
+        gap = 0.0
         while True:
-            gap = self.rng.expovariate(rate_per_second)
-            if loop.time() + gap >= until:
+            if serial and loop.time() + gap >= until:
                 return
             await asyncio.sleep(gap)
+            gap = self.rng.expovariate(rate_per_second)
             serial += 1
             task = loop.create_task(self._call(f"+3315550{serial:04d}"))
             self._tasks.add(task)
@@ -266,6 +273,7 @@ class DemoCallers:
                 await session.hangup("demo over")
             raise
         finally:
+            outcome.finished = True
             leg.close()
 
     async def _menu(self, leg: LegMedia, session: SipSession, keys: str) -> None:

@@ -216,7 +216,7 @@ class SipSession:
             try:
                 self.on_info(request)
             except Exception:
-                logger.exception("call.info_handler_crash", call_id=self.call_id)
+                logger.exception("call.info_handler_crash", sip_call_id=self.call_id)
 
     def _end(self, reason: str, *, by_remote: bool | None = None) -> None:
         if self.ended.done():

@@ -154,7 +154,7 @@ class Transaction:
     def _set_state(self, new: TransactionState, stimulus: Stimulus) -> None:
         _log.debug(
             "sip transaction state", kind=self.kind, method=self.request.method, old=self.state.name,
-            new=new.name, stimulus=stimulus.value, call_id=self.call_id,
+            new=new.name, stimulus=stimulus.value, sip_call_id=self.call_id,
         )
         self.state = new
 
@@ -165,7 +165,7 @@ class Transaction:
             if stimulus in ABSORBABLE:
                 _log.debug(
                     "sip transaction absorbed", kind=self.kind, method=self.request.method,
-                    state=self.state.name, stimulus=stimulus.value, call_id=self.call_id,
+                    state=self.state.name, stimulus=stimulus.value, sip_call_id=self.call_id,
                 )
                 return False
             raise LocalProtocolError(
