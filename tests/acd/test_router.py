@@ -30,8 +30,10 @@ from voxcenter.acd import (
     SkillRequirement,
     StartCallback,
     Strategy,
+    WrapUpEnded,
 )
 from voxcenter.acd.model import Discipline
+from voxcenter.acd.stats import HandleTime
 
 from .driver import Harness, of_type
 
@@ -68,6 +70,43 @@ def test_caller_is_rung_to_the_longest_idle_agent_bridged_and_wrapped_up() -> No
     assert h.router.agent_state("a") is AgentState.READY
     stats = h.router.stats(h.now)["q"]
     assert (stats.offered, stats.answered, stats.asa, stats.service_level) == (1, 1, 2.0, 1.0)
+
+
+def test_handle_time_is_the_prior_until_a_wrap_up_ends_then_the_measured_mean_of_talk_and_real_wrap_up() -> None:
+    h = Harness([QueuePolicy("q", wrapup=10.0, default_handle_time=180.0, join_empty=True)], [member("a")])
+    h.staff("a")
+    assert h.router.stats(0.0)["q"].handle_time == HandleTime(180.0, 0)
+    assert h.router.stats(0.0)["q"].handle_time.is_prior
+    h.join("c1")
+    h.router.ring_answered("c1", "a", 0.0)
+    h.router.call_ended("c1", 60.0)
+    h.drain()
+    assert h.router.stats(60.0)["q"].handle_time.is_prior  # still wrapping up: nothing measured yet
+    h.router.wrapup_done("a", 64.0)  # ended early: 4 s of wrap-up, not the 10 s configured
+    [ended] = of_type(h.drain(), WrapUpEnded)
+    assert (ended.call_id, ended.talk_time, ended.wrapup_time, ended.handle_time) == ("c1", 60.0, 4.0, 64.0)
+    h.now = 64.0
+    h.join("c2")
+    h.router.ring_answered("c2", "a", 64.0)
+    h.router.call_ended("c2", 84.0)
+    h.advance(94.0)  # the full 10 s this time
+    assert [e.wrapup_time for e in of_type(h.log, WrapUpEnded)] == [4.0, 10.0]
+    assert h.router.stats(94.0)["q"].handle_time == HandleTime((64.0 + 30.0) / 2, 2)
+
+
+def test_every_agent_state_change_about_a_call_names_it() -> None:
+    h = Harness([QueuePolicy("q", wrapup=5.0)], [member("a")])
+    h.staff("a")
+    h.join("c1")
+    h.router.ring_alerting("c1", "a", 0.0)
+    h.router.ring_answered("c1", "a", 1.0)
+    h.router.call_ended("c1", 10.0)
+    h.advance(15.0)
+    changes = of_type(h.log, AgentStateChanged)
+    assert [(c.new.value, c.call_id) for c in changes] == [
+        ("ready", None), ("reserved", "c1"), ("ringing", "c1"), ("on-call", "c1"), ("wrap-up", "c1"),
+        ("ready", "c1"),
+    ]
 
 
 def test_ring_timeout_then_the_next_agent_after_the_retry_delay() -> None:

@@ -101,6 +101,7 @@ async def test_callers_queue_hear_their_position_and_reach_the_agent_after_wrap_
                 await alice.hang_up()
                 assert (await third.finished()).successful == 1
             await wait_for(lambda: not server.calls, what="calls finished")
+            await wait_for(lambda: server.acd.router.agent_state("1001").value == "ready", what="last wrap-up over")
         await server.writer.flush(5.0)
     heard = third.media.heard
     said = describe(heard, ("caller-number", "num-2", "num-3", "moh", "expected-wait"))
@@ -110,8 +111,14 @@ async def test_callers_queue_hear_their_position_and_reach_the_agent_after_wrap_
     db = tmp_path / "voxcenter.db"
     ids = [call_of(db, number) for number in ("0100000001", "0100000002", "0100000003")]
     for call_id in ids:
-        [(disposition, agent)] = query(db, "select disposition, agent from calls where call_id=?", call_id)
+        [(disposition, agent, wrapup)] = query(
+            db, "select disposition, agent, wrapup_seconds from calls where call_id=?", call_id)
         assert (disposition, agent) == ("answered", "1001")
+        assert 2.0 - 0.05 <= wrapup < 3.5, wrapup  # the wrap-up that really ran (2 s), not 0
+        # Agent states join to the call: offered, rung, answered, wrapped up, free again.
+        joined = [str(state) for (state,) in query(
+            db, "select state from agent_events where call_id=? order by at, rowid", call_id)]
+        assert joined == ["reserved", "ringing", "on-call", "wrap-up", "ready"], joined
     # The first caller and Alice heard each other; the recording has the caller left, the agent right.
     assert abs(spectrum(PCMU.decode(b"".join(first.media.heard)), 8000).dominant - AGENT_HZ) <= 15
     [(recording,)] = query(db, "select path from recordings where call_id=?", ids[0])

@@ -42,7 +42,7 @@ def test_report_formats(sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureF
     window = ["--from", "2026-11-20", "--to", "2026-11-21", "--database", sqlite_url]
     assert report_commands.run(["report", *window]) == 0
     table = capsys.readouterr().out
-    assert "2026-11-20 09:00" in table and "alice" in table and "75.0%" in table  # total SL
+    assert "2026-11-20 09:00" in table and "alice" in table and "50.0%" in table  # total SL
     assert report_commands.run(["report", *window, "--format", "csv", "--interval", "day"]) == 0
     lines = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [line["interval"] for line in lines] == ["2026-11-20 00:00", "total"]

@@ -18,6 +18,7 @@ from voxcenter.acd.events import (
     RingAgent,
     RingNoAnswer,
     StartCallback,
+    WrapUpEnded,
 )
 from voxcenter.acd.model import (
     AgentProfile,
@@ -70,6 +71,7 @@ __all__ = [
     "StartCallback",
     "Strategy",
     "WaitingView",
+    "WrapUpEnded",
     "announceable_ewt",
     "estimate_wait",
     "order_key",

@@ -87,6 +87,8 @@ class AgentStateChanged:
     """Why, in words (pause reason, 'ring timeout', 'feature code *46', ...)."""
     at: float
     """When."""
+    call_id: str | None = None
+    """The call the change is about: offered, rung, answered, ended, wrapped up (None for login, pause...)."""
 
     @property
     def queue_log(self) -> str | None:
@@ -160,6 +162,7 @@ class Agent:
         """Take one transition of the table and return the change to report."""
         old = self.state
         new = next_state(old, via)
+        call_id = self.call_id
         self.state = new
         self.state_since = now
         if new is AgentState.PAUSED:
@@ -172,4 +175,4 @@ class Agent:
             self.wrapup_until = None
         if new is AgentState.READY or new is AgentState.OFFLINE or new is AgentState.PAUSED:
             self.call_id = None
-        return AgentStateChanged(self.agent_id, old, new, via, reason, now)
+        return AgentStateChanged(self.agent_id, old, new, via, reason, now, call_id)

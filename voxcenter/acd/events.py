@@ -264,6 +264,27 @@ class CallCompleted:
         return "COMPLETECALLER" if self.ended_by is Ender.CALLER else "COMPLETEAGENT"
 
 
+@dataclass(frozen=True, slots=True)
+class WrapUpEnded:
+    """The agent's wrap-up after a call is over (time up, ended early, or a pause or logout took over)."""
+
+    call_id: str
+    """The call wrapped up."""
+    agent_id: str
+    """The agent."""
+    queue: str
+    """The call's queue."""
+    talk_time: float
+    """Seconds connected."""
+    wrapup_time: float
+    """Seconds actually spent in wrap-up (0 when the queue has none)."""
+
+    @property
+    def handle_time(self) -> float:
+        """Talk plus wrap-up: what the queue's measured handle time averages."""
+        return self.talk_time + self.wrapup_time
+
+
 Decision = (
     Enqueued
     | RingAgent
@@ -277,6 +298,7 @@ Decision = (
     | Overflow
     | QueueExit
     | CallCompleted
+    | WrapUpEnded
     | AgentStateChanged
 )
 """Everything ``Router.next_decision()`` may return."""
@@ -299,4 +321,5 @@ __all__ = [
     "RingAgent",
     "RingNoAnswer",
     "StartCallback",
+    "WrapUpEnded",
 ]

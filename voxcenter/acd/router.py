@@ -191,6 +191,7 @@ class Router(RouterState):
         if queue in self._handle_time:  # not for a queue a reload removed during the call
             self._handle_time[queue] = ewma(self._handle_time[queue], talk + wrapup, policy.handle_time_smoothing)
         self._decisions.append(CallCompleted(call_id, agent_id, queue, talk, ended_by))
+        self._wrapping[agent_id] = (call_id, queue, talk)
         self._change(agent, AgentInput.HANGUP, now, f"call ended by {ended_by.value}")
         if wrapup > 0:
             agent.wrapup_until = now + wrapup
@@ -368,10 +369,11 @@ class Router(RouterState):
                 self._queues[name] = []
                 self._counters[name] = QueueCounters()
                 self._handle_time[name] = policy.default_handle_time
+                self._handled[name] = (0, 0.0)
             elif old_policies[name] != policy:
                 self._rearm(name, old_policies[name], policy, now)
         for name in removed_queues:
-            del self._queues[name], self._counters[name]
+            del self._queues[name], self._counters[name], self._handled[name]
             self._last_rung.pop(name, None)
         self._update_agents(profiles, now)
         self._leave_empty_queues(now)  # a kept queue nobody logged in serves any more follows its policy
@@ -577,8 +579,8 @@ class Router(RouterState):
         for entry, agents in pairs:
             policy = self._policies[entry.queue]
             for agent in agents:
+                agent.call_id = entry.call_id  # before the change, so that it names the call offered
                 self._change(agent, AgentInput.RESERVE, now, f"offered call {entry.call_id}")
-                agent.call_id = entry.call_id
                 deadline = now + policy.ring_timeout
                 entry.ringing[agent.agent_id] = (now, deadline)
                 entry.tried.add(agent.agent_id)

@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from voxcenter.acd.agents import STAFFED, Agent, AgentInput, AgentState
 from voxcenter.acd.dispatch import requirements, serves
 from voxcenter.acd.estimate import estimate_wait
-from voxcenter.acd.events import Decision
+from voxcenter.acd.events import Decision, WrapUpEnded
 from voxcenter.acd.model import AgentProfile, ConfigError, OverflowKind, QueuePolicy
 from voxcenter.acd.ordering import order_key
-from voxcenter.acd.stats import QueueCounters, QueueStats, snapshot
+from voxcenter.acd.stats import HandleTime, QueueCounters, QueueStats, snapshot
 from voxcenter.acd.waiting import Entry, WaitingView
 from voxcenter.sip.errors import LocalProtocolError
 
@@ -54,6 +54,11 @@ class RouterState:
         self._connected: dict[str, tuple[str, str, float]] = {}  # call → (agent, queue, since)
         self._counters = {name: QueueCounters() for name in self._policies}
         self._handle_time = {name: p.default_handle_time for name, p in self._policies.items()}
+        """Smoothed handle time per queue (EWMA from the prior), what wait estimates use."""
+        self._handled: dict[str, tuple[int, float]] = {name: (0, 0.0) for name in self._policies}
+        """Calls wrapped up and their total handle time (talk + real wrap-up) per queue: the measured average."""
+        self._wrapping: dict[str, tuple[str, str, float]] = {}
+        """Agent in wrap-up → (call, queue, talk seconds) of the call it wraps up."""
         self._last_rung: dict[str, int] = {}
         self._decisions: deque[Decision] = deque()
         self._rng = random.Random(seed)
@@ -112,9 +117,12 @@ class RouterState:
                 if name in agent.profile.queues:
                     by_state[agent.state] += 1
             longest = max((now - e.joined_at for e in live), default=0.0)
+            calls, total = self._handled[name]
+            prior = self._policies[name].default_handle_time
+            measured = HandleTime(total / calls, calls) if calls else HandleTime(prior, 0)
             result[name] = snapshot(
                 name, self._counters[name], longest, len(live), len(entries) - len(live),
-                self._handle_time[name], by_state,
+                measured, self._handle_time[name], by_state,
             )
         return result
 
@@ -202,14 +210,29 @@ class RouterState:
 
     def _change(self, agent: Agent, via: AgentInput, now: float, reason: str) -> None:
         """The one place agent states change: every change is logged and reported."""
+        since = agent.state_since
         change = agent.apply(via, now, reason)
+        self._decisions.append(change)
+        if change.old is AgentState.WRAP_UP:
+            self._wrapped_up(agent.agent_id, now - since)
         if change.new is AgentState.OFFLINE and agent.agent_id in self._retiring:
             self._retiring.discard(agent.agent_id)
             del self._agents[agent.agent_id]  # removed by a reload, now logged out: forgotten
         if log.isEnabledFor(logging.DEBUG):
             log.debug("agent %s: %s -> %s (%s) at %.3f", change.agent_id, change.old.value, change.new.value,
                       reason, now)
-        self._decisions.append(change)
+
+    def _wrapped_up(self, agent_id: str, wrapup_time: float) -> None:
+        """The wrap-up of the agent's last call is over: its real handle time is known."""
+        wrapping = self._wrapping.pop(agent_id, None)
+        if wrapping is None:  # (a callback not answered: no call was handled)
+            return
+        call_id, queue, talk = wrapping
+        ended = WrapUpEnded(call_id, agent_id, queue, talk, wrapup_time)
+        self._decisions.append(ended)
+        if queue in self._handled:
+            calls, total = self._handled[queue]
+            self._handled[queue] = (calls + 1, total + ended.handle_time)
 
     def _staffed(self, queue: str) -> int:
         return sum(1 for a in self._members(queue) if a.state in STAFFED and a.reachable)

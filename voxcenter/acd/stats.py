@@ -1,10 +1,13 @@
-"""Live per-queue statistics: service level, ASA, abandonment, longest wait, agents by state.
+"""Live per-queue statistics: service level, ASA, abandonment, handle time, longest wait, agents by state.
 
 Definitions (the usual contact-center ones):
 
-- service level = answered within the target / (answered + abandoned), short abandons excluded;
+- service level = answered within the target / (answered + abandoned), short abandons excluded
+  (:func:`service_level`: the one definition the API, wallboard, metrics and reports all use);
 - ASA = mean wait of answered callers;
-- abandonment = abandoned / (answered + abandoned), short abandons excluded.
+- abandonment = abandoned / (answered + abandoned), short abandons excluded;
+- handle time = mean of talk + real wrap-up over the calls whose wrap-up is over; until there is one,
+  the queue's prior (``handle_time`` in the dial plan), and said to be.
 """
 
 from __future__ import annotations
@@ -13,6 +16,31 @@ from dataclasses import dataclass, field
 
 from voxcenter.acd.agents import AgentState
 from voxcenter.acd.events import ExitReason
+
+
+def service_level(answered_within: int, answered: int, abandoned: int) -> float | None:
+    """THE service level: callers answered within the target ÷ (answered + abandoned); None before any.
+
+    ``abandoned`` leaves out short abandons (callers who hung up before the short-abandon threshold:
+    wrong numbers, not a failure of service); an abandon counts as a failure whenever it happened.
+    """
+    judged = answered + abandoned
+    return answered_within / judged if judged else None
+
+
+@dataclass(frozen=True, slots=True)
+class HandleTime:
+    """A queue's average handle time, and what it rests on."""
+
+    seconds: float
+    """Mean talk + wrap-up, seconds (the prior while ``calls`` is 0)."""
+    calls: int
+    """Calls measured; 0: ``seconds`` is the queue's prior, nothing was measured yet."""
+
+    @property
+    def is_prior(self) -> bool:
+        """No call measured yet: the figure is the dial plan's prior."""
+        return self.calls == 0
 
 
 @dataclass(slots=True)
@@ -76,8 +104,10 @@ class QueueStats:
     """Live callers waiting."""
     callbacks_waiting: int
     """Callback requests waiting (keeping their place)."""
-    handle_time: float
-    """Current EWMA of handle time (talk + wrap-up), seconds."""
+    handle_time: HandleTime
+    """Average handle time (talk + real wrap-up) measured, or the prior before any call."""
+    smoothed_handle_time: float
+    """The EWMA of handle time wait estimates use (starts at the prior), seconds."""
     agents: dict[AgentState, int]
     """Member agents by state."""
     exits: dict[ExitReason, int]
@@ -90,24 +120,25 @@ def snapshot(
     longest_wait: float,
     calls_waiting: int,
     callbacks_waiting: int,
-    handle_time: float,
+    handle_time: HandleTime,
+    smoothed_handle_time: float,
     agents: dict[AgentState, int],
 ) -> QueueStats:
     """Freeze the counters of one queue into a QueueStats."""
-    judged = counters.answered + counters.abandoned
     return QueueStats(
         queue=queue,
         offered=counters.offered,
         answered=counters.answered,
         abandoned=counters.abandoned,
         short_abandoned=counters.short_abandoned,
-        service_level=counters.answered_in_target / judged if judged else None,
+        service_level=service_level(counters.answered_in_target, counters.answered, counters.abandoned),
         asa=counters.answer_wait_total / counters.answered if counters.answered else None,
         abandon_ratio=counters.abandon_ratio,
         longest_wait=longest_wait,
         calls_waiting=calls_waiting,
         callbacks_waiting=callbacks_waiting,
         handle_time=handle_time,
+        smoothed_handle_time=smoothed_handle_time,
         agents=dict(agents),
         exits=dict(counters.exits),
     )

@@ -38,7 +38,9 @@ def queue_view(stats: QueueStats) -> JsonObject:
         "service_level": stats.service_level,
         "asa": _seconds(stats.asa),
         "abandon_ratio": stats.abandon_ratio,
-        "handle_time": _seconds(stats.handle_time),
+        "handle_time": _seconds(stats.handle_time.seconds),
+        "handle_time_is_prior": stats.handle_time.is_prior,
+        "handle_time_calls": stats.handle_time.calls,
         "agents": {state.value: stats.agents.get(state, 0) for state in AgentState},
         "exits": {reason.value: count for reason, count in stats.exits.items()},
         "lost_to_overflow": sum(count for reason, count in stats.exits.items() if reason in LOST_TO_OVERFLOW),
@@ -60,7 +62,8 @@ def waiting_views(
     calls_ahead = callbacks_ahead = 0
     result: list[JsonObject] = []
     for entry in entries:
-        ewt = estimate_wait(calls_ahead, callbacks_ahead, stats.abandon_ratio, free, staffed, stats.handle_time)
+        ewt = estimate_wait(calls_ahead, callbacks_ahead, stats.abandon_ratio, free, staffed,
+                             stats.smoothed_handle_time)
         result.append({
             "call_id": entry.call_id,
             "position": entry.position,

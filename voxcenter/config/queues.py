@@ -133,7 +133,7 @@ class Queue(Model):
     callback: CallbackOffer = CallbackOffer()
     """Callback offer."""
     service_level: Duration = 20.0
-    """Answer-time threshold of the service level (calls answered within it / calls offered)."""
+    """Service-level threshold: answered within it / (answered + abandoned), short abandons left out."""
     relaxation: tuple[Relaxation, ...] = ()
     """Skill-relaxation steps, by increasing ``after``."""
     auto_pause_after: int | None = Field(default=3, ge=1)

@@ -12,7 +12,8 @@ Notation, for the calls that arrived in the interval (and, with ``queue``, enter
 * AHT = Σ(talk + hold + wrap-up) ÷ answered.
 * ASA = Σ wait(answered) ÷ answered. Average wait = Σ wait(offered) ÷ offered; longest wait = max wait(offered).
 * abandonment rate = abandoned ÷ offered.
-* service level SL = answered with wait ≤ T ÷ answered.
+* service level SL = answered with wait ≤ T ÷ (answered + abandoned): :func:`voxcenter.acd.stats.service_level`,
+  the one definition the live figures (API, wallboard, metrics) use too.
 * SL2 = answered with wait ≤ T ÷ (answered + abandoned with wait > T): callers who gave up after T count as
   failures, those who gave up before T are left out.
 * SL2 (Asterisk) = (answered with wait ≤ T + abandoned with wait ≤ T) ÷ (answered + abandoned): app_queue's
@@ -32,6 +33,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Integer, and_, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from voxcenter.acd.stats import service_level
 from voxcenter.store.models import Base
 
 INTERVALS: Final = {"15m": 900, "30m": 1800, "hour": 3600, "day": 86400}
@@ -124,8 +126,8 @@ class KpiRow:
 
     @property
     def service_level(self) -> float | None:
-        """answered within T ÷ answered."""
-        return self.answered_within / self.answered if self.answered else None
+        """answered within T ÷ (answered + abandoned), short abandons left out (``acd.stats.service_level``)."""
+        return service_level(self.answered_within, self.answered, self.abandoned)
 
     @property
     def service_level_2(self) -> float | None:

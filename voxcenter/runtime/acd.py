@@ -34,12 +34,13 @@ from voxcenter.acd.events import (
     RingAgent,
     RingNoAnswer,
     StartCallback,
+    WrapUpEnded,
 )
 from voxcenter.acd.model import CallRequest, OverflowKind
 from voxcenter.acd.router import Router, RouterError
 from voxcenter.api.control import AgentLedger
 from voxcenter.config import Config
-from voxcenter.runtime.calllog import agent_event
+from voxcenter.runtime.calllog import CallLog, agent_event
 from voxcenter.runtime.legmedia import LegMedia
 from voxcenter.runtime.livestate import VersionStamp, agent_state_record
 from voxcenter.runtime.mapping import agent_profiles, queue_policies
@@ -90,6 +91,8 @@ class AcdService:
         self.listeners: list[asyncio.Queue[dict[str, object]]] = []
         self.closed = False
         """Set by ``close()``: decisions are no longer carried out."""
+        self.wrapping: dict[str, CallLog] = {}
+        """CDRs of ended calls whose agent is still in wrap-up (``wrapup_seconds`` comes when it ends)."""
         self.versions = VersionStamp()
         """Versions of the agent state rows this node writes."""
 
@@ -171,9 +174,11 @@ class AcdService:
         self.pump()
 
     def call_ended(self, call_id: str, ended_by: Ender) -> None:
-        """A connected call ended (either side hung up)."""
+        """A connected call ended (either side hung up); its CDR learns the wrap-up time once it is over."""
+        call = self.calls.pop(call_id, None)
+        if call is not None:
+            self.wrapping[call_id] = call.log
         self.router.call_ended(call_id, self.now(), ended_by)
-        self.calls.pop(call_id, None)
         self.pump()
 
     def forget(self, call_id: str) -> None:
@@ -308,6 +313,10 @@ class AcdService:
                                value=decision.waited, data={"position": decision.position, "short": decision.short})
                 call.log.update(wait_seconds=decision.waited)
                 call.queue_exit(decision.reason.value)
+        elif isinstance(decision, WrapUpEnded):
+            log = self.wrapping.pop(decision.call_id, None)
+            if log is not None:
+                log.update(wrapup_seconds=decision.wrapup_time)
         elif isinstance(decision, CallCompleted):
             logger.info("acd.call_completed", call_id=decision.call_id, agent=decision.agent_id,
                         talk=round(decision.talk_time, 1), ended_by=decision.ended_by.value)
@@ -317,7 +326,7 @@ class AcdService:
         logger.info("acd.agent_state", agent=change.agent_id, old=change.old.value, new=change.new.value,
                     reason=change.reason)
         agent_event(self.server.writer, node=self.server.node, agent=change.agent_id, state=change.new.value,
-                    reason=change.reason, call_id=None)
+                    reason=change.reason, call_id=change.call_id)
         self.server.writer.submit(agent_state_record(
             change, node=self.server.node, version=self.versions.next(), wall_now=time.time(),
             pause_reason=self.router.agent_pause_reason(change.agent_id)))
