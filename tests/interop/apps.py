@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from voxcenter.sip.auth import ha1
-from voxcenter.sip.endpoint import Application, EndpointSettings, Listener, SipEndpoint
+from voxcenter.sip.endpoint import Application, CredentialLookup, EndpointSettings, Listener, SipEndpoint
 from voxcenter.sip.session import SipSession
 
 REALM = "voxcenter.test"
@@ -56,6 +56,7 @@ async def running_endpoint(
     *,
     transports: tuple[str, ...] = ("udp", "tcp"),
     trusted: tuple[str, ...] = ("127.0.0.0/8",),
+    credential_lookup: CredentialLookup = credentials,
     **settings: object,
 ) -> AsyncIterator[SipEndpoint]:
     """An endpoint on 127.0.0.1 with free ports; SIPp on loopback is a trusted trunk unless ``trusted=()``."""
@@ -66,7 +67,7 @@ async def running_endpoint(
         trusted_networks={"loopback": trusted} if trusted else {},
         **settings,  # type: ignore[arg-type]
     )
-    endpoint = SipEndpoint(endpoint_settings, credentials=credentials, application=application)
+    endpoint = SipEndpoint(endpoint_settings, credentials=credential_lookup, application=application)
     await endpoint.start()
     try:
         yield endpoint

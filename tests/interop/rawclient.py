@@ -18,13 +18,15 @@ class _Collector(asyncio.DatagramProtocol):
 
 
 class UdpClient:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        """The local address to send from (any of 127.0.0.0/8 works on loopback: a second source)."""
         self.transport: asyncio.DatagramTransport | None = None
         self.protocol = _Collector()
 
     async def __aenter__(self) -> UdpClient:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: self.protocol, local_addr=("127.0.0.1", 0))
+        transport, _ = await loop.create_datagram_endpoint(lambda: self.protocol, local_addr=(self.host, 0))
         self.transport = transport
         return self
 

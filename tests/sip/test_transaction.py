@@ -288,6 +288,44 @@ def test_non_invite_server_absorbs_retransmissions_and_replays_the_final():
     assert kinds(events(tl)) == ["TransactionTerminated"]
 
 
+def test_a_stateless_answer_is_sent_once_and_nothing_is_kept():
+    # RFC 3261 §8.2.7: an unauthenticated INVITE challenged statelessly costs one datagram, however long the
+    # flooder waits without ACKing; a retransmission finds no transaction and is answered again.
+    tl, wire, tx = server_with()
+    challenge = make_response(wire, 401, to_tag="u")
+    tl.send_response_statelessly(tx, challenge, now=0.0)
+    assert names(sent(tl)) == ["401"]
+    assert tx.state is S.TERMINATED and tl.transactions() == []
+    assert tl.get_timer() is None  # no Timer G, H or the 100 Trying
+    assert kinds(events(tl)) == ["TransactionTerminated"]
+    assert walk_timers(tl, 100.0) == []
+    tl.receive(wire, ME, now=0.5)
+    (again,) = events(tl)
+    assert isinstance(again, RequestReceived) and again.transaction is not tx
+    tl.send_response_statelessly(again.transaction, challenge, now=0.5)
+    tl.receive(make_non2xx_ack(wire, challenge), ME, now=0.6)
+    assert kinds(events(tl)) == ["TransactionTerminated", "AckReceived"]  # the ACK matches nothing: the TU's
+    assert names(sent(tl)) == ["401"]
+
+
+def test_only_an_unanswered_request_can_be_answered_statelessly_and_only_with_a_final_non_2xx():
+    tl, wire, tx = server_with("REGISTER")
+    for status in (100, 180, 200):
+        with pytest.raises(LocalProtocolError, match="final non-2xx"):
+            tl.send_response_statelessly(tx, make_response(wire, status, to_tag="u"), now=0.0)
+    tl.send_response_statelessly(tx, make_response(wire, 401, to_tag="u"), now=0.0)
+    assert tl.transactions() == []
+    tl, wire, tx = server_with()
+    tl.send_response(tx, make_response(wire, 180, to_tag="u"), now=0.0)
+    with pytest.raises(LocalProtocolError, match="already answered"):
+        tl.send_response_statelessly(tx, make_response(wire, 486, to_tag="u"), now=0.1)
+    # After the automatic 100 Trying (hop by hop) a stateless final is still fine: a challenge sent late.
+    tl, wire, tx = server_with()
+    tl.handle_timer(0.2)
+    tl.send_response_statelessly(tx, make_response(wire, 401, to_tag="u"), now=2.0)
+    assert names(sent(tl)) == ["100", "401"] and tl.transactions() == []
+
+
 def test_reliable_server_timers_are_zero():
     tl, wire, tx = server_with("OPTIONS", reliable=True)
     tl.send_response(tx, make_response(wire, 200, to_tag="u"), now=0.2)

@@ -373,8 +373,21 @@ class Database(Model):
         return value
 
 
+class Flood(Model):
+    """The per-source request rate limit: every request counts, answered or not, before anything else."""
+
+    requests: int = Field(default=16, ge=1)
+    """Requests one address may send within ``window``: in a burst, and on average (Kamailio's antiflood default)."""
+    window: Duration = 2.0
+    """The window of ``requests``."""
+    ban_time: Duration = 300.0
+    """How long an address over the limit is dropped; its first request over gets 503 with Retry-After."""
+    trunk_requests: int = Field(default=5000, ge=0)
+    """The limit within ``window`` for addresses in a trunk's ``inbound.allow_from``; 0 means no limit."""
+
+
 class Security(Model):
-    """Authentication throttling and call limits."""
+    """Authentication throttling, flood limits and call limits."""
 
     realm: str = "voxcenter"
     """Digest realm (RFC 3261 §22)."""
@@ -387,8 +400,19 @@ class Security(Model):
     """Window over which failures are counted."""
     ban_time: Duration = 900.0
     """How long an address is ignored after too many failures."""
-    allowlist: tuple[Network, ...] = ("127.0.0.0/8",)
-    """Networks never banned."""
+    account_failures: int = Field(default=10, ge=1)
+    """Failed authentications on one account, from any mix of addresses, within ``account_window`` that throttle
+    it: attempts from addresses it is not known at are answered after ``account_delay``, one per delay checked.
+    Its phone's address (a registration, or a success within 30 days) is never slowed: no lockout."""
+    account_window: Duration = 600.0
+    """Window over which an account's failures are counted."""
+    account_delay: Duration = 2.0
+    """How long a throttled account's answers to unknown addresses wait."""
+    never_ban: tuple[Network, ...] = ()
+    """Networks exempt from bans (failed authentications and floods), e.g. an office behind one NAT address; never
+    from the per-account throttle. Empty by default: a proxy on this host would relay every attacker from loopback."""
+    flood: Flood = Flood()
+    """The per-source request rate limit."""
     max_calls_in_progress: int = Field(default=200, ge=1)
     """Calls beyond this are refused with 503."""
 

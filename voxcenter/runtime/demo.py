@@ -151,7 +151,8 @@ def demo_plan(source: Path, directory: Path, *, database: str | None = None, num
     for extension, agent in dict(data.get("agents") or {}).items():
         agent.pop("ha1", None)
         agent["password"] = agents[str(extension)] = f"demo-{secrets.token_hex(6)}"
-    data["security"] = {**dict(data.get("security") or {}), "allowlist": ["127.0.0.0/8"]}
+    # The demo's phones and callers all share loopback, like an office behind one NAT address.
+    data["security"] = {**dict(data.get("security") or {}), "never_ban": ["127.0.0.0/8"]}
     for trunk in dict(data.get("trunks") or {}).values():
         outbound = (trunk or {}).get("outbound")
         if outbound is not None:

@@ -49,7 +49,19 @@ def endpoint_settings(config: Config) -> EndpointSettings:
         auth_max_failures=security.auth_failures,
         auth_window=security.auth_window,
         auth_ban_time=security.ban_time,
-        auth_allowlist=tuple(str(network) for network in security.allowlist),
+        never_ban=tuple(str(network) for network in security.never_ban),
+        flood_requests=security.flood.requests,
+        flood_window=security.flood.window,
+        flood_ban_time=security.flood.ban_time,
+        trunk_networks=tuple(
+            str(network)
+            for trunk in config.trunks.values() if trunk.inbound is not None
+            for network in trunk.inbound.allow_from
+        ),
+        trunk_flood_requests=security.flood.trunk_requests,
+        account_max_failures=security.account_failures,
+        account_window=security.account_window,
+        account_delay=security.account_delay,
     )
 
 

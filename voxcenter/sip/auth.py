@@ -153,6 +153,18 @@ def _same_uri(credentials_uri: str, request_uri: str) -> bool:
         return False
 
 
+def claimed_username(authorization: Sequence[str]) -> str | None:
+    """The username of the first Digest credentials in these Authorization values, unchecked; None if none."""
+    for value in authorization:
+        try:
+            scheme, params = parse_auth_header(value)
+        except MalformedAuthHeader:
+            return None
+        if scheme.lower() == "digest" and params.get("username"):
+            return params["username"]
+    return None
+
+
 class AuthOutcome(enum.Enum):
     """What to do with the request."""
 

@@ -155,6 +155,15 @@ class DialogLayer:
             transaction.request.headers.forget_parsed()
         return dialog
 
+    def send_response_statelessly(self, transaction: ServerTransaction, response: Response, now: float) -> None:
+        """Answer an out-of-dialog request once with a final non-2xx, keeping no transaction (RFC 3261 §8.2.7).
+
+        For answers that a flood must not multiply: a challenge, a 503. No dialog is made or touched.
+        """
+        if transaction.request.to.tag is not None:
+            raise LocalProtocolError("in-dialog requests are answered statefully")
+        self.transactions.send_response_statelessly(transaction, response, now)
+
     def _answer(self, transaction: ServerTransaction, response: Response, now: float) -> Dialog | None:
         request = transaction.request
         status = response.status

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from voxcenter.sip.auth import AuthOutcome, DigestAuthenticator, DigestClient
+from voxcenter.sip.auth import AuthOutcome, DigestAuthenticator, DigestClient, claimed_username
 from voxcenter.sip.checks import build_error_response, check_request
 from voxcenter.sip.dialog import (
     AckTimedOut,
@@ -35,12 +35,19 @@ from voxcenter.sip.dialog import (
     InDialogRequest,
     new_request,
 )
-from voxcenter.sip.errors import RemoteProtocolError
+from voxcenter.sip.errors import LocalProtocolError, RemoteProtocolError
 from voxcenter.sip.message import Request, Response, make_response
+from voxcenter.sip.ratelimit import RateLimit, SourceRateLimiter, Verdict
 from voxcenter.sip.received import stamp_received
 from voxcenter.sip.registrar import Binding, BindingChanged, Registrar, RegistrarPolicy, Source
 from voxcenter.sip.salvage import salvage_error_response
-from voxcenter.sip.security import FailureTracker, security_log_fields
+from voxcenter.sip.security import (
+    AccountGuard,
+    FailureTracker,
+    parse_networks,
+    security_log_fields,
+    throttle_log_fields,
+)
 from voxcenter.sip.session import SessionEnded, SipSession
 from voxcenter.sip.transaction import (
     CancelReceived,
@@ -49,6 +56,7 @@ from voxcenter.sip.transaction import (
     ResponseReceived,
     ServerTransaction,
     TransactionLayer,
+    TransactionState,
     TransactionTimedOut,
     TransportFailed,
     make_cancel,
@@ -58,6 +66,10 @@ from voxcenter.sip.uri import NameAddr, SipUri, parse_uri
 
 logger = structlog.get_logger(__name__)
 security_log = structlog.get_logger("voxcenter.security")
+MAX_DELAYED = 2000
+"""Throttled answers waiting at once, at most (each holds a server transaction)."""
+FLOOD_EVENT = "sip_flood_banned"
+"""The security line logged when a source goes over its request rate and is banned."""
 
 ALLOWED_METHODS = frozenset({"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE", "NOTIFY"})
 ALLOW_HEADER = ", ".join(sorted(ALLOWED_METHODS))
@@ -104,7 +116,23 @@ class EndpointSettings:
     auth_max_failures: int = 5
     auth_window: float = 60.0
     auth_ban_time: float = 600.0
-    auth_allowlist: tuple[str, ...] = ()
+    never_ban: tuple[str, ...] = ()
+    """Networks exempt from source bans (authentication failures and floods); never from the account throttle."""
+    flood_requests: int = 16
+    """Requests one source may send within ``flood_window`` (Kamailio's antiflood default)."""
+    flood_window: float = 2.0
+    flood_ban_time: float = 300.0
+    """How long a source over its request rate is dropped."""
+    trunk_networks: tuple[str, ...] = ()
+    """Networks trunks send from (besides ``trusted_networks``): they get ``trunk_flood_requests``."""
+    trunk_flood_requests: int = 5000
+    """The request limit per ``flood_window`` for trunk sources; 0 means no limit."""
+    account_max_failures: int = 10
+    """Failures on one account, from any sources, within ``account_window`` that start its throttle."""
+    account_window: float = 600.0
+    account_delay: float = 2.0
+    """While throttled, attempts from addresses the account is not known at wait this long; one per delay is
+    checked."""
     registrar: RegistrarPolicy = field(default_factory=RegistrarPolicy)
     keepalive_interval: float = 30.0
     """OPTIONS to each registered phone this often; an unanswered one marks it unreachable."""
@@ -142,9 +170,14 @@ class SipEndpoint:
             settings.realm, settings.nonce_secret, settings.nonce_lifetime, settings.auth_algorithms
         )
         self.failures = FailureTracker(
-            settings.auth_max_failures, settings.auth_window, settings.auth_ban_time,
-            (*settings.auth_allowlist, *(n for nets in settings.trusted_networks.values() for n in nets)),
+            settings.auth_max_failures, settings.auth_window, settings.auth_ban_time, _never_banned(settings)
         )
+        self.flood = SourceRateLimiter(
+            RateLimit(settings.flood_requests, settings.flood_window), settings.flood_ban_time,
+            networks=_flood_networks(settings),
+        )
+        self.accounts = AccountGuard(settings.account_max_failures, settings.account_window, settings.account_delay)
+        self._delayed: set[asyncio.TimerHandle] = set()
         self.registrar = Registrar(settings.registrar)
         self._trusted = [
             (name, ipaddress.ip_network(network, strict=False))
@@ -166,7 +199,8 @@ class SipEndpoint:
         self._tasks: set[asyncio.Task[None]] = set()
         self._keepalive_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.stats = {"received": 0, "sent": 0, "rejected_overload": 0, "parse_errors": 0}
+        self.stats = {"received": 0, "sent": 0, "rejected_overload": 0, "parse_errors": 0, "rejected_flood": 0,
+                      "dropped_flood": 0}
 
     # --- life cycle -------------------------------------------------------------------------------------------------
 
@@ -200,6 +234,9 @@ class SipEndpoint:
             await asyncio.wait(list(self._tasks), timeout=2.0)
         if self._keepalive_task is not None:
             self._keepalive_task.cancel()
+        for handle in self._delayed:
+            handle.cancel()
+        self._delayed.clear()
         if self._timer is not None:
             self._timer.cancel()
         # Give final messages (BYE, 200) a moment to leave before the sockets close.
@@ -222,9 +259,11 @@ class SipEndpoint:
             self.authenticator = DigestAuthenticator(
                 settings.realm, self.settings.nonce_secret, settings.nonce_lifetime, settings.auth_algorithms
             )
-        self.failures.allowlist = tuple(
-            ipaddress.ip_network(network, strict=False)
-            for network in (*settings.auth_allowlist, *(n for nets in settings.trusted_networks.values() for n in nets))
+        self.failures.allowlist = parse_networks(_never_banned(settings))
+        self.accounts.reconfigure(settings.account_max_failures, settings.account_window, settings.account_delay)
+        self.flood.reconfigure(
+            RateLimit(settings.flood_requests, settings.flood_window), settings.flood_ban_time,
+            _flood_networks(settings),
         )
         self._trusted = [
             (name, ipaddress.ip_network(network, strict=False))
@@ -314,15 +353,44 @@ class SipEndpoint:
         self.stats["received"] += 1
         now = self._now()
         if isinstance(message, Request):
+            verdict = self.flood.admit(source.host, now)
+            if verdict is not Verdict.ADMIT:
+                self._refuse_flood(message, source, verdict)
+                return
             if self.failures.is_banned(source.host, time.time()):
                 return  # banned sources are ignored, not answered
             stamp_received(message, source.host, source.port)
         self.ua.receive(message, source, now, reliable=source.reliable)
         self._pump()
 
+    def _refuse_flood(self, request: Request | None, source: Address, verdict: Verdict) -> None:
+        """A source over its request rate: its first request over gets a 503 (sent once), then nothing."""
+        if verdict is Verdict.DROP:
+            self.stats["dropped_flood"] += 1
+            return
+        self.stats["rejected_flood"] += 1
+        ban_time = self.settings.flood_ban_time
+        security_log.warning(event=FLOOD_EVENT, src_ip=source.host, src_port=source.port,
+                             limit=self.settings.flood_requests, window=self.settings.flood_window,
+                             ban_seconds=ban_time)
+        if request is None or request.method == "ACK" or self.transports is None:
+            return
+        try:
+            response = make_response(request, 503, to_tag=secrets.token_hex(6))
+        except RemoteProtocolError:
+            return
+        response.headers.add("Retry-After", str(int(ban_time)))
+        response.headers.add("Server", self.settings.user_agent)
+        self.stats["sent"] += 1
+        self.transports.send(response.encode(), source)
+
     def _on_parse_error(self, data: bytes, error: RemoteProtocolError, source: Address) -> None:
         self.stats["parse_errors"] += 1
         logger.info("sip.bad_message", source=str(source), reason=error.reason)
+        verdict = self.flood.admit(source.host, self._now())
+        if verdict is not Verdict.ADMIT:
+            self._refuse_flood(None, source, verdict)
+            return
         if error.status_hint is None or self.failures.is_banned(source.host, time.time()):
             return
         response = salvage_error_response(data, error.status_hint, error.reason, secrets.token_hex(6))
@@ -367,10 +435,23 @@ class SipEndpoint:
     # --- out-of-dialog requests -------------------------------------------------------------------------------------
 
     def _respond(self, transaction: ServerTransaction, response: Response) -> Dialog | None:
+        self._finish_response(response)
+        return self.ua.send_response(transaction, response, self._now())
+
+    def _respond_statelessly(self, transaction: ServerTransaction, response: Response) -> None:
+        """Answer once and keep nothing (RFC 3261 §8.2.7): challenges and refusals that a flood must not multiply.
+
+        A stateful INVITE 401 is retransmitted until ACKed (Timer G, about 10 times over 32 s on UDP): a flooder
+        that never ACKs, or a spoofed source, would get one request amplified tenfold. A retransmitted request
+        finds no transaction and is answered again, once.
+        """
+        self._finish_response(response)
+        self.ua.send_response_statelessly(transaction, response, self._now())
+
+    def _finish_response(self, response: Response) -> None:
         if response.status != 100 and response.to.tag is None:
             response.headers.set("To", f"{response.headers.get('To')};tag={secrets.token_hex(6)}")
         response.headers.add("Server", self.settings.user_agent)
-        return self.ua.send_response(transaction, response, self._now())
 
     def _on_request(self, event: RequestReceived) -> None:
         request, transaction = event.request, event.transaction
@@ -403,31 +484,85 @@ class SipEndpoint:
     def _authenticate(
         self, transaction: ServerTransaction, request: Request, source: Address
     ) -> str | None:
-        """Digest-check a request; answers it (401/400) and returns None unless it authenticated."""
-        now = time.time()
-        result = self.authenticator.verify(
-            request.method, request.headers.get_all("Authorization"), self.credentials, now,
-            request_uri=str(request.uri),
-        )
+        """Digest-check a request; answers it (401/400) and returns None unless it authenticated.
+
+        An account under attack (``AccountGuard``) is answered slowly, and mostly unchecked, from addresses
+        it is not known at; from its phone's address it works as usual.
+        """
+        now, clock = time.time(), self._now()
+        authorization = request.headers.get_all("Authorization")
+        account = claimed_username(authorization) if authorization else None
+        throttle = None
+        if account is not None:
+            throttle = self.accounts.check(account, source.host, clock, known=self._registered_from(account, source))
+        if throttle is not None and not throttle.verify:
+            assert account is not None
+            self._account_failure(account, source, clock)
+            security_log.warning(**security_log_fields(source.host, source.port, account, "account_throttled",
+                                                       method=request.method, realm=self.settings.realm))
+            response = make_response(request, 401)
+            for value in self.authenticator.challenge(now):
+                response.headers.add("WWW-Authenticate", value)
+            self._answer_later(transaction, response, throttle.delay)
+            return None
+        result = self.authenticator.verify(request.method, authorization, self.credentials, now,
+                                           request_uri=str(request.uri))
         if result.ok:
+            assert result.username is not None
+            self.accounts.record_success(result.username, source.host, clock)
             return result.username
         if result.counts_as_failure:
-            ban = self.failures.record_failure(source.host, now, result.username, result.cause.value if result.cause
-                                               else "failed")
+            reason = result.cause.value if result.cause else "failed"
+            ban = self.failures.record_failure(source.host, now, result.username, reason)
             security_log.warning(
                 **security_log_fields(
-                    source.host, source.port, result.username, result.cause.value if result.cause else "failed",
+                    source.host, source.port, result.username, reason,
                     method=request.method, realm=self.settings.realm, banned=ban is not None,
                 )
             )
+            if result.username is not None:
+                self._account_failure(result.username, source, clock)
         if result.outcome is AuthOutcome.BAD_REQUEST:
-            self._respond(transaction, make_response(request, 400, "Malformed Credentials"))
-            return None
-        response = make_response(request, 401)
-        for value in result.challenge:
-            response.headers.add("WWW-Authenticate", value)
-        self._respond(transaction, response)
+            response = make_response(request, 400, "Malformed Credentials")
+        else:
+            response = make_response(request, 401)
+            for value in result.challenge:
+                response.headers.add("WWW-Authenticate", value)
+        if throttle is not None:
+            self._answer_later(transaction, response, throttle.delay)
+        else:
+            self._respond_statelessly(transaction, response)
         return None
+
+    def _account_failure(self, account: str, source: Address, clock: float) -> None:
+        alert = self.accounts.record_failure(account, source.host, clock)
+        if alert is not None:
+            security_log.warning(**throttle_log_fields(alert, source.host, self.accounts.window, self.accounts.delay))
+
+    def _registered_from(self, account: str, source: Address) -> bool:
+        """Whether a phone of ``account`` is registered from this address right now (it is the agent's)."""
+        return any(binding.source.host == source.host for binding in self.registrar.lookup(account,
+                                                                                           reachable_only=False))
+
+    def _answer_later(self, transaction: ServerTransaction, response: Response, delay: float) -> None:
+        """Send a stateless answer after ``delay`` seconds (a throttled account); past ``MAX_DELAYED`` waiting
+        answers the rest go at once, so that an attack cannot make us hold transactions without bound."""
+        if len(self._delayed) >= MAX_DELAYED or self._loop is None:
+            self._respond_statelessly(transaction, response)
+            return
+
+        def answer() -> None:
+            self._delayed.discard(handle)
+            if transaction.state is TransactionState.TERMINATED:
+                return
+            try:
+                self._respond_statelessly(transaction, response)
+            except LocalProtocolError:
+                return  # answered meanwhile (a CANCEL's 487)
+            self._pump()
+
+        handle = self._loop.call_later(delay, answer)
+        self._delayed.add(handle)
 
     def _on_register(self, transaction: ServerTransaction, request: Request, source: Address) -> None:
         user = self._authenticate(transaction, request, source)
@@ -451,7 +586,7 @@ class SipEndpoint:
             self.stats["rejected_overload"] += 1
             response = make_response(request, 503)
             response.headers.add("Retry-After", str(self.settings.retry_after))
-            self._respond(transaction, response)
+            self._respond_statelessly(transaction, response)
             return
         trunk = self._trunk_of(source)
         user: str | None = None
@@ -788,6 +923,20 @@ class SipEndpoint:
 
     def session_ended_future(self, session: SipSession) -> asyncio.Future[SessionEnded]:
         return session.ended
+
+
+def _never_banned(settings: EndpointSettings) -> tuple[str, ...]:
+    """Networks no authentication ban applies to: ``never_ban`` and the trusted trunks'."""
+    return (*settings.never_ban, *(n for nets in settings.trusted_networks.values() for n in nets))
+
+
+def _flood_networks(settings: EndpointSettings) -> list[tuple[str, RateLimit | None]]:
+    """Sources with their own request limit: ``never_ban`` (none), then every trunk network (the trunk limit)."""
+    trunk_limit = (
+        RateLimit(settings.trunk_flood_requests, settings.flood_window) if settings.trunk_flood_requests > 0 else None
+    )
+    trunks = (*(n for nets in settings.trusted_networks.values() for n in nets), *settings.trunk_networks)
+    return [*((network, None) for network in settings.never_ban), *((network, trunk_limit) for network in trunks)]
 
 
 def parse_target(text: str) -> SipUri:

@@ -349,6 +349,20 @@ class ServerTransaction(Transaction):
         elif stimulus is not X.SEND_1XX:
             self._arm(X.TIMER_J, timer_j(values, self.reliable), now)
 
+    def respond_statelessly(self, response: Response, now: float) -> None:
+        """Send a final non-2xx once and forget the transaction: a stateless UAS (RFC 3261 §8.2.7).
+
+        Nothing is retransmitted and nothing is kept, so a request that is never
+        ACKed costs one response; its retransmission makes a new transaction and
+        is answered again. This is how unauthenticated requests are challenged.
+        """
+        if response.status < 300 or response.status > 699:
+            raise LocalProtocolError(f"only a final non-2xx response may be sent statelessly, not {response.status}")
+        if self.response_to_tag is not None:  # only a 100 Trying (hop by hop, no To tag) may have gone before
+            raise LocalProtocolError(f"{self.request.method} was already answered: it cannot go stateless")
+        self._send(response.encode())
+        self._step(X.SEND_STATELESS, now)  # ends it: the timers are dropped and the layer forgets it
+
     def _fire(self, stimulus: Stimulus, now: float) -> None:
         if stimulus is X.TIMER_H:
             self._layer._events.append(TransactionTimedOut(self))  # before TransactionTerminated
@@ -434,6 +448,10 @@ class TransactionLayer:
     def send_response(self, transaction: ServerTransaction, response: Response, now: float) -> None:
         """Answer a server transaction (§17.2); raises LocalProtocolError if its state forbids it."""
         transaction.respond(response, now)
+
+    def send_response_statelessly(self, transaction: ServerTransaction, response: Response, now: float) -> None:
+        """Answer a server transaction once with a final non-2xx and forget it (RFC 3261 §8.2.7)."""
+        transaction.respond_statelessly(response, now)
 
     def send_stateless(self, message: Request | Response, destination: Destination) -> None:
         """Queue a message outside any transaction: the ACK of a 2xx (§13.2.2.4), a UAS 2xx retransmission."""
