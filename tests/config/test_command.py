@@ -25,7 +25,7 @@ def test_valid_file_prints_summary() -> None:
     args = _parse(["check", "--no-prompts", str(ROOT / "config" / "voxcenter.yaml")])
     assert run_check(args, out, err) == 0
     assert err.getvalue() == ""
-    assert "OK: 2 numbers, 15 IVR nodes, 3 queues, 3 agents" in out.getvalue()
+    assert "OK: 3 numbers, 16 IVR nodes, 3 queues, 3 agents" in out.getvalue()
 
 
 def test_broken_file_lists_errors_and_fails(monkeypatch: pytest.MonkeyPatch) -> None:

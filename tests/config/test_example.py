@@ -36,7 +36,7 @@ def test_loopback_defaults(example: Config) -> None:
     assert (example.rtp.address, example.rtp.port_min, example.rtp.port_max) == ("127.0.0.1", 20000, 20999)
     assert example.database.url == f"sqlite+aiosqlite:///{EXAMPLE.parent / 'voxcenter.db'}"
     assert example.prompts.directory == ROOT / "prompts"
-    assert example.prompts.languages == ("en", "fr")
+    assert example.prompts.languages == ("en", "fr", "pl", "lv", "ro", "hr")
 
 
 def test_main_menu(example: Config) -> None:
@@ -112,5 +112,5 @@ def test_with_prompt_files_present(tmp_path: Path, example: Config) -> None:
         load_config(config_dir / "voxcenter.yaml")
     line = EXAMPLE.read_text(encoding="utf-8").splitlines().index("    prompts: goodbye") + 1
     assert [(issue.line, issue.message) for issue in caught.value.errors] == [
-        (line, "prompt 'goodbye' is missing: no ../prompts/fr/goodbye.wav (nor .mp3)")
+        (line, "prompt 'goodbye' is missing: no ../prompts/fr/goodbye.wav (nor .mp3, .flac, .ogg)")
     ]

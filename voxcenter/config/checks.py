@@ -25,9 +25,7 @@ from voxcenter.config.ivr_nodes import (
     TransferNode,
 )
 from voxcenter.config.schema import Config
-
-PROMPT_EXTENSIONS = (".wav", ".mp3")
-"""File extensions a prompt name may resolve to, in order of preference."""
+from voxcenter.media.prompts import EXTENSIONS as PROMPT_EXTENSIONS
 
 
 @dataclass(slots=True)
@@ -100,6 +98,11 @@ def _check_languages(c: _Context) -> Iterator[ConfigIssue]:
         if language not in c.config.prompts.languages:
             yield c.error(("prompts", "sayer", language), f"sayer for {language!r}, which is not in prompts.languages",
                           key=True)
+    for prefix, language in c.config.prompts.caller_languages.items():
+        if language not in c.config.prompts.languages:
+            yield c.error(("prompts", "caller_languages", prefix),
+                          f"callers from {prefix} get language {language!r}, which is not in prompts.languages "
+                          f"{list(c.config.prompts.languages)}")
 
 
 def _check_nodes(c: _Context) -> Iterator[ConfigIssue]:
@@ -290,7 +293,7 @@ def _check_prompts(c: _Context) -> Iterator[ConfigIssue]:
             looked = ", ".join(f"{shown}/{language}/{name}.wav" for language in missing)
             written = path in c.source or (isinstance(path[-1], int) and path[:-1] in c.source)
             default = "" if written else f" (the default {path[-1]} of {'.'.join(map(str, path[:2]))})"
-            yield c.error(path, f"prompt {name!r}{default} is missing: no {looked} (nor .mp3)")
+            yield c.error(path, f"prompt {name!r}{default} is missing: no {looked} (nor .mp3, .flac, .ogg)")
 
 
 def _check_reachable(c: _Context) -> Iterator[ConfigIssue]:

@@ -322,6 +322,10 @@ class Schedule(Model):
 # ----------------------------------------------------------------------------------------------- operations
 
 
+CallerPrefix = Annotated[str, Field(pattern=r"^\+?[0-9]+$"), Kind("number prefix")]
+"""The start of a caller's number: digits with an optional leading ``+`` (``'+48'``, ``'0048'``, ``'07'``)."""
+
+
 class Prompts(Model):
     """Prompt files and languages."""
 
@@ -333,6 +337,10 @@ class Prompts(Model):
     """Languages available; every prompt must exist in each."""
     sayer: dict[str, str] = Field(default_factory=dict)
     """Language -> sayer used for numbers and durations; a language not listed uses its own code."""
+    caller_languages: dict[CallerPrefix, str] = Field(default_factory=dict)
+    """Caller number prefix -> starting language (``'+48': pl``; national formats too: ``'0048': pl``,
+    ``'0': ro``); the longest matching prefix wins. For calls to numbers without a ``language`` of their own.
+    Quote the prefixes: YAML reads an unquoted +48 as the number 48."""
 
 
     @model_validator(mode="after")

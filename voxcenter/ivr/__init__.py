@@ -20,8 +20,21 @@ from voxcenter.ivr.context import CallContext, CallerProfile, CallInfo
 from voxcenter.ivr.engine import SYSTEM_PROMPTS, IvrRun
 from voxcenter.ivr.entry import DigitEntry, EntryRules
 from voxcenter.ivr.hours import HoursStatus, WallClock, schedule_status, wall_clock_from_offset
+from voxcenter.ivr.languages import StartingLanguage, caller_prefix, starting_language
 from voxcenter.ivr.machine import ACCEPTS, Input, Phase
-from voxcenter.ivr.sayers import ALL_FRAGMENTS, SAYERS, DigitSayer, EnglishSayer, FrenchSayer, Sayer, sayer_for
+from voxcenter.ivr.sayers import (
+    ALL_FRAGMENTS,
+    SAYERS,
+    CroatianSayer,
+    DigitSayer,
+    EnglishSayer,
+    FrenchSayer,
+    LatvianSayer,
+    PolishSayer,
+    RomanianSayer,
+    Sayer,
+    sayer_for,
+)
 
 __all__ = [
     "ACCEPTS",
@@ -32,6 +45,7 @@ __all__ = [
     "CallContext",
     "CallInfo",
     "CallerProfile",
+    "CroatianSayer",
     "DigitEntry",
     "DigitSayer",
     "EnglishSayer",
@@ -42,21 +56,27 @@ __all__ = [
     "HoursStatus",
     "Input",
     "IvrRun",
+    "LatvianSayer",
     "LeaveQueue",
     "LookupCaller",
     "Phase",
     "Play",
+    "PolishSayer",
     "RecordVoicemail",
     "RequestCallback",
+    "RomanianSayer",
     "Sayer",
     "StartCollect",
+    "StartingLanguage",
     "StopCollect",
     "StopPlayback",
     "StoreSurvey",
     "TimelineEvent",
     "Transfer",
     "WallClock",
+    "caller_prefix",
     "sayer_for",
     "schedule_status",
+    "starting_language",
     "wall_clock_from_offset",
 ]

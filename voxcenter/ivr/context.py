@@ -22,7 +22,7 @@ class CallInfo:
     called: str
     """The number dialled (the ``numbers:`` key that chose the entry node)."""
     language: str | None = None
-    """Starting language from the number's ``language``; None means ``prompts.default_language``."""
+    """The number's ``language``; None: the caller's prefix (``prompts.caller_languages``) or the default."""
     trunk: str | None = None
     """The trunk the call came from; None for local callers."""
 

@@ -115,6 +115,9 @@ class IvrRun(RunCore):
     def start(self, now: float) -> None:
         """Enter the entry node."""
         if self._accept(Input.START):
+            start = self.starting_language
+            if start.source == "caller-prefix":
+                self._timeline("language", now, language=start.language, prefix=start.prefix)
             self._goto(self._entry_node, now)
 
     def digit(self, key: str, now: float) -> None:

@@ -25,6 +25,7 @@ from voxcenter.ivr.actions import (
 from voxcenter.ivr.context import CallContext, CallInfo
 from voxcenter.ivr.entry import DigitEntry, EntryRules
 from voxcenter.ivr.hours import WallClock
+from voxcenter.ivr.languages import starting_language
 from voxcenter.ivr.sayers import Sayer, sayer_for
 from voxcenter.sip.errors import LocalProtocolError
 
@@ -86,7 +87,9 @@ class RunCore:
         """The dial plan the call started with; a reload does not change it."""
         self.call = call
         """The call."""
-        self.context = CallContext(language=call.language or config.prompts.default_language)
+        self.starting_language = starting_language(config, call.language, call.caller)
+        """The language the call starts in, and what chose it (the number, the caller's prefix, the default)."""
+        self.context = CallContext(language=self.starting_language.language)
         """Variables, language, priority and skills of the call."""
         self._entry_node = entry_node
         self._wall_clock = wall_clock

@@ -39,6 +39,7 @@ from voxcenter.ivr import (
     TimelineEvent,
     Transfer,
     sayer_for,
+    starting_language,
     wall_clock_from_offset,
 )
 from voxcenter.media.bridge import Bridge as MediaBridge
@@ -78,7 +79,9 @@ class InboundCall:
         self.entry_node = entry_node
         self.call_id = new_id()
         self.started = asyncio.get_running_loop().time()
-        self.language = language or self.config.prompts.default_language
+        self.number_language = language
+        """The number's own language (None: the caller's prefix or the default decides)."""
+        self.language = starting_language(self.config, language, session.caller).language
         self.log = CallLog(
             server.writer, node=server.node, call_id=self.call_id, direction="inbound",
             from_number=session.caller, to_number=session.called, trunk=session.trunk or "",
@@ -172,7 +175,7 @@ class InboundCall:
         self._watch(session, "caller-hangup")
         self.ivr = IvrRun(
             self.config, self.entry_node,
-            CallInfo(self.call_id, session.caller or None, session.called, self.language, session.trunk),
+            CallInfo(self.call_id, session.caller or None, session.called, self.number_language, session.trunk),
             wall_clock=wall_clock_from_offset(time.time() - loop.time()),
         )
         self.ivr.start(loop.time())
