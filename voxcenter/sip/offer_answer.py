@@ -29,6 +29,7 @@ from voxcenter.sip.sdp import (
     _milliseconds,
     _not_acceptable,
 )
+from voxcenter.sip.sdp_checks import check_description
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,10 +169,12 @@ def answer_offer(
     that the offer lists, answered with the offerer's payload type number;
     telephone-event is kept with the offerer's number. ``previous`` is the last
     description we sent in this dialog, for the o= line rules of §8.
-    Raises RemoteProtocolError(488) when no audio stream can be accepted.
+    Raises RemoteProtocolError(488) when no audio stream can be accepted, and 400 or 488 for an offer that
+    cannot be right (:func:`~voxcenter.sip.sdp_checks.check_description`).
     """
     if not supported_codecs:
         raise LocalProtocolError("answer_offer needs at least one supported codec")
+    check_description(offer)
     answer_media: list[MediaDescription] = []
     negotiated: NegotiatedMedia | None = None
     offered_names: list[str] = []
@@ -288,6 +291,7 @@ def accept_answer(offer: SessionDescription, answer: SessionDescription) -> Nego
     We send with the answer's payload type numbers. Raises RemoteProtocolError
     (488) when the answer breaks §6 or accepts no audio stream we offered.
     """
+    check_description(answer)
     if len(answer.media) != len(offer.media):
         raise _not_acceptable(f"answer has {len(answer.media)} m= lines, the offer had {len(offer.media)}")
     for index, (ours, theirs) in enumerate(zip(offer.media, answer.media, strict=True)):
