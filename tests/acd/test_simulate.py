@@ -80,7 +80,7 @@ def test_bad_config_is_refused() -> None:
 def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser(prog="voxcenter")
     add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["simulate", "--calls", "400", "--agents", "4", "--load", "3", "--patience", "60"])
+    args = parser.parse_args(["simulate", "--calls", "400", "--agents", "4", "--load", "3", "--patience", "1m"])
     assert args.handler(args) == 0
     out = capsys.readouterr().out
     assert "Erlang C" in out and "EWT accuracy" in out

@@ -184,7 +184,7 @@ class ServerProcess:
         with self.log_path.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "voxcenter.cli", "run", "--config", str(self.config), "--log-json",
-                "--drain", str(self.drain), "--node", self.node,
+                "--drain", f"{self.drain:g}s", "--node", self.node,
                 stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
             )
         await self.logged("voxcenter.started", 30)

@@ -86,7 +86,7 @@ class VoxcenterProcess:
         executable = REPO / ".venv" / "bin" / "voxcenter"
         self.process = await asyncio.create_subprocess_exec(
             str(executable), "run", "--config", str(self.plan), "--log-json", "--node", "reload-test",
-            "--drain", str(self.drain), cwd=self.plan.parent, stdin=asyncio.subprocess.DEVNULL,
+            "--drain", f"{self.drain:g}s", cwd=self.plan.parent, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )

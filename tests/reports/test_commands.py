@@ -39,13 +39,14 @@ def test_db_upgrade_on_postgresql(pg_url: str) -> None:
 
 
 def test_report_formats(sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    window = ["--from", "2026-11-20", "--to", "2026-11-21", "--database", sqlite_url]
+    window = ["--from", "2026-11-20", "--to", "2026-11-21", "--database", sqlite_url, "--timezone", "UTC"]
     assert report_commands.run(["report", *window]) == 0
     table = capsys.readouterr().out
     assert "2026-11-20 09:00" in table and "alice" in table and "50.0%" in table  # total SL
     assert report_commands.run(["report", *window, "--format", "csv", "--interval", "day"]) == 0
     lines = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [line["interval"] for line in lines] == ["2026-11-20 00:00", "total"]
+    assert [line["start"] for line in lines] == ["2026-11-20T00:00:00+00:00"] * 2
     assert float(lines[1]["aht"]) == 210.0 and lines[1]["missed"] == "4"
     assert report_commands.run(["report", *window, "--format", "json", "--queue", "sales", "--sl-threshold", "1m"]) == 0
     document = json.loads(capsys.readouterr().out)
@@ -56,7 +57,7 @@ def test_report_formats(sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_report_errors_say_what_is_wrong(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert report_commands.run(["report", "--from", "yesterday", "--to", "2026-11-21", "--database", sqlite_url]) == 2
+    assert report_commands.run(["report", "--from", "someday", "--to", "2026-11-21", "--database", sqlite_url]) == 2
     assert "not a date" in capsys.readouterr().err
     assert report_commands.run(["report", "--from", "2026-11-21", "--to", "2026-11-20", "--database", sqlite_url]) == 2
     assert "after its start" in capsys.readouterr().err
@@ -77,6 +78,8 @@ def test_staffing_command(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -
         "20s",
         "--interval",
         "hour",
+        "--timezone",
+        "UTC",
     ]
     assert report_commands.run(argv) == 0
     out = capsys.readouterr().out

@@ -11,6 +11,7 @@ import time
 
 from voxcenter.acd.model import Strategy
 from voxcenter.acd.simulate import HandleDistribution, SimConfig, format_report, simulate
+from voxcenter.config.durations import cli_duration
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,19 +23,21 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     parser.add_argument("--calls", type=int, default=5000, help="callers to generate (default 5000)")
     parser.add_argument("--agents", type=int, default=10, help="agents logged in (default 10)")
     parser.add_argument("--load", type=float, default=8.0, help="offered traffic in erlangs (default 8)")
-    parser.add_argument("--aht", type=float, default=180.0, help="mean handle time, seconds (default 180)")
+    parser.add_argument("--aht", type=cli_duration, default="3m", help="mean handle time (default: %(default)s)")
     parser.add_argument(
         "--distribution", choices=[d.value for d in HandleDistribution], default="exponential",
         help="handle-time distribution",
     )
     parser.add_argument("--sigma", type=float, default=0.6, help="log-normal shape (default 0.6)")
-    parser.add_argument("--patience", type=float, default=None, help="mean patience, seconds (default: never abandon)")
-    parser.add_argument("--wrapup", type=float, default=0.0, help="wrap-up seconds (default 0)")
-    parser.add_argument("--answer-delay", type=float, default=0.0, help="seconds before an agent answers")
+    parser.add_argument("--patience", type=cli_duration, default=None,
+                        help="mean patience, e.g. 1m (default: never abandon)")
+    parser.add_argument("--wrapup", type=cli_duration, default="0s", help="wrap-up time (default: %(default)s)")
+    parser.add_argument("--answer-delay", type=cli_duration, default="0s", help="time before an agent answers")
     parser.add_argument("--no-answer", type=float, default=0.0, help="probability a ring is never answered")
-    parser.add_argument("--service-level", type=float, default=20.0, help="answer target, seconds (default 20)")
+    parser.add_argument("--service-level", type=cli_duration, default="20s",
+                        help="answer-time target (default: %(default)s)")
     parser.add_argument("--strategy", choices=[s.value for s in Strategy], default="longest-idle")
-    parser.add_argument("--announce-every", type=float, default=None, help="announcement period, seconds")
+    parser.add_argument("--announce-every", type=cli_duration, default=None, help="announcement period, e.g. 30s")
     parser.add_argument("--seed", type=int, default=1)
     parser.set_defaults(handler=run_simulate)
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import re
 import sys
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.exc import DBAPIError
 
+from voxcenter.config.durations import cli_duration
 from voxcenter.reports.charts import render_png
 from voxcenter.reports.kpi import INTERVALS, ReportError, build_report, interval_seconds
+from voxcenter.reports.period import resolve_period
 from voxcenter.reports.render import (
     report_csv,
     report_json,
@@ -23,17 +27,10 @@ from voxcenter.reports.render import (
 )
 from voxcenter.reports.staffing import staffing_plan
 from voxcenter.store.commands import add_database_options, database_url
-from voxcenter.store.db import DatabaseUrlError, make_engine
+from voxcenter.store.db import DatabaseUrlError, make_engine, normalize_url
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
-
-
-def parse_duration(text: str) -> float:
-    """``20``, ``20s``, ``2m``, ``1h`` → seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 20s, 2m or 1h")
-    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, None: 1}[match.group(2)]
+parse_duration = cli_duration
+"""``20s``, ``2m``, ``1h30m`` → seconds; a bare number is refused, as in the dial plan."""
 
 
 def parse_fraction(text: str) -> float:
@@ -54,31 +51,56 @@ def parse_offset(text: str) -> float:
     return -seconds if match.group(1) == "-" else seconds
 
 
-def parse_time(text: str, utc_offset: float) -> float:
-    """ISO date/time (in the ``--utc-offset`` zone unless it says otherwise) or POSIX seconds."""
+def zone_of(args: argparse.Namespace) -> tuple[tzinfo, str]:
+    """The time zone of dates and intervals: ``--utc-offset``, else ``--timezone``, else the dial plan's."""
+    if args.utc_offset is not None:
+        zone = timezone(timedelta(seconds=args.utc_offset))
+        return zone, str(zone)
+    name = args.timezone
+    if name is None:
+        path = Path(args.config)
+        name = "UTC"
+        if path.is_file():
+            from voxcenter.config import ConfigError, load_config
+
+            with contextlib.suppress(ConfigError):
+                name = load_config(path, check_prompts=False).timezone
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ReportError(f"{text!r} is not a date like 2026-11-20 or 2026-11-20T09:00") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone(timedelta(seconds=utc_offset)) if utc_offset else UTC)
-    return moment.timestamp()
+        return ZoneInfo(name), name
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ReportError(f"{name!r} is not an IANA time zone (e.g. Europe/Paris)") from None
+
+
+def period_of(args: argparse.Namespace) -> tuple[float, float, float, str]:
+    """``--from``/``--to`` as POSIX seconds, the UTC offset at the start and the zone's name."""
+    zone, name = zone_of(args)
+    start, end = resolve_period(args.start, args.end, zone, datetime.now(zone))
+    offset = datetime.fromtimestamp(start, zone).utcoffset()
+    return start, end, offset.total_seconds() if offset is not None else 0.0, name
+
+
+def check_sqlite_exists(url: str) -> None:
+    """A SQLite file that is not there is a mistyped path, not a new empty database (the report would be empty)."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not Path(str(parsed.database)).is_file():
+        raise ReportError(f"no database at {parsed.database} (give the one voxcenter run writes to with "
+                          f"--database or --config)")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from", dest="start", required=True, help="start, e.g. 2026-11-20 (inclusive)")
-    parser.add_argument("--to", dest="end", required=True, help="end, e.g. 2026-11-21 (exclusive)")
+    parser.add_argument("--from", dest="start", required=True,
+                        help="start: today, yesterday, this-week, last-week, a date (2026-11-20) or a date and "
+                             "time (2026-11-20T09:00), inclusive")
+    parser.add_argument("--to", dest="end", default=None,
+                        help="end, exclusive: a date, a date and time, or now (default: the end of the day or "
+                             "week --from names, or now after a date and time)")
     parser.add_argument("--queue", help="only this queue")
-    parser.add_argument(
-        "--utc-offset",
-        type=parse_offset,
-        default=0.0,
-        help="time zone of dates and intervals, e.g. +01:00 (default: UTC)",
-    )
+    parser.add_argument("--timezone", default=None, metavar="ZONE",
+                        help="IANA time zone of dates and intervals (default: the dial plan's, from its first "
+                             "schedule; UTC without one)")
+    parser.add_argument("--utc-offset", type=parse_offset, default=None,
+                        help="a fixed offset instead of a time zone, e.g. +01:00")
     parser.add_argument("--output", "-o", metavar="PATH", help="write here instead of standard output")
     add_database_options(parser)
 
@@ -93,39 +115,48 @@ def _emit(args: argparse.Namespace, content: str | bytes) -> None:
 
 
 async def _report(args: argparse.Namespace) -> str | bytes:
-    engine = make_engine(database_url(args))
+    start, end, utc_offset, zone = period_of(args)
+    url = database_url(args)
+    check_sqlite_exists(url)
+    engine = make_engine(url)
     try:
         report = await build_report(
             engine,
-            parse_time(args.start, args.utc_offset),
-            parse_time(args.end, args.utc_offset),
+            start,
+            end,
             queue=args.queue,
             interval=args.interval,
             sl_threshold=args.sl_threshold,
             short_abandon=args.short_abandon,
-            utc_offset=args.utc_offset,
+            utc_offset=utc_offset,
+            timezone=zone,
         )
     finally:
         await engine.dispose()
     if args.format == "png":
-        return await asyncio.get_running_loop().run_in_executor(None, render_png, report)
+        return await asyncio.get_running_loop().run_in_executor(None, render_png, report, args.sl_target)
     return {"table": report_table, "csv": report_csv, "json": report_json}[args.format](report)
 
 
 async def _staffing(args: argparse.Namespace) -> str:
-    engine = make_engine(database_url(args))
+    start, end, utc_offset, zone = period_of(args)
+    url = database_url(args)
+    check_sqlite_exists(url)
+    engine = make_engine(url)
     try:
         plan = await staffing_plan(
             engine,
-            parse_time(args.start, args.utc_offset),
-            parse_time(args.end, args.utc_offset),
+            start,
+            end,
             queue=args.queue,
             interval=interval_seconds(args.interval),
             target=args.target,
             within=args.within,
             growth=args.growth,
             max_occupancy=args.max_occupancy,
-            utc_offset=args.utc_offset,
+            utc_offset=utc_offset,
+            shrinkage=args.shrinkage,
+            timezone=zone,
         )
     finally:
         await engine.dispose()
@@ -178,6 +209,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
         metavar="DURATION",
         help="abandons quicker than this are left out (default: 5s)",
     )
+    report.add_argument("--sl-target", type=parse_fraction, default=0.8,
+                        help="service-level goal drawn on the chart (default: 80%%)")
     report.set_defaults(handler=run_report)
     staffing = subparsers.add_parser("staffing", help="agents needed per interval for a service level (Erlang C)")
     _common(staffing)
@@ -192,6 +225,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     )
     staffing.add_argument(
         "--max-occupancy", type=parse_fraction, default=1.0, help="cap on agent occupancy, e.g. 85%% (default: none)"
+    )
+    staffing.add_argument(
+        "--shrinkage", type=parse_fraction, default=0.0,
+        help="share of paid time off the phones (absence, breaks, training), e.g. 30%%: the plan adds the agents "
+             "to schedule (default: 0)",
     )
     staffing.set_defaults(handler=run_staffing)
 

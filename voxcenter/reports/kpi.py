@@ -237,6 +237,8 @@ class Report:
     """Per agent, busiest first."""
     wait_distribution: tuple[WaitBand, ...] = field(default=())
     """Offered calls by wait band."""
+    timezone: str = "UTC"
+    """Name of the time zone the intervals are shown in (``utc_offset`` is its offset at the start)."""
 
 
 def bucket(column: Any, seconds: int, utc_offset: float, dialect: str) -> ColumnElement[Any]:
@@ -289,6 +291,7 @@ async def build_report(
     sl_threshold: float = 20.0,
     short_abandon: float = 5.0,
     utc_offset: float = 0.0,
+    timezone: str = "UTC",
 ) -> Report:
     """KPIs of the calls that arrived in ``[start, end)``, per ``interval``, with totals, agents and waits."""
     if end <= start:
@@ -404,7 +407,8 @@ async def build_report(
         for index, low in enumerate(WAIT_BANDS)
     )
     return Report(
-        start, end, queue, interval, sl_threshold, short_abandon, utc_offset, rows, total, agents, distribution
+        start, end, queue, interval, sl_threshold, short_abandon, utc_offset, rows, total, agents, distribution,
+        timezone,
     )
 
 

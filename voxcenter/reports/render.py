@@ -13,9 +13,54 @@ from voxcenter.reports.kpi import KpiRow, Report
 from voxcenter.reports.staffing import StaffingPlan
 
 
+def _zone(utc_offset: float) -> timezone:
+    return timezone(timedelta(seconds=utc_offset)) if utc_offset else UTC
+
+
 def _when(seconds: float, utc_offset: float) -> str:
-    zone = timezone(timedelta(seconds=utc_offset)) if utc_offset else UTC
-    return datetime.fromtimestamp(seconds, zone).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(seconds, _zone(utc_offset)).strftime("%Y-%m-%d %H:%M")
+
+
+def _iso(seconds: float, utc_offset: float) -> str:
+    """ISO 8601 with the offset, to the minute: ``2026-11-20T09:00:00+01:00``."""
+    return datetime.fromtimestamp(seconds, _zone(utc_offset)).isoformat(timespec="seconds")
+
+
+RATIOS = frozenset({"abandonment_rate", "service_level", "service_level_2", "service_level_2_asterisk"})
+"""CSV columns that are fractions (0..1): four decimals; other measures, in seconds, get one."""
+
+
+def _rounded(name: str, value: object) -> object:
+    if isinstance(value, float):
+        return round(value, 4 if name in RATIOS else 1)
+    return value
+
+
+def _doc(prop: object) -> str:
+    """The first line of a KPI property's docstring: the definition the figure is computed by."""
+    return (getattr(prop, "__doc__", None) or "").strip().splitlines()[0].rstrip(".")
+
+
+def kpi_legend() -> list[tuple[str, str]]:
+    """What every column of the KPI table means (ratios from the very docstrings they are computed by)."""
+    return [
+        ("in / out", "inbound / outbound calls that arrived in the interval"),
+        ("offered", "calls put in a queue, short abandons left out"),
+        ("answered", "queued calls an agent answered"),
+        ("abandoned", "queued callers who hung up after the short-abandon threshold"),
+        ("short", "queued callers who hung up before it (mistakes, not lost customers)"),
+        ("missed", "inbound calls offered to a queue that never reached an agent "
+                   "(abandoned, timed out, overflowed to voicemail or hung up on)"),
+        ("AHT", "average handle time: talk + hold + wrap-up of answered calls"),
+        ("ASA", "average speed of answer: wait of answered calls"),
+        ("avg wait", "average wait of offered calls; max wait: the longest"),
+        ("aband%", _doc(KpiRow.abandonment_rate)),
+        ("SL", "service level: " + _doc(KpiRow.service_level)),
+        ("SL2", "service level counting late abandons against it: " + _doc(KpiRow.service_level_2)),
+        ("callbacks", "callbacks requested"),
+        ("NPS", "net promoter score of the surveys: % scoring 9-10 minus % scoring 0-6"),
+        ("T", "the SL threshold (--sl-threshold)"),
+    ]
 
 
 def _pct(value: float | None) -> str:
@@ -82,9 +127,9 @@ def _kpi_cells(label: str, row: KpiRow) -> list[str]:
 def report_table(report: Report) -> str:
     """The report for a terminal: intervals and total, then agents, then the wait distribution."""
     title = (
-        f"Calls {_when(report.start, report.utc_offset)} to {_when(report.end, report.utc_offset)}"
-        f"{' queue ' + report.queue if report.queue else ''}, per {report.interval}; "
-        f"SL within {report.sl_threshold:g}s, short abandons under {report.short_abandon:g}s excluded"
+        f"Calls {_when(report.start, report.utc_offset)} to {_when(report.end, report.utc_offset)} "
+        f"({report.timezone}){' queue ' + report.queue if report.queue else ''}, per {report.interval}; "
+        f"SL within T = {report.sl_threshold:g}s, short abandons under {report.short_abandon:g}s excluded"
     )
     lines = [_kpi_cells(_when(row.start, report.utc_offset), row) for row in report.rows]
     lines.append(_kpi_cells("total", report.total))
@@ -98,7 +143,7 @@ def report_table(report: Report) -> str:
         )
     parts.append(
         _table(
-            ["wait", "answered", "abandoned", "other"],
+            ["wait", "answered", "abandoned", "other*"],
             [
                 [
                     f"{b.low:g}-{b.high:g}s" if b.high is not None else f">={b.low:g}s",
@@ -110,18 +155,32 @@ def report_table(report: Report) -> str:
             ],
         )
     )
+    width = max(len(name) for name, _ in kpi_legend())
+    legend = ["Columns:", *(f"  {name.ljust(width)}  {meaning}" for name, meaning in kpi_legend()),
+              f"  {'other*'.ljust(width)}  {OTHER}"]
+    parts.append("\n".join(legend))
     return "\n\n".join(parts) + "\n"
 
 
+OTHER = "offered calls neither answered nor abandoned: timed out, overflowed, sent to voicemail or a callback"
+"""What the wait distribution's third group is (the table's legend and the chart say the same)."""
+
+
 def report_csv(report: Report) -> str:
-    """One CSV line per interval and a ``total`` line; counters and KPIs (ratios as fractions)."""
+    """One CSV line per interval and a ``total`` line; counters and KPIs.
+
+    Times are ISO 8601 with their offset (``interval`` and ``start``); seconds are rounded to 0.1 s and
+    ratios (fractions, 0..1) to four decimals.
+    """
     buffer = io.StringIO()
-    names = list(report.total.as_dict())
+    names = [name for name in report.total.as_dict() if name != "start"]
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["interval", *names])
-    for label, row in [*((_when(r.start, report.utc_offset), r) for r in report.rows), ("total", report.total)]:
+    writer.writerow(["interval", "start", *names])
+    lines = [*((_when(r.start, report.utc_offset), r) for r in report.rows), ("total", report.total)]
+    for label, row in lines:
         values = row.as_dict()
-        writer.writerow([label, *("" if values[n] is None else values[n] for n in names)])
+        start = _iso(report.start if label == "total" else row.start, report.utc_offset)
+        writer.writerow([label, start, *("" if values[n] is None else _rounded(n, values[n]) for n in names)])
     return buffer.getvalue()
 
 
@@ -141,6 +200,7 @@ def report_json(report: Report) -> str:
         "sl_threshold": report.sl_threshold,
         "short_abandon": report.short_abandon,
         "utc_offset": report.utc_offset,
+        "timezone": report.timezone,
         "intervals": [row.as_dict() for row in report.rows],
         "total": report.total.as_dict(),
         "agents": [
@@ -161,9 +221,11 @@ def _slot(seconds: int) -> str:
 def staffing_table(plan: StaffingPlan) -> str:
     """The staffing plan for a terminal."""
     growth = f", volume {plan.growth:+.0%}" if plan.growth else ""
+    shrinkage = f", shrinkage {plan.shrinkage:.0%}" if plan.shrinkage else ""
     title = (
         f"Agents for {plan.target:.0%} answered within {plan.within:g}s, per {plan.interval // 60} min, "
-        f"from {plan.days} day(s) of history{' of queue ' + plan.queue if plan.queue else ''}{growth}"
+        f"from {plan.days} day(s) of history{' of queue ' + plan.queue if plan.queue else ''}{growth}{shrinkage}; "
+        f"times of day in {plan.timezone}"
     )
     lines = [
         [
@@ -172,6 +234,7 @@ def staffing_table(plan: StaffingPlan) -> str:
             _secs(r.aht),
             f"{r.traffic:.2f}",
             str(r.agents),
+            str(r.scheduled),
             _pct(r.service_level),
             _secs(_clean(r.asa)),
             _pct(r.occupancy),
@@ -179,8 +242,12 @@ def staffing_table(plan: StaffingPlan) -> str:
         ]
         for r in plan.rows
     ]
-    header = ["from", "calls", "AHT", "erlangs", "agents", "SL", "ASA", "occupancy", "peak calls"]
-    return f"{title}\n\n{_table(header, lines)}\n\npeak agents: {plan.peak_agents}\n"
+    header = [f"from ({plan.timezone})", "calls", "AHT", "erlangs", "agents", "scheduled", "SL", "ASA",
+              "occupancy", "peak calls"]
+    legend = ("agents: on the phones for the goal (Erlang C); scheduled: on the roster once shrinkage "
+              "(absence, breaks, training) is taken out")
+    return (f"{title}\n\n{_table(header, lines)}\n\npeak agents: {plan.peak_agents}, "
+            f"to schedule: {plan.peak_scheduled}\n{legend}\n")
 
 
 _STAFFING_FIELDS = [
@@ -193,6 +260,7 @@ _STAFFING_FIELDS = [
     "asa",
     "occupancy",
     "peak_concurrent",
+    "scheduled",
 ]
 
 
@@ -217,7 +285,10 @@ def staffing_json(plan: StaffingPlan) -> str:
         "target": plan.target,
         "within": plan.within,
         "growth": plan.growth,
+        "shrinkage": plan.shrinkage,
+        "timezone": plan.timezone,
         "peak_agents": plan.peak_agents,
+        "peak_scheduled": plan.peak_scheduled,
         "intervals": [{n: _clean(getattr(row, n)) for n in _STAFFING_FIELDS} for row in plan.rows],
     }
     return json.dumps(document, indent=2) + "\n"

@@ -50,6 +50,8 @@ class StaffingRow:
     """traffic ÷ agents."""
     peak_concurrent: int
     """Most calls in progress at once in this interval, in the history."""
+    scheduled: int = 0
+    """Agents to put on the roster so that ``agents`` are on the phones after shrinkage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +76,27 @@ class StaffingPlan:
     """Volume growth applied (0.3 = +30 %)."""
     rows: tuple[StaffingRow, ...]
     """In time-of-day order."""
+    shrinkage: float = 0.0
+    """Share of paid time agents are not on the phones (absence, breaks, training), 0..1."""
+    timezone: str = "UTC"
+    """Time zone of the intervals' times of day."""
 
     @property
     def peak_agents(self) -> int:
         """Most agents needed in any interval."""
         return max((row.agents for row in self.rows), default=0)
+
+    @property
+    def peak_scheduled(self) -> int:
+        """Most agents to schedule in any interval (shrinkage included)."""
+        return max((row.scheduled for row in self.rows), default=0)
+
+
+def scheduled_agents(agents: int, shrinkage: float) -> int:
+    """Agents to schedule so that ``agents`` are available when ``shrinkage`` of their time is lost."""
+    if not 0 <= shrinkage < 1:
+        raise ReportError("shrinkage must be at least 0 and below 100 %")
+    return math.ceil(round(agents / (1.0 - shrinkage), 9))
 
 
 def plan_interval(
@@ -143,6 +161,8 @@ async def staffing_plan(
     growth: float = 0.0,
     max_occupancy: float = 1.0,
     utc_offset: float = 0.0,
+    shrinkage: float = 0.0,
+    timezone: str = "UTC",
 ) -> StaffingPlan:
     """Agents needed per interval of the day, from the history in ``[start, end)`` (see the module docstring)."""
     if end <= start:
@@ -155,6 +175,7 @@ async def staffing_plan(
         raise ReportError("growth must be above -100 %")
     if not 0 < max_occupancy <= 1:
         raise ReportError("the occupancy cap must be in (0, 1]")
+    scheduled_agents(0, shrinkage)  # refuses a shrinkage outside [0, 1) before any query
     days = max(1, math.ceil((end - start) / DAY))
     slots_per_day = DAY // interval
     queued = calls.c.queue_entered_at.is_not(None)
@@ -194,6 +215,8 @@ async def staffing_plan(
         aht = handle_total / answered_count if answered_count else overall_aht
         traffic, agents, sl, asa, occupancy = plan_interval(arrivals, aht, interval, target, within, max_occupancy)
         rows.append(
-            StaffingRow(slot * interval, arrivals, aht, traffic, agents, sl, asa, occupancy, peaks.get(slot, 0))
+            StaffingRow(slot * interval, arrivals, aht, traffic, agents, sl, asa, occupancy, peaks.get(slot, 0),
+                        scheduled_agents(agents, shrinkage))
         )
-    return StaffingPlan(start, end, days, queue, interval, target, within, growth, tuple(rows))
+    return StaffingPlan(start, end, days, queue, interval, target, within, growth, tuple(rows), shrinkage,
+                        timezone)

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 
 from voxcenter.config import ConfigError
+from voxcenter.config.durations import cli_duration
 from voxcenter.logs import configure_logging
 
 logger = structlog.get_logger(__name__)
@@ -22,8 +23,8 @@ def add_commands(subparsers: Any) -> None:
     run.add_argument("--config", default="config/voxcenter.yaml", help="the dial plan (default: %(default)s)")
     run.add_argument("--log-level", default="info", help="debug, info, warning, error (default: %(default)s)")
     run.add_argument("--log-json", action="store_true", default=None, help="JSON logs even on a terminal")
-    run.add_argument("--drain", type=float, default=30.0,
-                     help="seconds calls in progress may continue after SIGTERM (default: %(default)s)")
+    run.add_argument("--drain", type=cli_duration, default="30s",
+                     help="how long calls in progress may continue after SIGTERM (default: %(default)s)")
     run.add_argument("--node", default=None, help="node name in CDRs (default: the host name)")
     run.set_defaults(handler=run_server)
 
