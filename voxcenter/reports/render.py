@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -38,7 +39,8 @@ def _rounded(name: str, value: object) -> object:
 
 def _doc(prop: object) -> str:
     """The first line of a KPI property's docstring: the definition the figure is computed by."""
-    return (getattr(prop, "__doc__", None) or "").strip().splitlines()[0].rstrip(".")
+    line = (getattr(prop, "__doc__", None) or "").strip().splitlines()[0].rstrip(".")
+    return re.sub(r"\s*\(``[^`]*``\)", "", line)  # cross-references are for readers of the code
 
 
 def kpi_legend() -> list[tuple[str, str]]:
