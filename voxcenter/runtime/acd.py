@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import structlog
 
@@ -40,20 +41,44 @@ from voxcenter.acd.model import CallRequest, OverflowKind
 from voxcenter.acd.router import Router, RouterError
 from voxcenter.api.control import AgentLedger
 from voxcenter.config import Config
+from voxcenter.runtime.callback import connect_callback
 from voxcenter.runtime.calllog import CallLog, agent_event
+from voxcenter.runtime.dialer import Dialer
 from voxcenter.runtime.legmedia import LegMedia
 from voxcenter.runtime.livestate import VersionStamp, agent_state_record
 from voxcenter.runtime.mapping import agent_profiles, queue_policies
+from voxcenter.runtime.services import Records
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.registrar import BindingChange, BindingChanged
 from voxcenter.sip.session import SipSession
-from voxcenter.store.records import CallbackRecord
-
-if TYPE_CHECKING:
-    from voxcenter.runtime.inbound import InboundCall
-    from voxcenter.runtime.server import Server
+from voxcenter.store.records import CallbackRecord, CallEvent, new_id
 
 logger = structlog.get_logger(__name__)
+
+Spawn = Callable[[Awaitable[None]], "asyncio.Task[None]"]
+"""Starts a task the server waits for at shutdown."""
+
+
+class QueuedCall(Protocol):
+    """What the ACD asks of a call it queues: the inbound call implements it (the ACD never imports it)."""
+
+    call_id: str
+    log: CallLog
+
+    @property
+    def caller(self) -> str: ...
+
+    def enqueued(self, decision: Enqueued) -> None: ...
+
+    def announce(self, decision: Announce) -> None: ...
+
+    def offer_callback(self, decision: OfferCallback) -> None: ...
+
+    def callback_queued(self, decision: CallbackQueued) -> None: ...
+
+    def queue_exit(self, reason: str) -> None: ...
+
+    def connect_agent(self, decision: Bridge, agent_leg: LegMedia, agent_session: SipSession) -> None: ...
 
 
 @dataclass(slots=True)
@@ -71,15 +96,18 @@ class RingAttempt:
 class AcdService:
     """Queues and agents of the running server (see the module docstring)."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
+    def __init__(self, config: Config, dialer: Dialer, records: Records, spawn: Spawn) -> None:
+        self.config = config
+        """The current dial plan (feature codes, agents); replaced by ``reconfigure``."""
+        self.dialer = dialer
+        self.records = records
+        self.spawn = spawn
         loop = asyncio.get_running_loop()
         self.loop = loop
-        config = server.config
         self.router = Router(queue_policies(config), agent_profiles(config), loop.time())
         self.ledger = AgentLedger(agent_profiles(config), loop.time())
         """Per-agent facts the router does not keep (time in state, calls handled) for the API."""
-        self.calls: dict[str, InboundCall] = {}
+        self.calls: dict[str, QueuedCall] = {}
         """Callers this service knows: waiting, ringing or connected."""
         self.rings: dict[tuple[str, str], RingAttempt] = {}
         self.callbacks: set[str] = set()
@@ -150,7 +178,7 @@ class AcdService:
 
     # --- inputs from calls --------------------------------------------------------------------------------------------
 
-    def join(self, call: InboundCall, request: CallRequest) -> None:
+    def join(self, call: QueuedCall, request: CallRequest) -> None:
         self.calls[call.call_id] = call
         try:
             self.router.caller_joined(request, self.now())
@@ -188,7 +216,7 @@ class AcdService:
 
     def feature_code(self, agent_id: str, code: str) -> bool:
         """A feature code dialed by an authenticated agent; False when it is not one."""
-        codes = self.server.config.feature_codes
+        codes = self.config.feature_codes
         canonical = {codes.login: "*45", codes.logout: "*46", codes.pause: "*47"}
         if codes.wrap_up_end:
             canonical[codes.wrap_up_end] = "*48"
@@ -200,7 +228,7 @@ class AcdService:
 
     def agent_command(self, agent_id: str, command: str, reason: str | None = None) -> None:
         now = self.now()
-        if agent_id not in self.server.config.agents:
+        if agent_id not in self.config.agents:
             raise KeyError(agent_id)
         if command == "login":
             self.router.agent_login(agent_id, now, reason or "api")
@@ -225,8 +253,9 @@ class AcdService:
         now = self.now()
         self.router.reconfigure(queue_policies(config), agent_profiles(config), now)
         self.ledger.reconfigure(agent_profiles(config), now)
+        self.config = config
         for agent_id in config.agents:
-            if agent_id not in known and self.server.endpoint.registrar.lookup(agent_id):
+            if agent_id not in known and self.dialer.registered(agent_id):
                 self.router.agent_registered(agent_id, now)
         self.pump()
 
@@ -235,9 +264,9 @@ class AcdService:
 
     def binding_changed(self, change: BindingChanged) -> None:
         agent_id = change.binding.aor
-        if agent_id not in self.server.config.agents:
+        if agent_id not in self.config.agents:
             return
-        reachable = bool(self.server.endpoint.registrar.lookup(agent_id))
+        reachable = self.dialer.registered(agent_id)
         if change.change in (BindingChange.ADDED, BindingChange.REFRESHED, BindingChange.REACHABLE) or reachable:
             self.router.agent_registered(agent_id, self.now())
         else:
@@ -320,31 +349,33 @@ class AcdService:
         elif isinstance(decision, CallCompleted):
             logger.info("acd.call_completed", call_id=decision.call_id, agent=decision.agent_id,
                         talk=round(decision.talk_time, 1), ended_by=decision.ended_by.value)
-            self.server.record_completion(decision)
+            self.records.sink.submit(CallEvent(
+                event_id=new_id(), call_id=decision.call_id, at=time.time(), event=decision.queue_log,
+                queue=decision.queue, agent=decision.agent_id, value=decision.talk_time))
 
     def _agent_state_changed(self, change: AgentStateChanged) -> None:
         logger.info("acd.agent_state", agent=change.agent_id, old=change.old.value, new=change.new.value,
                     reason=change.reason)
-        agent_event(self.server.writer, node=self.server.node, agent=change.agent_id, state=change.new.value,
+        agent_event(self.records.sink, node=self.records.node, agent=change.agent_id, state=change.new.value,
                     reason=change.reason, call_id=change.call_id)
-        self.server.writer.submit(agent_state_record(
-            change, node=self.server.node, version=self.versions.next(), wall_now=time.time(),
+        self.records.sink.submit(agent_state_record(
+            change, node=self.records.node, version=self.versions.next(), wall_now=time.time(),
             pause_reason=self.router.agent_pause_reason(change.agent_id)))
 
     # --- ringing ------------------------------------------------------------------------------------------------------
 
-    def _ring(self, decision: RingAgent, call: InboundCall | None) -> None:
+    def _ring(self, decision: RingAgent, call: QueuedCall | None) -> None:
         logger.info("call.offered", agent=decision.agent_id, queue=decision.queue, callback=decision.callback or None)
         ring = RingAttempt(decision.call_id, decision.agent_id)
         self.rings[(decision.call_id, decision.agent_id)] = ring
-        caller = call.session.caller if call is not None else ""
+        caller = call.caller if call is not None else ""
         ring.task = self._spawn(self._ring_phone(ring, caller))
 
     async def _ring_phone(self, ring: RingAttempt, caller: str) -> None:
         """INVITE the agent's registered phone; report alerting, answer or failure to the router."""
         key = (ring.call_id, ring.agent_id)
         try:
-            leg, session = await self.server.call_extension(
+            leg, session = await self.dialer.call_extension(
                 ring.agent_id, caller_id=caller or "queue", cancel=ring.cancel,
                 on_alerting=lambda: self._alerting(ring),
             )
@@ -383,7 +414,8 @@ class AcdService:
         ender = None
         try:
             if ring is not None and ring.leg is not None and ring.session is not None:
-                ender = await self.server.connect_callback(decision, ring.leg, ring.session, answered)
+                ender = await connect_callback(self.dialer, self.records, decision, ring.leg, ring.session,
+                                               answered)
         finally:
             if call_id in self.callbacks:
                 self.callbacks.discard(call_id)
@@ -398,7 +430,7 @@ class AcdService:
     def callback_booked(self, record: CallbackRecord) -> None:
         """A caller booked a callback: its first version is written, and later ones follow its progress."""
         self.callback_records[record.callback_id] = record
-        self.server.writer.submit(record)
+        self.records.sink.submit(record)
 
     def _callback_progress(self, callback_id: str, **changes: object) -> None:
         """A new version of a callback's record; settled ones (no longer pending or dialing) are forgotten."""
@@ -408,14 +440,14 @@ class AcdService:
         if record.status not in ("pending", "dialing"):  # settled already: a late event changes nothing
             return
         record = replace(record, version=record.version + 1, **changes)  # type: ignore[arg-type]
-        self.server.writer.submit(record)
+        self.records.sink.submit(record)
         if record.status in ("pending", "dialing"):
             self.callback_records[callback_id] = record
         else:
             del self.callback_records[callback_id]
 
     def _spawn(self, coroutine: object) -> asyncio.Task[None]:
-        return self.server.spawn(coroutine)  # type: ignore[arg-type]
+        return self.spawn(coroutine)  # type: ignore[arg-type]
 
 
 _CALLBACK_SETTLED = {

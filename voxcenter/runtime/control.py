@@ -3,52 +3,59 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from voxcenter.acd.router import Router
 from voxcenter.api.control import AgentSnapshot, CallSnapshot
-from voxcenter.config import ConfigIssue
+from voxcenter.config import Config, ConfigIssue
+from voxcenter.runtime.acd import AcdService
 
-if TYPE_CHECKING:
-    from voxcenter.runtime.server import Server
+
+class LiveCall(Protocol):
+    def snapshot(self) -> CallSnapshot: ...
 
 
 class ServerControl:
-    """Adapts :class:`~voxcenter.runtime.server.Server` to the API's control plane."""
+    """Adapts the server's parts (the ACD, the calls in progress, reload) to the API's control plane."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
+    def __init__(self, acd: AcdService, calls: Mapping[str, LiveCall], config: Callable[[], Config],
+                 reload: Callable[[], Awaitable[list[ConfigIssue]]]) -> None:
+        self.acd = acd
+        self.config = config
+        """The current dial plan (it changes on reload)."""
+        self.live_calls = calls
+        self._reload = reload
 
     @property
     def router(self) -> Router:
-        return self.server.acd.router
+        return self.acd.router
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
 
     def agent_command(self, agent_id: str, command: str, reason: str | None = None) -> None:
-        self.server.acd.agent_command(agent_id, command, reason)
+        self.acd.agent_command(agent_id, command, reason)
 
     @property
     def timezone(self) -> str:
-        return self.server.config.timezone
+        return self.config().timezone
 
     def agents(self) -> list[AgentSnapshot]:
-        configured = self.server.config.agents
+        configured = self.config().agents
         return [replace(agent, name=configured[agent.agent_id].name if agent.agent_id in configured else "")
-                for agent in self.server.acd.ledger.snapshots(self.server.acd.router)]
+                for agent in self.acd.ledger.snapshots(self.acd.router)]
 
     def calls(self) -> list[CallSnapshot]:
-        return [call.snapshot() for call in list(self.server.calls.values())]
+        return [call.snapshot() for call in list(self.live_calls.values())]
 
     async def reload(self) -> list[ConfigIssue]:
-        return await self.server.reload()
+        return await self._reload()
 
     async def subscribe(self) -> AsyncIterator[dict[str, object]]:
         queue: asyncio.Queue[dict[str, object]] = asyncio.Queue(maxsize=1)
-        listeners = self.server.acd.listeners
+        listeners = self.acd.listeners
         listeners.append(queue)
         try:
             while True:

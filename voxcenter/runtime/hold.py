@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import structlog
 
-from voxcenter.media.bridge import Bridge
+from voxcenter.runtime.call import CallBridge
 from voxcenter.runtime.calllog import CallLog
 from voxcenter.runtime.legmedia import LegMedia
 
@@ -32,7 +32,7 @@ class BridgeHold:
     """Answers both legs' re-offers for a bridge, switching between the relay and music on hold."""
 
     def __init__(
-        self, bridge: Bridge, legs: dict[str, LegMedia], *, music: str, language: str, log: CallLog,
+        self, bridge: CallBridge, legs: dict[str, LegMedia], *, music: str, language: str, log: CallLog,
         clock: Callable[[], float], queue: str | None = None,
     ) -> None:
         if len(legs) != 2:

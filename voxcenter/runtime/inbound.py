@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 
@@ -42,22 +43,38 @@ from voxcenter.ivr import (
     starting_language,
     wall_clock_from_offset,
 )
-from voxcenter.media.bridge import Bridge as MediaBridge
 from voxcenter.media.dtmf import DtmfReceived
 from voxcenter.media.player import PlayOutcome
-from voxcenter.runtime.calllog import CallLog
+from voxcenter.runtime.acd import AcdService
+from voxcenter.runtime.call import Call, CallBridge, Leg
+from voxcenter.runtime.customers import CustomerDirectory
+from voxcenter.runtime.dialer import Dialer
 from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
 from voxcenter.runtime.recording import CallRecording
+from voxcenter.runtime.services import MediaService, Records
 from voxcenter.runtime.voicemail import record_voicemail
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.session import SipSession
 from voxcenter.store.records import CallbackRecord, SurveyRecord, new_id
 
-if TYPE_CHECKING:
-    from voxcenter.runtime.server import Server
-
 logger = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CallServices:
+    """What an inbound call is handed: it never sees the server."""
+
+    media: MediaService
+    """Opens the legs' media."""
+    dialer: Dialer
+    """Rings agents and outside numbers (IVR transfers)."""
+    acd: AcdService
+    """Queues and agents."""
+    records: Records
+    """Where the CDR, timeline, surveys and callbacks go."""
+    customers: CustomerDirectory
+    """Caller lookup for the IVR's ``lookup`` node."""
 
 _IVR_HANDOFFS: dict[type, str] = {EnterQueue: "queue", Transfer: "transfer", RecordVoicemail: "voicemail",
                                   Hangup: "hangup"}
@@ -72,9 +89,12 @@ ACK_WAIT = 32.0
 class InboundCall:
     """See the module docstring."""
 
-    def __init__(self, server: Server, session: SipSession, entry_node: str, language: str | None) -> None:
-        self.server = server
-        self.config: Config = server.config  # this call keeps the config it started with
+    def __init__(self, services: CallServices, config: Config, session: SipSession, entry_node: str,
+                 language: str | None) -> None:
+        self.services = services
+        self.acd = services.acd
+        self.records = services.records
+        self.config: Config = config  # this call keeps the config it started with
         self.session = session
         self.entry_node = entry_node
         self.call_id = new_id()
@@ -82,11 +102,12 @@ class InboundCall:
         self.number_language = language
         """The number's own language (None: the caller's prefix or the default decides)."""
         self.language = starting_language(self.config, language, session.caller).language
-        self.log = CallLog(
-            server.writer, node=server.node, call_id=self.call_id, direction="inbound",
-            from_number=session.caller, to_number=session.called, trunk=session.trunk or "",
-            sip_call_id=session.call_id,
+        self.log = services.records.call_log(
+            call_id=self.call_id, direction="inbound", from_number=session.caller, to_number=session.called,
+            trunk=session.trunk or "", sip_call_id=session.call_id,
         )
+        self.call = Call(self.call_id, self.log, CallBridge(services.media.clock))
+        """The legs of this call and the bridge they talk in."""
         self.leg: LegMedia | None = None
         self.inputs: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
         self.queue: str | None = None
@@ -96,7 +117,8 @@ class InboundCall:
         self.agent_id: str | None = None
         self.agent_leg: LegMedia | None = None
         self.agent_session: SipSession | None = None
-        self.bridge: MediaBridge | None = None
+        self.bridge: CallBridge | None = None
+        """The call's bridge once the caller is connected to someone."""
         self.hold: BridgeHold | None = None
         """Music on hold while either phone of the bridged call holds it."""
         self.recording: CallRecording | None = None
@@ -113,6 +135,11 @@ class InboundCall:
         self.ivr_path: list[str] = []
         """The IVR nodes walked since the IVR last handed the call on (menu keys and hours in brackets)."""
         self._ivr_node: str | None = None
+
+    @property
+    def caller(self) -> str:
+        """The caller's number (what the ACD shows the agent's phone)."""
+        return self.session.caller
 
     def snapshot(self) -> CallSnapshot:
         """What the API and wallboard show of this call."""
@@ -148,15 +175,12 @@ class InboundCall:
             self.disposition, self.cause = "rejected", "no SDP offer"
             return
         try:
-            self.leg, answer = await LegMedia.answer(
-                session.remote_sdp, self.server.ports, self.server.media_host, self.server.prompts,
-                self.server.clock, inactivity_timeout=self.config.rtp.inactivity_timeout,
-                advertised_host=self.server.media_advertised,
-            )
+            self.leg, answer = await self.services.media.answer(session.remote_sdp)
         except MediaSetupError as error:
             session.reject(error.status, error.reason[:80])
             self.disposition, self.cause = "rejected", error.reason
             return
+        self.call.add(Leg("caller", session.caller, session, self.leg))
         self.leg.on_digit = self._digit
         self.leg.on_timeout = lambda _: self.inputs.put_nowait(("media-timeout", None))
         session.on_info = lambda request: self.leg.info_received(request.content_type or "", request.body) \
@@ -221,7 +245,7 @@ class InboundCall:
                 if self.queued:
                     self.disposition = "abandoned_queue"
                     if not self.callback_booked:
-                        self.server.acd.leave(self.call_id)
+                        self.acd.leave(self.call_id)
                 ivr.hangup(now)
                 return
 
@@ -256,7 +280,7 @@ class InboundCall:
             elif isinstance(action, LookupCaller):
                 self._spawn(self._lookup(action.key))
             elif isinstance(action, StoreSurvey):
-                self.server.writer.submit(SurveyRecord(survey_id=new_id(), call_id=self.call_id, at=time.time(),
+                self.records.sink.submit(SurveyRecord(survey_id=new_id(), call_id=self.call_id, at=time.time(),
                                                        score=action.score, agent=self.agent_id,
                                                        queue=self.queue))
             elif isinstance(action, Hangup):
@@ -308,7 +332,7 @@ class InboundCall:
             return
         if self.callback_offered and self.queued and event.digit == self._callback_key():
             self.callback_offered = False
-            self.server.acd.request_callback(self.call_id, self.session.caller)
+            self.acd.request_callback(self.call_id, self.session.caller)
             return
         self.inputs.put_nowait(("digit", event.digit))
 
@@ -330,13 +354,13 @@ class InboundCall:
             preferred=tuple(SkillRequirement(skill, level) for skill, level in action.preferred_skills.items()),
             caller=self.session.caller,
         )
-        self.server.acd.join(self, request)
+        self.acd.join(self, request)
 
     def _leave_queue(self) -> None:
         if self.queued:
             self.queued = False
             self._stop_queue_audio()
-            self.server.acd.leave(self.call_id)
+            self.acd.leave(self.call_id)
 
     def enqueued(self, decision: Enqueued) -> None:
         """The router took the caller into a queue (also after an overflow to another queue)."""
@@ -379,7 +403,7 @@ class InboundCall:
     def callback_queued(self, decision: CallbackQueued) -> None:
         self.callback_booked = True
         self.disposition = "callback"
-        self.server.acd.callback_booked(CallbackRecord(
+        self.acd.callback_booked(CallbackRecord(
             callback_id=self.call_id, version=1, call_id=self.call_id, number=decision.number,
             queue=decision.queue, requested_at=time.time(),
         ))
@@ -394,7 +418,7 @@ class InboundCall:
         self._stop_queue_audio()
         self.disposition = {"timeout": "timeout", "queue-full": "overflow", "join-empty": "overflow",
                             "empty": "overflow", "callback-requested": "callback"}.get(reason, self.disposition)
-        self.server.acd.forget(self.call_id)
+        self.acd.forget(self.call_id)
         self.inputs.put_nowait(("queue-result", reason))
 
     def _queue_audio_with(self, words: list[str]) -> None:
@@ -438,7 +462,9 @@ class InboundCall:
         self.agent_id, self.agent_leg, self.agent_session = agent_id, agent_leg, agent_session
         self.disposition = "answered"
         self.connected_at = asyncio.get_running_loop().time()
-        self.bridge = MediaBridge(self.leg.session, agent_leg.session)
+        self.bridge = self.call.bridge
+        self.bridge.join(self.call.legs[0])
+        self.bridge.join(self.call.add(Leg("agent", agent_id, agent_session, agent_leg)))
         queue = self.config.queues.get(self.queue or "")
         music = (queue.announcements.music_on_hold if queue is not None else None) or "moh"
         self.hold = BridgeHold(self.bridge, {"caller": self.leg, "agent": agent_leg}, music=music,
@@ -472,7 +498,7 @@ class InboundCall:
         elif self.agent_session is not None:
             await self.agent_session.hangup("caller hung up", wait=BYE_WAIT)
         if self.agent_id is not None and self.queue is not None:
-            self.server.acd.call_ended(self.call_id, ender)
+            self.acd.call_ended(self.call_id, ender)
 
     def end(self, cause: str) -> None:
         """End the call from our side (the server stops at its drain deadline); the CDR says the system did."""
@@ -503,10 +529,11 @@ class InboundCall:
         """Ring an agent or extension (or an outside number through an allowed route) and bridge on answer."""
         try:
             if action.kind == "number":
-                leg, session = await self.server.call_number(action.target, action.route,
+                leg, session = await self.services.dialer.call_number(action.target, action.route,
                                                              ring_timeout=action.ring_timeout)
             else:
-                leg, session = await self.server.call_extension(action.target, caller_id=self.session.caller,
+                leg, session = await self.services.dialer.call_extension(action.target,
+                                                                         caller_id=self.session.caller,
                                                                 ring_timeout=action.ring_timeout)
         except RequestFailed as failure:
             self.log.event("TRANSFERFAILED", data={"target": action.target, "status": failure.status})
@@ -522,19 +549,24 @@ class InboundCall:
     async def _voicemail(self, action: RecordVoicemail) -> None:
         assert self.leg is not None
         self.disposition = "voicemail"
-        duration, reason = await record_voicemail(self, action)
+        duration, reason = await record_voicemail(
+            self.leg, self.session, action, log=self.log, sink=self.records.sink,
+            directory=Path(self.config.recording.directory), route_digits=self._route_digits)
         self.inputs.put_nowait(("recording-done", (duration, reason)))
+
+    def _route_digits(self, handler: Callable[[str], None] | None) -> None:
+        self.voicemail_digit = handler
 
     def _book_callback(self, number: str, queue: str | None) -> None:
         self.disposition = "callback"
-        self.server.writer.submit(CallbackRecord(
+        self.records.sink.submit(CallbackRecord(
             callback_id=self.call_id, version=1, call_id=self.call_id, number=number, queue=queue or "",
             requested_at=time.time(),
         ))
         self.log.event("CALLBACKREQUEST", queue=queue, data={"number": number})
 
     async def _lookup(self, key: str) -> None:
-        profile = await self.server.customers.lookup(key)
+        profile = await self.services.customers.lookup(key)
         self.inputs.put_nowait(("lookup-result", profile))
 
     # --- the end ----------------------------------------------------------------------------------------------------
@@ -545,7 +577,7 @@ class InboundCall:
         for task in list(self._tasks):
             task.cancel()
         if self.queued and not self.callback_booked:
-            self.server.acd.leave(self.call_id)
+            self.acd.leave(self.call_id)
         # BYE whoever is still there, together; the call is over whatever they answer, so the CDR never
         # waits out a silent phone's Timer F.
         hangups = []
@@ -560,7 +592,7 @@ class InboundCall:
         if self.bridge is not None:
             self.bridge.stop()
         if self.recording is not None:
-            await self.recording.finish(self.server.writer)
+            await self.recording.finish(self.records.sink)
         for leg in (self.leg, self.agent_leg):
             if leg is not None:
                 leg.close(self.cause or "")
@@ -572,7 +604,7 @@ class InboundCall:
                 quality["rtt_ms"] = stats.rtt_ms
         self._log_ivr_path("hangup")  # the caller hung up in the IVR: where they were
         self.log.finish(self.disposition, hangup_by=self.hangup_by, cause=self.cause, **quality)
-        self.server.acd.forget(self.call_id)
+        self.acd.forget(self.call_id)
         cdr = self.log.cdr
         logger.info("call.ended", disposition=self.disposition, cause=self.cause, hangup_by=self.hangup_by,
                     queue=self.queue, agent=self.agent_id,

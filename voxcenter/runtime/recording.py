@@ -1,9 +1,11 @@
 """One call's stereo recording, from the bridge tap to its row in the store.
 
-Started when two legs are bridged (the caller side on the left, the other on
-the right); finished after the call: the WAV is closed, re-encoded when the
-dial plan asks for FLAC or MP3 (the WAV stays if that fails: a recording is
-never lost to a re-encode), and its metadata is handed to the durable writer.
+Started when two legs are bridged (the caller side on the left, everybody
+else on the right) and tapped on the call's bridge, so it follows the call
+through transfers and conferences; finished after the call: the WAV is
+closed, re-encoded when the dial plan asks for FLAC or MP3 (the WAV stays if
+that fails: a recording is never lost to a re-encode), and its metadata is
+handed to the durable writer.
 """
 
 from __future__ import annotations
@@ -11,16 +13,23 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 
 from voxcenter.config import Config
-from voxcenter.media.bridge import Bridge
+from voxcenter.media.bridge import Tap
 from voxcenter.media.recorder import CallRecorder, compress
 from voxcenter.runtime.calllog import RecordSink
 from voxcenter.store.records import RecordingRecord, new_id
 
 logger = structlog.get_logger(__name__)
+
+
+class Tappable(Protocol):
+    """Where a recording listens: a call's bridge (relay or mixer alike)."""
+
+    def add_tap(self, tap: Tap) -> None: ...
 
 
 class CallRecording:
@@ -33,7 +42,7 @@ class CallRecording:
         self.started_at = time.time()
 
     @classmethod
-    def start(cls, config: Config, call_id: str, bridge: Bridge) -> CallRecording | None:
+    def start(cls, config: Config, call_id: str, bridge: Tappable) -> CallRecording | None:
         recording = config.recording
         if not recording.enabled:
             return None

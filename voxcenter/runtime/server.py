@@ -19,14 +19,13 @@ import os
 import re
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 
 import structlog
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from voxcenter.acd.events import CallCompleted, Ender, StartCallback
 from voxcenter.acd.model import ConfigError as AcdConfigError
 from voxcenter.acd.router import Router
 from voxcenter.api.app import ApiSettings, start_api
@@ -36,23 +35,22 @@ from voxcenter.media.ports import PortPool
 from voxcenter.media.prompts import PromptLibrary
 from voxcenter.media.recorder import RecordingInfo, repair_recordings
 from voxcenter.runtime.acd import AcdService
-from voxcenter.runtime.calllog import CallLog
 from voxcenter.runtime.control import ServerControl
 from voxcenter.runtime.customers import CustomerDirectory
-from voxcenter.runtime.inbound import InboundCall
-from voxcenter.runtime.legmedia import LegMedia, MediaSetupError, tone_frames
+from voxcenter.runtime.dialer import Dialer
+from voxcenter.runtime.inbound import CallServices, InboundCall
+from voxcenter.runtime.legmedia import MediaSetupError, tone_frames
 from voxcenter.runtime.livestate import VersionStamp, registration_record, restore_live_state
 from voxcenter.runtime.mapping import credential_lookup, endpoint_settings, trunk_settings, trunk_users
 from voxcenter.runtime.outbound import OutboundCall
+from voxcenter.runtime.services import MediaService, Records
 from voxcenter.runtime.startup import StartupError, database_reason, os_reason
-from voxcenter.sip.endpoint import RequestFailed, SipEndpoint
+from voxcenter.sip.endpoint import SipEndpoint
 from voxcenter.sip.registrar import BindingChange, BindingChanged
 from voxcenter.sip.session import SipSession
-from voxcenter.sip.transport import Address
 from voxcenter.sip.trunks import Trunk
 from voxcenter.store.db import upgrade_async
 from voxcenter.store.journal import JournalError
-from voxcenter.store.records import CallEvent, new_id
 from voxcenter.store.writer import DurableWriter
 
 logger = structlog.get_logger(__name__)
@@ -72,6 +70,10 @@ class Server:
         self.clock: MediaClock
         self.prompts: PromptLibrary
         self.customers: CustomerDirectory
+        self.media: MediaService
+        self.dialer: Dialer
+        self.records: Records
+        self.services: CallServices
         self.trunks: dict[str, Trunk] = {}
         self.calls: dict[str, InboundCall] = {}
         self.started_at = 0.0
@@ -118,7 +120,12 @@ class Server:
             endpoint_settings(config), credentials=lambda *args: self._lookup(*args),
             application=self._on_call, on_binding_change=self._on_binding,
         )
-        self.acd = AcdService(self)
+        # The narrow services each part is handed (none of them sees this object).
+        self.media = MediaService(self.ports, self.prompts, self.clock, config)
+        self.dialer = Dialer(self.endpoint, self.media, self.trunks, config)
+        self.records = Records(self.writer, self.node)
+        self.acd = AcdService(config, self.dialer, self.records, self.spawn)
+        self.services = CallServices(self.media, self.dialer, self.acd, self.records, self.customers)
         try:
             addresses = await self.endpoint.start()
         except OSError as error:
@@ -177,7 +184,8 @@ class Server:
         token = os.environ.get("VOXCENTER_API_TOKEN") or api.token
         settings = ApiSettings(host=str(api.address), port=api.port, token=token)
         try:
-            self._api, port = await start_api(ServerControl(self), settings)
+            control = ServerControl(self.acd, self.calls, lambda: self.config, self.reload)
+            self._api, port = await start_api(control, settings)
         except OSError as error:
             # Calls matter more than the admin API: keep serving them and say loudly what is missing.
             logger.error("api.unavailable", address=f"{api.address}:{api.port}", error=str(error))
@@ -202,6 +210,8 @@ class Server:
                 raise ConfigError([ConfigIssue(str(self.config_path), 1, 1, f"the ACD refused it: {error}")]) \
                     from error
             self.config = config
+            self.media.reconfigure(config)
+            self.dialer.reconfigure(config)
             self._lookup = credential_lookup(config)
             for note in self.endpoint.update_settings(endpoint_settings(config)):
                 logger.warning("config.reload_partial", note=note)
@@ -225,11 +235,11 @@ class Server:
         if is_agent and await self._feature_code(session, str(session.user), called):
             return
         if is_agent and called not in config.numbers:
-            route = self.route_allowed(str(session.user), called)
+            route = self.dialer.route_allowed(str(session.user), called)
             if route is None:
                 session.reject(403 if config.routes else 404, "Not Allowed")
                 return
-            await OutboundCall(self, session, str(session.user), called, route).run()
+            await OutboundCall(config, self.dialer, self.records, session, str(session.user), called, route).run()
             return
         number = config.numbers.get(called)
         if number is None:
@@ -238,7 +248,7 @@ class Server:
         if number.trunk is not None and session.trunk is not None and number.trunk != session.trunk:
             session.reject(404, "Not Found")
             return
-        call = InboundCall(self, session, number.node, number.language)
+        call = InboundCall(self.services, config, session, number.node, number.language)
         self.calls[call.call_id] = call
         try:
             await call.run()
@@ -271,9 +281,7 @@ class Server:
             return True
         assert session.remote_sdp is not None
         try:
-            leg, answer = await LegMedia.answer(session.remote_sdp, self.ports, self.media_host, self.prompts,
-                                                self.clock, inactivity_timeout=None,
-                                                advertised_host=self.media_advertised)
+            leg, answer = await self.media.answer(session.remote_sdp, watch_silence=False)
         except MediaSetupError as error:
             session.reject(error.status, error.reason[:80])
             return True
@@ -290,143 +298,6 @@ class Server:
                                                    wall_now=time.time(), loop_now=self.endpoint.now()))
         if hasattr(self, "acd"):
             self.acd.binding_changed(change)
-
-    # --- outbound legs --------------------------------------------------------------------------------------------
-
-    @property
-    def media_host(self) -> str:
-        return str(self.config.rtp.address)
-
-    @property
-    def media_advertised(self) -> str | None:
-        external = self.config.rtp.external_address
-        return str(external) if external else None
-
-    async def call_extension(
-        self, extension: str, *, caller_id: str, cancel: asyncio.Event | None = None,
-        on_alerting: Callable[[], None] | None = None, ring_timeout: float | None = None,
-    ) -> tuple[LegMedia, SipSession]:
-        """Ring a registered phone (an agent's) and return its answered leg; RequestFailed otherwise."""
-        bindings = self.endpoint.registrar.lookup(extension)
-        if not bindings:
-            raise RequestFailed(480, "Not Registered")
-        binding = bindings[0]
-        destination = Address(binding.source.transport, binding.source.host, binding.source.port)
-        try:
-            leg, offer = await LegMedia.offer(self.ports, self.media_host, self.prompts, self.clock,
-                                              inactivity_timeout=self.config.rtp.inactivity_timeout,
-                                              advertised_host=self.media_advertised)
-        except Exception as error:
-            raise RequestFailed(503, f"no media: {error}") from error
-
-        def provisional(response: object) -> None:
-            if on_alerting is not None and getattr(response, "status", 0) in (180, 183):
-                on_alerting()
-
-        try:
-            session = await self.endpoint.invite(
-                binding.contact.uri, destination, offer, from_user=re.sub(r"[^0-9A-Za-z+*#._-]", "", caller_id)
-                or "anonymous", on_provisional=provisional, ring_timeout=ring_timeout, cancel=cancel,
-            )
-        except BaseException:
-            leg.close("not answered")
-            raise
-        try:
-            leg.accept(session.remote_sdp or b"")
-        except Exception as error:
-            await session.hangup("bad SDP answer")
-            leg.close("bad SDP answer")
-            raise RequestFailed(488, f"unusable answer: {error}") from error
-        return leg, session
-
-    def route_for(self, number: str, route_name: str | None) -> tuple[Trunk, str]:
-        """The trunk and the number to send for an outside call (the dial plan checked who may use it)."""
-        routes = self.config.routes
-        candidates = [(route_name, routes[route_name])] if route_name in routes else list(routes.items())
-        for _, route in candidates:
-            if any(re.fullmatch(pattern, number) for pattern in route.patterns):
-                trunk = self.trunks.get(route.trunk)
-                if trunk is not None:
-                    return trunk, (route.prepend or "") + number[route.strip:]
-        raise RequestFailed(404, "No Route")
-
-    def route_allowed(self, agent_id: str, number: str) -> str | None:
-        """The first outbound route that lets ``agent_id`` dial ``number``, or None (toll fraud stops here)."""
-        groups = {name for name, members in self.config.groups.items() if agent_id in members}
-        for name, route in self.config.routes.items():
-            allowed = agent_id in route.allow.agents or bool(groups & set(route.allow.groups))
-            if allowed and any(re.fullmatch(pattern, number) for pattern in route.patterns):
-                return name
-        return None
-
-    async def call_number(self, number: str, route: str | None, *, ring_timeout: float | None = None,
-                          caller_id: str | None = None, cancel: asyncio.Event | None = None,
-                          ) -> tuple[LegMedia, SipSession]:
-        trunk, dialed = self.route_for(number, route)
-        outbound = self.config.trunks[trunk.settings.name].outbound
-        caller_id = (outbound.caller_id if outbound is not None and outbound.caller_id else None) or caller_id
-        leg, offer = await LegMedia.offer(self.ports, self.media_host, self.prompts, self.clock,
-                                          inactivity_timeout=self.config.rtp.inactivity_timeout,
-                                          advertised_host=self.media_advertised)
-        try:
-            session = await trunk.invite(dialed, offer, ring_timeout=ring_timeout, caller_id=caller_id,
-                                         cancel=cancel)
-        except BaseException:
-            leg.close("not answered")
-            raise
-        leg.accept(session.remote_sdp or b"")
-        return leg, session
-
-    async def connect_callback(
-        self, decision: StartCallback, agent_leg: LegMedia, agent_session: SipSession,
-        on_answered: Callable[[str], None] | None = None,
-    ) -> Ender | None:
-        """Agent-first callback: dial the customer and bridge them to the waiting agent until one hangs up.
-
-        ``on_answered`` runs with the outbound call's id as soon as the customer answers (the ACD counts
-        the agent on a call from then on). Returns who hung up, or None when the customer was not reached.
-        The outbound call leaves its own CDR (direction ``outbound``; its CONNECT event names the callback's call id).
-        """
-        from voxcenter.media.bridge import Bridge as MediaBridge
-
-        number = decision.number
-        log = CallLog(self.writer, node=self.node, call_id=new_id(), direction="outbound",
-                      from_number=decision.agent_id, to_number=number, trunk="", sip_call_id="")
-        log.update(queue=decision.queue, agent=decision.agent_id, agent_answered_at=time.time())
-        agent_gone = asyncio.Event()  # the agent hung up while the customer's phone rang: CANCEL it
-        agent_session.ended.add_done_callback(lambda _: agent_gone.set())
-        try:
-            leg, session = await self.call_number(number, None, ring_timeout=30.0, cancel=agent_gone)
-        except RequestFailed as failure:
-            logger.info("callback.failed", number=number, status=failure.status)
-            await agent_session.hangup("callback not answered")
-            agent_leg.close()
-            log.finish("failed", hangup_by="system", cause=f"customer not reached ({failure.status})")
-            return None
-        loop = asyncio.get_running_loop()
-        connected_at = loop.time()
-        log.update(answered_at=time.time(), sip_call_id=session.call_id)
-        log.event("CONNECT", queue=decision.queue, agent=decision.agent_id,
-                  data={"callback_for": decision.call_id, "attempt": decision.attempt})
-        if on_answered is not None:
-            on_answered(log.call_id)
-        bridge = MediaBridge(agent_leg.session, leg.session)
-        bridge.start()
-        await asyncio.wait([agent_session.ended, session.ended], return_when=asyncio.FIRST_COMPLETED)
-        ender = Ender.AGENT if agent_session.ended.done() else Ender.CALLER
-        bridge.stop()
-        for other in (agent_session, session):
-            await other.hangup("callback finished")
-        agent_leg.close()
-        leg.close()
-        log.update(talk_seconds=loop.time() - connected_at)
-        log.finish("answered", hangup_by=ender.value, cause=f"{ender.value} hung up")
-        return ender
-
-    def record_completion(self, decision: CallCompleted) -> None:
-        self.writer.submit(CallEvent(event_id=new_id(), call_id=decision.call_id, at=time.time(),
-                                     event=decision.queue_log, queue=decision.queue, agent=decision.agent_id,
-                                     value=decision.talk_time))
 
     def spawn(self, coroutine: Awaitable[None]) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)  # type: ignore[arg-type]

@@ -5,26 +5,29 @@ from __future__ import annotations
 import asyncio
 import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from voxcenter.ivr import RecordVoicemail
-from voxcenter.runtime.legmedia import tone_frames
+from voxcenter.runtime.calllog import CallLog, RecordSink
+from voxcenter.runtime.legmedia import LegMedia, tone_frames
+from voxcenter.sip.session import SipSession
 from voxcenter.store.records import VoicemailRecord, new_id
-
-if TYPE_CHECKING:
-    from voxcenter.runtime.inbound import InboundCall
 
 SILENCE_RMS = 300.0
 """Frames quieter than this (about -41 dBFS) count as silence."""
 
 
-async def record_voicemail(call: InboundCall, action: RecordVoicemail) -> tuple[float, str]:
-    """Record one message; returns its duration and why it stopped ("key", "silence", "max-length", "hangup")."""
-    leg = call.leg
-    assert leg is not None
+async def record_voicemail(
+    leg: LegMedia, session: SipSession, action: RecordVoicemail, *, log: CallLog, sink: RecordSink,
+    directory: Path, route_digits: Callable[[Callable[[str], None] | None], None],
+) -> tuple[float, str]:
+    """Record one message; returns its duration and why it stopped ("key", "silence", "max-length", "hangup").
+
+    ``route_digits`` sends the caller's digits to the recording (the stop key) and, given None, back.
+    """
     loop = asyncio.get_running_loop()
     codec = leg.session.codec
     if action.beep:
@@ -54,25 +57,24 @@ async def record_voicemail(call: InboundCall, action: RecordVoicemail) -> tuple[
             stop.set_result("hangup")
 
     leg.on_audio = audio
-    call.voicemail_digit = digit
-    call.session.ended.add_done_callback(hung_up)
+    route_digits(digit)
+    session.ended.add_done_callback(hung_up)
     try:
         reason = await asyncio.wait_for(stop, action.max_length + 5.0)
     except TimeoutError:
         reason = "max-length"  # no audio arrived at all
     finally:
         leg.on_audio = None
-        call.voicemail_digit = None
+        route_digits(None)
     audio_samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
     duration = len(audio_samples) / codec.clock_rate
-    directory = Path(call.config.recording.directory) / "voicemail" / action.mailbox
-    path = directory / f"{call.call_id}.wav"
+    path = directory / "voicemail" / action.mailbox / f"{log.call_id}.wav"
     await loop.run_in_executor(None, _write_wav, path, audio_samples, codec.clock_rate)
-    call.server.writer.submit(VoicemailRecord(
-        voicemail_id=new_id(), call_id=call.call_id, mailbox=action.mailbox, at=time.time(), path=str(path),
+    sink.submit(VoicemailRecord(
+        voicemail_id=new_id(), call_id=log.call_id, mailbox=action.mailbox, at=time.time(), path=str(path),
         duration_seconds=duration,
     ))
-    call.log.event("VOICEMAIL", data={"mailbox": action.mailbox, "seconds": round(duration, 1), "stop": reason})
+    log.event("VOICEMAIL", data={"mailbox": action.mailbox, "seconds": round(duration, 1), "stop": reason})
     return duration, reason
 
 

@@ -1,0 +1,79 @@
+"""The agent-first callback's conversation: the agent has answered; dial the customer and bridge them.
+
+The outbound call leaves its own CDR (direction ``outbound``; its CONNECT event
+names the callback's call id). Either phone may hold the call, as in any other
+conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import structlog
+
+from voxcenter.acd.events import Ender, StartCallback
+from voxcenter.runtime.call import Call, CallBridge, Leg
+from voxcenter.runtime.dialer import Dialer
+from voxcenter.runtime.hold import BridgeHold
+from voxcenter.runtime.legmedia import LegMedia
+from voxcenter.runtime.services import Records
+from voxcenter.sip.endpoint import RequestFailed
+from voxcenter.sip.session import SipSession
+from voxcenter.store.records import new_id
+
+logger = structlog.get_logger(__name__)
+
+
+async def connect_callback(
+    dialer: Dialer, records: Records, decision: StartCallback, agent_leg: LegMedia, agent_session: SipSession,
+    on_answered: Callable[[str], None] | None = None,
+) -> Ender | None:
+    """Dial the customer and bridge them to the waiting agent until one hangs up.
+
+    ``on_answered`` runs with the outbound call's id as soon as the customer answers (the ACD counts
+    the agent on a call from then on). Returns who hung up, or None when the customer was not reached.
+    """
+    number = decision.number
+    log = records.call_log(call_id=new_id(), direction="outbound", from_number=decision.agent_id,
+                           to_number=number, trunk="", sip_call_id="")
+    log.update(queue=decision.queue, agent=decision.agent_id, agent_answered_at=time.time())
+    agent_gone = asyncio.Event()  # the agent hung up while the customer's phone rang: CANCEL it
+    agent_session.ended.add_done_callback(lambda _: agent_gone.set())
+    try:
+        leg, session = await dialer.call_number(number, None, ring_timeout=30.0, cancel=agent_gone)
+    except RequestFailed as failure:
+        logger.info("callback.failed", number=number, status=failure.status)
+        await agent_session.hangup("callback not answered")
+        agent_leg.close()
+        log.finish("failed", hangup_by="system", cause=f"customer not reached ({failure.status})")
+        return None
+    loop = asyncio.get_running_loop()
+    log.update(answered_at=time.time(), sip_call_id=session.call_id)
+    log.event("CONNECT", queue=decision.queue, agent=decision.agent_id,
+              data={"callback_for": decision.call_id, "attempt": decision.attempt})
+    if on_answered is not None:
+        on_answered(log.call_id)
+    call = Call(log.call_id, log, CallBridge(dialer.media.clock))
+    agent = call.add(Leg("agent", decision.agent_id, agent_session, agent_leg))
+    customer = call.add(Leg("callee", number, session, leg))
+    call.bridge.join(agent)
+    call.bridge.join(customer)
+    hold = BridgeHold(call.bridge, {"agent": agent_leg, "callee": leg}, music="moh",
+                      language=dialer.config.prompts.default_language, log=log, clock=loop.time,
+                      queue=decision.queue)
+    agent_session.on_offer = lambda request: hold.reoffer("agent", request.body)
+    session.on_offer = lambda request: hold.reoffer("callee", request.body)
+    call.bridge.start()
+    await asyncio.wait([agent_session.ended, session.ended], return_when=asyncio.FIRST_COMPLETED)
+    ender = Ender.AGENT if agent_session.ended.done() else Ender.CALLER
+    hold_seconds = hold.close()
+    call.bridge.stop()
+    for other in (agent_session, session):
+        await other.hangup("callback finished")
+    agent_leg.close()
+    leg.close()
+    log.update(talk_seconds=max(0.0, customer.talk_seconds), hold_seconds=hold_seconds)
+    log.finish("answered", hangup_by=ender.value, cause=f"{ender.value} hung up")
+    return ender

@@ -1,0 +1,59 @@
+"""The narrow services the runtime's parts are handed: media for new legs, and where records go.
+
+The server builds them once at start (and refreshes them on reload); a call,
+the ACD shell or a transfer receives only the ones it uses and never the
+server itself, so dependencies run one way: SIP → call → IVR/queue → bridge →
+records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voxcenter.config import Config
+from voxcenter.media.player import MediaClock
+from voxcenter.media.ports import PortPool
+from voxcenter.media.prompts import PromptLibrary
+from voxcenter.runtime.calllog import CallLog, RecordSink
+from voxcenter.runtime.legmedia import LegMedia
+
+
+class MediaService:
+    """Opens the media of new legs: RTP ports from the pool, prompts, the shared 20 ms clock."""
+
+    def __init__(self, ports: PortPool, prompts: PromptLibrary, clock: MediaClock, config: Config) -> None:
+        self.ports = ports
+        self.prompts = prompts
+        self.clock = clock
+        self.reconfigure(config)
+
+    def reconfigure(self, config: Config) -> None:
+        """Addresses and the inactivity timeout of the (reloaded) dial plan, for legs opened from now on."""
+        self.host = str(config.rtp.address)
+        external = config.rtp.external_address
+        self.advertised: str | None = str(external) if external else None
+        self.inactivity_timeout: float | None = config.rtp.inactivity_timeout
+
+    async def answer(self, offer: bytes, *, watch_silence: bool = True) -> tuple[LegMedia, bytes]:
+        """A leg answering an inbound offer, and our SDP answer (``MediaSetupError`` when unacceptable)."""
+        return await LegMedia.answer(offer, self.ports, self.host, self.prompts, self.clock,
+                                     inactivity_timeout=self.inactivity_timeout if watch_silence else None,
+                                     advertised_host=self.advertised)
+
+    async def offer(self) -> tuple[LegMedia, bytes]:
+        """A leg for an outbound INVITE, and our SDP offer (apply the answer with ``LegMedia.accept``)."""
+        return await LegMedia.offer(self.ports, self.host, self.prompts, self.clock,
+                                    inactivity_timeout=self.inactivity_timeout, advertised_host=self.advertised)
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    """Where a call's CDR, timeline and other records go, and the node name they carry."""
+
+    sink: RecordSink
+    node: str
+
+    def call_log(self, *, call_id: str, direction: str, from_number: str, to_number: str, trunk: str,
+                 sip_call_id: str) -> CallLog:
+        return CallLog(self.sink, node=self.node, call_id=call_id, direction=direction, from_number=from_number,
+                       to_number=to_number, trunk=trunk, sip_call_id=sip_call_id)
