@@ -1,8 +1,8 @@
 # voxcenter: one asyncio process terminating SIP and RTP (see docs/ and config/voxcenter.yaml).
 #
 #   docker build -t voxcenter .
-#   docker run --rm -p 5060:5060/udp -p 5060:5060/tcp -p 20000-20999:20000-20999/udp \
-#       -v "$PWD/my-config:/opt/voxcenter/config" -v voxcenter-var:/opt/voxcenter/var voxcenter
+#   docker run --rm --network host \
+#       -v "$PWD/my-config:/opt/voxcenter/config:ro" -v voxcenter-var:/opt/voxcenter/var voxcenter
 #
 # The layout keeps the example dial plan's relative paths working: the dial plan in
 # /opt/voxcenter/config, prompts in /opt/voxcenter/prompts (`../prompts`), recordings and the
@@ -35,24 +35,23 @@ RUN groupadd --system voxcenter \
     && chown -R voxcenter:voxcenter /opt/voxcenter/var
 USER voxcenter
 
+# The SQLite database lives with the rest of the writable state, not next to the dial plan (a read-only mount
+# owned by root): `voxcenter run` and the reports (`docker exec … voxcenter report`) both read this variable.
+# A dial plan's database.url (PostgreSQL) is used when this is unset: `-e VOXCENTER_DATABASE_URL=`.
+ENV VOXCENTER_DATABASE_URL=sqlite+aiosqlite:////opt/voxcenter/var/voxcenter.db
+
 VOLUME ["/opt/voxcenter/config", "/opt/voxcenter/var"]
 
 # SIP (UDP and TCP), SIP over TLS, the admin API and wallboard, and the RTP port range.
 EXPOSE 5060/udp 5060/tcp 5061/tcp 8088/tcp 20000-20999/udp
 
-# Alive = the SIP listener answers an OPTIONS on 127.0.0.1:$VOXCENTER_SIP_PORT/udp with any SIP response.
-# Set VOXCENTER_SIP_PORT to the dial plan's UDP port (the bundled example listens on 127.0.0.1:5080).
-ENV VOXCENTER_SIP_PORT=5060
-HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 CMD ["python", "-c", "\
-import os, socket, uuid; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5); \
-b = uuid.uuid4().hex; s.connect(('127.0.0.1', int(os.environ.get('VOXCENTER_SIP_PORT', '5060')))); \
-s.send(('OPTIONS sip:127.0.0.1 SIP/2.0\\r\\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\\r\\n' \
-% (s.getsockname()[1], b) + 'Max-Forwards: 70\\r\\nFrom: <sip:health@127.0.0.1>;tag=' + b[:8] + \
-'\\r\\nTo: <sip:127.0.0.1>\\r\\nCall-ID: ' + b + '\\r\\nCSeq: 1 OPTIONS\\r\\nContent-Length: 0\\r\\n\\r\\n').encode()); \
-raise SystemExit(0 if s.recv(4096).startswith(b'SIP/2.0 ') else 1)"]
+# Alive = the dial plan's first UDP (else TCP) SIP listener answers an OPTIONS with any SIP response: the port is
+# read from the same dial plan the server runs (the bundled example listens on 127.0.0.1:5080).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+    CMD ["voxcenter", "health", "--config", "/opt/voxcenter/config/voxcenter.yaml"]
 
 # SIGTERM (docker stop) drains: new calls get 503, calls in progress continue up to --drain seconds.
 # Give `docker stop --time` (default 10 s) more than the drain to let the records flush.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["voxcenter"]
-CMD ["run", "--config", "/opt/voxcenter/config/voxcenter.yaml", "--log-json", "--drain", "20"]
+CMD ["run", "--config", "/opt/voxcenter/config/voxcenter.yaml", "--log-json", "--drain", "20s"]

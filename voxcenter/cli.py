@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     from voxcenter.reports.commands import add_commands as add_report_commands
     from voxcenter.runtime.commands import add_commands as add_runtime_commands
     from voxcenter.runtime.demo import add_commands as add_demo_commands
+    from voxcenter.runtime.health import add_commands as add_health_commands
     from voxcenter.store.commands import add_commands as add_store_commands
 
     parser = argparse.ArgumentParser(
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_commands(subparsers)
     add_store_commands(subparsers)
     add_acd_commands(subparsers)
+    add_health_commands(subparsers)
     return parser
 
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 from typing import Any
 
@@ -26,6 +27,9 @@ def add_commands(subparsers: Any) -> None:
     run.add_argument("--drain", type=cli_duration, default="30s",
                      help="how long calls in progress may continue after SIGTERM (default: %(default)s)")
     run.add_argument("--node", default=None, help="node name in CDRs (default: the host name)")
+    run.add_argument("--database", metavar="URL", default=None,
+                     help="postgresql://... or sqlite:///path (default: $VOXCENTER_DATABASE_URL, else the dial "
+                          "plan's database.url, else a SQLite file next to it), as the reports find it")
     run.set_defaults(handler=run_server)
 
 
@@ -38,16 +42,17 @@ def run_server(args: argparse.Namespace) -> int:
     except ImportError:  # uvloop is optional (not on Windows)
         runner = asyncio.run
     try:
-        return int(runner(_serve(args.config, args.drain, args.node)))
+        database = args.database or os.environ.get("VOXCENTER_DATABASE_URL") or None
+        return int(runner(_serve(args.config, args.drain, args.node, database)))
     except KeyboardInterrupt:
         return 0
 
 
-async def _serve(config_path: str, drain: float, node: str | None) -> int:
+async def _serve(config_path: str, drain: float, node: str | None, database: str | None) -> int:
     from voxcenter.runtime.server import Server
     from voxcenter.runtime.startup import StartupError
 
-    server = Server(config_path, node=node)
+    server = Server(config_path, node=node, database_url=database)
     try:
         await server.start()
     except ConfigError as error:

@@ -59,8 +59,10 @@ logger = structlog.get_logger(__name__)
 class Server:
     """See the module docstring."""
 
-    def __init__(self, config_path: str | Path, *, node: str | None = None) -> None:
+    def __init__(self, config_path: str | Path, *, node: str | None = None, database_url: str | None = None) -> None:
         self.config_path = Path(config_path)
+        self.database_url = database_url
+        """The database given on the command line; None: the dial plan's ``database.url`` or SQLite next to it."""
         self.node = node or socket.gethostname()
         self.config: Config
         self.writer: DurableWriter
@@ -94,7 +96,8 @@ class Server:
         for warning in self.config.warnings:
             logger.warning("config.warning", issue=str(warning))
         config = self.config
-        url = config.database.url or f"sqlite+aiosqlite:///{self.config_path.parent / 'voxcenter.db'}"
+        url = self.database_url or config.database.url or \
+            f"sqlite+aiosqlite:///{self.config_path.parent / 'voxcenter.db'}"
         try:
             await upgrade_async(url)
         except (OSError, SQLAlchemyError) as error:
