@@ -209,3 +209,26 @@ class FeatureCodes(Model):
     """Listen to the agent's voicemail."""
     echo_test: DialString | None = "*43"
     """Echo test: hear yourself."""
+
+
+class Transfers(Model):
+    """Transfers agents make from their phones (REFER, RFC 3515; attended with Replaces, RFC 3891)."""
+
+    ring_timeout: Duration = 30.0
+    """How long a transfer target rings before the transfer fails."""
+    on_failure: Literal["agent", "queue"] = "agent"
+    """Where the caller goes when a blind transfer's target is busy, does not answer or does not exist: back
+    to the transferring ``agent`` (rung again if their phone already hung up), or back into the call's
+    ``queue`` (a call that was in no queue goes back to the agent)."""
+
+
+class InternalCalls(Model):
+    """Agents dialling each other's extensions."""
+
+    busy: Literal["reject", "voicemail"] = "reject"
+    """A busy (or unreachable) agent: ``reject`` answers 486 Busy Here (480 when not registered), ``voicemail``
+    takes a message in the called agent's mailbox."""
+    paused_reachable: bool = True
+    """A paused agent still receives internal calls (they are not queue calls)."""
+    ring_timeout: Duration = 30.0
+    """How long the called phone rings before the call counts as not answered."""

@@ -28,7 +28,7 @@ from voxcenter.config.base import (
 )
 from voxcenter.config.issues import ConfigIssue, SourceMap
 from voxcenter.config.ivr_nodes import IvrNode
-from voxcenter.config.queues import Agent, FeatureCodes, Queue
+from voxcenter.config.queues import Agent, FeatureCodes, InternalCalls, Queue, Transfers
 from voxcenter.sip.errors import RemoteProtocolError
 from voxcenter.sip.uri import parse_uri
 
@@ -482,6 +482,10 @@ class Config(Model):
     """Agent groups: name -> agent extensions (for routes and backup groups)."""
     feature_codes: FeatureCodes = FeatureCodes()
     """Agent feature codes."""
+    transfers: Transfers = Transfers()
+    """Transfers from the agents' phones."""
+    internal_calls: InternalCalls = InternalCalls()
+    """Agents calling agents."""
     schedules: dict[Name, Schedule] = Field(default_factory=dict)
     """Business hours, by name."""
     prompts: Prompts = Prompts()

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import structlog
 
-from voxcenter.acd.agents import AgentStateChanged
+from voxcenter.acd.agents import AgentState, AgentStateChanged
 from voxcenter.acd.events import (
     EXIT_QUEUE_LOG,
     Announce,
@@ -112,6 +112,8 @@ class AcdService:
         self.rings: dict[tuple[str, str], RingAttempt] = {}
         self.callbacks: set[str] = set()
         """Callbacks whose customer answered and who are talking to their agent now."""
+        self.engaged: dict[str, int] = {}
+        """Agents on direct calls (internal calls, transfer targets) and how many: busy for the next one."""
         self.callback_records: dict[str, CallbackRecord] = {}
         """The newest version of each callback not yet settled (completed, failed or cancelled)."""
         self._timer: asyncio.TimerHandle | None = None
@@ -211,6 +213,32 @@ class AcdService:
 
     def forget(self, call_id: str) -> None:
         self.calls.pop(call_id, None)
+
+    # --- agents on calls the router does not route (internal calls, transfer targets) --------------------------------
+
+    def busy_status(self, agent_id: str, *, paused_reachable: bool) -> int | None:
+        """Why ``agent_id`` cannot take a direct call now (486 busy, 480 paused), or None when it can."""
+        if self.engaged.get(agent_id, 0) > 0:
+            return 486
+        if not self.router.knows_agent(agent_id):
+            return None
+        state = self.router.agent_state(agent_id)
+        if state in (AgentState.RESERVED, AgentState.RINGING, AgentState.ON_CALL):
+            return 486
+        if state is AgentState.PAUSED and not paused_reachable:
+            return 480
+        return None
+
+    def engage(self, agent_id: str) -> None:
+        """``agent_id`` is on a direct call (their phone answered one the router did not route)."""
+        self.engaged[agent_id] = self.engaged.get(agent_id, 0) + 1
+
+    def disengage(self, agent_id: str) -> None:
+        count = self.engaged.get(agent_id, 0) - 1
+        if count > 0:
+            self.engaged[agent_id] = count
+        else:
+            self.engaged.pop(agent_id, None)
 
     # --- inputs from agents -------------------------------------------------------------------------------------------
 

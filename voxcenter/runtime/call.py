@@ -14,6 +14,7 @@ the CDR and the timeline belong to the :class:`Call`, not to any leg.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from voxcenter.media.player import MediaClock
 from voxcenter.runtime.calllog import CallLog
 from voxcenter.runtime.legmedia import LegMedia
 from voxcenter.sip.session import SipSession
+from voxcenter.store.records import CallLegRecord, new_id
 
 
 @dataclass(eq=False, slots=True)
@@ -39,6 +41,13 @@ class Leg:
     """Loop time the leg last joined the conversation (None while out of it)."""
     talk_seconds: float = 0.0
     """Time in conversation so far (closed stretches)."""
+    leg_id: str = field(default_factory=new_id)
+    started_at: float = field(default_factory=time.time)
+    """Wall-clock time the leg joined the call (answered: legs are added once their phone answered)."""
+    ended_at: float | None = None
+    """Wall-clock time its SIP dialog ended."""
+    version: int = 0
+    """Of the leg's ``call_legs`` row."""
 
     def talked(self, now: float) -> float:
         """Time in conversation, including a stretch still going on."""
@@ -106,7 +115,7 @@ class CallBridge:
         """Let audio flow (again): take each leg's codec and address as they are now."""
         self.active = True
         now = self._now()
-        for leg in self.legs:
+        for leg in self.legs if len(self.legs) > 1 else ():  # nobody talks alone (waiting on a transfer)
             if leg.talk_started is None:
                 leg.talk_started = now
         if self._engine is not None:
@@ -129,6 +138,9 @@ class CallBridge:
         if self._engine is not None:
             self._engine.stop()
         engine: Bridge | Mixer | None
+        if len(self.legs) < 2:
+            for leg in self.legs:
+                self._close_talk(leg)
         if len(self.legs) == 2:
             engine = Bridge(self.legs[0].media.session, self.legs[1].media.session)
         elif len(self.legs) > 2:
@@ -160,8 +172,30 @@ class Call:
     """Every leg the call has had, in order (legs that left stay: the CDR tells their story)."""
 
     def add(self, leg: Leg) -> Leg:
+        """A new party (answered) on the call: its row in ``call_legs`` follows it until the call ends."""
         self.legs.append(leg)
+        self._write(leg, None)
+
+        def ended(_: object) -> None:
+            leg.ended_at = time.time()
+
+        leg.session.ended.add_done_callback(ended)
         return leg
+
+    def finish(self, now: float) -> None:
+        """The call is over: each leg's final row, with its talk time."""
+        for leg in self.legs:
+            self._write(leg, now)
+
+    def _write(self, leg: Leg, now: float | None) -> None:
+        leg.version += 1
+        final = now is not None
+        self.log.sink.submit(CallLegRecord(
+            leg_id=leg.leg_id, call_id=self.call_id, version=leg.version, role=leg.role, peer=leg.party,
+            started_at=leg.started_at, sip_call_id=leg.session.call_id, answered_at=leg.started_at,
+            ended_at=(leg.ended_at or time.time()) if final else None, codec=leg.media.session.codec.name,
+            talk_seconds=round(leg.talked(now), 3) if now is not None else 0.0,
+        ))
 
     def live(self, role: str | None = None) -> list[Leg]:
         """Legs still connected (of ``role``, when given)."""

@@ -70,6 +70,7 @@ async def connect_callback(
     ender = Ender.AGENT if agent_session.ended.done() else Ender.CALLER
     hold_seconds = hold.close()
     call.bridge.stop()
+    call.finish(loop.time())
     for other in (agent_session, session):
         await other.hangup("callback finished")
     agent_leg.close()

@@ -53,8 +53,17 @@ from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
 from voxcenter.runtime.recording import CallRecording
 from voxcenter.runtime.services import MediaService, Records
+from voxcenter.runtime.transfer import (
+    TargetKind,
+    TransferRefused,
+    TransferTarget,
+    parse_refer_to,
+    queue_node,
+    resolve_target,
+)
 from voxcenter.runtime.voicemail import record_voicemail
 from voxcenter.sip.endpoint import RequestFailed
+from voxcenter.sip.message import Request
 from voxcenter.sip.session import SipSession
 from voxcenter.store.records import CallbackRecord, SurveyRecord, new_id
 
@@ -121,6 +130,16 @@ class InboundCall:
         """The call's bridge once the caller is connected to someone."""
         self.hold: BridgeHold | None = None
         """Music on hold while either phone of the bridged call holds it."""
+        self._hold_before = 0.0
+        """Hold time of the conversations before the current one (a transfer starts a new one)."""
+        self.agent: Leg | None = None
+        """The agent's (or transfer target's) leg the caller talks to now."""
+        self._agent_in_acd = False
+        """The ACD counts ``agent_id`` on this call (a queue call): it must hear when the agent leaves it."""
+        self._blind: asyncio.Task[None] | None = None
+        """A blind transfer in progress (REFER from the agent's phone)."""
+        self._caller_gone = asyncio.Event()
+        """Set when the caller hangs up: a transfer target still ringing is cancelled."""
         self.recording: CallRecording | None = None
         self.connected_at: float | None = None
         self.disposition = "abandoned_ivr"
@@ -210,8 +229,11 @@ class InboundCall:
         while True:
             await self._carry_out_actions(ivr)
             if self.bridge is not None:
-                await self._bridged()
-                return
+                node = await self._bridged()
+                if node is None:
+                    return
+                ivr = self._restart_ivr(node)  # an agent transferred the caller to an IVR node or a queue
+                continue
             if ivr.finished:
                 return
             deadline = ivr.get_timer()
@@ -450,55 +472,100 @@ class InboundCall:
         """An agent answered: bridge, record, and tell the IVR it is done."""
         self._stop_queue_audio()
         self.queued = False
+        first = self.agent_id is None
         self._connect(decision.agent_id, agent_leg, agent_session)
+        self._agent_in_acd = True
         self.log.event("CONNECT", queue=decision.queue, agent=decision.agent_id, value=decision.waited,
                        data={"first_ewt": decision.first_ewt})
-        self.log.update(agent=decision.agent_id, agent_answered_at=time.time(), wait_seconds=decision.waited)
+        if first:  # a caller transferred back into a queue keeps the first agent and wait in the CDR
+            self.log.update(agent=decision.agent_id, agent_answered_at=time.time(), wait_seconds=decision.waited)
         logger.info("call.answered", agent=decision.agent_id, queue=decision.queue, wait=round(decision.waited, 1))
         self.inputs.put_nowait(("queue-result", "answered"))
 
-    def _connect(self, agent_id: str, agent_leg: LegMedia, agent_session: SipSession) -> None:
+    def _connect(self, agent_id: str, agent_leg: LegMedia, agent_session: SipSession, role: str = "agent") -> None:
+        """The caller talks to ``agent_id`` (an agent, or whoever a transfer reached) from now on."""
         assert self.leg is not None
-        self.agent_id, self.agent_leg, self.agent_session = agent_id, agent_leg, agent_session
+        if self.agent_id is None:
+            self.agent_id = agent_id  # the CDR's agent: who took the call first
+        self.agent_leg, self.agent_session = agent_leg, agent_session
         self.disposition = "answered"
         self.connected_at = asyncio.get_running_loop().time()
         self.bridge = self.call.bridge
         self.bridge.join(self.call.legs[0])
-        self.bridge.join(self.call.add(Leg("agent", agent_id, agent_session, agent_leg)))
-        queue = self.config.queues.get(self.queue or "")
-        music = (queue.announcements.music_on_hold if queue is not None else None) or "moh"
-        self.hold = BridgeHold(self.bridge, {"caller": self.leg, "agent": agent_leg}, music=music,
-                               language=self.language, log=self.log, clock=asyncio.get_running_loop().time,
-                               queue=self.queue)
-        self.recording = CallRecording.start(self.config, self.call_id, self.bridge)
+        self.agent = self.call.add(Leg(role, agent_id, agent_session, agent_leg))
+        self.bridge.join(self.agent)
+        self._new_hold(agent_leg)
+        if self.recording is None:  # one recording per call: it follows the call's bridge through transfers
+            self.recording = CallRecording.start(self.config, self.call_id, self.bridge)
         self.bridge.start()
-        agent_leg.on_timeout = lambda _: self.inputs.put_nowait(("agent-hangup", "media timeout"))
+        agent_leg.on_timeout = lambda _: self.inputs.put_nowait(("agent-hangup", agent_session))
         agent_session.on_offer = lambda request: self._reoffer(agent_leg, request.body)
+        agent_session.on_refer = lambda request: self._refer(request, agent_session)
         self._watch(agent_session, "agent-hangup")
 
-    async def _bridged(self) -> None:
-        """Wait until either side hangs up, then end the other side."""
+    def _new_hold(self, agent_leg: LegMedia) -> None:
+        """Hold for the conversation of the caller and ``agent_leg`` (the previous one's time is kept)."""
+        assert self.leg is not None
+        if self.hold is not None:
+            self._hold_before += self.hold.close()
+        queue = self.config.queues.get(self.queue or "")
+        music = (queue.announcements.music_on_hold if queue is not None else None) or "moh"
+        self.hold = BridgeHold(self.call.bridge, {"caller": self.leg, "agent": agent_leg}, music=music,
+                               language=self.language, log=self.log, clock=asyncio.get_running_loop().time,
+                               queue=self.queue)
+
+    async def _bridged(self) -> str | None:
+        """Wait until either side hangs up, then end the other side; or return the IVR node a transfer chose."""
         while True:
             kind, value = await self.inputs.get()
-            if kind in ("caller-hangup", "media-timeout", "agent-hangup", "system-hangup"):
+            if kind == "to-node":
+                return str(value)
+            if kind == "agent-hangup" and (value is not self.agent_session or self._blind is not None):
+                continue  # a transferring agent's phone: the transfer decides what happens to the caller
+            if kind in ("caller-hangup", "media-timeout", "agent-hangup", "agent-gone", "system-hangup"):
                 break
         loop = asyncio.get_running_loop()
-        ender = Ender.AGENT if kind == "agent-hangup" else Ender.CALLER
-        self.hangup_by = "system" if kind == "system-hangup" else ender.value
+        ender = Ender.AGENT if kind in ("agent-hangup", "agent-gone") else Ender.CALLER
+        far_end = ender is Ender.AGENT and self.agent is not None and self.agent.role == "callee"
+        self.hangup_by = "system" if kind == "system-hangup" else "far_end" if far_end else ender.value
         self.cause = {"media-timeout": "media timeout", "system-hangup": str(value)}.get(kind,
                                                                                       f"{ender.value} hung up")
-        hold_seconds = self.hold.close() if self.hold is not None else 0.0
-        if self.connected_at is not None:
-            self.log.update(talk_seconds=max(0.0, loop.time() - self.connected_at - hold_seconds),
-                            hold_seconds=hold_seconds)
+        if ender is Ender.CALLER:
+            self._caller_gone.set()
+        hold_seconds = self._hold_before + (self.hold.close() if self.hold is not None else 0.0)
+        self.hold = None
         if self.bridge is not None:
             self.bridge.stop()
+        self.log.update(talk_seconds=self.call.legs[0].talked(loop.time()), hold_seconds=hold_seconds)
         if ender is Ender.AGENT:
             await self.session.hangup("agent hung up", wait=BYE_WAIT)
         elif self.agent_session is not None:
             await self.agent_session.hangup("caller hung up", wait=BYE_WAIT)
-        if self.agent_id is not None and self.queue is not None:
+        self._release_agent(ender)
+        return None
+
+    def _release_agent(self, ender: Ender) -> None:
+        """Tell the ACD the queue agent's part of the call is over (wrap-up starts); once."""
+        if self._agent_in_acd:
+            self._agent_in_acd = False
             self.acd.call_ended(self.call_id, ender)
+
+    def _restart_ivr(self, node: str) -> IvrRun:
+        """The caller goes on in the IVR at ``node`` (a transfer to a queue, a menu, the survey)."""
+        loop = asyncio.get_running_loop()
+        self.bridge = None
+        self.agent_leg = None
+        self.agent_session = None
+        self.agent = None
+        self._log_ivr_path("transfer")
+        self.ivr = IvrRun(
+            self.config, node,
+            CallInfo(self.call_id, self.session.caller or None, self.session.called, self.language,
+                     self.session.trunk),
+            wall_clock=wall_clock_from_offset(time.time() - loop.time()),
+        )
+        self.ivr.start(loop.time())
+        return self.ivr
 
     def end(self, cause: str) -> None:
         """End the call from our side (the server stops at its drain deadline); the CDR says the system did."""
@@ -519,9 +586,124 @@ class InboundCall:
 
     def _watch(self, session: SipSession, kind: str) -> None:
         def ended(_: object) -> None:
-            self.inputs.put_nowait((kind, None))
+            if kind == "caller-hangup":
+                self._caller_gone.set()
+            self.inputs.put_nowait((kind, session))
 
         session.ended.add_done_callback(ended)
+
+    # --- transfers from the agent's phone ---------------------------------------------------------------------------
+
+    def _refer(self, request: Request, session: SipSession) -> int:
+        """The agent's phone sent REFER: check the target, answer 202, carry the transfer out in the background."""
+        if session is not self.agent_session:
+            return 403
+        if self._blind is not None:
+            return 491  # Request Pending: one transfer at a time
+        agent = self.agent.party if self.agent is not None else ""
+        try:
+            refer = parse_refer_to(request)
+            if refer.replaces is not None:
+                raise TransferRefused(501, "Attended Transfer Not Supported Here")
+            target = resolve_target(self.config, agent, refer.user,
+                                    self.services.dialer.route_allowed(agent, refer.user))
+        except TransferRefused as refused:
+            logger.info("call.transfer_refused", status=refused.status, reason=refused.reason)
+            return refused.status
+        self._blind = self._spawn(self._blind_transfer(session, target))
+        return 202
+
+    async def _blind_transfer(self, session: SipSession, target: TransferTarget) -> None:
+        """RFC 3515 with NOTIFY progress: the caller hears music while the target rings, then talks to it."""
+        loop = asyncio.get_running_loop()
+        transferor = self.agent
+        assert transferor is not None and self.leg is not None
+        try:
+            self.log.event("BLINDTRANSFER", queue=self.queue, agent=transferor.party,
+                           value=self.call.legs[0].talked(loop.time()),
+                           data={"target": target.target, "kind": target.kind.value})
+            logger.info("call.blind_transfer", agent=transferor.party, target=target.target, kind=target.kind.value)
+            await session.notify_refer(100, "Trying", final=False)
+            if self.hold is not None:
+                self._hold_before += self.hold.close()
+                self.hold = None
+            self.call.bridge.leave(transferor)
+            await self._music_for_caller()
+            if target.kind is TargetKind.NODE:
+                await self._transferor_done(session, 200, "OK")
+                self.inputs.put_nowait(("to-node", target.target))
+                return
+            try:
+                leg, answered = await self._ring_target(target)
+            except RequestFailed as failure:
+                await self._transfer_failed(session, transferor, target, failure)
+                return
+            self.leg.stop()
+            self._connect(target.target, leg, answered, role="agent" if target.kind is TargetKind.AGENT else "callee")
+            self.log.event("TRANSFER", agent=target.target, data={"kind": target.kind.value, "by": transferor.party})
+            await self._transferor_done(session, 200, "OK")
+        finally:
+            self._blind = None
+
+    async def _music_for_caller(self) -> None:
+        assert self.leg is not None
+        queue = self.config.queues.get(self.queue or "")
+        music = (queue.announcements.music_on_hold if queue is not None else None) or "moh"
+        await self.leg.play([music], self.language, loop=True)
+
+    async def _ring_target(self, target: TransferTarget) -> tuple[LegMedia, SipSession]:
+        ring_timeout = self.config.transfers.ring_timeout
+        dialer = self.services.dialer
+        if target.kind is TargetKind.AGENT:
+            busy = self.acd.busy_status(target.target, paused_reachable=self.config.internal_calls.paused_reachable)
+            if busy is not None:
+                raise RequestFailed(busy, "Busy Here" if busy == 486 else "Temporarily Unavailable")
+            leg, answered = await dialer.call_extension(target.target, caller_id=self.session.caller,
+                                                        ring_timeout=ring_timeout, cancel=self._caller_gone)
+            self.acd.engage(target.target)  # on this call now: busy for the queue's and others' direct calls
+            answered.ended.add_done_callback(lambda _: self.acd.disengage(target.target))
+            return leg, answered
+        return await dialer.call_number(target.target, target.route, ring_timeout=ring_timeout,
+                                        caller_id=self.session.caller, cancel=self._caller_gone)
+
+    async def _transferor_done(self, session: SipSession, status: int, reason: str) -> None:
+        """The final NOTIFY, then the transferring agent's phone is hung up and the ACD lets the agent go."""
+        await session.notify_refer(status, reason, final=True)
+        await session.hangup("transferred", wait=BYE_WAIT)
+        self._release_agent(Ender.AGENT)
+
+    async def _transfer_failed(self, session: SipSession, transferor: Leg, target: TransferTarget,
+                               failure: RequestFailed) -> None:
+        """The target did not answer: back to the transferring agent or into the queue, as the dial plan says."""
+        self.log.event("TRANSFERFAILED", agent=transferor.party,
+                       data={"target": target.target, "status": failure.status})
+        logger.info("call.transfer_failed", target=target.target, status=failure.status)
+        if self._caller_gone.is_set():
+            await session.notify_refer(487, "Request Terminated", final=True)
+            return
+        node = queue_node(self.config, self.queue) if self.queue is not None else None
+        if self.config.transfers.on_failure == "queue" and node is not None:
+            await self._transferor_done(session, failure.status, failure.reason)
+            self.inputs.put_nowait(("to-node", node))
+            return
+        await session.notify_refer(failure.status, failure.reason, final=True)
+        assert self.leg is not None
+        if not session.is_ended:  # the agent is still there: the caller talks to them again
+            self.leg.stop()
+            self.agent = transferor
+            self.call.bridge.join(transferor)
+            self._new_hold(transferor.media)
+            self.call.bridge.start()
+            return
+        try:  # the agent's phone already hung up: ring it again
+            leg, answered = await self.services.dialer.call_extension(
+                transferor.party, caller_id=self.session.caller, ring_timeout=self.config.transfers.ring_timeout,
+                cancel=self._caller_gone)
+        except RequestFailed:
+            self.inputs.put_nowait(("agent-gone", None))  # nobody left to talk to
+            return
+        self.leg.stop()
+        self._connect(transferor.party, leg, answered)
 
     # --- other IVR actions ------------------------------------------------------------------------------------------
 
@@ -574,6 +756,9 @@ class InboundCall:
     async def _finish(self) -> None:
         self._play_token += 1
         self._stop_queue_audio()
+        self._caller_gone.set()
+        if self._blind is not None:  # let a ringing target be CANCELled before the call's tasks go
+            await asyncio.wait([self._blind], timeout=BYE_WAIT)
         for task in list(self._tasks):
             task.cancel()
         if self.queued and not self.callback_booked:
@@ -584,18 +769,21 @@ class InboundCall:
         if not self.session.is_ended:
             hangups.append(self.session.hangup(self.cause or "call finished", wait=BYE_WAIT))
             self.hangup_by = self.hangup_by or "system"
-        if self.agent_session is not None and not self.agent_session.is_ended:
-            hangups.append(self.agent_session.hangup("call finished", wait=BYE_WAIT))
+        for leg in self.call.legs[1:]:
+            if not leg.session.is_ended:
+                hangups.append(leg.session.hangup("call finished", wait=BYE_WAIT))
         await asyncio.gather(*hangups)
         if self.hold is not None:
             self.hold.close()
-        if self.bridge is not None:
-            self.bridge.stop()
+        self.call.bridge.stop()
+        self.call.finish(asyncio.get_running_loop().time())
+        self._release_agent(Ender.CALLER)
         if self.recording is not None:
             await self.recording.finish(self.records.sink)
-        for leg in (self.leg, self.agent_leg):
-            if leg is not None:
-                leg.close(self.cause or "")
+        if self.leg is not None:
+            self.leg.close(self.cause or "")
+        for leg in self.call.legs[1:]:
+            leg.media.close(self.cause or "")
         quality: dict[str, float] = {}
         if self.leg is not None:  # the caller leg's RTCP view: what the caller experienced
             stats = self.leg.session.stats

@@ -1,49 +1,89 @@
-"""An agent's call to an outside number, through a trunk its outbound route allows.
+"""A call an agent places: to an outside number through a trunk its outbound route allows, or to another agent.
 
 The far end is dialled first (the agent hears ringing, and the CANCEL goes out
 if the agent gives up); when it answers, the agent's call is answered, both
-legs are bridged and recorded (the agent on the left, as the one who called),
-and the CDR says ``outbound``.
+legs are bridged and recorded (the agent on the left, as the one who called).
+The CDR says ``outbound`` or ``internal`` and names the caller by the identity
+its phone authenticated with, whatever its From header says. A busy agent
+gets 486, or takes a voicemail when ``internal_calls.busy`` says so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import structlog
 
 from voxcenter.config import Config
+from voxcenter.ivr import RecordVoicemail
+from voxcenter.runtime.acd import AcdService
 from voxcenter.runtime.call import Call, CallBridge, Leg
 from voxcenter.runtime.dialer import Dialer
 from voxcenter.runtime.hold import BridgeHold
-from voxcenter.runtime.legmedia import MediaSetupError
+from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
 from voxcenter.runtime.recording import CallRecording
 from voxcenter.runtime.services import Records
+from voxcenter.runtime.voicemail import record_voicemail
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.session import SipSession
 from voxcenter.store.records import new_id
 
 logger = structlog.get_logger(__name__)
 
+Dial = Callable[[asyncio.Event], Awaitable[tuple[LegMedia, SipSession]]]
+"""Rings the far end (cancelled when the event is set); returns its answered leg or raises RequestFailed."""
 
-class OutboundCall:
+
+class AgentCall:
+    """See the module docstring; :meth:`outside` and :meth:`internal` build one."""
+
     def __init__(self, config: Config, dialer: Dialer, records: Records, session: SipSession, agent_id: str,
-                 number: str, route: str) -> None:
+                 target: str, *, direction: str, far_role: str, trunk: str, dial: Dial) -> None:
         self.config = config
         self.dialer = dialer
         self.records = records
         self.session = session
         self.agent_id = agent_id
-        self.number = number
-        self.route = route
+        self.target = target
+        self.far_role = far_role
+        self.dial = dial
         self.call_id = new_id()
+        self.log = records.call_log(call_id=self.call_id, direction=direction, from_number=agent_id,
+                                    to_number=target, trunk=trunk, sip_call_id=session.call_id)
+
+    @classmethod
+    def outside(cls, config: Config, dialer: Dialer, records: Records, session: SipSession, agent_id: str,
+                number: str, route: str) -> AgentCall:
         trunk, _ = dialer.route_for(number, route)
-        self.log = records.call_log(call_id=self.call_id, direction="outbound", from_number=agent_id,
-                                    to_number=number, trunk=trunk.settings.name, sip_call_id=session.call_id)
+        return cls(config, dialer, records, session, agent_id, number, direction="outbound", far_role="callee",
+                   trunk=trunk.settings.name,
+                   dial=lambda cancel: dialer.call_number(number, route, ring_timeout=90.0, caller_id=agent_id,
+                                                          cancel=cancel))
+
+    @classmethod
+    def internal(cls, config: Config, dialer: Dialer, records: Records, acd: AcdService, session: SipSession,
+                 agent_id: str, extension: str) -> AgentCall:
+        settings = config.internal_calls
+
+        async def dial(cancel: asyncio.Event) -> tuple[LegMedia, SipSession]:
+            busy = acd.busy_status(extension, paused_reachable=settings.paused_reachable)
+            if busy is not None:
+                raise RequestFailed(busy, "Busy Here" if busy == 486 else "Temporarily Unavailable")
+            leg, answered = await dialer.call_extension(extension, caller_id=agent_id, cancel=cancel,
+                                                        ring_timeout=settings.ring_timeout)
+            acd.engage(extension)
+            answered.ended.add_done_callback(lambda _: acd.disengage(extension))
+            return leg, answered
+
+        return cls(config, dialer, records, session, agent_id, extension, direction="internal", far_role="agent",
+                   trunk="", dial=dial)
 
     async def run(self) -> None:
         with structlog.contextvars.bound_contextvars(call_id=self.call_id):
+            logger.info("call.placed", agent=self.agent_id, to=self.target, direction=self.log.cdr.direction)
             await self._run()
 
     async def _run(self) -> None:
@@ -56,9 +96,11 @@ class OutboundCall:
         gave_up = asyncio.Event()
         session.ended.add_done_callback(lambda _: gave_up.set())
         try:
-            far_leg, far = await dialer.call_number(self.number, self.route, ring_timeout=90.0,
-                                                    caller_id=self.agent_id, cancel=gave_up)
+            far_leg, far = await self.dial(gave_up)
         except RequestFailed as failure:
+            if self._takes_voicemail(failure) and not gave_up.is_set():
+                await self._voicemail(failure)
+                return
             status = failure.status if 400 <= failure.status < 700 and failure.status != 487 else 480
             session.reject(status, failure.reason[:60])
             self.log.finish("failed" if not gave_up.is_set() else "abandoned_ivr",
@@ -75,27 +117,62 @@ class OutboundCall:
         loop = asyncio.get_running_loop()
         call = Call(self.call_id, self.log, CallBridge(dialer.media.clock))
         agent = call.add(Leg("agent", self.agent_id, session, agent_leg))
-        callee = call.add(Leg("callee", self.number, far, far_leg))
+        far_end = call.add(Leg(self.far_role, self.target, far, far_leg))
         bridge = call.bridge
         bridge.join(agent)  # first: the agent, who called, is the recording's left channel
-        bridge.join(callee)
-        hold = BridgeHold(bridge, {"agent": agent_leg, "callee": far_leg}, music="moh",
+        bridge.join(far_end)
+        far_side = "callee" if self.far_role == "callee" else "called"  # the role HOLD names on the timeline
+        hold = BridgeHold(bridge, {"agent": agent_leg, far_side: far_leg}, music="moh",
                           language=self.config.prompts.default_language, log=self.log, clock=loop.time)
         session.on_offer = lambda request: hold.reoffer("agent", request.body)
-        far.on_offer = lambda request: hold.reoffer("callee", request.body)
+        far.on_offer = lambda request: hold.reoffer(far_side, request.body)
         session.answer(answer)
-        self.log.update(answered_at=time.time(), agent=self.agent_id, agent_answered_at=time.time())
+        self.log.update(answered_at=time.time(), agent=self.agent_id if self.far_role == "callee" else self.target,
+                        agent_answered_at=time.time())
         recording = CallRecording.start(self.config, self.call_id, bridge)
         bridge.start()
         await asyncio.wait([session.ended, far.ended], return_when=asyncio.FIRST_COMPLETED)
         by_agent = session.ended.done()
         hold_seconds = hold.close()
         bridge.stop()
+        call.finish(loop.time())
         await (far.hangup("agent hung up") if by_agent else session.hangup("far end hung up"))
         agent_leg.close()
         far_leg.close()
         if recording is not None:
             await recording.finish(self.records.sink)
-        self.log.finish("answered", hangup_by="agent" if by_agent else "callee",
+        self.log.finish("answered", hangup_by="agent" if by_agent else "far_end",
                         cause="agent hung up" if by_agent else "far end hung up",
-                        talk_seconds=callee.talk_seconds, hold_seconds=hold_seconds)
+                        talk_seconds=far_end.talk_seconds, hold_seconds=hold_seconds)
+
+    def _takes_voicemail(self, failure: RequestFailed) -> bool:
+        return (self.far_role == "agent" and self.config.internal_calls.busy == "voicemail"
+                and failure.status in (486, 480, 408))
+
+    async def _voicemail(self, failure: RequestFailed) -> None:
+        """The called agent is busy or away: a message for their mailbox instead."""
+        session = self.session
+        assert session.remote_sdp is not None
+        try:
+            leg, answer = await self.dialer.media.answer(session.remote_sdp)
+        except MediaSetupError as error:
+            session.reject(error.status, error.reason[:60])
+            self.log.finish("failed", hangup_by="system", cause=error.reason)
+            return
+        session.on_info = lambda request: leg.info_received(request.content_type or "", request.body)
+        session.answer(answer)
+        await session.confirmed.wait()
+        self.log.update(answered_at=time.time())
+        digit_handler: list[Callable[[str], None] | None] = [None]
+        leg.on_digit = lambda event: digit_handler[0](event.digit) if digit_handler[0] is not None else None
+
+        def route_digits(handler: Callable[[str], None] | None) -> None:
+            digit_handler[0] = handler
+
+        action = RecordVoicemail(mailbox=self.target, max_length=120.0, silence_stop=5.0, beep=True)
+        await record_voicemail(leg, session, action, log=self.log, sink=self.records.sink,
+                               directory=Path(self.config.recording.directory), route_digits=route_digits)
+        await session.hangup("voicemail recorded")
+        leg.close()
+        self.log.finish("voicemail", hangup_by="caller" if session.ended.done() and
+                        session.ended.result().by_remote else "system", cause=f"{failure.status}")

@@ -42,7 +42,7 @@ from voxcenter.runtime.inbound import CallServices, InboundCall
 from voxcenter.runtime.legmedia import MediaSetupError, tone_frames
 from voxcenter.runtime.livestate import VersionStamp, registration_record, restore_live_state
 from voxcenter.runtime.mapping import credential_lookup, endpoint_settings, trunk_settings, trunk_users
-from voxcenter.runtime.outbound import OutboundCall
+from voxcenter.runtime.outbound import AgentCall
 from voxcenter.runtime.services import MediaService, Records
 from voxcenter.runtime.startup import StartupError, database_reason, os_reason
 from voxcenter.sip.endpoint import SipEndpoint
@@ -237,12 +237,20 @@ class Server:
         is_agent = session.user is not None and session.user in config.agents and not session.trunk
         if is_agent and await self._feature_code(session, str(session.user), called):
             return
+        if is_agent and called not in config.numbers and called in config.agents:
+            if called == session.user:
+                session.reject(486, "Busy Here")  # an agent calling themselves
+                return
+            await AgentCall.internal(config, self.dialer, self.records, self.acd, session, str(session.user),
+                                     called).run()
+            return
         if is_agent and called not in config.numbers:
             route = self.dialer.route_allowed(str(session.user), called)
             if route is None:
                 session.reject(403 if config.routes else 404, "Not Allowed")
                 return
-            await OutboundCall(config, self.dialer, self.records, session, str(session.user), called, route).run()
+            await AgentCall.outside(config, self.dialer, self.records, session, str(session.user), called,
+                                    route).run()
             return
         number = config.numbers.get(called)
         if number is None:

@@ -71,7 +71,8 @@ MAX_DELAYED = 2000
 FLOOD_EVENT = "sip_flood_banned"
 """The security line logged when a source goes over its request rate and is banned."""
 
-ALLOWED_METHODS = frozenset({"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE", "NOTIFY"})
+ALLOWED_METHODS = frozenset({"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE", "NOTIFY",
+                             "REFER"})
 ALLOW_HEADER = ", ".join(sorted(ALLOWED_METHODS))
 SUPPORTED_OPTIONS = frozenset({"replaces", "norefersub"})
 
@@ -642,6 +643,17 @@ class SipEndpoint:
                 self.ua.send_response(transaction, response, self._now())
         elif method == "INFO":
             session._info_received(request)
+            self.ua.send_response(transaction, make_response(request, 200), self._now())
+        elif method == "REFER":
+            status = session._refer_received(request)
+            response = make_response(request, status)
+            if status == 405:
+                response.headers.add("Allow", ALLOW_HEADER)
+            if status == 202 and not session.refer_subscription(request):
+                response.headers.add("Refer-Sub", "false")  # RFC 4488: the phone asked for no NOTIFYs
+            self.ua.send_response(transaction, response, self._now())
+        elif method == "NOTIFY":
+            session._notify_received(request)
             self.ua.send_response(transaction, make_response(request, 200), self._now())
         elif method == "OPTIONS":
             self.ua.send_response(transaction, make_response(request, 200), self._now())

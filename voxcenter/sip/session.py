@@ -78,6 +78,11 @@ class SipSession:
         """Called with each INFO request (DTMF relay); the endpoint answers it 200."""
         self.on_offer: Callable[[Request], bytes | None] | None = None
         """Called with a re-INVITE/UPDATE offer; returns the SDP answer, or None to refuse with 488."""
+        self.on_notify: Callable[[Request], None] | None = None
+        """Called with each in-dialog NOTIFY (a transfer's progress, RFC 3515 §2.4.4); the endpoint answers 200."""
+        self.on_refer: Callable[[Request], int] | None = None
+        """Called with a REFER (RFC 3515: transfer); returns the status to answer (202 Accepted, 4xx, 603)."""
+        self._notify_refer = True
         self._client_invite: ClientTransaction | None = None
         self._rang = False
 
@@ -189,7 +194,37 @@ class SipSession:
             self.remote_sdp = response.body or self.remote_sdp
         return response
 
+    async def notify_refer(self, status: int, reason: str, *, final: bool) -> Response | None:
+        """Tell the transferring phone how its REFER goes (RFC 3515 §2.4.4): a message/sipfrag status line.
+
+        ``final`` ends the implicit subscription. Nothing is sent when the phone asked for none (RFC 4488)
+        or the dialog is gone.
+        """
+        if self.dialog is None or self.is_ended or not self._notify_refer:
+            return None
+        state = "terminated;reason=noresource" if final else "active;expires=60"
+        request = self.dialog.create_request(
+            "NOTIFY", body=f"SIP/2.0 {status} {reason}\r\n".encode(), content_type="message/sipfrag;version=2.0",
+            extra_headers=[("Event", "refer"), ("Subscription-State", state)],
+        )
+        return await self.endpoint._session_request(self, request)
+
+    @staticmethod
+    def refer_subscription(request: Request) -> bool:
+        """The REFER wants NOTIFYs of its progress (all do, unless ``Refer-Sub: false``, RFC 4488)."""
+        return (request.headers.get("Refer-Sub") or "true").strip().lower() != "false"
+
     # --- called by the endpoint -------------------------------------------------------------------------------------
+
+    def _refer_received(self, request: Request) -> int:
+        if self.on_refer is None:
+            return 405
+        self._notify_refer = self.refer_subscription(request)
+        try:
+            return self.on_refer(request)
+        except Exception:
+            logger.exception("call.refer_handler_crash", call_id=self.call_id)
+            return 500
 
     def _acked(self, ack: Request) -> None:
         if ack.body:
@@ -210,6 +245,13 @@ class SipSession:
             self.remote_sdp = request.body or self.remote_sdp
             self.local_sdp = answer
         return answer
+
+    def _notify_received(self, request: Request) -> None:
+        if self.on_notify is not None:
+            try:
+                self.on_notify(request)
+            except Exception:
+                logger.exception("call.notify_handler_crash", call_id=self.call_id)
 
     def _info_received(self, request: Request) -> None:
         if self.on_info is not None:

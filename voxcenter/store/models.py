@@ -74,6 +74,7 @@ class CallLeg(Base):
     ended_at: Mapped[float | None] = mapped_column(Double)
     codec: Mapped[str | None] = mapped_column(String(16))
     end_status: Mapped[int | None] = mapped_column(Integer)
+    talk_seconds: Mapped[float] = mapped_column(Double, server_default="0")
 
 
 class CallEventRow(Base):

@@ -88,7 +88,7 @@ class CallRecord:
     node: str
     """The voxcenter node that handled the call."""
     direction: str
-    """``inbound`` or ``outbound``."""
+    """``inbound``, ``outbound`` (an agent's call out) or ``internal`` (an agent calling an agent)."""
     arrived_at: float
     """When the INVITE arrived (inbound) or was sent (outbound)."""
     from_number: str = ""
@@ -137,8 +137,9 @@ class CallRecord:
     """Round-trip time from RTCP, milliseconds."""
 
     def __post_init__(self) -> None:
-        if self.direction not in ("inbound", "outbound"):
-            raise RecordError(f"call {self.call_id}: direction must be inbound or outbound, not {self.direction!r}")
+        if self.direction not in ("inbound", "outbound", "internal"):
+            raise RecordError(f"call {self.call_id}: direction must be inbound, outbound or internal, "
+                              f"not {self.direction!r}")
         if self.disposition not in DISPOSITIONS:
             raise RecordError(f"call {self.call_id}: unknown disposition {self.disposition!r}")
         if self.version < 1:
@@ -158,9 +159,9 @@ class CallLegRecord:
     version: int
     """Grows as the leg progresses."""
     role: str
-    """``caller``, ``agent``, ``outbound`` or ``transfer``."""
+    """``caller`` (the customer), ``agent`` (an agent's phone) or ``callee`` (an outside number)."""
     peer: str
-    """Remote URI or agent name."""
+    """The agent's extension or the number."""
     started_at: float
     """When the leg was created."""
     sip_call_id: str = ""
@@ -173,6 +174,8 @@ class CallLegRecord:
     """Negotiated codec (``PCMU``, ``PCMA``)."""
     end_status: int | None = None
     """Final SIP status of the leg."""
+    talk_seconds: float = 0.0
+    """Time this leg was in conversation with the others of the call (hold excluded)."""
 
 
 @dataclass(frozen=True, slots=True)
