@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import re
 import ssl
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from tests.interop.apps import PASSWORDS, answer_and_wait, running_endpoint
+from tests.interop.certificates import certificate
 from tests.interop.rawclient import UdpClient, sip_request, stream_exchange
 from voxcenter.sip.auth import DigestClient
 from voxcenter.sip.message import Response, parse_message
@@ -117,29 +112,11 @@ async def test_overload_gets_503_with_retry_after() -> None:
         assert second.headers.get("Retry-After") == "7"
 
 
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 async def test_options_over_tls(tmp_path: Path) -> None:
     from tests.interop.apps import REALM, credentials
     from voxcenter.sip.endpoint import EndpointSettings, Listener, SipEndpoint
 
-    cert, key = make_certificate(tmp_path)
+    cert, key = certificate(tmp_path)
     settings = EndpointSettings(listeners=[Listener("tls", "127.0.0.1", 0, str(cert), str(key))], realm=REALM)
     endpoint = SipEndpoint(settings, credentials=credentials, application=answer_and_wait)
     await endpoint.start()

@@ -424,3 +424,21 @@ def test_malformed_record_route_or_contact_is_the_peers_fault_and_never_raises()
     alice.layer.receive(ok, bob.address, 1.1)  # a 2xx we cannot make a dialog from: reported, not raised
     assert [e.response.status for e in alice.of(ResponseReceived)] == [200]  # type: ignore[attr-defined]
     assert alice.layer.dialogs == {}
+
+
+def test_a_transport_failure_reaches_the_tu_at_once() -> None:
+    # A TCP/TLS connection that cannot be opened (refused, an expired certificate) fails the request now, not
+    # at the next message or timer: the endpoint answers its waiter with 503.
+    from voxcenter.sip.dialog import DialogLayer
+    from voxcenter.sip.transaction import TransactionLayer, TransportFailed
+
+    layer = DialogLayer(TransactionLayer(rng=random.Random(3)))
+    request = new_request("OPTIONS", parse_uri("sip:bob@b.test"), from_=parse_name_addr("<sip:alice@a.test>"),
+                          to=parse_name_addr("<sip:bob@b.test>"), via_sent_by="a.test:5061", rng=random.Random(4),
+                          transport="TLS")
+    transaction = layer.send_request(request, ("tls", "b.test", 5061), 0.0, reliable=True)
+    layer.transport_failed(("tls", "b.test", 5061), 0.01)
+    events = []
+    while (event := layer.next_event()) is not None:
+        events.append(event)
+    assert any(isinstance(e, TransportFailed) and e.transaction is transaction for e in events)

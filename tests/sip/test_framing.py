@@ -123,3 +123,36 @@ def test_stream_and_datagram_agree() -> None:
     encoded = make_request(7, b"abc").encode()
     (streamed,) = StreamParser().feed(encoded)
     assert streamed.encode() == parse_message(encoded, datagram=False).encode() == encoded
+
+
+def test_in_message_is_true_from_a_messages_first_byte_to_its_last() -> None:
+    # What the transport times out (TransportLimits.message_timeout): keepalives are never a message.
+    parser = StreamParser()
+    for keepalive in (b"\r\n", b"\r", b"\n", b"\r\n\r\n"):
+        parser.feed(keepalive)
+        assert not parser.in_message
+    wire = make_request(1, b"hello").encode() + b"\r\n"
+    states = []
+    for byte in wire:
+        messages = parser.feed(bytes([byte]))
+        states.append((parser.in_message, len(messages)))
+    body_end = len(wire) - 2
+    assert all(in_message for in_message, _ in states[: body_end - 1])  # the header and the body
+    assert states[body_end - 1] == (False, 1)  # its last byte completes it
+    assert [in_message for in_message, _ in states[body_end:]] == [False, False]  # a trailing pong
+    parser.feed(b"INV")
+    assert parser.in_message
+
+
+@given(st.lists(st.integers(1, 30), min_size=1, max_size=20))
+def test_in_message_is_false_exactly_between_messages(cuts: list[int]) -> None:
+    wires = [make_request(i, b"x" * i).encode() for i in range(3)]
+    boundaries = {sum(len(w) for w in wires[:n]) for n in range(4)}
+    stream = b"".join(wires)
+    parser = StreamParser()
+    position = 0
+    for size in [*cuts, len(stream)]:
+        chunk = stream[position:position + size]
+        position += len(chunk)
+        parser.feed(chunk)
+        assert parser.in_message == (position not in boundaries)

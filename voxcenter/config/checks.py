@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from voxcenter.config.ivr_nodes import (
 )
 from voxcenter.config.schema import Config
 from voxcenter.media.prompts import EXTENSIONS as PROMPT_EXTENSIONS
+from voxcenter.sip.certificates import certificate_validity
 
 
 @dataclass(slots=True)
@@ -250,6 +252,24 @@ def _check_listen(c: _Context) -> Iterator[ConfigIssue]:
             yield c.error(("sip", "listen", index), f"listening twice on {listen.transport} "
                                                     f"{listen.address}:{listen.effective_port}")
         seen.add(key)
+        if listen.cert is not None and listen.cert.is_file():
+            yield from _check_certificate(c, ("sip", "listen", index, "cert"), listen.cert)
+
+
+def _check_certificate(c: _Context, path: Path_, cert: Path) -> Iterator[ConfigIssue]:
+    """A warning for a certificate that is not valid now: every TLS phone refuses it, the rest works on."""
+    try:
+        not_before, not_after = certificate_validity(str(cert))
+    except (OSError, ValueError) as error:
+        yield c.error(path, f"{cert} is not a PEM certificate: {error}")
+        return
+    now = time.time()
+    if now > not_after:
+        yield c.warning(path, f"certificate {cert} expired on {time.strftime('%Y-%m-%d', time.gmtime(not_after))}: "
+                              "TLS phones will refuse it")
+    elif now < not_before:
+        yield c.warning(path, f"certificate {cert} is valid only from "
+                              f"{time.strftime('%Y-%m-%d', time.gmtime(not_before))}")
 
 
 def prompt_references(config: Config) -> list[tuple[Path_, str]]:

@@ -99,6 +99,11 @@ class Sip(Model):
     """Address put in Contact and Via when behind NAT; none means the listen address."""
     user_agent: str = "voxcenter"
     """User-Agent and Server header value."""
+    message_timeout: Annotated[Duration, Field(gt=0)] = 5.0
+    """On TCP and TLS, a message must be complete this long after its first byte, or the connection is closed
+    (a peer trickling bytes cannot hold it)."""
+    tls_handshake_timeout: Annotated[Duration, Field(gt=0)] = 5.0
+    """A TLS connection must finish its handshake this long after it opened, or it is closed (handshake floods)."""
 
 
 class Rtp(Model):

@@ -17,6 +17,7 @@ from voxcenter.acd.model import (
 from voxcenter.config import Config
 from voxcenter.sip.auth import ha1
 from voxcenter.sip.endpoint import CredentialLookup, EndpointSettings, Listener
+from voxcenter.sip.transport import TransportLimits
 from voxcenter.sip.trunks import TrunkSettings
 from voxcenter.sip.uri import parse_uri
 
@@ -62,6 +63,8 @@ def endpoint_settings(config: Config) -> EndpointSettings:
         account_max_failures=security.account_failures,
         account_window=security.account_window,
         account_delay=security.account_delay,
+        transport_limits=TransportLimits(message_timeout=config.sip.message_timeout,
+                                         tls_handshake_timeout=config.sip.tls_handshake_timeout),
     )
 
 

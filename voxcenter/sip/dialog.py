@@ -117,6 +117,11 @@ class DialogLayer:
         self.transactions.receive(message, source, now, reliable=reliable)
         self._pump(now)
 
+    def transport_failed(self, destination: Destination, now: float) -> None:
+        """The transport could not send to ``destination``: fail the transactions using it (§17.1.4, §17.2.4)."""
+        self.transactions.transport_failed(destination, now)
+        self._pump(now)
+
     def handle_timer(self, now: float) -> None:
         """Fire every transaction and dialog timer due at ``now``."""
         self.transactions.handle_timer(now)

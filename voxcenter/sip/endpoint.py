@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from voxcenter.sip.auth import AuthOutcome, DigestAuthenticator, DigestClient, claimed_username
+from voxcenter.sip.certificates import certificate_validity
 from voxcenter.sip.checks import build_error_response, check_request
 from voxcenter.sip.dialog import (
     AckTimedOut,
@@ -216,6 +217,7 @@ class SipEndpoint:
             if listener.transport == "tls":
                 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
                 context.load_cert_chain(listener.certificate or "", listener.private_key)
+                _warn_if_expired(listener.certificate or "", time.time())
             self.addresses.append(
                 await self.transports.listen(listener.transport, listener.host, listener.port, context)
             )
@@ -271,6 +273,8 @@ class SipEndpoint:
             for name, networks in settings.trusted_networks.items()
             for network in networks
         ]
+        if self.transports is not None:
+            self.transports.limits = settings.transport_limits
         settings.listeners = self.settings.listeners
         settings.nonce_secret = self.settings.nonce_secret
         self.settings = settings
@@ -399,7 +403,7 @@ class SipEndpoint:
             self.transports.send(response.encode(), source)
 
     def _on_send_failure(self, destination: Address) -> None:
-        self.ua.transactions.transport_failed(destination, self._now())
+        self.ua.transport_failed(destination, self._now())  # through the dialog layer: its events reach us now
         self._pump()
 
     def _dispatch(self, event: object) -> None:
@@ -935,6 +939,23 @@ class SipEndpoint:
 
     def session_ended_future(self, session: SipSession) -> asyncio.Future[SessionEnded]:
         return session.ended
+
+
+def _warn_if_expired(path: str, now: float) -> None:
+    """Log loudly when a listener's certificate is not valid now: every TLS phone will refuse it.
+
+    The listener still opens (UDP and TCP phones, and a fixed certificate after a restart, need no more)."""
+    try:
+        not_before, not_after = certificate_validity(path)
+    except (OSError, ValueError) as error:
+        logger.warning("sip.tls_certificate_unreadable", certificate=path, error=str(error))
+        return
+    if now > not_after:
+        logger.error("sip.tls_certificate_expired", certificate=path,
+                     expired=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(not_after)))
+    elif now < not_before:
+        logger.error("sip.tls_certificate_not_yet_valid", certificate=path,
+                     valid_from=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(not_before)))
 
 
 def _never_banned(settings: EndpointSettings) -> tuple[str, ...]:

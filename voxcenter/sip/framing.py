@@ -42,6 +42,13 @@ class StreamParser:
         """Octets received and not yet part of a returned message."""
         return len(self._buffer)
 
+    @property
+    def in_message(self) -> bool:
+        """Whether part of a message has arrived and the rest has not (keepalive CRLFs are not a message).
+
+        The transport times such a message out: a peer trickling bytes must not hold a connection."""
+        return self._head is not None or (bool(self._buffer) and self._buffer != b"\r")
+
     def feed(self, data: bytes) -> list[Request | Response]:
         """Take received bytes; return the messages they complete, in order.
 

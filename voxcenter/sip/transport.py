@@ -58,6 +58,11 @@ class Address:
 class TransportLimits:
     idle_timeout: float = 900.0
     """A TCP/TLS connection with no traffic for this long is closed (phones send CRLF keepalives)."""
+    message_timeout: float = 5.0
+    """A message on TCP/TLS must be complete this long after its first byte, or the connection is closed:
+    a peer trickling bytes would otherwise hold it until ``idle_timeout``."""
+    tls_handshake_timeout: float = 5.0
+    """A TLS connection that has not finished its handshake this long after it opened is closed."""
     max_connections_per_source: int = 32
     """More connections from one IP address are refused at once."""
     max_connections: int = 10_000
@@ -109,29 +114,64 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
 
 class _StreamProtocol(asyncio.Protocol):
-    """One TCP or TLS connection, inbound or outbound."""
+    """One TCP or TLS connection, inbound or outbound.
 
-    def __init__(self, owner: SipTransports, transport_name: str) -> None:
+    An inbound TLS connection is accepted as TCP and upgraded here (``loop.start_tls``), so that it counts
+    against the per-source and total connection limits while its handshake is under way, and a handshake
+    that does not finish within ``tls_handshake_timeout`` is closed: a handshake flood holds nothing long.
+    """
+
+    def __init__(self, owner: SipTransports, transport_name: str, server_tls: ssl.SSLContext | None = None) -> None:
         self.owner = owner
         self.transport_name = transport_name
+        self.server_tls = server_tls
         self.parser = StreamParser()
         self.transport: asyncio.Transport | None = None
         self.remote: Address | None = None
         self.last_activity = 0.0
         self.pending: list[bytes] = []
+        self._raw: asyncio.Transport | None = None
+        """The TCP transport under a TLS handshake still under way."""
+        self._message_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         stream = cast(asyncio.Transport, transport)
-        self.transport = stream
         peer = stream.get_extra_info("peername")
         self.remote = Address(self.transport_name, str(peer[0]), int(peer[1]))
         self.last_activity = self.owner.loop.time()
         if not self.owner.adopt(self):
             stream.abort()
             return
+        if self.server_tls is not None:
+            stream.pause_reading()  # not a byte of the ClientHello for us: start_tls takes the stream over
+            self._raw = stream
+            self.owner.loop.create_task(self._handshake(stream, self.server_tls))
+            return
+        self._ready(stream)
+
+    def _ready(self, stream: asyncio.Transport) -> None:
+        self.transport = stream
         for chunk in self.pending:
             stream.write(chunk)
         self.pending.clear()
+
+    async def _handshake(self, raw: asyncio.Transport, context: ssl.SSLContext) -> None:
+        loop = self.owner.loop
+        try:
+            secured = await loop.start_tls(raw, self, context, server_side=True,
+                                           ssl_handshake_timeout=self.owner.limits.tls_handshake_timeout)
+        except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as error:
+            logger.info("sip.tls_handshake_failed", remote=str(self.remote), error=str(error) or type(error).__name__)
+            self._raw = None
+            raw.abort()
+            self.owner.forget(self)  # the TLS layer never hands us connection_lost for a failed handshake
+            return
+        self._raw = None
+        if secured is None:  # the connection went away meanwhile
+            self.owner.forget(self)
+            return
+        self.last_activity = loop.time()
+        self._ready(secured)
 
     def data_received(self, data: bytes) -> None:
         assert self.remote is not None
@@ -150,8 +190,25 @@ class _StreamProtocol(asyncio.Protocol):
             # RFC 5626 §4.4.1: answer a double-CRLF ping with a single CRLF pong.
             self.parser.pings_received = 0
             self.write(b"\r\n")
+        self._time_message(restart=bool(messages))
         for message in messages:
             self.owner.deliver(message, self.remote)
+
+    def _time_message(self, *, restart: bool) -> None:
+        """Arm the partial-message deadline at a message's first byte; disarm it when no message is pending."""
+        if (not self.parser.in_message or restart) and self._message_deadline is not None:
+            self._message_deadline.cancel()
+            self._message_deadline = None
+        if self.parser.in_message and self._message_deadline is None:
+            self._message_deadline = self.owner.loop.call_later(self.owner.limits.message_timeout,
+                                                                self._message_timed_out)
+
+    def _message_timed_out(self) -> None:
+        self._message_deadline = None
+        logger.info("sip.message_timeout", remote=str(self.remote), buffered=self.parser.buffered,
+                    timeout=self.owner.limits.message_timeout)
+        if self.transport is not None:
+            self.transport.abort()
 
     def write(self, data: bytes) -> None:
         if self.transport is None:
@@ -163,8 +220,13 @@ class _StreamProtocol(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
+        elif self._raw is not None:
+            self._raw.abort()  # still in its TLS handshake
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._message_deadline is not None:
+            self._message_deadline.cancel()
+            self._message_deadline = None
         self.owner.forget(self)
 
 
@@ -192,6 +254,8 @@ class SipTransports:
         self._connections: dict[Address, _StreamProtocol] = {}
         self._per_source: dict[str, int] = defaultdict(int)
         self._connecting: dict[Address, _StreamProtocol] = {}
+        self.server_contexts: dict[Address, ssl.SSLContext] = {}
+        """The TLS context of each TLS listener (its certificate, its SNI callback)."""
         self._sweeper: asyncio.TimerHandle | None = None
 
     # --- listening ------------------------------------------------------------
@@ -214,11 +278,13 @@ class SipTransports:
             if transport == "tls" and ssl_context is None:
                 raise ValueError("a TLS listener needs a certificate (ssl_context)")
             server = await self.loop.create_server(
-                lambda: _StreamProtocol(self, transport), host, port, ssl=ssl_context, reuse_address=True
+                lambda: _StreamProtocol(self, transport, ssl_context), host, port, reuse_address=True
             )
             self._servers.append(server)
             bound = server.sockets[0].getsockname()
             address = Address(transport, str(bound[0]), int(bound[1]))
+            if ssl_context is not None:
+                self.server_contexts[address] = ssl_context
         else:
             raise ValueError(f"unknown transport {transport!r}")
         self.local.setdefault(transport, address)
