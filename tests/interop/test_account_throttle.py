@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -79,6 +80,8 @@ async def test_forty_sources_guessing_one_account_are_slowed_and_the_agent_still
         assert len(guesses) < 100  # of the 200 guesses sent
         assert sorted(t for per_source in times for t in per_source)[-100] >= DELAY * 0.9  # most were slowed
         assert endpoint.accounts.is_throttled("1001", endpoint._now())
+        # Checked or not, every guess counted against its source: all 40 are banned after their 5.
+        assert len(endpoint.failures.bans(time.time())) == 40
     log = capfd.readouterr().err
     alerts = [line for line in log.splitlines() if "sip_account_throttled" in line]
     assert len(alerts) == 1 and "user=1001" in alerts[0] and "failures=10" in alerts[0], alerts

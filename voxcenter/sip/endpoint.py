@@ -503,8 +503,12 @@ class SipEndpoint:
         if throttle is not None and not throttle.verify:
             assert account is not None
             self._account_failure(account, source, clock)
+            # Counted against the source as a failure too: guessing at an account under attack from an address
+            # it is not known at is how the attack goes on.
+            ban = self.failures.record_failure(source.host, now, account, "account_throttled")
             security_log.warning(**security_log_fields(source.host, source.port, account, "account_throttled",
-                                                       method=request.method, realm=self.settings.realm))
+                                                       method=request.method, realm=self.settings.realm,
+                                                       banned=ban is not None))
             response = make_response(request, 401)
             for value in self.authenticator.challenge(now):
                 response.headers.add("WWW-Authenticate", value)
