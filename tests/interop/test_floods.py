@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,25 @@ async def test_sipp_invite_flood_draws_one_response_per_invite_then_the_ban(tmp_
         assert endpoint.stats["sent"] == 17, result.describe()
         assert result.successful == 17 and result.failed == 983, result.describe()
         assert endpoint.stats["dropped_flood"] == 983
+
+
+async def test_a_banned_source_cannot_open_tcp_connections() -> None:
+    async with running_endpoint(answer_and_wait, trusted=(), flood_requests=3) as endpoint:
+        port = endpoint.address("tcp").port
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.6", 0))
+        for n in range(4):
+            writer.write(sip_request("OPTIONS", 5060, call_id=f"tcp-{n}", uri="sip:127.0.0.1", transport="TCP"))
+        await writer.drain()
+        answers = b""
+        while answers.count(b"SIP/2.0 ") < 4:
+            answers += await asyncio.wait_for(reader.read(65536), 2.0)
+        assert answers.count(b"SIP/2.0 200") == 3 and answers.count(b"SIP/2.0 503") == 1
+        assert endpoint.flood.is_banned("127.0.0.6", endpoint._now())
+        # Banned: a new connection is closed before a byte is read; another address still connects.
+        banned_reader, banned_writer = await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.6", 0))
+        assert await asyncio.wait_for(banned_reader.read(1), 2.0) == b""
+        other_reader, other_writer = await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.7", 0))
+        other_writer.write(sip_request("OPTIONS", 5060, call_id="tcp-other", uri="sip:127.0.0.1", transport="TCP"))
+        assert (await asyncio.wait_for(other_reader.readuntil(b"\r\n\r\n"), 2.0)).startswith(b"SIP/2.0 200")
+        for w in (writer, banned_writer, other_writer):
+            w.close()

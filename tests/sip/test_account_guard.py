@@ -44,6 +44,9 @@ def test_the_phone_at_a_known_address_is_never_slowed() -> None:
     assert guard.check("1001", PHONE, 3.0) is None  # no lockout: the agent's desk phone registers as usual
     assert guard.check("1001", "198.51.100.21", 3.0, known=True) is None  # registered from there right now
     assert guard.check("1001", "203.0.113.1", 3.0) is not None
+    # An address many clients share (a proxy, an office's NAT) proves nothing: throttled there too.
+    assert guard.check("1001", PHONE, 3.0, shared=True) is not None
+    assert guard.check("1001", PHONE, 3.1, known=True, shared=True) is not None
 
 
 def test_the_throttle_lifts_when_the_attempts_stop() -> None:

@@ -416,7 +416,8 @@ class Security(Model):
     account_failures: int = Field(default=10, ge=1)
     """Failed authentications on one account, from any mix of addresses, within ``account_window`` that throttle
     it: attempts from addresses it is not known at are answered after ``account_delay``, one per delay checked.
-    Its phone's address (a registration, or a success within 30 days) is never slowed: no lockout."""
+    Its phone's address (a registration, or a success within 30 days) is never slowed: no lockout; a
+    ``never_ban`` address is shared by many clients, so there the throttle applies to all."""
     account_window: Duration = 600.0
     """Window over which an account's failures are counted."""
     account_delay: Duration = 2.0

@@ -210,7 +210,8 @@ class SipEndpoint:
         """Open every listener; returns the bound addresses (port 0 → the real port)."""
         self._loop = asyncio.get_running_loop()
         self.transports = SipTransports(
-            self._on_message, self._on_parse_error, self._on_send_failure, limits=self.settings.transport_limits
+            self._on_message, self._on_parse_error, self._on_send_failure, limits=self.settings.transport_limits,
+            source_refused=self._is_banned,
         )
         for listener in self.settings.listeners:
             context = None
@@ -368,6 +369,10 @@ class SipEndpoint:
         self.ua.receive(message, source, now, reliable=source.reliable)
         self._pump()
 
+    def _is_banned(self, host: str) -> bool:
+        """Whether ``host`` is banned, for a flood or for failed authentications: its connections are refused."""
+        return self.flood.is_banned(host, self._now()) or self.failures.is_banned(host, time.time())
+
     def _refuse_flood(self, request: Request | None, source: Address, verdict: Verdict) -> None:
         """A source over its request rate: its first request over gets a 503 (sent once), then nothing."""
         if verdict is Verdict.DROP:
@@ -499,7 +504,10 @@ class SipEndpoint:
         account = claimed_username(authorization) if authorization else None
         throttle = None
         if account is not None:
-            throttle = self.accounts.check(account, source.host, clock, known=self._registered_from(account, source))
+            # never_ban and trunk addresses are shared (a proxy, an office's NAT): never "known" for one account.
+            shared = self.failures.is_exempt(source.host)
+            throttle = self.accounts.check(account, source.host, clock, shared=shared,
+                                           known=not shared and self._registered_from(account, source))
         if throttle is not None and not throttle.verify:
             assert account is not None
             self._account_failure(account, source, clock)

@@ -139,6 +139,10 @@ class FailureTracker:
         while len(self._bans) > self._max_bans:
             del self._bans[min(self._bans, key=lambda k: self._bans[k].until)]
 
+    def is_exempt(self, source_ip: str) -> bool:
+        """Whether ``source_ip`` is on the allowlist (never banned)."""
+        return self._key(source_ip) is None
+
     def is_banned(self, source_ip: str, now: float) -> bool:
         """Whether requests from ``source_ip`` are refused at ``now``."""
         if not self._bans:
@@ -292,12 +296,18 @@ class AccountGuard:
         seen = known.get(source_ip) if known is not None else None
         return seen is not None and now - seen <= self.known_for
 
-    def check(self, user: str, source_ip: str, now: float, *, known: bool = False) -> Throttle | None:
+    def check(
+        self, user: str, source_ip: str, now: float, *, known: bool = False, shared: bool = False
+    ) -> Throttle | None:
         """How to handle an attempt on ``user`` from ``source_ip``: None means as usual.
 
         ``known`` says the caller knows the address for this account by other means (a registration).
+        ``shared`` says many clients share the address (a proxy, an office's NAT: ``never_ban``), so that
+        having seen the account there proves nothing: the throttle applies to it whatever is known.
         """
-        if known or not self.is_throttled(user, now) or self.is_known(user, source_ip, now):
+        if not self.is_throttled(user, now):
+            return None
+        if not shared and (known or self.is_known(user, source_ip, now)):
             return None
         if self._next_check.get(user, float("-inf")) <= now:
             self._next_check[user] = now + self.delay

@@ -121,9 +121,12 @@ class _StreamProtocol(asyncio.Protocol):
     that does not finish within ``tls_handshake_timeout`` is closed: a handshake flood holds nothing long.
     """
 
-    def __init__(self, owner: SipTransports, transport_name: str, server_tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, owner: SipTransports, transport_name: str, server_tls: ssl.SSLContext | None = None, *,
+                 inbound: bool = False) -> None:
         self.owner = owner
         self.transport_name = transport_name
+        self.inbound = inbound
+        """Accepted by one of our listeners (rather than opened by us)."""
         self.server_tls = server_tls
         self.parser = StreamParser()
         self.transport: asyncio.Transport | None = None
@@ -241,8 +244,11 @@ class SipTransports:
         *,
         limits: TransportLimits | None = None,
         tls_client_context: ssl.SSLContext | None = None,
+        source_refused: Callable[[str], bool] | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
+        self.source_refused = source_refused
+        """Whether connections from an address are refused at once (a banned source)."""
         self.on_message = on_message
         self.on_error = on_error
         self.on_send_failure = on_send_failure
@@ -278,7 +284,7 @@ class SipTransports:
             if transport == "tls" and ssl_context is None:
                 raise ValueError("a TLS listener needs a certificate (ssl_context)")
             server = await self.loop.create_server(
-                lambda: _StreamProtocol(self, transport, ssl_context), host, port, reuse_address=True
+                lambda: _StreamProtocol(self, transport, ssl_context, inbound=True), host, port, reuse_address=True
             )
             self._servers.append(server)
             bound = server.sockets[0].getsockname()
@@ -362,6 +368,9 @@ class SipTransports:
             or len(self._connections) >= self.limits.max_connections
         ):
             logger.warning("sip.connection_refused", source=source, reason="connection limit")
+            return False
+        if connection.inbound and self.source_refused is not None and self.source_refused(source):
+            logger.info("sip.connection_refused", source=source, reason="banned")
             return False
         self._per_source[source] += 1
         self._connections[connection.remote] = connection
