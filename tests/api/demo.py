@@ -58,7 +58,7 @@ def scripted() -> FakeControlPlane:
                 control.pump()
         for call_id in list(control.live)[: 3 + minute % 2]:
             if control.live[call_id].state == "connected":
-                control.hang_up(call_id)
+                control.hang_up_caller(call_id)
         control.advance(20.0)
     control.agent_command("105", "pause", "team meeting")
     control.agent_command("107", "pause", "lunch")

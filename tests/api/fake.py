@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from voxcenter.acd import AgentProfile, CallRequest, Ender, QueuePolicy, Router
 from voxcenter.api import AGENT_COMMANDS, AgentLedger, AgentSnapshot, CallSnapshot
 from voxcenter.config import ConfigError, ConfigIssue
@@ -29,6 +31,8 @@ class FakeControlPlane:
                  names: dict[str, str] | None = None, timezone: str = "Europe/Paris") -> None:
         self.clock = 1000.0
         self.names = names or {}
+        self.hung_up: list[str] = []
+        self.engine: AsyncEngine | None = None
         self.zone = timezone
         self.profiles = AGENTS if agents is None else agents
         self._router = Router(POLICIES if policies is None else policies, self.profiles, now=self.clock)
@@ -73,6 +77,16 @@ class FakeControlPlane:
 
     def calls(self) -> list[CallSnapshot]:
         return list(self.live.values())
+
+    def hang_up(self, call_id: str) -> bool:
+        if call_id not in self.live:
+            return False
+        self.hung_up.append(call_id)
+        return True
+
+    @property
+    def database(self) -> AsyncEngine | None:
+        return self.engine
 
     def agents(self) -> list[AgentSnapshot]:
         snapshots = self.ledger.snapshots(self._router)
@@ -122,7 +136,7 @@ class FakeControlPlane:
                                           old.started, old.language)
         self.pump()
 
-    def hang_up(self, call_id: str) -> None:
+    def hang_up_caller(self, call_id: str) -> None:
         self._router.caller_left(call_id, self.clock)
         self._router.call_ended(call_id, self.clock, Ender.CALLER)
         self.live.pop(call_id, None)

@@ -50,7 +50,7 @@ def test_ledger_agrees_with_the_router(steps: list[tuple[str, object, object]]) 
                 connected.add(call_id)
                 handled[agent_id] += 1
         elif kind == "hangup" and connected:
-            control.hang_up(connected.pop())
+            control.hang_up_caller(connected.pop())
         elif kind == "wait":
             control.advance(float(first))  # type: ignore[arg-type]
         snapshots = {s.agent_id: s for s in control.agents()}

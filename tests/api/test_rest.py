@@ -122,7 +122,7 @@ async def test_logout_during_a_call_waits_for_its_end(client: Client, control: F
     control.join("c1", "sales")
     control.answer("c1", "1001")
     assert (await post(client, "/api/agents/1001/logout", 200))["state"] == "on-call"
-    control.hang_up("c1")
+    control.hang_up_caller("c1")
     control.advance(10.0)  # sales wrap-up
     assert (await get_json(client, "/api/agents/1001"))["state"] == "offline"
     assert (await get_json(client, "/api/agents/1001"))["calls_handled"] == 1

@@ -5,6 +5,10 @@ Secure by default: every endpoint but ``/healthz`` and the (data-free) wallboard
 carry the token as a ``token`` query parameter because browsers cannot set headers on
 websockets. Without a configured token ``start_api`` binds loopback only and says so.
 
+Each token carries a role (``PERMISSIONS``): ``admin`` may do everything, ``supervisor`` everything
+but reloading the dial plan, ``agent`` may read the queues and act on its own agent only (403
+otherwise). Without any token every request is served as ``admin`` (loopback only).
+
 Every error is JSON, ``{"error": "..."}``: 400 bad request, 401 no or wrong token, 404 unknown
 queue/agent/path, 405 wrong method, 409 an agent transition the router refuses or a reload
 already running, 422 a refused dial plan (with ``file:line:column: message`` errors); an
@@ -19,12 +23,15 @@ import ipaddress
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voxcenter.api.control import ControlPlane
 from voxcenter.api.metrics import metrics_registry, render
@@ -32,6 +39,7 @@ from voxcenter.api.views import agent_views, call_view, queue_detail, queue_view
 from voxcenter.api.wallboard import WallboardHub, wallboard_page
 from voxcenter.config import ConfigError
 from voxcenter.sip.errors import LocalProtocolError
+from voxcenter.store.queries import MAX_LIMIT, call_record, list_cdrs, list_voicemails, recording_audio
 
 logger = structlog.get_logger(__name__)
 
@@ -44,6 +52,44 @@ PUBLIC_PATHS = frozenset({"/healthz", "/", "/wallboard"})
 WEBSOCKET_PATH = "/api/wallboard/ws"
 
 
+ROLES = ("agent", "supervisor", "admin")
+"""Roles from least to most allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A bearer token and what it may do."""
+
+    token: str
+    role: str
+    """One of ``ROLES``."""
+    agent: str | None = None
+    """The agent an ``agent`` token acts for."""
+
+
+PERMISSIONS: dict[tuple[str, str], str] = {
+    ("GET", "/metrics"): "supervisor",
+    ("GET", "/api/queues"): "agent",
+    ("GET", "/api/queues/{name}"): "agent",
+    ("POST", "/api/queues/{name}/members/{agent_id}"): "supervisor",
+    ("PATCH", "/api/queues/{name}/members/{agent_id}"): "supervisor",
+    ("DELETE", "/api/queues/{name}/members/{agent_id}"): "supervisor",
+    ("GET", "/api/agents"): "supervisor",
+    ("GET", "/api/agents/{agent_id}"): "agent",
+    ("POST", "/api/agents/{agent_id}/{command}"): "agent",
+    ("GET", "/api/calls"): "supervisor",
+    ("POST", "/api/calls/{call_id}/hangup"): "supervisor",
+    ("GET", "/api/cdrs"): "agent",
+    ("GET", "/api/cdrs/{call_id}"): "supervisor",
+    ("GET", "/api/recordings/{recording_id}"): "supervisor",
+    ("GET", "/api/voicemails"): "supervisor",
+    ("POST", "/api/reload"): "admin",
+    ("GET", WEBSOCKET_PATH): "supervisor",
+}
+"""(method, route) -> the least role allowed; a route not listed needs ``admin``. An ``agent`` token reaches
+``/api/agents/{agent_id}`` only for its own agent and reads only its own CDRs."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApiSettings:
     """Where the API listens and how it authenticates (``token`` must be given, even as None, on purpose)."""
@@ -53,7 +99,10 @@ class ApiSettings:
     port: int = 8080
     """TCP port (0 picks a free one)."""
     token: str | None
-    """Bearer token every request must carry; None: no authentication, loopback only."""
+    """Bearer token every request must carry (the admin role); None and no ``tokens``: no authentication,
+    loopback only."""
+    tokens: tuple[ApiToken, ...] = ()
+    """More tokens, each with its role."""
     cors: bool = False
     """Answer CORS preflights and allow any origin (the token still guards every request)."""
     wallboard_min_interval: float = 0.5
@@ -64,6 +113,10 @@ class ApiSettings:
     def __post_init__(self) -> None:
         if self.token is not None and not self.token.strip():
             raise ValueError("the API token must not be empty (leave it unset for a loopback-only API)")
+        for entry in self.tokens:
+            if entry.role not in ROLES or not entry.token.strip() or (entry.role == "agent") != bool(entry.agent):
+                raise ValueError(f"API token with role {entry.role!r}: roles are {ROLES}; "
+                                 "an agent token names its agent")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"API port {self.port} is outside 0..65535")
         if not 0 < self.wallboard_min_interval <= self.wallboard_max_interval:
@@ -133,16 +186,42 @@ def _presented_token(request: web.Request) -> str | None:
     return None
 
 
+def _principal(settings: ApiSettings, presented: str | None) -> ApiToken | None:
+    """The token ``presented`` matches (every one compared, in constant time), or None."""
+    known = ([ApiToken(settings.token, "admin")] if settings.token is not None else []) + list(settings.tokens)
+    found = None
+    for entry in known:
+        if presented is not None and hmac.compare_digest(presented.encode(), entry.token.encode()):
+            found = found or entry
+    return found
+
+
+PRINCIPAL = web.RequestKey("principal", ApiToken)
+"""Where the request's ApiToken is kept (``request[PRINCIPAL]``)."""
+
+
 @web.middleware
 async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    expected = request.app[SETTINGS].token
-    if expected is None or request.path in PUBLIC_PATHS:
+    settings = request.app[SETTINGS]
+    if (settings.token is None and not settings.tokens) or request.path in PUBLIC_PATHS:
+        request[PRINCIPAL] = ApiToken("", "admin")
         return await handler(request)
-    presented = _presented_token(request)
-    if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
+    principal = _principal(settings, _presented_token(request))
+    if principal is None:
         response = _error(401, "missing or wrong bearer token (send 'Authorization: Bearer <token>')")
         response.headers["WWW-Authenticate"] = 'Bearer realm="voxcenter"'
         return response
+    route = request.match_info.route
+    resource = route.resource
+    if resource is not None and not isinstance(request.match_info.http_exception, web.HTTPException):
+        needed = PERMISSIONS.get((request.method, resource.canonical), "admin")
+        if ROLES.index(principal.role) < ROLES.index(needed):
+            return _error(403, f"this needs the {needed} role; the token has {principal.role}")
+        own = request.match_info.get("agent_id")
+        if principal.role == "agent" and own is not None and own != principal.agent \
+                and resource.canonical.startswith("/api/agents/"):
+            return _error(403, f"an agent token acts for agent {principal.agent} only")
+    request[PRINCIPAL] = principal
     return await handler(request)
 
 
@@ -240,6 +319,90 @@ async def list_calls(request: web.Request) -> web.Response:
     return web.json_response({"calls": [call_view(c, now) for c in control.calls()]})
 
 
+async def hang_up_call(request: web.Request) -> web.Response:
+    """POST /api/calls/{call_id}/hangup: end a live call from the server's side."""
+    call_id = request.match_info["call_id"]
+    if not request.app[CONTROL].hang_up(call_id):
+        return _error(404, f"no call {call_id!r} in progress")
+    logger.info("api.hangup", call_id=call_id, role=request[PRINCIPAL].role)
+    return web.json_response({"status": "hanging up", "call_id": call_id}, status=202)
+
+
+def _moment(request: web.Request, name: str) -> float | None:
+    """A query parameter as POSIX seconds: a number, or ISO 8601 (UTC unless it says otherwise)."""
+    text = request.query.get(name)
+    if text is None or not text.strip():
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{name!r} must be POSIX seconds or an ISO 8601 time, not {text!r}") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _limit(request: web.Request) -> int:
+    text = request.query.get("limit", "100")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise web.HTTPBadRequest(text=f"'limit' must be a whole number from 1 to {MAX_LIMIT}")
+    return int(text)
+
+
+def _records(request: web.Request) -> AsyncEngine:
+    engine = request.app[CONTROL].database
+    if engine is None:
+        raise web.HTTPServiceUnavailable(text="the records are not available on this server")
+    return engine
+
+
+async def list_cdrs_handler(request: web.Request) -> web.Response:
+    """GET /api/cdrs?from=&to=&queue=&agent=&limit=: CDRs, newest first (an agent token: its own calls)."""
+    principal = request[PRINCIPAL]
+    agent = principal.agent if principal.role == "agent" else request.query.get("agent")
+    rows = await list_cdrs(_records(request), since=_moment(request, "from"), until=_moment(request, "to"),
+                           queue=request.query.get("queue"), agent=agent, limit=_limit(request))
+    return web.json_response({"cdrs": rows})
+
+
+async def get_cdr(request: web.Request) -> web.Response:
+    """GET /api/cdrs/{call_id}: the CDR with its timeline, recordings and voicemails."""
+    call_id = request.match_info["call_id"]
+    record = await call_record(_records(request), call_id)
+    if record is None:
+        return _error(404, f"no CDR for call {call_id!r}")
+    return web.json_response(record)
+
+
+async def list_voicemails_handler(request: web.Request) -> web.Response:
+    """GET /api/voicemails?mailbox=&from=&limit=: voicemails, newest first."""
+    rows = await list_voicemails(_records(request), mailbox=request.query.get("mailbox"),
+                                 since=_moment(request, "from"), limit=_limit(request))
+    return web.json_response({"voicemails": rows})
+
+
+RECORDING_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg"}
+
+
+async def get_recording(request: web.Request) -> web.StreamResponse:
+    """GET /api/recordings/{recording_id}: the audio, from the database or the recordings directory."""
+    recording_id = request.match_info["recording_id"]
+    found = await recording_audio(_records(request), recording_id)
+    if found is None:
+        return _error(404, f"no recording {recording_id!r}")
+    row, data = found
+    content_type = RECORDING_TYPES.get(str(row["format"]), "application/octet-stream")
+    headers = {"Content-Disposition": f'attachment; filename="{row["call_id"]}.{row["format"]}"'}
+    if data is not None:
+        return web.Response(body=data, content_type=content_type, headers=headers)
+    path = Path(str(row["path"]))
+    if not await asyncio.to_thread(path.is_file):
+        return _error(410, f"recording {recording_id!r} is no longer at {path}")
+    return web.FileResponse(path, headers={**headers, "Content-Type": content_type})
+
+
 async def reload(request: web.Request) -> web.Response:
     """Reload the dial plan: 200 with warnings, 422 with every error, 409 when a reload is running."""
     lock = request.app[RELOAD_LOCK]
@@ -300,6 +463,11 @@ def create_app(
     app.router.add_get("/api/agents/{agent_id}", get_agent)
     app.router.add_post("/api/agents/{agent_id}/{command:login|logout|pause|unpause}", agent_command)
     app.router.add_get("/api/calls", list_calls)
+    app.router.add_post("/api/calls/{call_id}/hangup", hang_up_call)
+    app.router.add_get("/api/cdrs", list_cdrs_handler)
+    app.router.add_get("/api/cdrs/{call_id}", get_cdr)
+    app.router.add_get("/api/recordings/{recording_id}", get_recording)
+    app.router.add_get("/api/voicemails", list_voicemails_handler)
     app.router.add_post("/api/reload", reload)
     app.router.add_get("/", wallboard)
     app.router.add_get("/wallboard", wallboard)
@@ -334,7 +502,7 @@ async def start_api(
     line says so.
     """
     host = settings.host
-    if settings.token is None:
+    if settings.token is None and not settings.tokens:
         if not is_loopback(host):
             logger.warning("api.loopback_only", requested_host=host, reason="no API token is configured")
             host = "127.0.0.1"
@@ -345,5 +513,5 @@ async def start_api(
     site = web.TCPSite(runner, host, settings.port)
     await site.start()
     port = int(runner.addresses[0][1]) if runner.addresses else settings.port
-    logger.info("api.listening", host=host, port=port, auth=settings.token is not None)
+    logger.info("api.listening", host=host, port=port, auth=settings.token is not None or bool(settings.tokens))
     return runner, port

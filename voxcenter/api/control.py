@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from voxcenter.acd import AgentProfile, AgentState, AgentStateChanged, Bridge, Router
 from voxcenter.config import ConfigIssue
 
@@ -93,6 +95,15 @@ class ControlPlane(Protocol):
 
     async def reload(self) -> list[ConfigIssue]:
         """Reload the dial plan; returns its warnings, raises ``voxcenter.config.ConfigError``."""
+        ...
+
+    def hang_up(self, call_id: str) -> bool:
+        """End the live call ``call_id`` from the server's side (its CDR says the system hung up); False if unknown."""
+        ...
+
+    @property
+    def database(self) -> AsyncEngine | None:
+        """The records (CDRs, timelines, recordings, voicemails) for the API's reads; None: not available."""
         ...
 
     def calls(self) -> list[CallSnapshot]:

@@ -338,6 +338,15 @@ def _check_reachable(c: _Context) -> Iterator[ConfigIssue]:
             yield c.warning(("ivr", node_id), f"node {node_id!r} is unreachable from any number")
 
 
+def _check_api_tokens(c: _Context) -> Iterator[ConfigIssue]:
+    if "api" in c.invalid.sections or "agents" in c.invalid.sections:
+        return
+    for index, entry in enumerate(c.config.api.tokens):
+        if entry.agent is not None and entry.agent not in c.config.agents:
+            yield c.error(("api", "tokens", index, "agent"),
+                          f"API token for agent {entry.agent!r}, who is not in agents")
+
+
 CHECKS: tuple[Callable[[_Context], Iterator[ConfigIssue]], ...] = (
     _check_listen,
     _check_trunks,
@@ -348,6 +357,7 @@ CHECKS: tuple[Callable[[_Context], Iterator[ConfigIssue]], ...] = (
     _check_queues,
     _check_agents,
     _check_codes,
+    _check_api_tokens,
     _check_prompts,
     _check_reachable,
 )

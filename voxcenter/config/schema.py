@@ -431,6 +431,24 @@ class Security(Model):
     """Calls beyond this are refused with 503."""
 
 
+class ApiTokenEntry(Model):
+    """A bearer token of the admin API with the role it grants."""
+
+    token: str = Field(min_length=16)
+    """The secret itself (at least 16 characters)."""
+    role: Literal["admin", "supervisor", "agent"]
+    """``admin``: everything; ``supervisor``: every view and record, agent commands, hang-ups, queue membership;
+    ``agent``: the queues, its own agent and commands, its own CDRs."""
+    agent: DialString | None = None
+    """The agent an ``agent`` token acts for (required for that role only)."""
+
+    @model_validator(mode="after")
+    def _agent_for_agent_role(self) -> ApiTokenEntry:
+        if (self.role == "agent") != (self.agent is not None):
+            raise ValueError("an 'agent' token names its 'agent'; other roles name none")
+        return self
+
+
 class Api(Model):
     """The admin HTTP API, live wallboard and Prometheus metrics."""
 
@@ -441,11 +459,14 @@ class Api(Model):
     port: Port = 8088
     """TCP port."""
     token: str | None = None
-    """Bearer token every request but /healthz must carry; without one the API serves loopback only."""
+    """Bearer token every request but /healthz must carry (the admin role); without any token the API serves
+    loopback only."""
+    tokens: tuple[ApiTokenEntry, ...] = ()
+    """More tokens, each with a role: ``[{token, role: admin|supervisor|agent, agent}]``."""
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> Api:
-        if self.enabled and self.token is None and not _is_loopback(str(self.address)):
+        if self.enabled and self.token is None and not self.tokens and not _is_loopback(str(self.address)):
             raise ValueError("an API listening beyond loopback needs a 'token'")
         return self
 

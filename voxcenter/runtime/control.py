@@ -7,22 +7,29 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from voxcenter.acd.router import Router
 from voxcenter.api.control import AgentSnapshot, CallSnapshot
 from voxcenter.config import Config, ConfigIssue
 from voxcenter.runtime.acd import AcdService
+from voxcenter.store.db import make_engine
 
 
 class LiveCall(Protocol):
     def snapshot(self) -> CallSnapshot: ...
+
+    def end(self, cause: str) -> None: ...
 
 
 class ServerControl:
     """Adapts the server's parts (the ACD, the calls in progress, reload) to the API's control plane."""
 
     def __init__(self, acd: AcdService, calls: Mapping[str, LiveCall], config: Callable[[], Config],
-                 reload: Callable[[], Awaitable[list[ConfigIssue]]]) -> None:
+                 reload: Callable[[], Awaitable[list[ConfigIssue]]], *, database_url: str | None = None) -> None:
         self.acd = acd
+        self._database_url = database_url
+        self._engine: AsyncEngine | None = None
         self.config = config
         """The current dial plan (it changes on reload)."""
         self.live_calls = calls
@@ -52,6 +59,25 @@ class ServerControl:
 
     async def reload(self) -> list[ConfigIssue]:
         return await self._reload()
+
+    def hang_up(self, call_id: str) -> bool:
+        call = self.live_calls.get(call_id)
+        if call is None:
+            return False
+        call.end("hung up through the API")
+        return True
+
+    @property
+    def database(self) -> AsyncEngine | None:
+        if self._engine is None and self._database_url is not None:
+            self._engine = make_engine(self._database_url)
+        return self._engine
+
+    async def close(self) -> None:
+        """Release the database connections the API's reads opened."""
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
 
     async def subscribe(self) -> AsyncIterator[dict[str, object]]:
         queue: asyncio.Queue[dict[str, object]] = asyncio.Queue(maxsize=1)

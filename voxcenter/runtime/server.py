@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from voxcenter.acd.model import ConfigError as AcdConfigError
 from voxcenter.acd.router import Router
-from voxcenter.api.app import ApiSettings, start_api
+from voxcenter.api.app import ApiSettings, ApiToken, start_api
 from voxcenter.config import Config, ConfigError, ConfigIssue, load_config
 from voxcenter.media.player import MediaClock
 from voxcenter.media.ports import PortPool
@@ -62,7 +62,8 @@ class Server:
     def __init__(self, config_path: str | Path, *, node: str | None = None, database_url: str | None = None) -> None:
         self.config_path = Path(config_path)
         self.database_url = database_url
-        """The database given on the command line; None: the dial plan's ``database.url`` or SQLite next to it."""
+        """The database given on the command line (None: the dial plan's ``database.url`` or SQLite next to it);
+        after ``start``, the one in use."""
         self.node = node or socket.gethostname()
         self.config: Config
         self.writer: DurableWriter
@@ -81,6 +82,7 @@ class Server:
         self.started_at = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self._api: web.AppRunner | None = None
+        self._control: ServerControl | None = None
         self._drained = asyncio.Event()
         """Set whenever the last call in progress ends (what a draining stop waits for)."""
         self._credentials = credential_lookup  # replaced by the mapped lookup at start and reload
@@ -98,6 +100,7 @@ class Server:
         config = self.config
         url = self.database_url or config.database.url or \
             f"sqlite+aiosqlite:///{self.config_path.parent / 'voxcenter.db'}"
+        self.database_url = url
         try:
             await upgrade_async(url)
         except (OSError, SQLAlchemyError) as error:
@@ -172,6 +175,8 @@ class Server:
             await trunk.stop()
         if self._api is not None:
             await self._api.cleanup()
+        if self._control is not None:
+            await self._control.close()
         await self.endpoint.stop()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5.0)
@@ -185,9 +190,12 @@ class Server:
         if not api.enabled:
             return
         token = os.environ.get("VOXCENTER_API_TOKEN") or api.token
-        settings = ApiSettings(host=str(api.address), port=api.port, token=token)
+        settings = ApiSettings(host=str(api.address), port=api.port, token=token,
+                               tokens=tuple(ApiToken(t.token, t.role, t.agent) for t in api.tokens))
         try:
-            control = ServerControl(self.acd, self.calls, lambda: self.config, self.reload)
+            control = ServerControl(self.acd, self.calls, lambda: self.config, self.reload,
+                                    database_url=self.database_url)
+            self._control = control
             self._api, port = await start_api(control, settings)
         except OSError as error:
             # Calls matter more than the admin API: keep serving them and say loudly what is missing.

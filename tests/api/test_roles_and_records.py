@@ -1,0 +1,128 @@
+"""Bearer tokens with roles (admin, supervisor, agent), hanging up a call, and reading CDRs, a call's timeline,
+its recordings and voicemails through the API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from tests.api.fake import FakeControlPlane
+from tests.reports.dataset import H9, load, records
+from voxcenter.api import ApiSettings, create_app
+from voxcenter.api.app import PERMISSIONS, ApiToken
+from voxcenter.store import commands as store_commands
+from voxcenter.store.db import make_engine
+from voxcenter.store.records import CallEvent, RecordingRecord, VoicemailRecord
+
+ADMIN, SUPERVISOR, AGENT = "admin-token-0123456789", "supervisor-token-0123", "agent-1001-token-0123"
+TOKENS = (ApiToken(SUPERVISOR, "supervisor"), ApiToken(AGENT, "agent", "1001"))
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[tuple[TestClient[Any, Any], FakeControlPlane, Path]]:
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    assert await asyncio.to_thread(store_commands.run, ["db", "upgrade", "--database", url]) == 0
+    audio = tmp_path / "c-rec.wav"
+    audio.write_bytes(b"RIFF....WAVEfmt fake audio")
+    extra = [
+        CallEvent("e1", "A1", H9 + 1, "ENTERQUEUE", queue="sales"),
+        CallEvent("e2", "A1", H9 + 5, "CONNECT", queue="sales", agent="alice"),
+        RecordingRecord("r1", "A1", str(audio), "wav", 12.0, audio.stat().st_size, "0" * 64, H9 + 5),
+        VoicemailRecord("v1", "A1", "sales", H9 + 30, str(tmp_path / "vm.wav"), 8.0),
+    ]
+    await asyncio.to_thread(lambda: asyncio.run(load(url, [*records(), *extra])))
+    control = FakeControlPlane()
+    control.engine = make_engine(url)
+    control.staff("1001", "1002")
+    control.join("live-1", "sales")
+    client: TestClient[Any, Any] = TestClient(TestServer(create_app(control, ApiSettings(token=ADMIN,
+                                                                                          tokens=TOKENS))))
+    await client.start_server()
+    yield client, control, audio
+    await client.close()
+    await control.engine.dispose()
+
+
+async def test_each_role_reaches_what_it_may(api: tuple[TestClient[Any, Any], FakeControlPlane, Path]) -> None:
+    client, _, _ = api
+    expectations = [
+        ("GET", "/api/queues", {ADMIN: 200, SUPERVISOR: 200, AGENT: 200}),
+        ("GET", "/api/agents", {ADMIN: 200, SUPERVISOR: 200, AGENT: 403}),
+        ("GET", "/api/agents/1001", {ADMIN: 200, SUPERVISOR: 200, AGENT: 200}),
+        ("GET", "/api/agents/1002", {ADMIN: 200, SUPERVISOR: 200, AGENT: 403}),
+        ("POST", "/api/agents/1002/pause", {AGENT: 403, SUPERVISOR: 200}),
+        ("POST", "/api/agents/1001/pause", {AGENT: 200}),
+        ("GET", "/api/calls", {SUPERVISOR: 200, AGENT: 403}),
+        ("GET", "/metrics", {SUPERVISOR: 200, AGENT: 403}),
+        ("POST", "/api/reload", {SUPERVISOR: 403, AGENT: 403, ADMIN: 200}),
+        ("GET", "/api/cdrs/A1", {AGENT: 403, SUPERVISOR: 200}),
+    ]
+    for method, path, by_token in expectations:
+        for token, status in by_token.items():
+            response = await client.request(method, path, headers=bearer(token))
+            assert response.status == status, (method, path, token, await response.text())
+            if status == 403:
+                error = (await response.json())["error"]
+                assert "role" in error or "acts for agent" in error
+    assert (await client.get("/api/queues", headers=bearer("wrong-token-000000000"))).status == 401
+    assert (await client.get("/api/queues")).status == 401
+
+
+async def test_every_route_has_a_permission(api: tuple[TestClient[Any, Any], FakeControlPlane, Path]) -> None:
+    client, _, _ = api
+    routes = {(route.method, route.resource.canonical) for route in client.app.router.routes()
+              if route.resource is not None and route.method != "HEAD"}
+    public = {("GET", "/healthz"), ("GET", "/"), ("GET", "/wallboard")}
+    assert routes - public <= set(PERMISSIONS), routes - public - set(PERMISSIONS)
+
+
+async def test_hang_up_a_live_call(api: tuple[TestClient[Any, Any], FakeControlPlane, Path]) -> None:
+    client, control, _ = api
+    response = await client.post("/api/calls/live-1/hangup", headers=bearer(SUPERVISOR))
+    assert response.status == 202 and control.hung_up == ["live-1"]
+    missing = await client.post("/api/calls/nope/hangup", headers=bearer(SUPERVISOR))
+    assert missing.status == 404 and "no call" in (await missing.json())["error"]
+    assert (await client.post("/api/calls/live-1/hangup", headers=bearer(AGENT))).status == 403
+
+
+async def test_cdrs_timeline_recordings_and_voicemails(api: tuple[TestClient[Any, Any], FakeControlPlane, Path],
+                                                       ) -> None:
+    client, _, audio = api
+    listed = await (await client.get("/api/cdrs", params={"from": "2026-11-20T00:00", "limit": "5"},
+                                     headers=bearer(SUPERVISOR))).json()
+    assert 0 < len(listed["cdrs"]) <= 5
+    times = [row["arrived_at"] for row in listed["cdrs"]]
+    assert times == sorted(times, reverse=True)
+    one = await (await client.get("/api/cdrs/A1", headers=bearer(SUPERVISOR))).json()
+    assert [event["event"] for event in one["timeline"]] == ["ENTERQUEUE", "CONNECT"]
+    assert [r["recording_id"] for r in one["recordings"]] == ["r1"] and "data" not in one["recordings"][0]
+    assert [v["mailbox"] for v in one["voicemails"]] == ["sales"]
+    audio_response = await client.get("/api/recordings/r1", headers=bearer(SUPERVISOR))
+    assert audio_response.status == 200 and audio_response.content_type == "audio/wav"
+    assert await audio_response.read() == audio.read_bytes()
+    voicemails = await (await client.get("/api/voicemails", params={"mailbox": "sales"},
+                                         headers=bearer(SUPERVISOR))).json()
+    assert [v["voicemail_id"] for v in voicemails["voicemails"]] == ["v1"]
+    assert (await client.get("/api/cdrs/none", headers=bearer(SUPERVISOR))).status == 404
+    assert (await client.get("/api/recordings/none", headers=bearer(SUPERVISOR))).status == 404
+    bad = await client.get("/api/cdrs", params={"from": "last tuesday"}, headers=bearer(SUPERVISOR))
+    assert bad.status == 400 and "ISO 8601" in (await bad.json())["error"]
+    assert (await client.get("/api/cdrs", params={"limit": "0"}, headers=bearer(SUPERVISOR))).status == 400
+
+
+async def test_an_agent_token_reads_only_its_own_cdrs(api: tuple[TestClient[Any, Any], FakeControlPlane, Path],
+                                                      ) -> None:
+    client, _, _ = api
+    everyone = await (await client.get("/api/cdrs", headers=bearer(SUPERVISOR))).json()
+    assert {row["agent"] for row in everyone["cdrs"]} - {None} == {"alice", "bob"}
+    mine = await (await client.get("/api/cdrs", params={"agent": "alice"}, headers=bearer(AGENT))).json()
+    assert mine["cdrs"] == []  # agent 1001 answered none of the data set's calls; 'agent=' cannot widen it
