@@ -14,6 +14,7 @@ from voxcenter import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     from voxcenter.acd.commands import add_commands as add_acd_commands
+    from voxcenter.api.views_cli import add_commands as add_view_commands
     from voxcenter.config_commands import add_commands as add_config_commands
     from voxcenter.reports.commands import add_commands as add_report_commands
     from voxcenter.runtime.commands import add_commands as add_runtime_commands
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_store_commands(subparsers)
     add_acd_commands(subparsers)
     add_health_commands(subparsers)
+    add_view_commands(subparsers)
     return parser
 
 

@@ -1,0 +1,64 @@
+"""``voxcenter queues | agents | calls`` (and ``--watch``) against a served API over the scripted contact center."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.api.demo import scripted
+from voxcenter.api import ApiSettings, start_api
+from voxcenter.api.views_cli import CLEAR
+
+TOKEN = "views-token-0123456789"
+
+
+@pytest.fixture
+async def api_url() -> AsyncIterator[str]:
+    control = scripted()
+    runner, port = await start_api(control, ApiSettings(port=0, token=TOKEN))
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def voxcenter(*argv: str, seconds: float | None = None) -> tuple[int | None, str, str]:
+    """Run the command line; with ``seconds``, interrupt it (Ctrl-C) after that long."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voxcenter.cli", *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    if seconds is not None:
+        await asyncio.sleep(seconds)
+        process.send_signal(2)  # SIGINT, as Ctrl-C
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_queues_agents_and_calls(api_url: str) -> None:
+    status, queues, _ = await voxcenter("queues", "--api", api_url, "--token", TOKEN)
+    assert status == 0
+    header = queues.splitlines()[0].split()
+    assert header[:9] == ["queue", "waiting", "longest", "SL", "ASA", "abandoned", "overflowed", "no", "agent"]
+    assert any(line.startswith("claims ") and line.split()[7] == "2" for line in queues.splitlines())  # no agent
+    assert "support: waiting callers" in queues and "+4420790" in queues
+    status, agents, _ = await voxcenter("agents", "--api", api_url, "--token", TOKEN)
+    assert status == 0 and "Alice Martin" in agents and "sales · +3361200" in agents and "team meeting" in agents
+    status, calls, _ = await voxcenter("calls", "--api", api_url, "--token", TOKEN)
+    assert status == 0 and calls.splitlines()[0].split()[:4] == ["call", "caller", "called", "state"]
+    status, _, error = await voxcenter("calls", "--api", api_url, "--token", "wrong-token-000000000")
+    assert status == 1 and "401" in error
+
+
+async def test_watch_redraws_in_place_until_ctrl_c(api_url: str) -> None:
+    status, out, _ = await voxcenter("agents", "--api", api_url, "--token", TOKEN, "--watch", "300ms", seconds=4.0)
+    assert status == 0
+    frames = out.split(CLEAR)[1:]
+    assert len(frames) >= 3 and all("Alice Martin" in frame for frame in frames)
+    assert "every 0.3s, Ctrl-C to stop" in frames[0]
+
+
+async def test_an_api_that_is_not_there_is_said_plainly() -> None:
+    status, _, error = await voxcenter("queues", "--api", "http://127.0.0.1:9", "--token", TOKEN)
+    assert status == 1 and "cannot reach the admin API at http://127.0.0.1:9" in error
