@@ -173,3 +173,23 @@ async def test_a_peer_with_an_expired_certificate_fails_at_once_with_503(tmp_pat
         await endpoint.stop()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_partial_message_over_tls_is_timed_out_too(tmp_path: Path) -> None:
+    cert, key = certificate(tmp_path)
+    endpoint = SipEndpoint(_tls_endpoint_settings(cert, key, message_timeout=1.0), credentials=credentials,
+                           application=answer_and_wait)
+    await endpoint.start()
+    try:
+        context = ssl.create_default_context(cafile=str(cert))
+        reader, writer = await asyncio.open_connection("127.0.0.1", endpoint.address("tls").port, ssl=context,
+                                                       server_hostname="localhost")
+        writer.write(sip_request("OPTIONS", 5061, call_id="tls-half", uri="sip:127.0.0.1", transport="TLS")[:60])
+        await writer.drain()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await closed_within(reader, 3.0)
+        assert 0.8 < loop.time() - started < 3.0
+        writer.close()
+    finally:
+        await endpoint.stop()
