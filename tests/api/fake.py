@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voxcenter.acd import AgentProfile, CallRequest, Ender, QueuePolicy, Router
 from voxcenter.api import AGENT_COMMANDS, AgentLedger, AgentSnapshot, CallSnapshot
+from voxcenter.api.control import ServerFigures
 from voxcenter.config import ConfigError, ConfigIssue
 
 POLICIES = [
@@ -33,6 +34,7 @@ class FakeControlPlane:
         self.names = names or {}
         self.hung_up: list[str] = []
         self.engine: AsyncEngine | None = None
+        self.server_figures = ServerFigures()
         self.zone = timezone
         self.profiles = AGENTS if agents is None else agents
         self._router = Router(POLICIES if policies is None else policies, self.profiles, now=self.clock)
@@ -87,6 +89,9 @@ class FakeControlPlane:
     @property
     def database(self) -> AsyncEngine | None:
         return self.engine
+
+    def figures(self) -> ServerFigures:
+        return self.server_figures
 
     def agents(self) -> list[AgentSnapshot]:
         snapshots = self.ledger.snapshots(self._router)

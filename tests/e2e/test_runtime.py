@@ -76,7 +76,11 @@ async def test_admin_api_serves_the_running_server(tmp_path: Path) -> None:
                 body = await response.json()
                 assert response.status == 200 and body["state"] == "ready"
             async with http.get(f"{base}/metrics", headers=headers) as response:
-                assert 'voxcenter_agents{state="ready"} 1.0' in await response.text()
+                exposition = await response.text()
+                assert 'voxcenter_agents{state="ready"} 1.0' in exposition
+                # The server's own figures are wired in (no call has ended yet).
+                assert 'voxcenter_registrations{reachable="true"} ' in exposition
+                assert "voxcenter_queue_wait_seconds_count 0.0" in exposition
 
 
 

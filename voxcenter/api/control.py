@@ -10,7 +10,7 @@ calls handled) are known without reaching into the router's internals.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -68,6 +68,53 @@ class AgentSnapshot:
     """The agent's name from the dial plan (empty when it has none)."""
 
 
+WAIT_BUCKETS: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+"""Upper bounds (seconds) of the wait-time histogram: around the usual service-level targets."""
+
+
+@dataclass(slots=True)
+class CallTally:
+    """Calls ended since the server started: by disposition, and a histogram of queued callers' waits (pure)."""
+
+    dispositions: dict[str, int] = field(default_factory=dict)
+    wait_counts: list[int] = field(default_factory=lambda: [0] * (len(WAIT_BUCKETS) + 1))
+    """Per bucket (not cumulative), the last one for waits above the largest bound."""
+    wait_sum: float = 0.0
+
+    def call_ended(self, disposition: str, wait: float | None) -> None:
+        """Count one ended call; ``wait`` is None for a call that never queued."""
+        self.dispositions[disposition] = self.dispositions.get(disposition, 0) + 1
+        if wait is not None:
+            index = next((i for i, bound in enumerate(WAIT_BUCKETS) if wait <= bound), len(WAIT_BUCKETS))
+            self.wait_counts[index] += 1
+            self.wait_sum += wait
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkFigure:
+    """One trunk's health as the metrics show it."""
+
+    name: str
+    health: str
+    """``up``, ``down`` or ``unknown`` (no OPTIONS answer yet)."""
+    registration: str | None
+    """``registered``, ``registering``, ``failed``…; None for a trunk that does not register."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFigures:
+    """What the metrics read of the server besides the router, at scrape time."""
+
+    trunks: tuple[TrunkFigure, ...] = ()
+    registrations: int = 0
+    """Phone registrations (bindings) held by the registrar."""
+    reachable_registrations: int = 0
+    """Of those, the ones whose phone answers."""
+    rtp: tuple[tuple[float, float], ...] = ()
+    """(jitter in ms, fraction lost 0..1) of each live call's caller leg."""
+    tally: CallTally = field(default_factory=CallTally)
+
+
 class ControlPlane(Protocol):
     """The running server as the admin API sees it."""
 
@@ -99,6 +146,10 @@ class ControlPlane(Protocol):
 
     def hang_up(self, call_id: str) -> bool:
         """End the live call ``call_id`` from the server's side (its CDR says the system hung up); False if unknown."""
+        ...
+
+    def figures(self) -> ServerFigures:
+        """Trunks, registrations, live RTP quality and ended calls, for ``/metrics``."""
         ...
 
     @property

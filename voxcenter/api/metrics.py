@@ -4,6 +4,10 @@ A custom collector reads ``ControlPlane.router.stats(now)``, the agents and the 
 when Prometheus scrapes ``/metrics``; nothing is counted on the call path. Counters that the
 router keeps since it started (offered, answered, abandoned) are exported as counters; a reload
 that builds a new router restarts them, which Prometheus' ``rate()`` treats as a counter reset.
+
+Besides the router: trunks up or down and registered, phone registrations, the RTP quality of the live calls,
+and the calls ended since start by disposition with a histogram of their waits (``ControlPlane.figures``).
+Values are rounded to what they measure: seconds of waiting to 0.1 s, jitter to 0.1 ms, ratios to 0.0001.
 """
 
 from __future__ import annotations
@@ -12,11 +16,19 @@ import math
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from voxcenter.acd import AgentState
-from voxcenter.api.control import ControlPlane
+from voxcenter.api.control import WAIT_BUCKETS, ControlPlane, ServerFigures
+
+
+def _ratio(value: float | None) -> float:
+    return math.nan if value is None else round(value, 4)
+
+
+def _seconds(value: float | None) -> float:
+    return math.nan if value is None else round(value, 1)
 
 
 class RouterCollector(Collector):
@@ -65,10 +77,10 @@ class RouterCollector(Collector):
         for name, figures in stats.items():
             waiting.add_metric([name], figures.calls_waiting)
             callbacks.add_metric([name], figures.callbacks_waiting)
-            longest.add_metric([name], figures.longest_wait)
-            service.add_metric([name], math.nan if figures.service_level is None else figures.service_level)
-            asa.add_metric([name], math.nan if figures.asa is None else figures.asa)
-            abandon.add_metric([name], figures.abandon_ratio)
+            longest.add_metric([name], _seconds(figures.longest_wait))
+            service.add_metric([name], _ratio(figures.service_level))
+            asa.add_metric([name], _seconds(figures.asa))
+            abandon.add_metric([name], _ratio(figures.abandon_ratio))
             for state in AgentState:
                 members.add_metric([name, state.value], figures.agents.get(state, 0))
             offered.add_metric([name], figures.offered)
@@ -80,6 +92,49 @@ class RouterCollector(Collector):
         for state in AgentState:
             by_state.add_metric([state.value], sum(1 for a in agents if a.state is state))
         yield by_state
+        yield from server_metrics(control.figures())
+
+
+def server_metrics(figures: ServerFigures) -> Iterator[Metric]:
+    """Trunks, registrations, live RTP quality, ended calls by disposition and their wait histogram."""
+    up = GaugeMetricFamily("voxcenter_trunk_up", "1 when the trunk answers OPTIONS, 0 when down, NaN before any "
+                           "answer", labels=["trunk"])
+    registered = GaugeMetricFamily("voxcenter_trunk_registered", "1 when the trunk's outbound registration holds",
+                                   labels=["trunk"])
+    for trunk in figures.trunks:
+        up.add_metric([trunk.name], {"up": 1.0, "down": 0.0}.get(trunk.health, math.nan))
+        if trunk.registration is not None:
+            registered.add_metric([trunk.name], 1.0 if trunk.registration == "registered" else 0.0)
+    yield from (up, registered)
+    registrations = GaugeMetricFamily("voxcenter_registrations", "Phone registrations held, by reachability",
+                                      labels=["reachable"])
+    registrations.add_metric(["true"], figures.reachable_registrations)
+    registrations.add_metric(["false"], figures.registrations - figures.reachable_registrations)
+    yield registrations
+    jitter = GaugeMetricFamily("voxcenter_rtp_jitter_seconds", "Interarrival jitter of the live calls' caller legs "
+                               "(RFC 3550), mean and worst", labels=["stat"])
+    loss = GaugeMetricFamily("voxcenter_rtp_packet_loss_ratio", "Share of the callers' RTP lost in the last RTCP "
+                             "interval, mean and worst", labels=["stat"])
+    if figures.rtp:
+        jitters = [value / 1000 for value, _ in figures.rtp]
+        losses = [value for _, value in figures.rtp]
+        for stat, pick in (("mean", lambda values: sum(values) / len(values)), ("max", max)):
+            jitter.add_metric([stat], round(pick(jitters), 4))
+            loss.add_metric([stat], round(pick(losses), 4))
+    yield from (jitter, loss)
+    tally = figures.tally
+    ended = CounterMetricFamily("voxcenter_calls_ended", "Inbound calls ended since start, by disposition",
+                                labels=["disposition"])
+    for disposition, count in sorted(tally.dispositions.items()):
+        ended.add_metric([disposition], count)
+    yield ended
+    cumulative, buckets = 0, []
+    for bound, count in zip([*map(str, WAIT_BUCKETS), "+Inf"], tally.wait_counts, strict=True):
+        cumulative += count
+        buckets.append((bound, cumulative))
+    waits = HistogramMetricFamily("voxcenter_queue_wait_seconds", "How long ended calls waited in queues",
+                                  buckets=buckets, sum_value=round(tally.wait_sum, 1))
+    yield waits
 
 
 def metrics_registry(control: ControlPlane, registry: CollectorRegistry | None = None) -> CollectorRegistry:

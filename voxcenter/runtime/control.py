@@ -10,7 +10,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voxcenter.acd.router import Router
-from voxcenter.api.control import AgentSnapshot, CallSnapshot
+from voxcenter.api.control import AgentSnapshot, CallSnapshot, ServerFigures
 from voxcenter.config import Config, ConfigIssue
 from voxcenter.runtime.acd import AcdService
 from voxcenter.store.db import make_engine
@@ -26,8 +26,10 @@ class ServerControl:
     """Adapts the server's parts (the ACD, the calls in progress, reload) to the API's control plane."""
 
     def __init__(self, acd: AcdService, calls: Mapping[str, LiveCall], config: Callable[[], Config],
-                 reload: Callable[[], Awaitable[list[ConfigIssue]]], *, database_url: str | None = None) -> None:
+                 reload: Callable[[], Awaitable[list[ConfigIssue]]], *, database_url: str | None = None,
+                 figures: Callable[[], ServerFigures] | None = None) -> None:
         self.acd = acd
+        self._figures = figures
         self._database_url = database_url
         self._engine: AsyncEngine | None = None
         self.config = config
@@ -59,6 +61,9 @@ class ServerControl:
 
     async def reload(self) -> list[ConfigIssue]:
         return await self._reload()
+
+    def figures(self) -> ServerFigures:
+        return self._figures() if self._figures is not None else ServerFigures()
 
     def hang_up(self, call_id: str) -> bool:
         call = self.live_calls.get(call_id)

@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from voxcenter.acd.model import ConfigError as AcdConfigError
 from voxcenter.acd.router import Router
 from voxcenter.api.app import ApiSettings, ApiToken, start_api
+from voxcenter.api.control import CallTally, ServerFigures, TrunkFigure
 from voxcenter.config import Config, ConfigError, ConfigIssue, load_config
 from voxcenter.media.player import MediaClock
 from voxcenter.media.ports import PortPool
@@ -79,6 +80,8 @@ class Server:
         self.services: CallServices
         self.trunks: dict[str, Trunk] = {}
         self.calls: dict[str, InboundCall] = {}
+        self.tally = CallTally()
+        """Inbound calls ended since start, by disposition and wait (for ``/metrics``)."""
         self.started_at = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self._api: web.AppRunner | None = None
@@ -194,7 +197,7 @@ class Server:
                                tokens=tuple(ApiToken(t.token, t.role, t.agent) for t in api.tokens))
         try:
             control = ServerControl(self.acd, self.calls, lambda: self.config, self.reload,
-                                    database_url=self.database_url)
+                                    database_url=self.database_url, figures=self.figures)
             self._control = control
             self._api, port = await start_api(control, settings)
         except OSError as error:
@@ -273,8 +276,22 @@ class Server:
             await call.run()
         finally:
             self.calls.pop(call.call_id, None)
+            self.tally.call_ended(call.disposition, call.log.cdr.wait_seconds)
             if not self.calls:
                 self._drained.set()
+
+    def figures(self) -> ServerFigures:
+        """Trunks, registrations, the live calls' RTP quality and the calls ended so far (for ``/metrics``)."""
+        trunks = tuple(TrunkFigure(name, trunk.status.health.value,
+                                   trunk.status.registration.value if trunk.settings.register else None)
+                       for name, trunk in self.trunks.items())
+        bindings = list(self.endpoint.registrar.bindings())
+        rtp = []
+        for call in list(self.calls.values()):
+            if call.leg is not None:
+                stats = call.leg.session.stats
+                rtp.append((stats.jitter_ms, stats.fraction_lost))
+        return ServerFigures(trunks, len(bindings), sum(1 for b in bindings if b.reachable), tuple(rtp), self.tally)
 
     def _trunk_source_allowed(self, trunk_name: str, host: str) -> bool:
         """A digest trunk with ``allow_from`` must also come from those networks."""
