@@ -148,7 +148,7 @@ class _StreamProtocol(asyncio.Protocol):
         if self.server_tls is not None:
             stream.pause_reading()  # not a byte of the ClientHello for us: start_tls takes the stream over
             self._raw = stream
-            self.owner.loop.create_task(self._handshake(stream, self.server_tls))
+            self.owner.keep(self.owner.loop.create_task(self._handshake(stream, self.server_tls)))
             return
         self._ready(stream)
 
@@ -260,6 +260,7 @@ class SipTransports:
         self._connections: dict[Address, _StreamProtocol] = {}
         self._per_source: dict[str, int] = defaultdict(int)
         self._connecting: dict[Address, _StreamProtocol] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self.server_contexts: dict[Address, ssl.SSLContext] = {}
         """The TLS context of each TLS listener (its certificate, its SNI callback)."""
         self._sweeper: asyncio.TimerHandle | None = None
@@ -351,8 +352,13 @@ class SipTransports:
                 self._connecting.pop(destination, None)
 
         # The connection serves every call after this one: its callbacks must not carry this call's context.
-        self.loop.create_task(open_connection(), context=contextvars.Context())
+        self.keep(self.loop.create_task(open_connection(), context=contextvars.Context()))
         return protocol
+
+    def keep(self, task: asyncio.Task[None]) -> None:
+        """Hold a strong reference to a background task until it ends (the loop keeps only a weak one)."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _send_failed(self, destination: Address) -> None:
         if self.on_send_failure is not None:
