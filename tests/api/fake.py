@@ -93,6 +93,9 @@ class FakeControlPlane:
     def figures(self) -> ServerFigures:
         return self.server_figures
 
+    def reload_changes(self) -> dict[str, object]:
+        return {"agents": {"added": ["1005"]}} if self.reloads else {}
+
     def agents(self) -> list[AgentSnapshot]:
         snapshots = self.ledger.snapshots(self._router)
         return [replace(agent, name=self.names.get(agent.agent_id, "")) for agent in snapshots]

@@ -415,8 +415,10 @@ async def reload(request: web.Request) -> web.Response:
             logger.warning("api.reload_refused", errors=len(exc.errors))
             return _error(422, "the dial plan was refused; the running one is kept",
                           errors=[str(issue) for issue in exc.errors])
-    logger.info("api.reloaded", warnings=len(warnings))
-    return web.json_response({"status": "reloaded", "warnings": [str(issue) for issue in warnings]})
+    changes = request.app[CONTROL].reload_changes()
+    logger.info("api.reloaded", warnings=len(warnings), changes=changes or "none")
+    return web.json_response({"status": "reloaded", "warnings": [str(issue) for issue in warnings],
+                              "changes": changes})
 
 
 async def wallboard(request: web.Request) -> web.Response:

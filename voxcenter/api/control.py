@@ -148,6 +148,10 @@ class ControlPlane(Protocol):
         """End the live call ``call_id`` from the server's side (its CDR says the system hung up); False if unknown."""
         ...
 
+    def reload_changes(self) -> dict[str, object]:
+        """What the last reload changed: agents and queues added, removed or changed (``config_changes``)."""
+        ...
+
     def figures(self) -> ServerFigures:
         """Trunks, registrations, live RTP quality and ended calls, for ``/metrics``."""
         ...

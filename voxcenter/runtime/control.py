@@ -27,7 +27,9 @@ class ServerControl:
 
     def __init__(self, acd: AcdService, calls: Mapping[str, LiveCall], config: Callable[[], Config],
                  reload: Callable[[], Awaitable[list[ConfigIssue]]], *, database_url: str | None = None,
-                 figures: Callable[[], ServerFigures] | None = None) -> None:
+                 figures: Callable[[], ServerFigures] | None = None,
+                 reload_changes: Callable[[], dict[str, object]] | None = None) -> None:
+        self._reload_changes = reload_changes
         self.acd = acd
         self._figures = figures
         self._database_url = database_url
@@ -61,6 +63,9 @@ class ServerControl:
 
     async def reload(self) -> list[ConfigIssue]:
         return await self._reload()
+
+    def reload_changes(self) -> dict[str, object]:
+        return self._reload_changes() if self._reload_changes is not None else {}
 
     def figures(self) -> ServerFigures:
         return self._figures() if self._figures is not None else ServerFigures()

@@ -31,6 +31,7 @@ from voxcenter.acd.router import Router
 from voxcenter.api.app import ApiSettings, ApiToken, start_api
 from voxcenter.api.control import CallTally, ServerFigures, TrunkFigure
 from voxcenter.config import Config, ConfigError, ConfigIssue, load_config
+from voxcenter.config.changes import config_changes
 from voxcenter.media.player import MediaClock
 from voxcenter.media.ports import PortPool
 from voxcenter.media.prompts import PromptLibrary
@@ -81,6 +82,8 @@ class Server:
         self.trunks: dict[str, Trunk] = {}
         self.calls: dict[str, InboundCall] = {}
         self.tally = CallTally()
+        self.last_reload_changes: dict[str, object] = {}
+        """What the last reload changed (``voxcenter.config.changes.config_changes``)."""
         """Inbound calls ended since start, by disposition and wait (for ``/metrics``)."""
         self.started_at = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -197,7 +200,8 @@ class Server:
                                tokens=tuple(ApiToken(t.token, t.role, t.agent) for t in api.tokens))
         try:
             control = ServerControl(self.acd, self.calls, lambda: self.config, self.reload,
-                                    database_url=self.database_url, figures=self.figures)
+                                    database_url=self.database_url, figures=self.figures,
+                                    reload_changes=lambda: self.last_reload_changes)
             self._control = control
             self._api, port = await start_api(control, settings)
         except OSError as error:
@@ -223,15 +227,17 @@ class Server:
             except AcdConfigError as error:  # the loader's checks should make this unreachable
                 raise ConfigError([ConfigIssue(str(self.config_path), 1, 1, f"the ACD refused it: {error}")]) \
                     from error
+            changes = config_changes(self.config, config)
             self.config = config
+            self.last_reload_changes = changes
             self.media.reconfigure(config)
             self.dialer.reconfigure(config)
             self._lookup = credential_lookup(config)
             for note in self.endpoint.update_settings(endpoint_settings(config)):
                 logger.warning("config.reload_partial", note=note)
             self.prompts.clear()
-            logger.info("config.reloaded", warnings=len(config.warnings), queues=sorted(config.queues),
-                        agents=len(config.agents), calls=len(self.calls))
+            logger.info("config.reloaded", warnings=len(config.warnings), changes=changes or "none",
+                        queues=sorted(config.queues), agents=len(config.agents), calls=len(self.calls))
             return list(config.warnings)
 
     # --- new calls ------------------------------------------------------------------------------------------------
