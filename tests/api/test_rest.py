@@ -194,7 +194,8 @@ async def test_calls(client: Client, control: FakeControlPlane) -> None:
 async def test_reload_returns_warnings(client: Client, control: FakeControlPlane) -> None:
     control.reload_warnings = [ConfigIssue("plan.yaml", 12, 5, "queue 'x' has no agents", "warning")]
     body = await post(client, "/api/reload", 200)
-    assert body == {"status": "reloaded", "warnings": ["plan.yaml:12:5: warning: queue 'x' has no agents"]}
+    assert body["status"] == "reloaded"
+    assert body["warnings"] == ["plan.yaml:12:5: warning: queue 'x' has no agents"]
 
 
 async def test_reload_refused_is_422_with_located_errors(client: Client, control: FakeControlPlane) -> None:
