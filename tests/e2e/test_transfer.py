@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.harness import AGENT_HZ, CALLER_HZ, feature_code, query, rtp_base_for_test, served, wait_for
 from tests.e2e.queue_peers import CallerMedia, call_of, calling, queue_dial_plan, queue_server, timeline
-from tests.e2e.test_hold import SpeakingAgent
+from tests.e2e.test_hold import SpeakingAgent, agent_sdp
 from tests.interop.audio import band_share, read_wav, write_tone_wav
 from tests.interop.baresip import Account, Baresip
 from tests.interop.sipp import free_port
@@ -255,3 +255,47 @@ async def test_blind_transfer_to_an_outside_number_through_a_route_that_allows_t
     assert legs == [("caller", "0600000005"), ("agent", "1001"), ("callee", "0611111111")]
     [(hangup_by,)] = query(db, "select hangup_by from calls where call_id=?", call_id)
     assert hangup_by == "far_end"
+
+
+async def test_attended_transfer_refer_with_replaces_joins_the_caller_to_the_consulted_agent(tmp_path: Path) -> None:
+    """The agent holds the caller, calls Bob from the same phone, talks, then completes: REFER with Replaces
+    (RFC 3891) naming the consultation. The caller then talks to Bob; both of the agent's legs end."""
+    async with queue_server(tmp_path) as server, two_agents(server) as (alice, bob), CallerMedia() as consult_media:
+        address = server.endpoint.address("udp")
+        registrar = f"{address.host}:{address.port}"
+        consult_media.speak(AGENT_HZ, 30.0)
+        async with calling(server, tmp_path, "300", name="attended", number="0600000006") as caller:
+            caller.media.speak(CALLER_HZ, 40.0)
+            await wait_for(lambda: alice.calls and alice.calls[0].answered, what="Alice answered")
+            customer = alice.calls[0]
+            held = await customer.reinvite(agent_sdp(alice.media.port, 2, "sendonly"))
+            assert held is not None and held.status == 200
+            assert alice.endpoint is not None
+            consult = await alice.endpoint.invite(
+                alice._server_uri("1002"), address, agent_sdp(consult_media.port, 1, "sendrecv"), from_user="1001",
+                credentials=alice.credentials, ring_timeout=10)
+            await wait_for(lambda: heard_share(consult_media.heard, TARGET_HZ) > 0.8, what="Alice consults Bob")
+            assert consult.dialog is not None
+            replaces = f"{consult.call_id};to-tag={consult.dialog.remote_tag};from-tag={consult.dialog.local_tag}"
+            assert await alice.refer(f"1002@{registrar}", replaces="wrong-call-id;to-tag=x;from-tag=y") == 404
+            assert await alice.refer(f"1002@{registrar}", replaces=replaces) == 202
+            await wait_for(lambda: customer.is_ended and consult.is_ended, what="both of Alice's legs ended")
+            assert alice.notifies[-1] == ("terminated;reason=noresource", "SIP/2.0 200 OK")
+            since = len(caller.media.heard)
+            await wait_for(lambda: len(caller.media.heard) - since >= 60, what="a second of Bob")
+            assert heard_share(caller.media.heard[since + 10:], TARGET_HZ) > 0.8
+            bob_heard = len(bob.media.heard)
+            await wait_for(lambda: len(bob.media.heard) - bob_heard >= 60, what="a second at Bob's")
+            assert heard_share(bob.media.heard[bob_heard + 10:], CALLER_HZ) > 0.8
+            await bob.calls[0].hangup()
+            assert (await caller.finished()).successful == 1
+        await wait_for(lambda: not server.calls and not server.endpoint.sessions, what="calls finished")
+        await server.writer.flush(5.0)
+    db = tmp_path / "voxcenter.db"
+    call_id = call_of(db, "0600000006")
+    [data] = [json.loads(str(data)) for event, _, _, _, data in timeline(db, call_id) if event == "ATTENDEDTRANSFER"]
+    assert data == {"target": "1002", "kind": "agent"}
+    legs = query(db, "select role, peer from call_legs where call_id=? order by started_at", call_id)
+    assert legs == [("caller", "0600000006"), ("agent", "1001"), ("agent", "1002")]
+    [(direction, cause)] = query(db, "select direction, hangup_cause from calls where call_id != ?", call_id)
+    assert (direction, cause) == ("internal", "transferred")  # the consultation's own CDR

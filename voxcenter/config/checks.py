@@ -204,6 +204,12 @@ def _check_routes(c: _Context) -> Iterator[ConfigIssue]:
             yield c.error((*base, "trunk"), f"route {name!r}: unknown trunk {route.trunk!r}")
         elif trunk is not None and trunk.outbound is None:
             yield c.error((*base, "trunk"), f"route {name!r}: trunk {route.trunk!r} has no outbound part")
+        for index, name_ in enumerate(route.failover):
+            spare = c.config.trunks.get(name_)
+            if spare is None and not c.known("trunks", name_):
+                yield c.error((*base, "failover", index), f"route {name!r}: unknown trunk {name_!r}")
+            elif spare is not None and spare.outbound is None:
+                yield c.error((*base, "failover", index), f"route {name!r}: trunk {name_!r} has no outbound part")
         allow = route.allow
         if allow.unauthenticated:
             yield c.error((*base, "allow", "unauthenticated"),

@@ -220,6 +220,9 @@ class Transfers(Model):
     """Where the caller goes when a blind transfer's target is busy, does not answer or does not exist: back
     to the transferring ``agent`` (rung again if their phone already hung up), or back into the call's
     ``queue`` (a call that was in no queue goes back to the agent)."""
+    conference: DialString | None = "*3"
+    """Keyed by the agent during a call, then a number and ``#``: that party (an agent, or an outside number
+    a route allows the agent) joins a three-way call. The agent may then hang up and leave the two talking."""
 
 
 class InternalCalls(Model):

@@ -222,6 +222,9 @@ class Route(Model):
     """Regular expressions matched against the whole dialled number."""
     trunk: Name
     """A trunk with an ``outbound`` part."""
+    failover: tuple[Name, ...] = ()
+    """Trunks tried next, in this order, when the one before is down (its OPTIONS pings go unanswered),
+    answers 408, 500, 502, 503 or 504, or does not answer at all."""
     strip: int = Field(default=0, ge=0)
     """Leading digits removed before sending."""
     prepend: DialString | None = None

@@ -10,13 +10,18 @@ import asyncio
 import re
 from collections.abc import Callable, Mapping
 
+import structlog
+
 from voxcenter.config import Config
 from voxcenter.runtime.legmedia import LegMedia
 from voxcenter.runtime.services import MediaService
 from voxcenter.sip.endpoint import RequestFailed, SipEndpoint
+from voxcenter.sip.message import Response
 from voxcenter.sip.session import SipSession
 from voxcenter.sip.transport import Address
 from voxcenter.sip.trunks import Trunk
+
+logger = structlog.get_logger(__name__)
 
 
 class Dialer:
@@ -72,15 +77,18 @@ class Dialer:
             raise RequestFailed(488, f"unusable answer: {error}") from error
         return leg, session
 
-    def route_for(self, number: str, route_name: str | None) -> tuple[Trunk, str]:
-        """The trunk and the number to send for an outside call (the dial plan checked who may use it)."""
+    def route_for(self, number: str, route_name: str | None) -> list[tuple[Trunk, str]]:
+        """The trunks (in failover order) and the number to send for an outside call (the dial plan checked
+        who may use the route); RequestFailed(404) when no route matches."""
         routes = self.config.routes
         candidates = [(route_name, routes[route_name])] if route_name in routes else list(routes.items())
         for _, route in candidates:
             if any(re.fullmatch(pattern, number) for pattern in route.patterns):
-                trunk = self.trunks.get(route.trunk)
-                if trunk is not None:
-                    return trunk, (route.prepend or "") + number[route.strip:]
+                dialed = (route.prepend or "") + number[route.strip:]
+                trunks = [self.trunks.get(name) for name in (route.trunk, *route.failover)]
+                usable = [(trunk, dialed) for trunk in trunks if trunk is not None]
+                if usable:
+                    return usable
         raise RequestFailed(404, "No Route")
 
     def route_allowed(self, agent_id: str, number: str) -> str | None:
@@ -94,17 +102,65 @@ class Dialer:
 
     async def call_number(self, number: str, route: str | None, *, ring_timeout: float | None = None,
                           caller_id: str | None = None, cancel: asyncio.Event | None = None,
+                          on_early_media: Callable[[LegMedia], None] | None = None,
                           ) -> tuple[LegMedia, SipSession]:
-        """Call an outside number through the route's trunk; RequestFailed when it is not answered."""
-        trunk, dialed = self.route_for(number, route)
-        outbound = self.config.trunks[trunk.settings.name].outbound
-        caller_id = (outbound.caller_id if outbound is not None and outbound.caller_id else None) or caller_id
-        leg, offer = await self.media.offer()
+        """Call an outside number through the route's trunks, in failover order; RequestFailed when none
+        answers. The answered session's ``trunk`` names the trunk that carried the call.
+
+        A 183 with SDP (the carrier's ringback or announcement) opens the leg's media early:
+        ``on_early_media`` gets the leg, once, and may bridge it before the answer."""
+        failure = RequestFailed(404, "No Route")
+        for trunk, dialed in self.route_for(number, route):
+            name = trunk.settings.name
+            outbound = self.config.trunks[name].outbound
+            shown = (outbound.caller_id if outbound is not None and outbound.caller_id else None) or caller_id
+            leg, offer = await self.media.offer()
+            try:
+                session = await trunk.invite(dialed, offer, ring_timeout=ring_timeout, caller_id=shown,
+                                             cancel=cancel, on_provisional=_early_media(leg, on_early_media))
+            except RequestFailed as error:
+                leg.close("not answered")
+                failure = error
+                if error.status not in FAILOVER_STATUSES or (cancel is not None and cancel.is_set()):
+                    raise
+                logger.warning("trunk.failover", trunk=name, status=error.status, reason=error.reason)
+                continue
+            except OSError as error:  # the trunk's host does not resolve
+                leg.close("not answered")
+                failure = RequestFailed(503, f"trunk {name}: {error}")
+                logger.warning("trunk.failover", trunk=name, status=503, reason=str(error))
+                continue
+            except BaseException:
+                leg.close("not answered")
+                raise
+            session.trunk = name
+            leg.accept(session.remote_sdp or b"")
+            return leg, session
+        raise failure
+
+
+def _early_media(leg: LegMedia, on_early_media: Callable[[LegMedia], None] | None
+                 ) -> Callable[[Response], None] | None:
+    """The 1xx watcher of one attempt: the first 183 with an SDP answer opens the leg's media."""
+    if on_early_media is None:
+        return None
+    opened = False
+
+    def provisional(response: Response) -> None:
+        nonlocal opened
+        if opened or response.status != 183 or not response.body:
+            return
         try:
-            session = await trunk.invite(dialed, offer, ring_timeout=ring_timeout, caller_id=caller_id,
-                                         cancel=cancel)
-        except BaseException:
-            leg.close("not answered")
-            raise
-        leg.accept(session.remote_sdp or b"")
-        return leg, session
+            leg.accept(response.body)
+        except Exception as error:  # an early answer we cannot use: wait for the real one
+            logger.info("call.early_media_refused", reason=str(error))
+            return
+        opened = True
+        assert on_early_media is not None
+        on_early_media(leg)
+
+    return provisional
+
+
+FAILOVER_STATUSES = frozenset({408, 500, 502, 503, 504})
+"""A trunk answering one of these (or down, or silent until Timer B: 408) passes the call to the next one."""

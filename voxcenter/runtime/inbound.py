@@ -52,7 +52,7 @@ from voxcenter.runtime.dialer import Dialer
 from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
 from voxcenter.runtime.recording import CallRecording
-from voxcenter.runtime.services import MediaService, Records
+from voxcenter.runtime.services import Consultations, MediaService, Records
 from voxcenter.runtime.transfer import (
     TargetKind,
     TransferRefused,
@@ -84,6 +84,8 @@ class CallServices:
     """Where the CDR, timeline, surveys and callbacks go."""
     customers: CustomerDirectory
     """Caller lookup for the IVR's ``lookup`` node."""
+    consultations: Consultations
+    """Agents' own calls, where an attended transfer (REFER with Replaces) finds the party to connect."""
 
 _IVR_HANDOFFS: dict[type, str] = {EnterQueue: "queue", Transfer: "transfer", RecordVoicemail: "voicemail",
                                   Hangup: "hangup"}
@@ -140,6 +142,8 @@ class InboundCall:
         """A blind transfer in progress (REFER from the agent's phone)."""
         self._caller_gone = asyncio.Event()
         """Set when the caller hangs up: a transfer target still ringing is cancelled."""
+        self._keys = ""
+        """What the agent keyed since the conference code began (``*3`` then a number, ended by ``#``)."""
         self.recording: CallRecording | None = None
         self.connected_at: float | None = None
         self.disposition = "abandoned_ivr"
@@ -501,6 +505,7 @@ class InboundCall:
         agent_leg.on_timeout = lambda _: self.inputs.put_nowait(("agent-hangup", agent_session))
         agent_session.on_offer = lambda request: self._reoffer(agent_leg, request.body)
         agent_session.on_refer = lambda request: self._refer(request, agent_session)
+        agent_leg.on_digit = lambda event: self._agent_key(agent_session, event.digit)
         self._watch(agent_session, "agent-hangup")
 
     def _new_hold(self, agent_leg: LegMedia) -> None:
@@ -520,8 +525,14 @@ class InboundCall:
             kind, value = await self.inputs.get()
             if kind == "to-node":
                 return str(value)
+            if kind == "party-left":
+                assert isinstance(value, Leg)
+                self.call.bridge.leave(value)  # a conference guest hung up: the others go on
+                continue
             if kind == "agent-hangup" and (value is not self.agent_session or self._blind is not None):
                 continue  # a transferring agent's phone: the transfer decides what happens to the caller
+            if kind == "agent-hangup" and self._hand_to_guest():
+                continue
             if kind in ("caller-hangup", "media-timeout", "agent-hangup", "agent-gone", "system-hangup"):
                 break
         loop = asyncio.get_running_loop()
@@ -543,6 +554,74 @@ class InboundCall:
             await self.agent_session.hangup("caller hung up", wait=BYE_WAIT)
         self._release_agent(ender)
         return None
+
+    def _hand_to_guest(self) -> bool:
+        """The agent left a conference: the caller goes on with the party the agent added (who talked to both
+        first: an attended transfer). False when nobody else is there."""
+        guests = [leg for leg in self.call.bridge.legs[1:] if leg is not self.agent and not leg.session.is_ended]
+        if not guests or self.agent is None:
+            return False
+        transferor, guest = self.agent, guests[0]
+        loop = asyncio.get_running_loop()
+        self.log.event("ATTENDEDTRANSFER", queue=self.queue, agent=transferor.party,
+                       value=self.call.legs[0].talked(loop.time()),
+                       data={"target": guest.party, "kind": "agent" if guest.role == "agent" else "outside",
+                             "via": "conference"})
+        logger.info("call.attended_transfer", agent=transferor.party, target=guest.party, via="conference")
+        self.call.bridge.leave(transferor)
+        self._release_agent(Ender.AGENT)
+        self.agent, self.agent_leg, self.agent_session = guest, guest.media, guest.session
+        self._new_hold(guest.media)
+        guest.session.on_offer = lambda request: self._reoffer(guest.media, request.body)
+        guest.session.on_refer = lambda request: self._refer(request, guest.session)
+        guest.media.on_digit = lambda event: self._agent_key(guest.session, event.digit)
+        self._watch(guest.session, "agent-hangup")
+        self.call.bridge.start()
+        return True
+
+    # --- conference: the agent adds a party ----------------------------------------------------------------------
+
+    def _agent_key(self, session: SipSession, digit: str) -> None:
+        """A key from the agent's phone: the conference code, a number and ``#`` add that party to the call."""
+        code = self.config.transfers.conference
+        if code is None or session is not self.agent_session:
+            return
+        keys = self._keys + digit
+        if code.startswith(keys) or (keys.startswith(code) and digit != "#"):
+            self._keys = keys
+            return
+        self._keys = ""
+        if keys.startswith(code) and digit == "#" and len(keys) > len(code) + 1:
+            self._spawn(self._add_party(keys[len(code):-1]))
+
+    async def _add_party(self, user: str) -> None:
+        """Ring ``user`` and join them to the conversation: three or more legs meet in the mixer."""
+        agent = self.agent.party if self.agent is not None else ""
+        try:
+            target = resolve_target(self.config, agent, user, self.services.dialer.route_allowed(agent, user))
+            if target.kind is TargetKind.NODE:
+                raise TransferRefused(403, "A Conference Needs A Person")
+            leg, answered = await self._ring_target(target)
+        except (TransferRefused, RequestFailed) as failure:
+            status = failure.status
+            self.log.event("CONFERENCEFAILED", agent=agent, data={"target": user, "status": status})
+            logger.info("call.conference_failed", target=user, status=status)
+            return
+        if self.bridge is None or self.session.is_ended:
+            await answered.hangup("call over")
+            leg.close()
+            return
+        guest = self.call.add(Leg("agent" if target.kind is TargetKind.AGENT else "callee", target.target,
+                                  answered, leg))
+        self.call.bridge.join(guest)
+        self.log.event("CONFERENCE", agent=agent, data={"target": target.target, "kind": target.kind.value})
+        logger.info("call.conference", agent=agent, target=target.target, parties=len(self.call.bridge.legs))
+
+        def left(_: object) -> None:
+            if guest is not self.agent:
+                self.inputs.put_nowait(("party-left", guest))
+
+        answered.ended.add_done_callback(left)
 
     def _release_agent(self, ender: Ender) -> None:
         """Tell the ACD the queue agent's part of the call is over (wrap-up starts); once."""
@@ -604,7 +683,7 @@ class InboundCall:
         try:
             refer = parse_refer_to(request)
             if refer.replaces is not None:
-                raise TransferRefused(501, "Attended Transfer Not Supported Here")
+                return self._refer_replacing(session, refer.replaces)
             target = resolve_target(self.config, agent, refer.user,
                                     self.services.dialer.route_allowed(agent, refer.user))
         except TransferRefused as refused:
@@ -612,6 +691,36 @@ class InboundCall:
             return refused.status
         self._blind = self._spawn(self._blind_transfer(session, target))
         return 202
+
+    def _refer_replacing(self, session: SipSession, replaces: str) -> int:
+        """An attended transfer (RFC 3891): the agent's phone consulted someone on another call and now joins
+        the caller to that party."""
+        # Not 481: that answer to a request inside a dialog would end the dialog itself (RFC 5057 §5.1).
+        consultation = self.services.consultations.find(replaces)
+        if consultation is None:
+            logger.info("call.transfer_refused", status=404, reason="no such consultation", replaces=replaces)
+            return 404
+        target = consultation.hand_over()
+        if target is None:
+            return 404
+        self._blind = self._spawn(self._attended_transfer(session, target))
+        return 202
+
+    async def _attended_transfer(self, session: SipSession, target: Leg) -> None:
+        loop = asyncio.get_running_loop()
+        transferor = self.agent
+        assert transferor is not None and self.leg is not None
+        try:
+            self.log.event("ATTENDEDTRANSFER", queue=self.queue, agent=transferor.party,
+                           value=self.call.legs[0].talked(loop.time()),
+                           data={"target": target.party, "kind": "agent" if target.role == "agent" else "outside"})
+            logger.info("call.attended_transfer", agent=transferor.party, target=target.party)
+            self.call.bridge.leave(transferor)
+            self.leg.stop()
+            self._connect(target.party, target.media, target.session, role=target.role)
+            await self._transferor_done(session, 200, "OK")
+        finally:
+            self._blind = None
 
     async def _blind_transfer(self, session: SipSession, target: TransferTarget) -> None:
         """RFC 3515 with NOTIFY progress: the caller hears music while the target rings, then talks to it."""

@@ -19,13 +19,14 @@ import structlog
 
 from voxcenter.config import Config
 from voxcenter.ivr import RecordVoicemail
+from voxcenter.media.bridge import Bridge as MediaBridge
 from voxcenter.runtime.acd import AcdService
 from voxcenter.runtime.call import Call, CallBridge, Leg
 from voxcenter.runtime.dialer import Dialer
 from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
 from voxcenter.runtime.recording import CallRecording
-from voxcenter.runtime.services import Records
+from voxcenter.runtime.services import Consultations, Records
 from voxcenter.runtime.voicemail import record_voicemail
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.session import SipSession
@@ -33,7 +34,9 @@ from voxcenter.store.records import new_id
 
 logger = structlog.get_logger(__name__)
 
-Dial = Callable[[asyncio.Event], Awaitable[tuple[LegMedia, SipSession]]]
+EarlyMedia = Callable[[LegMedia], None]
+"""Called with the far leg when its early media (a 183 with SDP) starts, before the answer."""
+Dial = Callable[[asyncio.Event, EarlyMedia], Awaitable[tuple[LegMedia, SipSession]]]
 """Rings the far end (cancelled when the event is set); returns its answered leg or raises RequestFailed."""
 
 
@@ -41,7 +44,8 @@ class AgentCall:
     """See the module docstring; :meth:`outside` and :meth:`internal` build one."""
 
     def __init__(self, config: Config, dialer: Dialer, records: Records, session: SipSession, agent_id: str,
-                 target: str, *, direction: str, far_role: str, trunk: str, dial: Dial) -> None:
+                 target: str, *, direction: str, far_role: str, trunk: str, dial: Dial,
+                 consultations: Consultations | None = None) -> None:
         self.config = config
         self.dialer = dialer
         self.records = records
@@ -50,25 +54,31 @@ class AgentCall:
         self.target = target
         self.far_role = far_role
         self.dial = dial
+        self.consultations = consultations
+        """Where an attended transfer from the agent's other call finds this one (RFC 3891 Replaces)."""
+        self._far: Leg | None = None
+        self._handed_over = asyncio.Event()
         self.call_id = new_id()
         self.log = records.call_log(call_id=self.call_id, direction=direction, from_number=agent_id,
                                     to_number=target, trunk=trunk, sip_call_id=session.call_id)
 
     @classmethod
     def outside(cls, config: Config, dialer: Dialer, records: Records, session: SipSession, agent_id: str,
-                number: str, route: str) -> AgentCall:
-        trunk, _ = dialer.route_for(number, route)
+                number: str, route: str, consultations: Consultations | None = None) -> AgentCall:
+        [(trunk, _), *_] = dialer.route_for(number, route)
         return cls(config, dialer, records, session, agent_id, number, direction="outbound", far_role="callee",
                    trunk=trunk.settings.name,
-                   dial=lambda cancel: dialer.call_number(number, route, ring_timeout=90.0, caller_id=agent_id,
-                                                          cancel=cancel))
+                   dial=lambda cancel, early: dialer.call_number(number, route, ring_timeout=90.0,
+                                                                 caller_id=agent_id, cancel=cancel,
+                                                                 on_early_media=early),
+                   consultations=consultations)
 
     @classmethod
     def internal(cls, config: Config, dialer: Dialer, records: Records, acd: AcdService, session: SipSession,
-                 agent_id: str, extension: str) -> AgentCall:
+                 agent_id: str, extension: str, consultations: Consultations | None = None) -> AgentCall:
         settings = config.internal_calls
 
-        async def dial(cancel: asyncio.Event) -> tuple[LegMedia, SipSession]:
+        async def dial(cancel: asyncio.Event, _: EarlyMedia) -> tuple[LegMedia, SipSession]:
             busy = acd.busy_status(extension, paused_reachable=settings.paused_reachable)
             if busy is not None:
                 raise RequestFailed(busy, "Busy Here" if busy == 486 else "Temporarily Unavailable")
@@ -79,12 +89,31 @@ class AgentCall:
             return leg, answered
 
         return cls(config, dialer, records, session, agent_id, extension, direction="internal", far_role="agent",
-                   trunk="", dial=dial)
+                   trunk="", dial=dial, consultations=consultations)
 
     async def run(self) -> None:
         with structlog.contextvars.bound_contextvars(call_id=self.call_id):
             logger.info("call.placed", agent=self.agent_id, to=self.target, direction=self.log.cdr.direction)
-            await self._run()
+            if self.consultations is not None:
+                self.consultations.calls[self.session.call_id] = self
+            try:
+                await self._run()
+            finally:
+                if self.consultations is not None:
+                    self.consultations.calls.pop(self.session.call_id, None)
+
+    # --- as a consultation (attended transfer) ----------------------------------------------------------------------
+
+    def matches(self, local_tag: str | None, remote_tag: str | None) -> bool:
+        ours = {self.session.local_tag, self.session.invite.from_.tag}
+        return {tag for tag in (local_tag, remote_tag) if tag} <= ours
+
+    def hand_over(self) -> Leg | None:
+        far = self._far
+        if far is None or far.session.is_ended or self._handed_over.is_set():
+            return None
+        self._handed_over.set()
+        return far
 
     async def _run(self) -> None:
         dialer, session = self.dialer, self.session
@@ -93,31 +122,45 @@ class AgentCall:
             self.log.finish("rejected", hangup_by="system", cause="no SDP offer")
             return
         session.ring()
+        try:  # the agent's media first: the far end's early media (ringback, announcements) reaches it
+            agent_leg, answer = await dialer.media.answer(session.remote_sdp)
+        except MediaSetupError as error:
+            session.reject(error.status, error.reason[:60])
+            self.log.finish("failed", hangup_by="system", cause=error.reason)
+            return
         gave_up = asyncio.Event()
         session.ended.add_done_callback(lambda _: gave_up.set())
+        early: list[MediaBridge] = []
+
+        def early_media(far_leg: LegMedia) -> None:
+            session.ring(answer)  # 183 Session Progress with our SDP: the agent hears the far end from now
+            relay = MediaBridge(agent_leg.session, far_leg.session)
+            relay.start()
+            early.append(relay)
+            self.log.event("EARLYMEDIA", data={"to": self.target})
+
         try:
-            far_leg, far = await self.dial(gave_up)
+            far_leg, far = await self.dial(gave_up, early_media)
         except RequestFailed as failure:
+            for relay in early:
+                relay.stop()
             if self._takes_voicemail(failure) and not gave_up.is_set():
+                agent_leg.close()
                 await self._voicemail(failure)
                 return
+            agent_leg.close()
             status = failure.status if 400 <= failure.status < 700 and failure.status != 487 else 480
             session.reject(status, failure.reason[:60])
             self.log.finish("failed" if not gave_up.is_set() else "abandoned_ivr",
                             hangup_by="agent" if gave_up.is_set() else "system", cause=f"{failure.status}")
             return
-        try:
-            agent_leg, answer = await dialer.media.answer(session.remote_sdp)
-        except MediaSetupError as error:
-            await far.hangup("media setup failed")
-            far_leg.close()
-            session.reject(error.status, error.reason[:60])
-            self.log.finish("failed", hangup_by="system", cause=error.reason)
-            return
+        for relay in early:
+            relay.stop()  # the call's bridge takes over, with the answer's media
         loop = asyncio.get_running_loop()
         call = Call(self.call_id, self.log, CallBridge(dialer.media.clock))
         agent = call.add(Leg("agent", self.agent_id, session, agent_leg))
         far_end = call.add(Leg(self.far_role, self.target, far, far_leg))
+        self._far = far_end
         bridge = call.bridge
         bridge.join(agent)  # first: the agent, who called, is the recording's left channel
         bridge.join(far_end)
@@ -128,21 +171,28 @@ class AgentCall:
         far.on_offer = lambda request: hold.reoffer(far_side, request.body)
         session.answer(answer)
         self.log.update(answered_at=time.time(), agent=self.agent_id if self.far_role == "callee" else self.target,
-                        agent_answered_at=time.time())
+                        agent_answered_at=time.time(), trunk=far.trunk or self.log.cdr.trunk)
         recording = CallRecording.start(self.config, self.call_id, bridge)
         bridge.start()
-        await asyncio.wait([session.ended, far.ended], return_when=asyncio.FIRST_COMPLETED)
-        by_agent = session.ended.done()
+        handed_over: asyncio.Future[object] = asyncio.ensure_future(self._handed_over.wait())
+        ends: list[asyncio.Future[object]] = [session.ended, far.ended, handed_over]  # type: ignore[list-item]
+        await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        handed_over.cancel()
+        transferred = self._handed_over.is_set()
+        by_agent = session.ended.done() and not transferred
         hold_seconds = hold.close()
         bridge.stop()
         call.finish(loop.time())
-        await (far.hangup("agent hung up") if by_agent else session.hangup("far end hung up"))
+        if transferred:  # the far party now talks to the agent's other caller: only the agent's leg ends here
+            await session.hangup("transferred")
+        else:
+            await (far.hangup("agent hung up") if by_agent else session.hangup("far end hung up"))
+            far_leg.close()
         agent_leg.close()
-        far_leg.close()
         if recording is not None:
             await recording.finish(self.records.sink)
-        self.log.finish("answered", hangup_by="agent" if by_agent else "far_end",
-                        cause="agent hung up" if by_agent else "far end hung up",
+        self.log.finish("answered", hangup_by="agent" if by_agent or transferred else "far_end",
+                        cause="transferred" if transferred else "agent hung up" if by_agent else "far end hung up",
                         talk_seconds=far_end.talk_seconds, hold_seconds=hold_seconds)
 
     def _takes_voicemail(self, failure: RequestFailed) -> bool:

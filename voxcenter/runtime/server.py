@@ -45,7 +45,7 @@ from voxcenter.runtime.legmedia import MediaSetupError, tone_frames
 from voxcenter.runtime.livestate import VersionStamp, registration_record, restore_live_state
 from voxcenter.runtime.mapping import credential_lookup, endpoint_settings, trunk_settings, trunk_users
 from voxcenter.runtime.outbound import AgentCall
-from voxcenter.runtime.services import MediaService, Records
+from voxcenter.runtime.services import Consultations, MediaService, Records
 from voxcenter.runtime.startup import StartupError, database_reason, os_reason
 from voxcenter.sip.endpoint import SipEndpoint
 from voxcenter.sip.registrar import BindingChange, BindingChanged
@@ -136,8 +136,10 @@ class Server:
         self.media = MediaService(self.ports, self.prompts, self.clock, config)
         self.dialer = Dialer(self.endpoint, self.media, self.trunks, config)
         self.records = Records(self.writer, self.node)
+        self.consultations = Consultations()
         self.acd = AcdService(config, self.dialer, self.records, self.spawn)
-        self.services = CallServices(self.media, self.dialer, self.acd, self.records, self.customers)
+        self.services = CallServices(self.media, self.dialer, self.acd, self.records, self.customers,
+                                     self.consultations)
         try:
             addresses = await self.endpoint.start()
         except OSError as error:
@@ -259,7 +261,7 @@ class Server:
                 session.reject(486, "Busy Here")  # an agent calling themselves
                 return
             await AgentCall.internal(config, self.dialer, self.records, self.acd, session, str(session.user),
-                                     called).run()
+                                     called, self.consultations).run()
             return
         if is_agent and called not in config.numbers:
             route = self.dialer.route_allowed(str(session.user), called)
@@ -267,7 +269,7 @@ class Server:
                 session.reject(403 if config.routes else 404, "Not Allowed")
                 return
             await AgentCall.outside(config, self.dialer, self.records, session, str(session.user), called,
-                                    route).run()
+                                    route, self.consultations).run()
             return
         number = config.numbers.get(called)
         if number is None:

@@ -8,12 +8,14 @@ records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from voxcenter.config import Config
 from voxcenter.media.player import MediaClock
 from voxcenter.media.ports import PortPool
 from voxcenter.media.prompts import PromptLibrary
+from voxcenter.runtime.call import Leg
 from voxcenter.runtime.calllog import CallLog, RecordSink
 from voxcenter.runtime.legmedia import LegMedia
 
@@ -57,3 +59,29 @@ class Records:
                  sip_call_id: str) -> CallLog:
         return CallLog(self.sink, node=self.node, call_id=call_id, direction=direction, from_number=from_number,
                        to_number=to_number, trunk=trunk, sip_call_id=sip_call_id)
+
+
+class Consultation(Protocol):
+    """A call an agent's phone placed that an attended transfer may take the far party of."""
+
+    def matches(self, local_tag: str | None, remote_tag: str | None) -> bool:
+        """The dialog's tags are these (either way round: RFC 3891 tags are the recipient's view)."""
+
+    def hand_over(self) -> Leg | None:
+        """Give up the answered far leg (the call ends without hanging it up); None when there is none."""
+
+
+@dataclass
+class Consultations:
+    """Agents' own calls by SIP Call-ID, where a REFER with ``Replaces`` (RFC 3891) finds its consultation."""
+
+    calls: dict[str, Consultation] = field(default_factory=dict)
+
+    def find(self, replaces: str) -> Consultation | None:
+        """The consultation a ``Replaces`` value names (``call-id;to-tag=…;from-tag=…``), or None."""
+        call_id, *params = replaces.split(";")
+        tags = dict(param.strip().partition("=")[::2] for param in params)
+        call = self.calls.get(call_id.strip())
+        if call is None or not call.matches(tags.get("to-tag"), tags.get("from-tag")):
+            return None
+        return call

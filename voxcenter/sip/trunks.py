@@ -19,12 +19,14 @@ import contextlib
 import enum
 import random
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
 
 from voxcenter.sip.auth import DigestClient
 from voxcenter.sip.endpoint import RequestFailed, SipEndpoint
+from voxcenter.sip.message import Response
 from voxcenter.sip.session import SipSession
 from voxcenter.sip.transport import Address
 from voxcenter.sip.uri import NameAddr, SipUri, parse_uri
@@ -229,10 +231,12 @@ class Trunk:
         caller_id: str | None = None,
         ring_timeout: float | None = None,
         cancel: asyncio.Event | None = None,
+        on_provisional: Callable[[Response], None] | None = None,
     ) -> SipSession:
         """Call ``number`` through this trunk; raises RequestFailed when the far end does not answer.
 
-        Setting ``cancel`` while it rings (the caller gave up) sends CANCEL."""
+        Setting ``cancel`` while it rings (the caller gave up) sends CANCEL; ``on_provisional`` sees each
+        1xx (a 183 with SDP is early media)."""
         if self.status.health is TrunkState.DOWN:
             raise RequestFailed(503, f"trunk {self.settings.name} is down")
         destination = await self.destination()
@@ -241,7 +245,7 @@ class Trunk:
                         {k: v for k, v in proxy.params.items() if k == "transport"})
         return await self.endpoint.invite(
             target, destination, sdp_offer, from_user=caller_id or self.settings.username or "voxcenter",
-            credentials=self.credentials, ring_timeout=ring_timeout, cancel=cancel,
+            credentials=self.credentials, ring_timeout=ring_timeout, cancel=cancel, on_provisional=on_provisional,
         )
 
 
