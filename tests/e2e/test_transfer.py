@@ -18,7 +18,16 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 
-from tests.e2e.harness import AGENT_HZ, CALLER_HZ, feature_code, query, rtp_base_for_test, served, wait_for
+from tests.e2e.harness import (
+    AGENT_HZ,
+    CALLER_HZ,
+    feature_code,
+    query,
+    rtp_base_for_test,
+    served,
+    voiced_frames,
+    wait_for,
+)
 from tests.e2e.queue_peers import CallerMedia, call_of, calling, queue_dial_plan, queue_server, timeline
 from tests.e2e.test_hold import SpeakingAgent, agent_sdp
 from tests.interop.audio import band_share, read_wav, write_tone_wav
@@ -260,6 +269,7 @@ async def test_blind_transfer_to_an_outside_number_through_a_route_that_allows_t
 async def test_attended_transfer_refer_with_replaces_joins_the_caller_to_the_consulted_agent(tmp_path: Path) -> None:
     """The agent holds the caller, calls Bob from the same phone, talks, then completes: REFER with Replaces
     (RFC 3891) naming the consultation. The caller then talks to Bob; both of the agent's legs end."""
+    music = set(voiced_frames("moh"))
     async with queue_server(tmp_path) as server, two_agents(server) as (alice, bob), CallerMedia() as consult_media:
         address = server.endpoint.address("udp")
         registrar = f"{address.host}:{address.port}"
@@ -287,6 +297,12 @@ async def test_attended_transfer_refer_with_replaces_joins_the_caller_to_the_con
             bob_heard = len(bob.media.heard)
             await wait_for(lambda: len(bob.media.heard) - bob_heard >= 60, what="a second at Bob's")
             assert heard_share(bob.media.heard[bob_heard + 10:], CALLER_HZ) > 0.8
+            # Hold works in the transferred call like in any other: the caller hears music on hold.
+            held_at = len(caller.media.heard)
+            held = await bob.calls[0].reinvite(agent_sdp(bob.media.port, 2, "sendonly"))
+            assert held is not None and held.status == 200
+            await wait_for(lambda: sum(frame in music for frame in caller.media.heard[held_at:]) >= 50,
+                           what="music on hold for the transferred caller")
             await bob.calls[0].hangup()
             assert (await caller.finished()).successful == 1
         await wait_for(lambda: not server.calls and not server.endpoint.sessions, what="calls finished")

@@ -190,6 +190,16 @@ def _check_agents(c: _Context) -> Iterator[ConfigIssue]:
                               f"{_suggest(membership.queue, c.config.queues)}")
         if extension in c.config.numbers:
             yield c.error(("agents", extension), f"extension {extension} is also a number under numbers:", key=True)
+        follow_me = agent.follow_me
+        if follow_me is not None:
+            route = c.config.routes.get(follow_me.route)
+            if route is None:
+                if not c.known("routes", follow_me.route):
+                    yield c.error(("agents", extension, "follow_me", "route"),
+                                  f"agent {extension}: unknown route {follow_me.route!r}")
+            elif not any(re.fullmatch(pattern, follow_me.number) for pattern in route.patterns):
+                yield c.error(("agents", extension, "follow_me", "number"),
+                              f"agent {extension}: {follow_me.number} matches no pattern of route {follow_me.route!r}")
     for group, extensions in c.config.groups.items():
         for index, extension in enumerate(extensions):
             if not c.known("agents", extension):

@@ -167,6 +167,22 @@ def _agent_queue(value: Any) -> Any:
 HA1 = Annotated[str, Field(pattern=r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{64})$"), Kind("hex digest")]
 
 
+class FollowMe(Model):
+    """An agent's personal number (a mobile), rung through a trunk for the agent's queue calls."""
+
+    number: DialString
+    """The number, as dialled through ``route``."""
+    route: Name
+    """The outbound route that carries it (its patterns must match the number)."""
+    after: Duration | None = None
+    """Also ring the number this long after the softphone started ringing (in parallel); none: only while
+    the softphone is not registered."""
+    confirm_key: Digit = "1"
+    """The key the agent presses on the personal phone to take the call (so its voicemail never does)."""
+    confirm_within: Duration = 10.0
+    """How long voxcenter waits for that key after the personal phone answered."""
+
+
 class Agent(Model):
     """An agent, keyed by the extension the softphone registers as."""
 
@@ -186,6 +202,8 @@ class Agent(Model):
     """Concurrent calls the agent can hold."""
     languages: tuple[str, ...] = ()
     """Languages spoken; none listed means any."""
+    follow_me: FollowMe | None = None
+    """A personal number rung for the agent's queue calls (see FollowMe)."""
 
     @model_validator(mode="after")
     def _one_secret(self) -> Agent:

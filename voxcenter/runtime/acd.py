@@ -44,6 +44,7 @@ from voxcenter.config import Config
 from voxcenter.runtime.callback import connect_callback
 from voxcenter.runtime.calllog import CallLog, agent_event
 from voxcenter.runtime.dialer import Dialer
+from voxcenter.runtime.followme import ring_agent
 from voxcenter.runtime.legmedia import LegMedia
 from voxcenter.runtime.livestate import VersionStamp, agent_state_record
 from voxcenter.runtime.mapping import agent_profiles, queue_policies
@@ -125,6 +126,7 @@ class AcdService:
         """CDRs of ended calls whose agent is still in wrap-up (``wrapup_seconds`` comes when it ends)."""
         self.versions = VersionStamp()
         """Versions of the agent state rows this node writes."""
+        self._mark_followers()
 
     def now(self) -> float:
         return self.loop.time()
@@ -282,10 +284,21 @@ class AcdService:
         self.router.reconfigure(queue_policies(config), agent_profiles(config), now)
         self.ledger.reconfigure(agent_profiles(config), now)
         self.config = config
+        self._mark_followers()
         for agent_id in config.agents:
             if agent_id not in known and self.dialer.registered(agent_id):
                 self.router.agent_registered(agent_id, now)
         self.pump()
+
+    def _follows(self, agent_id: str) -> bool:
+        """The agent has a personal number: reachable for the router even while no softphone is registered."""
+        agent = self.config.agents.get(agent_id)
+        return agent is not None and agent.follow_me is not None
+
+    def _mark_followers(self) -> None:
+        for agent_id in self.config.agents:
+            if self._follows(agent_id):
+                self.router.agent_registered(agent_id, self.now())
 
     def _known(self, agent_id: str) -> bool:
         return self.router.knows_agent(agent_id)
@@ -294,7 +307,7 @@ class AcdService:
         agent_id = change.binding.aor
         if agent_id not in self.config.agents:
             return
-        reachable = self.dialer.registered(agent_id)
+        reachable = self.dialer.registered(agent_id) or self._follows(agent_id)
         if change.change in (BindingChange.ADDED, BindingChange.REFRESHED, BindingChange.REACHABLE) or reachable:
             self.router.agent_registered(agent_id, self.now())
         else:
@@ -403,9 +416,10 @@ class AcdService:
         """INVITE the agent's registered phone; report alerting, answer or failure to the router."""
         key = (ring.call_id, ring.agent_id)
         try:
-            leg, session = await self.dialer.call_extension(
-                ring.agent_id, caller_id=caller or "queue", cancel=ring.cancel,
-                on_alerting=lambda: self._alerting(ring),
+            agent = self.config.agents.get(ring.agent_id)
+            leg, session = await ring_agent(
+                self.dialer, ring.agent_id, agent.follow_me if agent is not None else None,
+                caller_id=caller or "queue", cancel=ring.cancel, on_alerting=lambda: self._alerting(ring),
             )
         except RequestFailed as failure:
             self.rings.pop(key, None)

@@ -38,9 +38,10 @@ from voxcenter.media.prompts import PromptLibrary
 from voxcenter.media.recorder import RecordingInfo, repair_recordings
 from voxcenter.runtime.acd import AcdService
 from voxcenter.runtime.control import ServerControl
+from voxcenter.runtime.conversation import CallServices
 from voxcenter.runtime.customers import CustomerDirectory
 from voxcenter.runtime.dialer import Dialer
-from voxcenter.runtime.inbound import CallServices, InboundCall
+from voxcenter.runtime.inbound import InboundCall
 from voxcenter.runtime.legmedia import MediaSetupError, tone_frames
 from voxcenter.runtime.livestate import VersionStamp, registration_record, restore_live_state
 from voxcenter.runtime.mapping import credential_lookup, endpoint_settings, trunk_settings, trunk_users

@@ -1,0 +1,422 @@
+"""The caller's conversation with agents: bridging, hold, transfers and conferences.
+
+This is the half of an inbound call that comes after the IVR and the queue.
+The caller's leg and each agent's or outside party's leg belong to the call
+(:class:`~voxcenter.runtime.call.Call`) and talk in its one bridge; the
+agent's phone can hold, transfer blind (REFER, RFC 3515) or attended (REFER
+with Replaces, RFC 3891), or add a party with the conference code (three or
+more legs meet in the mixer). Events for the call's driving loop (a party
+hung up, a transfer sent the caller back to the IVR) go on ``inputs``.
+:class:`~voxcenter.runtime.inbound.InboundCall` is built on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import structlog
+
+from voxcenter.acd.events import Ender
+from voxcenter.config import Config
+from voxcenter.runtime.acd import AcdService
+from voxcenter.runtime.call import Call, CallBridge, Leg
+from voxcenter.runtime.calllog import CallLog
+from voxcenter.runtime.customers import CustomerDirectory
+from voxcenter.runtime.dialer import Dialer
+from voxcenter.runtime.hold import BridgeHold
+from voxcenter.runtime.legmedia import LegMedia
+from voxcenter.runtime.recording import CallRecording
+from voxcenter.runtime.services import Consultations, MediaService, Records
+from voxcenter.runtime.transfer import (
+    TargetKind,
+    TransferRefused,
+    TransferTarget,
+    parse_refer_to,
+    queue_node,
+    resolve_target,
+)
+from voxcenter.sip.endpoint import RequestFailed
+from voxcenter.sip.message import Request
+from voxcenter.sip.session import SipSession
+
+logger = structlog.get_logger(__name__)
+
+BYE_WAIT = 5.0
+"""How long a hang-up waits for the BYE's answer before the call's records are finished anyway."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallServices:
+    """What an inbound call is handed: it never sees the server."""
+
+    media: MediaService
+    """Opens the legs' media."""
+    dialer: Dialer
+    """Rings agents and outside numbers (IVR transfers)."""
+    acd: AcdService
+    """Queues and agents."""
+    records: Records
+    """Where the CDR, timeline, surveys and callbacks go."""
+    customers: CustomerDirectory
+    """Caller lookup for the IVR's ``lookup`` node."""
+    consultations: Consultations
+    """Agents' own calls, where an attended transfer (REFER with Replaces) finds the party to connect."""
+
+
+class Conversation:
+    """The conversation half of an inbound call (see the module docstring); the state is the call's."""
+
+    services: CallServices
+    acd: AcdService
+    records: Records
+    config: Config
+    session: SipSession
+    """The caller's SIP side."""
+    call_id: str
+    log: CallLog
+    call: Call
+    leg: LegMedia | None
+    """The caller's media."""
+    inputs: asyncio.Queue[tuple[str, object]]
+    queue: str | None
+    language: str
+    agent_id: str | None
+    agent_leg: LegMedia | None
+    agent_session: SipSession | None
+    bridge: CallBridge | None
+    """The call's bridge once the caller is connected to someone."""
+    hold: BridgeHold | None
+    recording: CallRecording | None
+    connected_at: float | None
+    disposition: str
+    hangup_by: str | None
+    cause: str | None
+    agent: Leg | None
+    _hold_before: float
+    _agent_in_acd: bool
+    _blind: asyncio.Task[None] | None
+    _caller_gone: asyncio.Event
+    _keys: str
+    _tasks: set[asyncio.Task[None]]
+
+    def _connect(self, agent_id: str, agent_leg: LegMedia, agent_session: SipSession, role: str = "agent") -> None:
+        """The caller talks to ``agent_id`` (an agent, or whoever a transfer reached) from now on."""
+        assert self.leg is not None
+        if self.agent_id is None:
+            self.agent_id = agent_id  # the CDR's agent: who took the call first
+        self.agent_leg, self.agent_session = agent_leg, agent_session
+        self.disposition = "answered"
+        self.connected_at = asyncio.get_running_loop().time()
+        self.bridge = self.call.bridge
+        self.bridge.join(self.call.legs[0])
+        self.agent = self.call.add(Leg(role, agent_id, agent_session, agent_leg))
+        self.bridge.join(self.agent)
+        self._new_hold(agent_leg)
+        if self.recording is None:  # one recording per call: it follows the call's bridge through transfers
+            self.recording = CallRecording.start(self.config, self.call_id, self.bridge)
+        self.bridge.start()
+        agent_leg.on_timeout = lambda _: self.inputs.put_nowait(("agent-hangup", agent_session))
+        agent_session.on_offer = lambda request: self._reoffer(agent_leg, request.body)
+        agent_session.on_refer = lambda request: self._refer(request, agent_session)
+        agent_leg.on_digit = lambda event: self._agent_key(agent_session, event.digit)
+        self._watch(agent_session, "agent-hangup")
+
+    def _new_hold(self, agent_leg: LegMedia) -> None:
+        """Hold for the conversation of the caller and ``agent_leg`` (the previous one's time is kept)."""
+        assert self.leg is not None
+        if self.hold is not None:
+            self._hold_before += self.hold.close()
+        queue = self.config.queues.get(self.queue or "")
+        music = (queue.announcements.music_on_hold if queue is not None else None) or "moh"
+        self.hold = BridgeHold(self.call.bridge, {"caller": self.leg, "agent": agent_leg}, music=music,
+                               language=self.language, log=self.log, clock=asyncio.get_running_loop().time,
+                               queue=self.queue)
+
+    async def _bridged(self) -> str | None:
+        """Wait until either side hangs up, then end the other side; or return the IVR node a transfer chose."""
+        while True:
+            kind, value = await self.inputs.get()
+            if kind == "to-node":
+                return str(value)
+            if kind == "party-left":
+                assert isinstance(value, Leg)
+                self.call.bridge.leave(value)  # a conference guest hung up: the others go on
+                continue
+            if kind == "agent-hangup" and (value is not self.agent_session or self._blind is not None):
+                continue  # a transferring agent's phone: the transfer decides what happens to the caller
+            if kind == "agent-hangup" and self._hand_to_guest():
+                continue
+            if kind in ("caller-hangup", "media-timeout", "agent-hangup", "agent-gone", "system-hangup"):
+                break
+        loop = asyncio.get_running_loop()
+        ender = Ender.AGENT if kind in ("agent-hangup", "agent-gone") else Ender.CALLER
+        far_end = ender is Ender.AGENT and self.agent is not None and self.agent.role == "callee"
+        self.hangup_by = "system" if kind == "system-hangup" else "far_end" if far_end else ender.value
+        self.cause = {"media-timeout": "media timeout", "system-hangup": str(value)}.get(kind,
+                                                                                      f"{ender.value} hung up")
+        if ender is Ender.CALLER:
+            self._caller_gone.set()
+        hold_seconds = self._hold_before + (self.hold.close() if self.hold is not None else 0.0)
+        self.hold = None
+        if self.bridge is not None:
+            self.bridge.stop()
+        self.log.update(talk_seconds=self.call.legs[0].talked(loop.time()), hold_seconds=hold_seconds)
+        if ender is Ender.AGENT:
+            await self.session.hangup("agent hung up", wait=BYE_WAIT)
+        elif self.agent_session is not None:
+            await self.agent_session.hangup("caller hung up", wait=BYE_WAIT)
+        self._release_agent(ender)
+        return None
+
+    def _hand_to_guest(self) -> bool:
+        """The agent left a conference: the caller goes on with the party the agent added (who talked to both
+        first: an attended transfer). False when nobody else is there."""
+        guests = [leg for leg in self.call.bridge.legs[1:] if leg is not self.agent and not leg.session.is_ended]
+        if not guests or self.agent is None:
+            return False
+        transferor, guest = self.agent, guests[0]
+        loop = asyncio.get_running_loop()
+        self.log.event("ATTENDEDTRANSFER", queue=self.queue, agent=transferor.party,
+                       value=self.call.legs[0].talked(loop.time()),
+                       data={"target": guest.party, "kind": "agent" if guest.role == "agent" else "outside",
+                             "via": "conference"})
+        logger.info("call.attended_transfer", agent=transferor.party, target=guest.party, via="conference")
+        self.call.bridge.leave(transferor)
+        self._release_agent(Ender.AGENT)
+        self.agent, self.agent_leg, self.agent_session = guest, guest.media, guest.session
+        self._new_hold(guest.media)
+        guest.session.on_offer = lambda request: self._reoffer(guest.media, request.body)
+        guest.session.on_refer = lambda request: self._refer(request, guest.session)
+        guest.media.on_digit = lambda event: self._agent_key(guest.session, event.digit)
+        self._watch(guest.session, "agent-hangup")
+        self.call.bridge.start()
+        return True
+
+    # --- conference: the agent adds a party ----------------------------------------------------------------------
+
+    def _agent_key(self, session: SipSession, digit: str) -> None:
+        """A key from the agent's phone: the conference code, a number and ``#`` add that party to the call."""
+        code = self.config.transfers.conference
+        if code is None or session is not self.agent_session:
+            return
+        keys = self._keys + digit
+        if code.startswith(keys) or (keys.startswith(code) and digit != "#"):
+            self._keys = keys
+            return
+        self._keys = ""
+        if keys.startswith(code) and digit == "#" and len(keys) > len(code) + 1:
+            self._spawn(self._add_party(keys[len(code):-1]))
+
+    async def _add_party(self, user: str) -> None:
+        """Ring ``user`` and join them to the conversation: three or more legs meet in the mixer."""
+        agent = self.agent.party if self.agent is not None else ""
+        try:
+            target = resolve_target(self.config, agent, user, self.services.dialer.route_allowed(agent, user))
+            if target.kind is TargetKind.NODE:
+                raise TransferRefused(403, "A Conference Needs A Person")
+            leg, answered = await self._ring_target(target)
+        except (TransferRefused, RequestFailed) as failure:
+            status = failure.status
+            self.log.event("CONFERENCEFAILED", agent=agent, data={"target": user, "status": status})
+            logger.info("call.conference_failed", target=user, status=status)
+            return
+        if self.bridge is None or self.session.is_ended:
+            await answered.hangup("call over")
+            leg.close()
+            return
+        guest = self.call.add(Leg("agent" if target.kind is TargetKind.AGENT else "callee", target.target,
+                                  answered, leg))
+        self.call.bridge.join(guest)
+        self.log.event("CONFERENCE", agent=agent, data={"target": target.target, "kind": target.kind.value})
+        logger.info("call.conference", agent=agent, target=target.target, parties=len(self.call.bridge.legs))
+
+        def left(_: object) -> None:
+            if guest is not self.agent:
+                self.inputs.put_nowait(("party-left", guest))
+
+        answered.ended.add_done_callback(left)
+
+    def _release_agent(self, ender: Ender) -> None:
+        """Tell the ACD the queue agent's part of the call is over (wrap-up starts); once."""
+        if self._agent_in_acd:
+            self._agent_in_acd = False
+            self.acd.call_ended(self.call_id, ender)
+
+    def _reoffer(self, leg: LegMedia | None, body: bytes) -> bytes | None:
+        """A re-INVITE from either phone (hold, resume, a new address): answer it and re-anchor the bridge."""
+        if leg is None or not body:
+            return None
+        if self.hold is not None:
+            return self.hold.reoffer("agent" if leg is self.agent_leg else "caller", body)
+        answer = leg.answer_reoffer(body)
+        if answer is not None and self.bridge is not None:
+            self.bridge.start()  # take the legs' codecs and addresses as they are now
+        self.log.event("REINVITE", data={"leg": "agent" if leg is self.agent_leg else "caller",
+                                         "accepted": answer is not None})
+        return answer
+
+    def _watch(self, session: SipSession, kind: str) -> None:
+        def ended(_: object) -> None:
+            if kind == "caller-hangup":
+                self._caller_gone.set()
+            self.inputs.put_nowait((kind, session))
+
+        session.ended.add_done_callback(ended)
+
+    # --- transfers from the agent's phone ---------------------------------------------------------------------------
+
+    def _refer(self, request: Request, session: SipSession) -> int:
+        """The agent's phone sent REFER: check the target, answer 202, carry the transfer out in the background."""
+        if session is not self.agent_session:
+            return 403
+        if self._blind is not None:
+            return 491  # Request Pending: one transfer at a time
+        agent = self.agent.party if self.agent is not None else ""
+        try:
+            refer = parse_refer_to(request)
+            if refer.replaces is not None:
+                return self._refer_replacing(session, refer.replaces)
+            target = resolve_target(self.config, agent, refer.user,
+                                    self.services.dialer.route_allowed(agent, refer.user))
+        except TransferRefused as refused:
+            logger.info("call.transfer_refused", status=refused.status, reason=refused.reason)
+            return refused.status
+        self._blind = self._spawn(self._blind_transfer(session, target))
+        return 202
+
+    def _refer_replacing(self, session: SipSession, replaces: str) -> int:
+        """An attended transfer (RFC 3891): the agent's phone consulted someone on another call and now joins
+        the caller to that party."""
+        # Not 481: that answer to a request inside a dialog would end the dialog itself (RFC 5057 §5.1).
+        consultation = self.services.consultations.find(replaces)
+        if consultation is None:
+            logger.info("call.transfer_refused", status=404, reason="no such consultation", replaces=replaces)
+            return 404
+        target = consultation.hand_over()
+        if target is None:
+            return 404
+        self._blind = self._spawn(self._attended_transfer(session, target))
+        return 202
+
+    async def _attended_transfer(self, session: SipSession, target: Leg) -> None:
+        loop = asyncio.get_running_loop()
+        transferor = self.agent
+        assert transferor is not None and self.leg is not None
+        try:
+            self.log.event("ATTENDEDTRANSFER", queue=self.queue, agent=transferor.party,
+                           value=self.call.legs[0].talked(loop.time()),
+                           data={"target": target.party, "kind": "agent" if target.role == "agent" else "outside"})
+            logger.info("call.attended_transfer", agent=transferor.party, target=target.party)
+            self.call.bridge.leave(transferor)
+            self.leg.stop()
+            self._connect(target.party, target.media, target.session, role=target.role)
+            await self._transferor_done(session, 200, "OK")
+        finally:
+            self._blind = None
+
+    async def _blind_transfer(self, session: SipSession, target: TransferTarget) -> None:
+        """RFC 3515 with NOTIFY progress: the caller hears music while the target rings, then talks to it."""
+        loop = asyncio.get_running_loop()
+        transferor = self.agent
+        assert transferor is not None and self.leg is not None
+        try:
+            self.log.event("BLINDTRANSFER", queue=self.queue, agent=transferor.party,
+                           value=self.call.legs[0].talked(loop.time()),
+                           data={"target": target.target, "kind": target.kind.value})
+            logger.info("call.blind_transfer", agent=transferor.party, target=target.target, kind=target.kind.value)
+            await session.notify_refer(100, "Trying", final=False)
+            if self.hold is not None:
+                self._hold_before += self.hold.close()
+                self.hold = None
+            self.call.bridge.leave(transferor)
+            await self._music_for_caller()
+            if target.kind is TargetKind.NODE:
+                await self._transferor_done(session, 200, "OK")
+                self.inputs.put_nowait(("to-node", target.target))
+                return
+            try:
+                leg, answered = await self._ring_target(target)
+            except RequestFailed as failure:
+                await self._transfer_failed(session, transferor, target, failure)
+                return
+            self.leg.stop()
+            self._connect(target.target, leg, answered, role="agent" if target.kind is TargetKind.AGENT else "callee")
+            self.log.event("TRANSFER", agent=target.target, data={"kind": target.kind.value, "by": transferor.party})
+            await self._transferor_done(session, 200, "OK")
+        finally:
+            self._blind = None
+
+    async def _music_for_caller(self) -> None:
+        assert self.leg is not None
+        queue = self.config.queues.get(self.queue or "")
+        music = (queue.announcements.music_on_hold if queue is not None else None) or "moh"
+        await self.leg.play([music], self.language, loop=True)
+
+    async def _ring_target(self, target: TransferTarget) -> tuple[LegMedia, SipSession]:
+        ring_timeout = self.config.transfers.ring_timeout
+        dialer = self.services.dialer
+        if target.kind is TargetKind.AGENT:
+            busy = self.acd.busy_status(target.target, paused_reachable=self.config.internal_calls.paused_reachable)
+            if busy is not None:
+                raise RequestFailed(busy, "Busy Here" if busy == 486 else "Temporarily Unavailable")
+            leg, answered = await dialer.call_extension(target.target, caller_id=self.session.caller,
+                                                        ring_timeout=ring_timeout, cancel=self._caller_gone)
+            self.acd.engage(target.target)  # on this call now: busy for the queue's and others' direct calls
+            answered.ended.add_done_callback(lambda _: self.acd.disengage(target.target))
+            return leg, answered
+        return await dialer.call_number(target.target, target.route, ring_timeout=ring_timeout,
+                                        caller_id=self.session.caller, cancel=self._caller_gone)
+
+    async def _transferor_done(self, session: SipSession, status: int, reason: str) -> None:
+        """The final NOTIFY, then the transferring agent's phone is hung up and the ACD lets the agent go."""
+        await session.notify_refer(status, reason, final=True)
+        await session.hangup("transferred", wait=BYE_WAIT)
+        self._release_agent(Ender.AGENT)
+
+    async def _transfer_failed(self, session: SipSession, transferor: Leg, target: TransferTarget,
+                               failure: RequestFailed) -> None:
+        """The target did not answer: back to the transferring agent or into the queue, as the dial plan says."""
+        self.log.event("TRANSFERFAILED", agent=transferor.party,
+                       data={"target": target.target, "status": failure.status})
+        logger.info("call.transfer_failed", target=target.target, status=failure.status)
+        if self._caller_gone.is_set():
+            await session.notify_refer(487, "Request Terminated", final=True)
+            return
+        node = queue_node(self.config, self.queue) if self.queue is not None else None
+        if self.config.transfers.on_failure == "queue" and node is not None:
+            await self._transferor_done(session, failure.status, failure.reason)
+            self.inputs.put_nowait(("to-node", node))
+            return
+        await session.notify_refer(failure.status, failure.reason, final=True)
+        assert self.leg is not None
+        if not session.is_ended:  # the agent is still there: the caller talks to them again
+            self.leg.stop()
+            self.agent = transferor
+            self.call.bridge.join(transferor)
+            self._new_hold(transferor.media)
+            self.call.bridge.start()
+            return
+        try:  # the agent's phone already hung up: ring it again
+            leg, answered = await self.services.dialer.call_extension(
+                transferor.party, caller_id=self.session.caller, ring_timeout=self.config.transfers.ring_timeout,
+                cancel=self._caller_gone)
+        except RequestFailed:
+            self.inputs.put_nowait(("agent-gone", None))  # nobody left to talk to
+            return
+        self.leg.stop()
+        self._connect(transferor.party, leg, answered)
+
+    def _spawn(self, coroutine: object) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
+        return task
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        with contextlib.suppress(Exception):
+            logger.error("call.task_failed", error=repr(task.exception()))
