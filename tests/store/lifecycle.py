@@ -15,6 +15,7 @@ from voxcenter.store.records import (
     CallRecord,
     CustomerRecord,
     InteractionRecord,
+    QueueMemberRecord,
     Record,
     RecordingRecord,
     RegistrationRecord,
@@ -91,8 +92,11 @@ def call_lifecycle(t0: float, recording_dir: Path, node: str = "node-a") -> list
     states = [AgentStateRecord("alice", version, state, at, node, reason)
               for version, (state, at, reason) in enumerate(
                   [("ready", t0 - 50, None), ("on-call", t0 + 40, None), ("paused", t0 + 220, "lunch")], 1)]
+    members = [QueueMemberRecord("vip", "alice", 1, True, t0 - 40, node),
+               QueueMemberRecord("vip", "alice", 2, False, t0 + 300, node)]
     return [
         registration,
+        members[0],
         states[0],
         customer,
         base,
@@ -111,5 +115,6 @@ def call_lifecycle(t0: float, recording_dir: Path, node: str = "node-a") -> list
         states[1],
         agents[3],
         states[2],
+        members[1],
         survey,
     ]

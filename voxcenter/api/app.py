@@ -72,7 +72,6 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/queues"): "agent",
     ("GET", "/api/queues/{name}"): "agent",
     ("POST", "/api/queues/{name}/members/{agent_id}"): "supervisor",
-    ("PATCH", "/api/queues/{name}/members/{agent_id}"): "supervisor",
     ("DELETE", "/api/queues/{name}/members/{agent_id}"): "supervisor",
     ("GET", "/api/agents"): "supervisor",
     ("GET", "/api/agents/{agent_id}"): "agent",
@@ -145,7 +144,7 @@ async def _cors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         response: web.StreamResponse = web.Response(status=204)
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
         response.headers["Access-Control-Max-Age"] = "600"
     else:
@@ -319,6 +318,24 @@ async def list_calls(request: web.Request) -> web.Response:
     return web.json_response({"calls": [call_view(c, now) for c in control.calls()]})
 
 
+async def member(request: web.Request) -> web.Response:
+    """POST (add) or DELETE (remove) /api/queues/{name}/members/{agent_id}: run-time queue membership."""
+    control = request.app[CONTROL]
+    queue, agent_id = request.match_info["name"], request.match_info["agent_id"]
+    try:
+        if request.method == "POST":
+            control.add_member(queue, agent_id)
+        else:
+            control.remove_member(queue, agent_id)
+    except KeyError as exc:
+        return _error(404, str(exc.args[0]) if exc.args else "unknown queue or agent")
+    except ValueError as exc:
+        return _error(409, str(exc))
+    logger.info("api.member", method=request.method, queue=queue, agent=agent_id)
+    detail = queue_detail(control, queue)
+    return web.json_response(detail, status=201 if request.method == "POST" else 200)
+
+
 async def hang_up_call(request: web.Request) -> web.Response:
     """POST /api/calls/{call_id}/hangup: end a live call from the server's side."""
     call_id = request.match_info["call_id"]
@@ -461,6 +478,8 @@ def create_app(
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/queues", list_queues)
     app.router.add_get("/api/queues/{name}", get_queue)
+    app.router.add_post("/api/queues/{name}/members/{agent_id}", member)
+    app.router.add_delete("/api/queues/{name}/members/{agent_id}", member)
     app.router.add_get("/api/agents", list_agents)
     app.router.add_get("/api/agents/{agent_id}", get_agent)
     app.router.add_post("/api/agents/{agent_id}/{command:login|logout|pause|unpause}", agent_command)

@@ -66,6 +66,8 @@ class AgentSnapshot:
     """The connected call, if on a call."""
     name: str = ""
     """The agent's name from the dial plan (empty when it has none)."""
+    dynamic_queues: tuple[str, ...] = ()
+    """Of ``queues``, those the agent was added to at run time (not in the dial plan), sorted."""
 
 
 WAIT_BUCKETS: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -146,6 +148,17 @@ class ControlPlane(Protocol):
 
     def hang_up(self, call_id: str) -> bool:
         """End the live call ``call_id`` from the server's side (its CDR says the system hung up); False if unknown."""
+        ...
+
+    def add_member(self, queue: str, agent_id: str) -> None:
+        """Add ``agent_id`` to ``queue`` at run time (kept across restarts).
+
+        KeyError: unknown queue or agent; ValueError: a member already.
+        """
+        ...
+
+    def remove_member(self, queue: str, agent_id: str) -> None:
+        """Take a run-time member out; ValueError for the dial plan's own members and non-members."""
         ...
 
     def reload_changes(self) -> dict[str, object]:

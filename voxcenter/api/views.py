@@ -90,6 +90,8 @@ def queue_detail(control: ControlPlane, name: str) -> JsonObject | None:
     members = [a for a in control.agents() if name in a.queues]
     view = queue_view(stats)
     view["waiting"] = waiting_views(control.router.waiting(name, now), stats, members, now)
+    view["members"] = [{"agent": a.agent_id, "name": a.name, "state": a.state.value,
+                        "dynamic": name in a.dynamic_queues} for a in members]
     return view
 
 
@@ -102,6 +104,7 @@ def agent_view(agent: AgentSnapshot, now: float, call: CallSnapshot | None = Non
         "in_state": _seconds(max(0.0, now - agent.since)),
         "reason": agent.reason,
         "queues": list(agent.queues),
+        "dynamic_queues": list(agent.dynamic_queues),
         "reachable": agent.reachable,
         "calls_handled": agent.calls_handled,
         "call_id": agent.call_id,

@@ -26,16 +26,27 @@ CLEAR = "\x1b[H\x1b[2J"
 Fetch = Callable[[str], Any]
 
 
+def _api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="config/voxcenter.yaml",
+                        help="the dial plan, for the API's address and token (default: %(default)s)")
+    parser.add_argument("--api", default=None, metavar="URL", help="the admin API (default: from the dial plan)")
+    parser.add_argument("--token", default=None, help="bearer token (default: $VOXCENTER_API_TOKEN, then "
+                                                      "the dial plan's api.token)")
+
+
 def add_commands(subparsers: Any) -> None:
+    member = subparsers.add_parser("member", help="add or remove a queue member at run time (kept across "
+                                                  "restarts), as Asterisk's QueueAdd/QueueRemove")
+    member.add_argument("action", choices=["add", "remove"])
+    member.add_argument("queue")
+    member.add_argument("agent")
+    _api_options(member)
+    member.set_defaults(handler=run_member)
     for name, helptext in (("queues", "live queues: waiting callers, agents by state, SL, ASA, lost calls"),
                            ("agents", "live agents: state, time in it, the call they are on"),
                            ("calls", "calls in progress")):
         parser = subparsers.add_parser(name, help=helptext)
-        parser.add_argument("--config", default="config/voxcenter.yaml",
-                            help="the dial plan, for the API's address and token (default: %(default)s)")
-        parser.add_argument("--api", default=None, metavar="URL", help="the admin API (default: from the dial plan)")
-        parser.add_argument("--token", default=None, help="bearer token (default: $VOXCENTER_API_TOKEN, then "
-                                                          "the dial plan's api.token)")
+        _api_options(parser)
         parser.add_argument("--watch", nargs="?", const="2s", default=None, type=cli_duration, metavar="EVERY",
                             help="redraw in place every EVERY (default 2s) until Ctrl-C")
         parser.add_argument("--json", action="store_true", help="the API's JSON instead of a table")
@@ -58,11 +69,12 @@ def _endpoint(args: argparse.Namespace) -> tuple[str, str | None]:
     return (api or "http://127.0.0.1:8088").rstrip("/"), token
 
 
-def http_fetch(base: str, token: str | None) -> Fetch:
-    """GET ``base + path`` as JSON; raises ViewError with the API's own message on failure."""
+def http_fetch(base: str, token: str | None, method: str = "GET") -> Fetch:
+    """``method`` ``base + path``, the answer as JSON; raises ViewError with the API's own message on failure."""
 
     def fetch(path: str) -> Any:
-        request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"} if token else {})
+        request = urllib.request.Request(base + path, method=method,
+                                         headers={"Authorization": f"Bearer {token}"} if token else {})
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
                 return json.load(response)
@@ -134,9 +146,13 @@ def render_queues(queues: list[dict[str, Any]]) -> str:
 def render_agents(agents: list[dict[str, Any]]) -> str:
     rows = [[a["id"], a.get("name") or "", a["state"], _duration(a["in_state"]), str(a["calls_handled"]),
              (f"{a.get('call_queue') or 'direct'} · {a.get('caller') or 'withheld'}" if a.get("call_id")
-              else (a.get("reason") or "")), ", ".join(a["queues"]) + ("" if a["reachable"] else " (phone offline)")]
+              else (a.get("reason") or "")),
+             ", ".join(q + ("*" if q in a.get("dynamic_queues", []) else "") for q in a["queues"])
+             + ("" if a["reachable"] else " (phone offline)")]
             for a in agents]
-    return _table(["agent", "name", "state", "for", "calls", "on call / reason", "queues"], rows)
+    table = _table(["agent", "name", "state", "for", "calls", "on call / reason", "queues"], rows)
+    dynamic = any(a.get("dynamic_queues") for a in agents)
+    return table + ("\n* added at run time (voxcenter member), not in the dial plan" if dynamic else "")
 
 
 def render_calls(calls: list[dict[str, Any]]) -> str:
@@ -185,3 +201,16 @@ def run_view(args: argparse.Namespace) -> int:
             time.sleep(args.watch)
     except KeyboardInterrupt:
         return 0
+
+
+def run_member(args: argparse.Namespace) -> int:
+    base, token = _endpoint(args)
+    path = f"/api/queues/{urllib.parse.quote(args.queue)}/members/{urllib.parse.quote(args.agent)}"
+    try:
+        queue = http_fetch(base, token, "POST" if args.action == "add" else "DELETE")(path)
+    except ViewError as error:
+        print(f"voxcenter member: {error}", file=sys.stderr)
+        return 1
+    print(f"queue {queue['name']}: " + ", ".join(
+        f"{m['agent']}{' (dynamic)' if m['dynamic'] else ''}" for m in queue.get("members", [])))
+    return 0

@@ -47,14 +47,18 @@ from voxcenter.runtime.dialer import Dialer
 from voxcenter.runtime.followme import ring_agent
 from voxcenter.runtime.legmedia import LegMedia
 from voxcenter.runtime.livestate import VersionStamp, agent_state_record
-from voxcenter.runtime.mapping import agent_profiles, queue_policies
+from voxcenter.runtime.mapping import agent_profiles, queue_policies, static_members, with_members
 from voxcenter.runtime.services import Records
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.registrar import BindingChange, BindingChanged
 from voxcenter.sip.session import SipSession
-from voxcenter.store.records import CallbackRecord, CallEvent, new_id
+from voxcenter.store.records import CallbackRecord, CallEvent, QueueMemberRecord, new_id
 
 logger = structlog.get_logger(__name__)
+
+
+class MemberError(ValueError):
+    """A queue membership change that makes no sense now (already a member, a member from the dial plan)."""
 
 Spawn = Callable[[Awaitable[None]], "asyncio.Task[None]"]
 """Starts a task the server waits for at shutdown."""
@@ -105,6 +109,8 @@ class AcdService:
         self.spawn = spawn
         loop = asyncio.get_running_loop()
         self.loop = loop
+        self.dynamic: set[tuple[str, str]] = set()
+        """Queue members added at run time, ``(queue, agent)`` (the dial plan's own are in its agents)."""
         self.router = Router(queue_policies(config), agent_profiles(config), loop.time())
         self.ledger = AgentLedger(agent_profiles(config), loop.time())
         """Per-agent facts the router does not keep (time in state, calls handled) for the API."""
@@ -281,8 +287,15 @@ class AcdService:
         """
         known = {agent_id for agent_id in config.agents if self._known(agent_id)}
         now = self.now()
-        self.router.reconfigure(queue_policies(config), agent_profiles(config), now)
-        self.ledger.reconfigure(agent_profiles(config), now)
+        kept = {(queue, agent) for queue, agent in self.dynamic if queue in config.queues and agent in config.agents
+                and (queue, agent) not in static_members(config)}
+        profiles = with_members(agent_profiles(config), kept)
+        self.router.reconfigure(queue_policies(config), profiles, now)
+        self.ledger.reconfigure(profiles, now)
+        for queue, agent in sorted(self.dynamic - kept):  # gone from the plan, or written into it: not dynamic
+            logger.info("acd.member_dropped", queue=queue, agent=agent, reason="the reloaded dial plan")
+            self._member_record(queue, agent, active=False)
+        self.dynamic = kept
         self.config = config
         self._mark_followers()
         for agent_id in config.agents:
@@ -299,6 +312,54 @@ class AcdService:
         for agent_id in self.config.agents:
             if self._follows(agent_id):
                 self.router.agent_registered(agent_id, self.now())
+
+    # --- run-time queue members ---------------------------------------------------------------------------------------
+
+    def add_member(self, queue: str, agent: str) -> None:
+        """Make ``agent`` a member of ``queue`` now (persisted); KeyError for an unknown one, MemberError if it is."""
+        self._check_member(queue, agent)
+        if (queue, agent) in static_members(self.config) or (queue, agent) in self.dynamic:
+            raise MemberError(f"agent {agent} is already a member of queue {queue}")
+        self.dynamic.add((queue, agent))
+        self._apply_members()
+        self._member_record(queue, agent, active=True)
+        logger.info("acd.member_added", queue=queue, agent=agent)
+
+    def remove_member(self, queue: str, agent: str) -> None:
+        """Take a run-time member out of ``queue``; the dial plan's own members stay (edit the plan for them)."""
+        self._check_member(queue, agent)
+        if (queue, agent) in static_members(self.config):
+            raise MemberError(f"agent {agent} is a member of queue {queue} in the dial plan: edit it there and reload")
+        if (queue, agent) not in self.dynamic:
+            raise MemberError(f"agent {agent} is not a member of queue {queue}")
+        self.dynamic.discard((queue, agent))
+        self._apply_members()
+        self._member_record(queue, agent, active=False)
+        logger.info("acd.member_removed", queue=queue, agent=agent)
+
+    def restore_members(self, members: set[tuple[str, str]]) -> None:
+        """Members read back at start; those the dial plan no longer allows are left out."""
+        self.dynamic = {(q, a) for q, a in members if q in self.config.queues and a in self.config.agents
+                        and (q, a) not in static_members(self.config)}
+        self._apply_members()
+
+    def _check_member(self, queue: str, agent: str) -> None:
+        if queue not in self.config.queues:
+            raise KeyError(f"unknown queue {queue!r}")
+        if agent not in self.config.agents:
+            raise KeyError(f"unknown agent {agent!r}")
+
+    def _apply_members(self) -> None:
+        now = self.now()
+        profiles = with_members(agent_profiles(self.config), self.dynamic)
+        self.router.reconfigure(queue_policies(self.config), profiles, now)
+        self.ledger.reconfigure(profiles, now)
+        self._mark_followers()
+        self.pump()
+
+    def _member_record(self, queue: str, agent: str, *, active: bool) -> None:
+        self.records.sink.submit(QueueMemberRecord(queue=queue, agent=agent, version=self.versions.next(),
+                                                   active=active, at=time.time(), node=self.records.node))
 
     def _known(self, agent_id: str) -> bool:
         return self.router.knows_agent(agent_id)

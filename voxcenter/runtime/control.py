@@ -55,7 +55,9 @@ class ServerControl:
 
     def agents(self) -> list[AgentSnapshot]:
         configured = self.config().agents
-        return [replace(agent, name=configured[agent.agent_id].name if agent.agent_id in configured else "")
+        dynamic = self.acd.dynamic
+        return [replace(agent, name=configured[agent.agent_id].name if agent.agent_id in configured else "",
+                        dynamic_queues=tuple(sorted(q for q, a in dynamic if a == agent.agent_id)))
                 for agent in self.acd.ledger.snapshots(self.acd.router)]
 
     def calls(self) -> list[CallSnapshot]:
@@ -63,6 +65,12 @@ class ServerControl:
 
     async def reload(self) -> list[ConfigIssue]:
         return await self._reload()
+
+    def add_member(self, queue: str, agent_id: str) -> None:
+        self.acd.add_member(queue, agent_id)
+
+    def remove_member(self, queue: str, agent_id: str) -> None:
+        self.acd.remove_member(queue, agent_id)
 
     def reload_changes(self) -> dict[str, object]:
         return self._reload_changes() if self._reload_changes is not None else {}

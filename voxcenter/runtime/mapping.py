@@ -6,6 +6,8 @@ new config again and hands the results to the running parts.
 
 from __future__ import annotations
 
+import dataclasses
+
 from voxcenter.acd.model import (
     HANGUP,
     AgentProfile,
@@ -195,3 +197,18 @@ def agent_profiles(config: Config) -> list[AgentProfile]:
         )
         for extension, agent in config.agents.items()
     ]
+
+
+def with_members(profiles: list[AgentProfile], dynamic: set[tuple[str, str]]) -> list[AgentProfile]:
+    """``profiles`` with the run-time members (``(queue, agent)``) added to their agents' queues."""
+    extra: dict[str, set[str]] = {}
+    for queue, agent in dynamic:
+        extra.setdefault(agent, set()).add(queue)
+    return [dataclasses.replace(p, queues=p.queues | extra[p.agent_id]) if p.agent_id in extra else p
+            for p in profiles]
+
+
+def static_members(config: Config) -> set[tuple[str, str]]:
+    """``(queue, agent)`` of every membership the dial plan itself writes."""
+    return {(membership.queue, extension) for extension, agent in config.agents.items()
+            for membership in agent.queues}

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from voxcenter.store.db import make_engine
 from voxcenter.store.models import TABLE_OF_KIND
-from voxcenter.store.records import AgentStateRecord, CallbackRecord, RegistrationRecord
+from voxcenter.store.records import AgentStateRecord, CallbackRecord, QueueMemberRecord, RegistrationRecord
 
 LIVE_CALLBACK_STATUSES = ("pending", "dialing")
 """Callback statuses that are still owed to the customer ("dialing": the attempt died with the process)."""
@@ -31,6 +31,8 @@ class LiveState:
     """The latest state of every agent the database knows."""
     callbacks: tuple[CallbackRecord, ...]
     """Callbacks still owed, oldest request first."""
+    queue_members: tuple[QueueMemberRecord, ...] = ()
+    """Members added at run time and not removed since."""
 
 
 _R = TypeVar("_R")
@@ -55,10 +57,13 @@ async def load_live_state(url: str, node: str, now: float, *, statement_timeout:
             callbacks = await connection.execute(
                 select(owed).where(owed.c.status.in_(LIVE_CALLBACK_STATUSES)).order_by(owed.c.requested_at)
             )
+            members = TABLE_OF_KIND["queue_member"]
+            dynamic = await connection.execute(select(members).where(members.c.active.is_(True)))
             return LiveState(
                 registrations=tuple(_record(RegistrationRecord, row) for row in registrations),
                 agent_states=tuple(_record(AgentStateRecord, row) for row in states),
                 callbacks=tuple(_record(CallbackRecord, row) for row in callbacks),
+                queue_members=tuple(_record(QueueMemberRecord, row) for row in dynamic),
             )
     finally:
         await engine.dispose()

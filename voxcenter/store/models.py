@@ -222,6 +222,18 @@ class AgentState(Base):
     pause_reason: Mapped[str | None] = mapped_column(Text)
 
 
+class QueueMember(Base):
+    """``queue_members``: members added to queues at run time (see ``QueueMemberRecord``)."""
+
+    __tablename__ = "queue_members"
+    queue: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    active: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[float] = mapped_column(Double)
+    node: Mapped[str] = mapped_column(String(64))
+
+
 TABLE_OF_KIND: dict[str, Table] = {
     kind: Base.metadata.tables[name]
     for kind, name in (
@@ -237,6 +249,7 @@ TABLE_OF_KIND: dict[str, Table] = {
         ("survey", "surveys"),
         ("registration", "registrations"),
         ("agent_state", "agent_states"),
+        ("queue_member", "queue_members"),
     )
 }
 """Record kind → table it is written to."""

@@ -439,6 +439,30 @@ class AgentStateRecord:
     """Why the agent is paused (or will be, once the call in progress ends)."""
 
 
+@dataclass(frozen=True, slots=True)
+class QueueMemberRecord:
+    """A queue member added at run time (the API or ``voxcenter member``), in ``queue_members``; restored at start.
+
+    The dial plan's own members are not here: these are the dynamic ones, as Asterisk's ``QueueAdd`` members.
+    A removal is a new version with ``active`` false.
+    """
+
+    kind: ClassVar[str] = "queue_member"
+
+    queue: str
+    """The queue."""
+    agent: str
+    """The agent (extension)."""
+    version: int
+    """Grows with each change (microseconds of the wall clock)."""
+    active: bool
+    """Member now; False once removed."""
+    at: float
+    """When it was added or removed."""
+    node: str = ""
+    """Node that made the change."""
+
+
 Record = (
     CallRecord
     | CallLegRecord
@@ -452,6 +476,7 @@ Record = (
     | SurveyRecord
     | RegistrationRecord
     | AgentStateRecord
+    | QueueMemberRecord
 )
 
 RECORD_TYPES: Final[Mapping[str, type[Record]]] = {
@@ -469,6 +494,7 @@ RECORD_TYPES: Final[Mapping[str, type[Record]]] = {
         SurveyRecord,
         RegistrationRecord,
         AgentStateRecord,
+        QueueMemberRecord,
     )
 }
 

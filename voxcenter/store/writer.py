@@ -62,9 +62,10 @@ WRITE_ORDER: Final = (
     "survey",
     "registration",
     "agent_state",
+    "queue_member",
 )
 VERSIONED_KINDS: Final = frozenset(
-    {"call", "leg", "customer", "interaction", "callback", "registration", "agent_state"}
+    {"call", "leg", "customer", "interaction", "callback", "registration", "agent_state", "queue_member"}
 )
 REJECTED_NAME: Final = "rejected.jsonl"
 _RECORD_CLASSES: Final = tuple(RECORD_TYPES.values())

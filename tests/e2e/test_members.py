@@ -1,0 +1,66 @@
+"""Run-time queue members through the API and ``voxcenter member``: routed to at once, shown apart from the dial
+plan's own, kept across a reload and a restart (from the database)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.e2e.harness import dial_plan, query, rtp_base_for_test, served
+from tests.interop.sipp import free_port
+
+HEADERS = {"Authorization": "Bearer test-token"}
+
+
+async def cli(*argv: str) -> tuple[int | None, str, str]:
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "voxcenter.cli", *argv,
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_members_added_and_removed_at_run_time(tmp_path: Path) -> None:
+    api_port = free_port()
+    plan = dial_plan(tmp_path, sip_port=free_port(), rtp_base=rtp_base_for_test(), api_port=api_port)
+    base = f"http://127.0.0.1:{api_port}"
+    async with served(plan) as server, aiohttp.ClientSession(headers=HEADERS) as http:
+        async with http.post(f"{base}/api/queues/short/members/1002") as response:
+            assert response.status == 201
+            members = {m["agent"]: m["dynamic"] for m in (await response.json())["members"]}
+            assert members == {"1001": False, "1002": True}
+        async with http.post(f"{base}/api/queues/short/members/1002") as response:
+            assert response.status == 409 and "already a member" in (await response.json())["error"]
+        async with http.delete(f"{base}/api/queues/sales/members/1001") as response:
+            assert response.status == 409 and "in the dial plan" in (await response.json())["error"]
+        async with http.post(f"{base}/api/queues/nope/members/1002") as response:
+            assert response.status == 404
+        async with http.get(f"{base}/api/agents/1002") as response:
+            agent = await response.json()
+            assert agent["queues"] == ["sales", "short"] and agent["dynamic_queues"] == ["short"]
+        # The router counts the new member: logged in, 1002 is the one agent of 'short' not offline.
+        server.acd.agent_command("1002", "login")
+        agents = server.acd.router.stats(server.acd.now())["short"].agents
+        assert sum(count for state, count in agents.items() if state.value != "offline") == 1
+        # The command line, through the same API.
+        status, out, err = await cli("member", "add", "sales", "1003", "--api", base, "--token", "test-token")
+        assert status == 1 and "unknown agent" in err
+        status, out, _ = await cli("agents", "--api", base, "--token", "test-token")
+        assert status == 0 and "short*" in out and "added at run time" in out
+        await server.reload()  # a reload keeps run-time members
+        assert server.acd.dynamic == {("short", "1002")}
+        await server.writer.flush(5.0)
+    rows = query(tmp_path / "voxcenter.db", "select queue, agent, active from queue_members")
+    assert rows == [("short", "1002", 1)]
+    async with served(plan) as server, aiohttp.ClientSession(headers=HEADERS) as http:
+        assert server.acd.dynamic == {("short", "1002")}  # restored from the database
+        status, out, _ = await cli("member", "remove", "short", "1002", "--api", base, "--token", "test-token")
+        assert status == 0 and out.strip() == "queue short: 1001"
+        async with http.get(f"{base}/api/agents/1002") as response:
+            assert (await response.json())["dynamic_queues"] == []
+        await server.writer.flush(5.0)
+    assert query(tmp_path / "voxcenter.db", "select active from queue_members") == [(0,)]
+    async with served(plan) as server:
+        assert server.acd.dynamic == set()
