@@ -76,14 +76,18 @@ async def test_two_overlapping_calls_each_tell_their_own_story(tmp_path: Path) -
     assert second_wait > 1.0  # it waited for the agent's first call and wrap-up
 
     # No line about one call carries the other's id: SIP lines name their dialog's Call-ID, agent lines the
-    # call they were offered.
+    # call they were offered; the agent's state changes during a call carry that call's id.
     for line in lines:
         if "sip_call_id" in line and line["sip_call_id"] in sip_ids and "call_id" in line:
             assert line["call_id"] == sip_ids[line["sip_call_id"]], line
         reason = str(line.get("reason", ""))
-        if reason.startswith("offered call ") and "call_id" in line:
+        if reason.startswith("offered call "):
             assert line["call_id"] == reason.removeprefix("offered call "), line
     assert _ids_in_order(lines, first_id, second_id)
+    for call_id in (first_id, second_id):
+        states = [line["new"] for line in lines
+                  if line["event"] == "acd.agent_state" and line.get("call_id") == call_id]
+        assert states[:3] == ["reserved", "ringing", "on-call"], states
 
 
 async def _caller(directory: Path, target: str, number: str, *, talk: float) -> SippResult:
