@@ -115,3 +115,24 @@ async def test_paused_agents_can_be_made_unreachable_and_busy_can_mean_voicemail
     [(direction, disposition, from_number, cause)] = query(
         db, "select direction, disposition, from_number, hangup_cause from calls")
     assert (direction, disposition, from_number, cause) == ("internal", "voicemail", "1002", "480")
+
+
+
+async def test_both_agents_of_an_internal_call_are_busy_for_a_third(tmp_path: Path) -> None:
+    async with served(plan_with(tmp_path)) as server, CallerMedia() as alice_media:
+        alice, bob = await phones(server)
+        alice.media = alice_media
+        carol = AgentPhone("1003", "pw-1003", server.endpoint.address("udp"))
+        async with alice, bob, carol:
+            for phone in (alice, bob, carol):
+                assert await phone.register() == 200
+            internal = await dial(bob, "1001")
+            assert isinstance(internal, SipSession)
+            assert await dial(carol, "1001") == 486  # called
+            assert await dial(carol, "1002") == 486  # calling
+            await internal.hangup()
+            await wait_for(lambda: not server.acd.engaged, what="both free")
+            again = await dial(carol, "1002")
+            assert isinstance(again, SipSession)
+            await again.hangup()
+        await server.writer.flush(5.0)

@@ -45,7 +45,7 @@ class AgentCall:
 
     def __init__(self, config: Config, dialer: Dialer, records: Records, session: SipSession, agent_id: str,
                  target: str, *, direction: str, far_role: str, trunk: str, dial: Dial,
-                 consultations: Consultations | None = None) -> None:
+                 consultations: Consultations | None = None, acd: AcdService | None = None) -> None:
         self.config = config
         self.dialer = dialer
         self.records = records
@@ -55,6 +55,8 @@ class AgentCall:
         self.far_role = far_role
         self.dial = dial
         self.consultations = consultations
+        self.acd = acd
+        """Told the calling agent is busy on this call (no queue call rings their phone meanwhile)."""
         """Where an attended transfer from the agent's other call finds this one (RFC 3891 Replaces)."""
         self._far: Leg | None = None
         self._handed_over = asyncio.Event()
@@ -64,14 +66,15 @@ class AgentCall:
 
     @classmethod
     def outside(cls, config: Config, dialer: Dialer, records: Records, session: SipSession, agent_id: str,
-                number: str, route: str, consultations: Consultations | None = None) -> AgentCall:
+                number: str, route: str, consultations: Consultations | None = None,
+                acd: AcdService | None = None) -> AgentCall:
         [(trunk, _), *_] = dialer.route_for(number, route)
         return cls(config, dialer, records, session, agent_id, number, direction="outbound", far_role="callee",
                    trunk=trunk.settings.name,
                    dial=lambda cancel, early: dialer.call_number(number, route, ring_timeout=90.0,
                                                                  caller_id=agent_id, cancel=cancel,
                                                                  on_early_media=early),
-                   consultations=consultations)
+                   consultations=consultations, acd=acd)
 
     @classmethod
     def internal(cls, config: Config, dialer: Dialer, records: Records, acd: AcdService, session: SipSession,
@@ -89,18 +92,22 @@ class AgentCall:
             return leg, answered
 
         return cls(config, dialer, records, session, agent_id, extension, direction="internal", far_role="agent",
-                   trunk="", dial=dial, consultations=consultations)
+                   trunk="", dial=dial, consultations=consultations, acd=acd)
 
     async def run(self) -> None:
         with structlog.contextvars.bound_contextvars(call_id=self.call_id):
             logger.info("call.placed", agent=self.agent_id, to=self.target, direction=self.log.cdr.direction)
             if self.consultations is not None:
                 self.consultations.calls[self.session.call_id] = self
+            if self.acd is not None:
+                self.acd.engage(self.agent_id)
             try:
                 await self._run()
             finally:
                 if self.consultations is not None:
                     self.consultations.calls.pop(self.session.call_id, None)
+                if self.acd is not None:
+                    self.acd.disengage(self.agent_id)
 
     # --- as a consultation (attended transfer) ----------------------------------------------------------------------
 

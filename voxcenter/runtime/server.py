@@ -270,7 +270,7 @@ class Server:
                 session.reject(403 if config.routes else 404, "Not Allowed")
                 return
             await AgentCall.outside(config, self.dialer, self.records, session, str(session.user), called,
-                                    route, self.consultations).run()
+                                    route, self.consultations, self.acd).run()
             return
         number = config.numbers.get(called)
         if number is None:
