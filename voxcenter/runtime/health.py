@@ -14,12 +14,14 @@ import uuid
 from typing import Any
 
 from voxcenter.config import ConfigError, load_config
+from voxcenter.config.durations import cli_duration
 
 
 def add_commands(subparsers: Any) -> None:
     health = subparsers.add_parser("health", help="exit 0 when the dial plan's SIP listener answers an OPTIONS")
     health.add_argument("--config", default="config/voxcenter.yaml", help="the dial plan (default: %(default)s)")
-    health.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer (default: 5)")
+    health.add_argument("--timeout", type=cli_duration, default="5s",
+                        help="how long to wait for the answer (default: %(default)s)")
     health.set_defaults(handler=run_health)
 
 
