@@ -45,6 +45,8 @@ logger = structlog.get_logger(__name__)
 
 BYE_WAIT = 5.0
 """How long a hang-up waits for the BYE's answer before the call's records are finished anyway."""
+MEDIA_TIMEOUT_CAUSE = "media timeout: no RTP from the caller"
+"""The CDR's ``hangup_cause`` when voxcenter hung up a caller whose audio stopped (``hangup_by: system``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +155,11 @@ class Conversation:
         loop = asyncio.get_running_loop()
         ender = Ender.AGENT if kind in ("agent-hangup", "agent-gone") else Ender.CALLER
         far_end = ender is Ender.AGENT and self.agent is not None and self.agent.role == "callee"
-        self.hangup_by = "system" if kind == "system-hangup" else "far_end" if far_end else ender.value
-        self.cause = {"media-timeout": "media timeout", "system-hangup": str(value)}.get(kind,
-                                                                                      f"{ender.value} hung up")
+        # A caller whose RTP stopped is hung up by voxcenter at the media timeout: the system ended the call.
+        self.hangup_by = ("system" if kind in ("system-hangup", "media-timeout") else "far_end" if far_end
+                          else ender.value)
+        self.cause = {"media-timeout": MEDIA_TIMEOUT_CAUSE, "system-hangup": str(value)}.get(kind,
+                                                                                          f"{ender.value} hung up")
         if ender is Ender.CALLER:
             self._caller_gone.set()
         hold_seconds = self._hold_before + (self.hold.close() if self.hold is not None else 0.0)

@@ -45,7 +45,7 @@ from voxcenter.ivr import (
 from voxcenter.media.dtmf import DtmfReceived
 from voxcenter.media.player import PlayOutcome
 from voxcenter.runtime.call import Call, CallBridge, Leg
-from voxcenter.runtime.conversation import BYE_WAIT, CallServices, Conversation
+from voxcenter.runtime.conversation import BYE_WAIT, MEDIA_TIMEOUT_CAUSE, CallServices, Conversation
 from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
 from voxcenter.runtime.recording import CallRecording
@@ -233,8 +233,9 @@ class InboundCall(Conversation):
                 self.hangup_by, self.cause = "system", str(value)
                 return
             elif kind in ("caller-hangup", "media-timeout"):
-                self.hangup_by = "caller"
-                self.cause = "media timeout" if kind == "media-timeout" else "caller hung up"
+                # A caller who went silent did not hang up: voxcenter did, at the media timeout.
+                self.hangup_by = "system" if kind == "media-timeout" else "caller"
+                self.cause = MEDIA_TIMEOUT_CAUSE if kind == "media-timeout" else "caller hung up"
                 if self.queued:
                     self.disposition = "abandoned_queue"
                     if not self.callback_booked:

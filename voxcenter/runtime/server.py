@@ -39,6 +39,7 @@ from voxcenter.media.recorder import RecordingInfo, repair_recordings
 from voxcenter.runtime.acd import AcdService
 from voxcenter.runtime.control import ServerControl
 from voxcenter.runtime.conversation import CallServices
+from voxcenter.runtime.crash import close_calls_left_open, repaired_recording_record
 from voxcenter.runtime.customers import CustomerDirectory
 from voxcenter.runtime.dialer import Dialer
 from voxcenter.runtime.inbound import InboundCall
@@ -124,6 +125,8 @@ class Server:
             repaired = await loop.run_in_executor(None, _repair, Path(config.recording.directory))
             for info in repaired:
                 logger.warning("recording.repaired", path=str(info.path), seconds=round(info.duration, 1))
+                self.writer.submit(repaired_recording_record(info))
+        await close_calls_left_open(self.writer, url, self.node)
         self.ports = PortPool(config.rtp.port_min, config.rtp.port_max)
         self.clock = MediaClock()
         self.prompts = PromptLibrary(Path(config.prompts.directory))
