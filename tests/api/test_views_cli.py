@@ -11,6 +11,7 @@ import pytest
 from tests.api.demo import scripted
 from voxcenter.api import ApiSettings, start_api
 from voxcenter.api.views_cli import CLEAR
+from voxcenter.cli import main
 
 TOKEN = "views-token-0123456789"
 
@@ -26,7 +27,7 @@ async def api_url() -> AsyncIterator[str]:
 
 
 async def voxcenter(*argv: str, seconds: float | None = None) -> tuple[int | None, str, str]:
-    """Run the command line; with ``seconds``, interrupt it (Ctrl-C) after that long."""
+    """Run the command line in a child process; with ``seconds``, interrupt it (Ctrl-C) after that long."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "voxcenter.cli", *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     if seconds is not None:
@@ -36,18 +37,25 @@ async def voxcenter(*argv: str, seconds: float | None = None) -> tuple[int | Non
     return process.returncode, out.decode(), err.decode()
 
 
-async def test_queues_agents_and_calls(api_url: str) -> None:
-    status, queues, _ = await voxcenter("queues", "--api", api_url, "--token", TOKEN)
+async def in_thread(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the command line in a thread (the API keeps serving in this loop), with what it printed."""
+    status = await asyncio.to_thread(main, list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+async def test_queues_agents_and_calls(api_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, queues, _ = await in_thread(capsys, "queues", "--api", api_url, "--token", TOKEN)
     assert status == 0
     header = queues.splitlines()[0].split()
     assert header[:9] == ["queue", "waiting", "longest", "SL", "ASA", "abandoned", "overflowed", "no", "agent"]
     assert any(line.startswith("claims ") and line.split()[7] == "2" for line in queues.splitlines())  # no agent
     assert "support: waiting callers" in queues and "+4420790" in queues
-    status, agents, _ = await voxcenter("agents", "--api", api_url, "--token", TOKEN)
+    status, agents, _ = await in_thread(capsys, "agents", "--api", api_url, "--token", TOKEN)
     assert status == 0 and "Alice Martin" in agents and "sales · +3361200" in agents and "team meeting" in agents
-    status, calls, _ = await voxcenter("calls", "--api", api_url, "--token", TOKEN)
+    status, calls, _ = await in_thread(capsys, "calls", "--api", api_url, "--token", TOKEN)
     assert status == 0 and calls.splitlines()[0].split()[:4] == ["call", "caller", "called", "state"]
-    status, _, error = await voxcenter("calls", "--api", api_url, "--token", "wrong-token-000000000")
+    status, _, error = await in_thread(capsys, "calls", "--api", api_url, "--token", "wrong-token-000000000")
     assert status == 1 and "401" in error
 
 
@@ -59,6 +67,6 @@ async def test_watch_redraws_in_place_until_ctrl_c(api_url: str) -> None:
     assert "every 0.3s, Ctrl-C to stop" in frames[0]
 
 
-async def test_an_api_that_is_not_there_is_said_plainly() -> None:
-    status, _, error = await voxcenter("queues", "--api", "http://127.0.0.1:9", "--token", TOKEN)
+async def test_an_api_that_is_not_there_is_said_plainly(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, error = await in_thread(capsys, "queues", "--api", "http://127.0.0.1:9", "--token", TOKEN)
     assert status == 1 and "cannot reach the admin API at http://127.0.0.1:9" in error

@@ -4,22 +4,29 @@ plan's own, kept across a reload and a restart (from the database)."""
 from __future__ import annotations
 
 import asyncio
-import sys
+import contextlib
+import io
 from pathlib import Path
 
 import aiohttp
 
 from tests.e2e.harness import dial_plan, query, rtp_base_for_test, served
 from tests.interop.sipp import free_port
+from voxcenter.cli import main
 
 HEADERS = {"Authorization": "Bearer test-token"}
 
 
-async def cli(*argv: str) -> tuple[int | None, str, str]:
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "voxcenter.cli", *argv,
-                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(process.communicate(), 30)
-    return process.returncode, out.decode(), err.decode()
+async def cli(*argv: str) -> tuple[int, str, str]:
+    """``voxcenter`` in a thread (the server keeps running in this loop), with what it printed."""
+    out, err = io.StringIO(), io.StringIO()
+
+    def run() -> int:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            return main(list(argv))
+
+    status = await asyncio.to_thread(run)
+    return status, out.getvalue(), err.getvalue()
 
 
 async def test_members_added_and_removed_at_run_time(tmp_path: Path) -> None:
