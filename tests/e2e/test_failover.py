@@ -52,3 +52,26 @@ async def test_a_call_passes_over_a_dead_trunk_and_a_503_to_the_next(tmp_path: P
     [(trunk, disposition, direction)] = query(tmp_path / "voxcenter.db",
                                               "select trunk, disposition, direction from calls")
     assert (trunk, disposition, direction) == ("answering", "answered", "outbound")
+
+
+async def test_a_callee_that_rang_and_did_not_answer_is_not_called_again_through_the_next_trunk(
+        tmp_path: Path) -> None:
+    async with SippServer("uas_rang_no_answer.xml", tmp_path) as rang, SippServer("uas_answer.xml",
+                                                                                 tmp_path) as spare:
+        trunks = (
+            "  carrier:\n    inbound:\n      allow_from: [127.0.0.2/32]\n"
+            f"  first:\n    outbound:\n      proxy: sip:{rang.address}\n      options_interval: 0s\n"
+            f"  spare:\n    outbound:\n      proxy: sip:{spare.address}\n      options_interval: 0s\n"
+        )
+        routes = ("routes:\n  out:\n    patterns: ['0[0-9]{9}']\n    trunk: first\n    failover: [spare]\n"
+                  "    allow:\n      agents: ['1001']\n")
+        async with running_server(tmp_path, trunks=trunks, extra=routes) as server:
+            address = server.endpoint.address("udp")
+            async with AgentPhone("1001", "pw-1001", address) as alice:
+                assert await alice.register() == 200
+                # The callee's answer reaches the agent; had the spare been tried, it would have answered (200).
+                assert await alice.dial("0612345678") == 408
+            assert (await rang.wait()).successful == 1
+            await server.writer.flush(5.0)
+    [(trunk, disposition)] = query(tmp_path / "voxcenter.db", "select trunk, disposition from calls")
+    assert (trunk, disposition) == ("first", "failed")

@@ -224,7 +224,8 @@ class Route(Model):
     """A trunk with an ``outbound`` part."""
     failover: tuple[Name, ...] = ()
     """Trunks tried next, in this order, when the one before is down (its OPTIONS pings go unanswered),
-    answers 408, 500, 502, 503 or 504, or does not answer at all."""
+    answers 408, 500, 502, 503 or 504 before it rang, or does not answer at all. A far end that rang and
+    then failed is the callee's answer: the call is not placed again."""
     strip: int = Field(default=0, ge=0)
     """Leading digits removed before sending."""
     prepend: DialString | None = None

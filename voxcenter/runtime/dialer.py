@@ -115,13 +115,16 @@ class Dialer:
             outbound = self.config.trunks[name].outbound
             shown = (outbound.caller_id if outbound is not None and outbound.caller_id else None) or caller_id
             leg, offer = await self.media.offer()
+            progress = _Progress(leg, on_early_media)
             try:
                 session = await trunk.invite(dialed, offer, ring_timeout=ring_timeout, caller_id=shown,
-                                             cancel=cancel, on_provisional=_early_media(leg, on_early_media))
+                                             cancel=cancel, on_provisional=progress.provisional)
             except RequestFailed as error:
                 leg.close("not answered")
                 failure = error
-                if error.status not in FAILOVER_STATUSES or (cancel is not None and cancel.is_set()):
+                # A far end that rang (180/183) and did not answer is the callee, not the trunk: no failover.
+                if (error.status not in FAILOVER_STATUSES or progress.alerted
+                        or (cancel is not None and cancel.is_set())):
                     raise
                 logger.warning("trunk.failover", trunk=name, status=error.status, reason=error.reason)
                 continue
@@ -139,28 +142,30 @@ class Dialer:
         raise failure
 
 
-def _early_media(leg: LegMedia, on_early_media: Callable[[LegMedia], None] | None
-                 ) -> Callable[[Response], None] | None:
-    """The 1xx watcher of one attempt: the first 183 with an SDP answer opens the leg's media."""
-    if on_early_media is None:
-        return None
-    opened = False
+class _Progress:
+    """The 1xx of one attempt: whether the far end alerted, and its early media (the first 183 with SDP opens
+    the leg's media and goes to ``on_early_media``)."""
 
-    def provisional(response: Response) -> None:
-        nonlocal opened
-        if opened or response.status != 183 or not response.body:
+    def __init__(self, leg: LegMedia, on_early_media: Callable[[LegMedia], None] | None) -> None:
+        self.leg = leg
+        self.on_early_media = on_early_media
+        self.alerted = False
+        self._opened = False
+
+    def provisional(self, response: Response) -> None:
+        if response.status in (180, 181, 182, 183):
+            self.alerted = True
+        if self.on_early_media is None or self._opened or response.status != 183 or not response.body:
             return
         try:
-            leg.accept(response.body)
+            self.leg.accept(response.body)
         except Exception as error:  # an early answer we cannot use: wait for the real one
             logger.info("call.early_media_refused", reason=str(error))
             return
-        opened = True
-        assert on_early_media is not None
-        on_early_media(leg)
-
-    return provisional
+        self._opened = True
+        self.on_early_media(self.leg)
 
 
 FAILOVER_STATUSES = frozenset({408, 500, 502, 503, 504})
-"""A trunk answering one of these (or down, or silent until Timer B: 408) passes the call to the next one."""
+"""A trunk answering one of these before any ringing (or down, or silent until Timer B: 408) passes the call
+to the next one."""
