@@ -28,6 +28,7 @@ stops the recording and is kept in ``error``; ``close`` still finishes the file,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import random
@@ -39,9 +40,12 @@ from typing import BinaryIO, Literal
 
 import numpy as np
 import numpy.typing as npt
+import structlog
 
 from voxcenter.media.codecs import Codec
 from voxcenter.media.wav import HEADER_SIZE, RIFF_SIZE_OFFSET, WavError, pcm_header, read_layout
+
+log = structlog.get_logger(__name__)
 
 Channel = Literal["caller", "agent"]
 SAMPLE_RATE = 8000
@@ -147,9 +151,9 @@ class CallRecorder:
         self._closing = False
         self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: BinaryIO = open(self.partial_path, "wb")  # noqa: SIM115 - lives as long as the recorder
-        self._file.write(pcm_header(0, channels=2, sample_rate=SAMPLE_RATE))
-        self._file.flush()  # the header is in the file before any pwrite() of its sizes
+        # Unbuffered: each block reaches the OS at once, and a failed write leaves nothing behind in a buffer.
+        self._file: BinaryIO = open(self.partial_path, "wb", buffering=0)  # noqa: SIM115 - lives as the recorder
+        self._append(pcm_header(0, channels=2, sample_rate=SAMPLE_RATE))
 
     # ---------------------------------------------------------------------------------------------- inputs
 
@@ -224,6 +228,8 @@ class CallRecorder:
                 except OSError as exc:
                     self.error = exc
                     self._accepting = False  # keep what is in the file; close() finishes it
+                    log.error("recording.stopped", path=str(self.path), reason=os.strerror(exc.errno)
+                              if exc.errno else str(exc), seconds_kept=round(self.duration, 2))
                 self._next_block = horizon + self._block
 
     def pause(self, now: float) -> None:
@@ -338,15 +344,25 @@ class CallRecorder:
             hi = until if pause.stop is None else min(pause.stop, until)
             if hi > lo:
                 frames[lo - start : hi - start] = 0
-        self._file.write(frames.astype("<i2", copy=False).tobytes())
-        self._file.flush()  # into the OS: a crash of the process then loses nothing written so far
+        self._append(frames.astype("<i2", copy=False).tobytes())  # a crash of the process loses none of it
         self._written = until
         if until - self._header_frames >= self._header_every:
             self._update_header()
 
+    def _append(self, data: bytes) -> None:
+        """Write ``data`` at the end of the file; on failure (disk full) cut off whatever part of it went in,
+        so the file ends on the last whole block and its header's sizes stay true."""
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[self._file.write(view):]  # unbuffered: a short write says how much went in
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._file.fileno(), HEADER_SIZE + self._written * FRAME_BYTES)
+            raise
+
     def _update_header(self) -> None:
         """Rewrite the RIFF and data sizes in place (one ``pwrite`` of the header after ``RIFF``)."""
-        self._file.flush()
         header = pcm_header(self._written * FRAME_BYTES, channels=2, sample_rate=SAMPLE_RATE)[RIFF_SIZE_OFFSET:]
         if os.pwrite(self._file.fileno(), header, RIFF_SIZE_OFFSET) != len(header):
             raise OSError(f"short write of the header of {self.partial_path}")

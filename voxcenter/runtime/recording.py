@@ -47,9 +47,13 @@ class CallRecording:
         if not recording.enabled:
             return None
         path = Path(recording.directory) / time.strftime("%Y/%m/%d", time.gmtime()) / f"{call_id}.wav"
-        path.parent.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
-        recorder = CallRecorder(path, loop.time(), clock=loop.time)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            recorder = CallRecorder(path, loop.time(), clock=loop.time)
+        except OSError as error:  # a full or read-only disk: the call goes on unrecorded, and says why
+            logger.error("recording.not_started", path=str(path), reason=error.strerror or str(error))
+            return None
         bridge.add_tap(recorder.write)
         return cls(recorder, call_id, recording.format)
 

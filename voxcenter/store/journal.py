@@ -12,13 +12,15 @@ is framed as::
 everything up to a sequence number is in the database (write to a temporary file, fsync, rename, fsync the
 directory) and deletes segments wholly covered by it. After a crash, the last record of the last segment may be
 torn (short or failing its CRC): opening the journal detects it, truncates it away and carries on; a torn record
-was never acknowledged as durable, so nothing acknowledged is lost.
+was never acknowledged as durable, so nothing acknowledged is lost. A write that fails (disk full) raises
+:class:`OSError` and leaves the segment as it was before the batch: old records are never damaged.
 
 Not thread-safe: the writer calls it from one executor thread. A lock file keeps a second process out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import itertools
 import os
@@ -184,10 +186,18 @@ class Journal:
             chunks.append(_frame(seq, payload))
         blob = b"".join(chunks)
         view = memoryview(blob)
-        while view:
-            written = os.write(self._active_fd, view)
-            view = view[written:]
-        os.fsync(self._active_fd)
+        try:
+            while view:
+                written = os.write(self._active_fd, view)
+                view = view[written:]
+            os.fsync(self._active_fd)
+        except OSError:
+            # Disk full or failing: cut off the part of the batch that went in, so the segment still ends on a
+            # whole record and a later append (once there is room) follows the last good one. Nothing of the
+            # batch was acknowledged; the caller keeps it and tries again.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._active_fd, self._active_size)
+            raise
         self._active_size += len(blob)
         self.last_seq = seq
         return seq
