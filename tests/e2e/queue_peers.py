@@ -42,8 +42,14 @@ FRAME = 0.020
 SILENCE = PCMU.encode(np.zeros(160, dtype=np.int16))
 
 
-def queue_dial_plan(tmp: Path, *, sip_port: int, rtp_base: int, far_end: str | None = None) -> Path:
-    """Queues with short ring timeouts, wrap-ups and announcement intervals; ``far_end``: the trunk's proxy."""
+DEFAULT_CALLBACK = "{enabled: true, offer_after: 1s, key: '1'}"
+"""The ``callbacks`` queue's ``callback`` setting unless a test gives its own."""
+
+
+def queue_dial_plan(tmp: Path, *, sip_port: int, rtp_base: int, far_end: str | None = None,
+                    callback: str = DEFAULT_CALLBACK) -> Path:
+    """Queues with short ring timeouts, wrap-ups and announcement intervals; ``far_end``: the trunk's proxy;
+    ``callback``: the ``callbacks`` queue's callback settings (YAML flow mapping)."""
     trunks = f"trunks:\n  carrier:\n    inbound:\n      allow_from: [{CARRIER_IP}/32]\n"
     if far_end is not None:
         trunks += f"    outbound:\n      proxy: sip:{far_end}\n      options_interval: null\n"
@@ -99,7 +105,7 @@ def queue_dial_plan(tmp: Path, *, sip_port: int, rtp_base: int, far_end: str | N
             wrap_up: 1s
             join_when: always
             leave_when: never
-            callback: {enabled: true, offer_after: 1s, key: '1'}
+            callback: CALLBACK_SETTINGS
           messages:
             join_when: always
             leave_when: never
@@ -113,15 +119,17 @@ def queue_dial_plan(tmp: Path, *, sip_port: int, rtp_base: int, far_end: str | N
           '1004': {name: Dave, password: pw-1004, queues: [sales]}
         """)
     path = tmp / "voxcenter.yaml"
+    body = body.replace("CALLBACK_SETTINGS", callback)
     path.write_text(plan_sections(tmp, body, sip_port=sip_port, rtp_base=rtp_base))
     return path
 
 
 @asynccontextmanager
-async def queue_server(tmp: Path, *, far_end: str | None = None) -> AsyncIterator[Server]:
+async def queue_server(tmp: Path, *, far_end: str | None = None,
+                       callback: str = DEFAULT_CALLBACK) -> AsyncIterator[Server]:
     """A Server on the queue suite's dial plan."""
     async with served(queue_dial_plan(tmp, sip_port=free_port(), rtp_base=rtp_base_for_test(),
-                                      far_end=far_end)) as server:
+                                      far_end=far_end, callback=callback)) as server:
         yield server
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from voxcenter.config.schema import Schedule
-from voxcenter.ivr.hours import HoursStatus, schedule_status
+from voxcenter.ivr.hours import HoursStatus, next_open, schedule_status
 
 NEW_YORK = Schedule.model_validate({
     "timezone": "America/New_York",
@@ -37,3 +37,25 @@ def test_status(utc: dt.datetime, status: HoursStatus) -> None:
 def test_naive_datetime_is_refused() -> None:
     with pytest.raises(ValueError, match="aware datetime"):
         schedule_status(NEW_YORK, dt.datetime(2026, 1, 1, 12, 0))
+
+
+@pytest.mark.parametrize(
+    ("utc", "opens"),
+    [
+        (dt.datetime(2026, 10, 30, 12, 0), dt.datetime(2026, 10, 30, 12, 0)),   # open now: now
+        (dt.datetime(2026, 10, 30, 11, 0), dt.datetime(2026, 10, 30, 12, 0)),   # Fri before 08:00 EDT
+        (dt.datetime(2026, 10, 31, 0, 0), dt.datetime(2026, 10, 31, 14, 0)),    # Fri 20:00 EDT: Sat 10:00 EDT
+        (dt.datetime(2026, 10, 31, 18, 0), dt.datetime(2026, 11, 2, 13, 0)),    # Sat 14:00: Mon 08:00, now EST
+        (dt.datetime(2026, 11, 26, 12, 0), dt.datetime(2026, 11, 27, 13, 0)),   # Thanksgiving: Friday
+    ],
+)
+def test_next_open_is_the_first_open_instant_across_closing_holidays_and_dst(utc: dt.datetime,
+                                                                             opens: dt.datetime) -> None:
+    assert next_open(NEW_YORK, utc.replace(tzinfo=dt.UTC)) == opens.replace(tzinfo=dt.UTC)
+
+
+def test_next_open_of_a_schedule_without_hours_is_none() -> None:
+    never = Schedule.model_validate({"timezone": "UTC"})
+    assert next_open(never, dt.datetime(2026, 1, 1, tzinfo=dt.UTC)) is None
+    with pytest.raises(ValueError, match="aware"):
+        next_open(NEW_YORK, dt.datetime(2026, 1, 1))

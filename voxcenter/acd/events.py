@@ -195,6 +195,8 @@ class StartCallback:
     """The customer's number."""
     attempt: int
     """1-based attempt number; only one attempt is ever in flight per request."""
+    ring_time: float = 30.0
+    """Seconds the customer's phone may ring before the attempt counts as not answered."""
 
 
 @dataclass(frozen=True, slots=True)

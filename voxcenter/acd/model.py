@@ -12,6 +12,7 @@ import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 MIN_LEVEL = 1
 MAX_LEVEL = 5
@@ -19,6 +20,14 @@ MAX_LEVEL = 5
 
 class ConfigError(ValueError):
     """A policy, profile or request handed to the router is inconsistent (the caller's fault)."""
+
+
+class CallingHours(Protocol):
+    """When a queue's callbacks may be dialled (its calling window), on the router's clock."""
+
+    def next_open(self, now: float) -> float | None:
+        """The first instant at or after ``now`` inside the window (``now`` when open); None: never."""
+        ...
 
 
 class Discipline(enum.Enum):
@@ -115,7 +124,7 @@ class RelaxationStep:
 
 DURATION_FIELDS = (
     "ring_timeout", "retry_delay", "wrapup", "max_wait", "announce_every", "service_level", "short_abandon",
-    "callback_offer_after", "callback_max_wait", "callback_retry_delay", "default_handle_time",
+    "callback_offer_after", "callback_max_wait", "callback_retry_delay", "callback_ring_time", "default_handle_time",
 )
 """QueuePolicy fields holding seconds."""
 
@@ -172,6 +181,12 @@ class QueuePolicy:
     """Seconds between failed callback attempts."""
     callback_max_attempts: int = 3
     """Callback attempts before the request is given up."""
+    callback_ring_time: float = 30.0
+    """Seconds the customer's phone rings on each callback attempt."""
+    callback_hours: CallingHours | None = field(default=None, compare=False)
+    """The calling window: no callback attempt starts outside it (it waits for the window); None: any time.
+
+    Not compared: the window is asked at each dispatch, so a reload that changes it applies at once."""
     autopause_after: int | None = 3
     """Consecutive no-answers after which an agent is paused; None never."""
     default_handle_time: float = 180.0
@@ -184,8 +199,9 @@ class QueuePolicy:
             raise ConfigError("a queue needs a name")
         for what in DURATION_FIELDS:
             _check_duration(getattr(self, what), f"queue {self.name!r}: {what}")
-        if self.ring_timeout <= 0 or self.default_handle_time <= 0:
-            raise ConfigError(f"queue {self.name!r}: ring_timeout and default_handle_time must be > 0")
+        if self.ring_timeout <= 0 or self.default_handle_time <= 0 or self.callback_ring_time <= 0:
+            raise ConfigError(
+                f"queue {self.name!r}: ring_timeout, callback_ring_time and default_handle_time must be > 0")
         if self.announce_every is not None and self.announce_every <= 0:
             raise ConfigError(f"queue {self.name!r}: announce_every must be > 0")
         if not (self.weight > 0 and math.isfinite(self.weight)):

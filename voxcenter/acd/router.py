@@ -54,6 +54,10 @@ MAX_OVERFLOW_HOPS = 5
 """Queue-to-queue overflows one caller may take before the router stops a loop."""
 
 
+CLOSED_RECHECK = 3600.0
+"""Seconds before a callback of a queue whose calling window never opens is looked at again."""
+
+
 class Router(RouterState):
     """Queues, agents and their decisions; see the module docstring."""
 
@@ -159,7 +163,8 @@ class Router(RouterState):
             entry.callback_agent = agent_id
             entry.callback_attempts += 1
             self._decisions.append(
-                StartCallback(call_id, agent_id, entry.queue, entry.number, entry.callback_attempts)
+                StartCallback(call_id, agent_id, entry.queue, entry.number, entry.callback_attempts,
+                              self._policies[entry.queue].callback_ring_time)
             )
         else:
             self._remove(entry)
@@ -575,6 +580,7 @@ class Router(RouterState):
         free = {a.agent_id: a for a in self._agents.values() if a.ringable}
         if not free or not self._entries:
             return
+        self._hold_outside_hours(now)
         pairs = assign(list(self._entries.values()), free, self._policies, self._rng, self._last_rung, now)
         for entry, agents in pairs:
             policy = self._policies[entry.queue]
@@ -586,6 +592,20 @@ class Router(RouterState):
                 entry.tried.add(agent.agent_id)
                 self._last_rung[entry.queue] = agent.order
                 self._decisions.append(RingAgent(entry.call_id, agent.agent_id, entry.queue, deadline, entry.callback))
+
+    def _hold_outside_hours(self, now: float) -> None:
+        """Callbacks of a queue whose calling window is closed wait for it to open (never dialled outside)."""
+        for entry in self._entries.values():
+            if not entry.callback or not entry.dispatchable(now):
+                continue
+            hours = self._policies[entry.queue].callback_hours
+            if hours is None:
+                continue
+            opens = hours.next_open(now)
+            if opens is None:  # never opens: look again later (a reload may give hours), until the expiry
+                entry.not_before = now + CLOSED_RECHECK
+            elif opens > now:
+                entry.not_before = opens
 
     def _announce(self, entry: Entry, now: float) -> None:
         """Periodic announcement, by the rules of ``announce.py``."""

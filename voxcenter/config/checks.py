@@ -164,6 +164,11 @@ def _check_queues(c: _Context) -> Iterator[ConfigIssue]:
         base: Path_ = ("queues", name)
         if agents_complete and members[name] == 0:
             yield c.error(base, f"queue {name!r} has no agents (list it in some agent's queues:)", key=True)
+        hours = queue.callback.hours
+        if hours is not None and not c.known("schedules", hours):
+            yield c.error((*base, "callback", "hours"),
+                          f"queue {name!r}: callback hours name unknown schedule {hours!r}"
+                          f"{_suggest(hours, c.config.schedules)}")
         for reason in ("timeout", "full", "empty"):
             target = getattr(queue.overflow, reason)
             if target is None:

@@ -61,16 +61,33 @@ class Announcements(Model):
 
 
 class CallbackOffer(Model):
-    """Offer waiting callers a callback that keeps their place."""
+    """Callbacks of this queue: the offer to waiting callers, and how every callback is dialled.
+
+    The dialling settings apply to each callback of the queue, however it was booked (the queue's offer,
+    an IVR ``callback`` node, the API). An attempt rings the first free agent; once the agent answers,
+    the customer's number is dialled.
+    """
 
     enabled: bool = False
-    """Offer callbacks in this queue."""
+    """Offer callbacks to callers waiting in this queue."""
     offer_after: Duration = 60.0
     """Offer once the caller has waited this long."""
     key: Digit = "1"
     """Key that accepts the offer."""
     prompt: PromptName = "callback-offer"
     """The offer prompt."""
+    attempts: int = Field(default=3, ge=1)
+    """Attempts (the customer's phone dialled) before the callback is given up as failed."""
+    retry_delay: Duration = 60.0
+    """Wait between an unanswered attempt and the next one."""
+    ring_time: Annotated[Duration, Field(gt=0)] = 30.0
+    """How long the customer's phone rings on each attempt."""
+    hours: Name | None = None
+    """The calling window: a schedule of ``schedules``; no attempt starts outside it, the callback waits
+    for it to open. None: any time."""
+    expire_after: Duration | None = 4 * 3600.0
+    """A callback not answered this long after it was booked (or its due time) is given up as expired;
+    none: never."""
 
 
 class Relaxation(Model):

@@ -55,3 +55,37 @@ def wall_clock_from_offset(offset: float) -> WallClock:
         return dt.datetime.fromtimestamp(now + offset, tz=dt.UTC)
 
     return wall
+
+
+NEXT_OPEN_HORIZON_DAYS = 400
+"""How far ahead :func:`next_open` looks (a year of holidays and a little more)."""
+
+
+def next_open(schedule: Schedule, at: dt.datetime) -> dt.datetime | None:
+    """The first instant at or after the aware ``at`` at which ``schedule`` is OPEN, in UTC.
+
+    ``at`` itself when the schedule is open then; None when it never opens within
+    :data:`NEXT_OPEN_HORIZON_DAYS` (no hours, or holidays on every opening day). Same rules as
+    :func:`schedule_status`: ``open`` included, ``close`` excluded, a holiday closes the whole day.
+    """
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("next_open needs an aware datetime (a naive one has no place in time)")
+    zone = ZoneInfo(schedule.timezone)
+    local = at.astimezone(zone)
+    clock = local.time().replace(tzinfo=None)
+    holidays = {holiday.date for holiday in schedule.holidays}
+    if not schedule.hours:
+        return None
+    for offset in range(NEXT_OPEN_HORIZON_DAYS):
+        day = local.date() + dt.timedelta(days=offset)
+        if day in holidays:
+            continue
+        spans = sorted((hours for hours in schedule.hours if day.weekday() in hours.days), key=lambda h: h.open)
+        for hours in spans:
+            if offset == 0:
+                if hours.close <= clock:
+                    continue
+                if hours.open <= clock:
+                    return at.astimezone(dt.UTC)
+            return dt.datetime.combine(day, hours.open, zone).astimezone(dt.UTC)
+    return None

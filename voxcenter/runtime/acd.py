@@ -111,7 +111,9 @@ class AcdService:
         self.loop = loop
         self.dynamic: set[tuple[str, str]] = set()
         """Queue members added at run time, ``(queue, agent)`` (the dial plan's own are in its agents)."""
-        self.router = Router(queue_policies(config), agent_profiles(config), loop.time())
+        self.wall_offset = time.time() - loop.time()
+        """Unix time minus loop time, measured once: the router's calling hours read the wall clock through it."""
+        self.router = Router(queue_policies(config, self.wall_offset), agent_profiles(config), loop.time())
         self.ledger = AgentLedger(agent_profiles(config), loop.time())
         """Per-agent facts the router does not keep (time in state, calls handled) for the API."""
         self.calls: dict[str, QueuedCall] = {}
@@ -290,7 +292,7 @@ class AcdService:
         kept = {(queue, agent) for queue, agent in self.dynamic if queue in config.queues and agent in config.agents
                 and (queue, agent) not in static_members(config)}
         profiles = with_members(agent_profiles(config), kept)
-        self.router.reconfigure(queue_policies(config), profiles, now)
+        self.router.reconfigure(queue_policies(config, self.wall_offset), profiles, now)
         self.ledger.reconfigure(profiles, now)
         for queue, agent in sorted(self.dynamic - kept):  # gone from the plan, or written into it: not dynamic
             logger.info("acd.member_dropped", queue=queue, agent=agent, reason="the reloaded dial plan")
@@ -352,7 +354,7 @@ class AcdService:
     def _apply_members(self) -> None:
         now = self.now()
         profiles = with_members(agent_profiles(self.config), self.dynamic)
-        self.router.reconfigure(queue_policies(self.config), profiles, now)
+        self.router.reconfigure(queue_policies(self.config, self.wall_offset), profiles, now)
         self.ledger.reconfigure(profiles, now)
         self._mark_followers()
         self.pump()

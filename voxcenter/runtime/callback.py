@@ -42,7 +42,7 @@ async def connect_callback(
     agent_gone = asyncio.Event()  # the agent hung up while the customer's phone rang: CANCEL it
     agent_session.ended.add_done_callback(lambda _: agent_gone.set())
     try:
-        leg, session = await dialer.call_number(number, None, ring_timeout=30.0, cancel=agent_gone)
+        leg, session = await dialer.call_number(number, None, ring_timeout=decision.ring_time, cancel=agent_gone)
     except RequestFailed as failure:
         logger.info("callback.failed", number=number, status=failure.status)
         await agent_session.hangup("callback not answered")

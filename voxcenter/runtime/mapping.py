@@ -7,6 +7,7 @@ new config again and hands the results to the running parts.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 from voxcenter.acd.model import (
     HANGUP,
@@ -17,6 +18,8 @@ from voxcenter.acd.model import (
     Strategy,
 )
 from voxcenter.config import Config
+from voxcenter.config.schema import Schedule
+from voxcenter.ivr.hours import next_open
 from voxcenter.sip.auth import ha1
 from voxcenter.sip.endpoint import CredentialLookup, EndpointSettings, Listener
 from voxcenter.sip.transport import TransportLimits
@@ -133,8 +136,23 @@ _DISCIPLINES = {
 }
 
 
-def queue_policies(config: Config) -> list[QueuePolicy]:
-    """One router policy per queue.
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScheduleHours:
+    """A queue's calling window: a dial-plan schedule seen on the router's (loop) clock."""
+
+    schedule: Schedule
+    """The schedule (time zone, hours, holidays)."""
+    wall_offset: float
+    """Unix time minus loop time: the loop instant ``now`` is the Unix instant ``now + wall_offset``."""
+
+    def next_open(self, now: float) -> float | None:
+        """The first loop instant at or after ``now`` inside the schedule's opening hours."""
+        opens = next_open(self.schedule, dt.datetime.fromtimestamp(now + self.wall_offset, tz=dt.UTC))
+        return None if opens is None else max(now, opens.timestamp() - self.wall_offset)
+
+
+def queue_policies(config: Config, wall_offset: float) -> list[QueuePolicy]:
+    """One router policy per queue (``wall_offset``: Unix time minus the router's clock, for calling hours).
 
     Overflow destinations stay with the IVR (a queue node's ``on_exit`` and the
     queue's ``overflow`` say where the caller goes): the router only reports why a
@@ -176,6 +194,14 @@ def queue_policies(config: Config) -> list[QueuePolicy]:
                 service_level=queue.service_level,
                 relaxation=relaxation,
                 callback_offer_after=queue.callback.offer_after if queue.callback.enabled else None,
+                callback_max_wait=queue.callback.expire_after,
+                callback_retry_delay=queue.callback.retry_delay,
+                callback_max_attempts=queue.callback.attempts,
+                callback_ring_time=queue.callback.ring_time,
+                callback_hours=(
+                    None if queue.callback.hours is None
+                    else ScheduleHours(config.schedules[queue.callback.hours], wall_offset)
+                ),
                 autopause_after=queue.auto_pause_after,
             )
         )
