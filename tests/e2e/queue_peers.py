@@ -36,6 +36,7 @@ from voxcenter.media.codecs import PCMU
 from voxcenter.media.dtmf import Rfc4733Sender
 from voxcenter.media.rtp import build_rtp, parse_rtp
 from voxcenter.runtime.server import Server
+from voxcenter.store.types import from_iso_text
 
 TELEPHONE_EVENT = 101
 FRAME = 0.020
@@ -277,8 +278,8 @@ async def calling(server: Server, workdir: Path, service: str, *, name: str, num
 # --- the database --------------------------------------------------------------------------------------------------
 
 def timeline(db: Path, call_id: str) -> list[tuple[str, float, object, object, object]]:
-    """(event, at, agent, value, data) of one call, in order."""
-    return [(str(e), float(at), agent, value, data) for e, at, agent, value, data in query(
+    """(event, at (POSIX seconds), agent, value, data) of one call, in order."""
+    return [(str(e), from_iso_text(at), agent, value, data) for e, at, agent, value, data in query(
         db, "select event, at, agent, value, data from call_events where call_id=? order by at, rowid", call_id)]
 
 

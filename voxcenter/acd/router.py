@@ -268,7 +268,8 @@ class Router(RouterState):
     def agent_feature_code(self, agent_id: str, code: str, now: float) -> bool:
         """A feature code dialed from the agent's softphone; False when the code is not an agent code.
 
-        ``*45`` logs in, ``*46`` logs out, ``*47`` pauses (or unpauses when paused), ``*48`` ends wrap-up.
+        ``*45`` logs in, ``*46`` logs out, ``*47`` pauses (or unpauses when paused), ``*48`` ends wrap-up
+        (False outside wrap-up: not allowed now).
         """
         agent = self._agent(agent_id)
         if code == "*45":
@@ -279,7 +280,7 @@ class Router(RouterState):
             self.agent_unpause(agent_id, now, "feature code *47")
         elif code == "*47" and agent.state is not AgentState.OFFLINE:
             self.agent_pause(agent_id, now, "feature code *47")
-        elif code == "*48":
+        elif code == "*48" and agent.state is AgentState.WRAP_UP:
             self.wrapup_done(agent_id, now)
         else:
             return False

@@ -253,7 +253,7 @@ def _check_trunks(c: _Context) -> Iterator[ConfigIssue]:
 def _check_codes(c: _Context) -> Iterator[ConfigIssue]:
     if "feature_codes" in c.invalid.sections:
         return
-    codes = [(name, code) for name, code in c.config.feature_codes.model_dump().items() if code is not None]
+    codes = [(name, code) for name, code in c.config.feature_codes.model_dump().items() if isinstance(code, str)]
     for index, (name, code) in enumerate(codes):
         for other_name, other in codes[:index]:
             if code.startswith(other) or other.startswith(code):

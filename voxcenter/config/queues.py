@@ -237,7 +237,9 @@ class FeatureCodes(Model):
     logout: DialString = "*46"
     """Log out."""
     pause: DialString = "*47"
-    """Pause, or unpause when paused (``*47`` then a reason digit, optional)."""
+    """Pause, or unpause when paused; followed by a digit of ``pause_reasons``, pause for that reason."""
+    pause_reasons: dict[Annotated[str, Field(pattern=r"^[0-9]$")], str] = Field(default_factory=dict)
+    """Pause reasons by digit (``{'1': lunch, '2': training}``): ``*471`` pauses for lunch, and the API shows it."""
     wrap_up_end: DialString | None = "*48"
     """End wrap-up early."""
     voicemail: DialString | None = "*98"

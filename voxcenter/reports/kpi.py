@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voxcenter.acd.stats import service_level
 from voxcenter.store.models import Base
+from voxcenter.store.types import epoch
 
 INTERVALS: Final = {"15m": 900, "30m": 1800, "hour": 3600, "day": 86400}
 """Interval names accepted by reports, in seconds."""
@@ -242,8 +243,8 @@ class Report:
 
 
 def bucket(column: Any, seconds: int, utc_offset: float, dialect: str) -> ColumnElement[Any]:
-    """SQL for the start of the interval containing ``column`` (POSIX seconds), on both dialects."""
-    shifted = column + utc_offset
+    """SQL for the start of the interval (POSIX seconds) containing the time ``column``, on both dialects."""
+    shifted = epoch(column, dialect) + utc_offset
     if dialect == "sqlite":
         # SQLite's floor() is optional; CAST truncates, which equals floor for positive times.
         index: ColumnElement[Any] = cast(shifted / seconds, Integer)

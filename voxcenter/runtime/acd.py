@@ -252,15 +252,18 @@ class AcdService:
 
     # --- inputs from agents -------------------------------------------------------------------------------------------
 
-    def feature_code(self, agent_id: str, code: str) -> bool:
-        """A feature code dialed by an authenticated agent; False when it is not one."""
-        codes = self.config.feature_codes
-        canonical = {codes.login: "*45", codes.logout: "*46", codes.pause: "*47"}
-        if codes.wrap_up_end:
-            canonical[codes.wrap_up_end] = "*48"
-        if code not in canonical:
-            return False
-        handled = self.router.agent_feature_code(agent_id, canonical[code], self.now())
+    def feature_code(self, agent_id: str, name: str, reason: str | None = None) -> bool:
+        """An ACD feature code (by its dial-plan key) dialed by an authenticated agent; False if not allowed now.
+
+        Raises the router's error for a transition its table forbids.
+        """
+        now = self.now()
+        if name == "pause" and reason is not None:
+            self.router.agent_pause(agent_id, now, reason)  # paused already: the reason changes
+            handled = True
+        else:
+            canonical = {"login": "*45", "logout": "*46", "pause": "*47", "wrap_up_end": "*48"}[name]
+            handled = self.router.agent_feature_code(agent_id, canonical, now)
         self.pump()
         return handled
 

@@ -42,9 +42,10 @@ from voxcenter.runtime.conversation import CallServices
 from voxcenter.runtime.crash import close_calls_left_open, repaired_recording_record
 from voxcenter.runtime.customers import CustomerDirectory
 from voxcenter.runtime.dialer import Dialer
+from voxcenter.runtime.featurecodes import FeatureCodeService
 from voxcenter.runtime.inbound import InboundCall
-from voxcenter.runtime.legmedia import MediaSetupError, tone_frames
 from voxcenter.runtime.livestate import VersionStamp, registration_record, restore_live_state
+from voxcenter.runtime.mailbox import Mailbox
 from voxcenter.runtime.mapping import credential_lookup, endpoint_settings, trunk_settings, trunk_users
 from voxcenter.runtime.outbound import AgentCall
 from voxcenter.runtime.services import Consultations, MediaService, Records
@@ -144,6 +145,8 @@ class Server:
         self.acd = AcdService(config, self.dialer, self.records, self.spawn)
         self.services = CallServices(self.media, self.dialer, self.acd, self.records, self.customers,
                                      self.consultations)
+        self.feature_codes = FeatureCodeService(self.media, self.acd,
+                                                Mailbox(url, self.writer, config.prompts.default_language))
         try:
             addresses = await self.endpoint.start()
         except OSError as error:
@@ -258,7 +261,7 @@ class Server:
                 return
             session.trunk = trunk_name  # a carrier that authenticates with digest instead of (or besides) its IP
         is_agent = session.user is not None and session.user in config.agents and not session.trunk
-        if is_agent and await self._feature_code(session, str(session.user), called):
+        if is_agent and await self.feature_codes.handle(config.feature_codes, session, str(session.user), called):
             return
         if is_agent and called not in config.numbers and called in config.agents:
             if called == session.user:
@@ -312,33 +315,6 @@ class Server:
             return True
         address = ipaddress.ip_address(host)
         return any(address in ipaddress.ip_network(str(network), strict=False) for network in inbound.allow_from)
-
-    async def _feature_code(self, session: SipSession, agent_id: str, code: str) -> bool:
-        """Agent feature codes (*45 login, *46 logout, *47 pause): a short tone confirms, then hang up."""
-        codes = self.config.feature_codes
-        if code not in {codes.login, codes.logout, codes.pause, codes.wrap_up_end}:
-            return False
-        try:
-            handled = self.acd.feature_code(agent_id, code)
-        except Exception as error:  # an illegal transition: say no, plainly
-            logger.info("acd.feature_code_refused", agent=agent_id, code=code, reason=str(error))
-            session.reject(403, "Not Allowed Now")
-            return True
-        if not handled:
-            session.reject(403, "Not Allowed Now")
-            return True
-        assert session.remote_sdp is not None
-        try:
-            leg, answer = await self.media.answer(session.remote_sdp, watch_silence=False)
-        except MediaSetupError as error:
-            session.reject(error.status, error.reason[:80])
-            return True
-        session.answer(answer)
-        await session.confirmed.wait()
-        await leg.play_frames([tone_frames(leg.session.codec, 880.0, 0.3)]).wait()
-        await session.hangup("feature code done")
-        leg.close()
-        return True
 
     def _on_binding(self, change: BindingChanged) -> None:
         if change.change is not BindingChange.RESTORED:  # a restored binding is in the database already

@@ -38,7 +38,8 @@ class LiveState:
 _R = TypeVar("_R")
 
 
-def _record(cls: type[_R], row: Any) -> _R:
+def record_of(cls: type[_R], row: Any) -> _R:
+    """The record ``cls`` a row of its table stands for."""
     mapping = row._mapping
     return cls(**{f.name: mapping[f.name] for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
 
@@ -60,10 +61,10 @@ async def load_live_state(url: str, node: str, now: float, *, statement_timeout:
             members = TABLE_OF_KIND["queue_member"]
             dynamic = await connection.execute(select(members).where(members.c.active.is_(True)))
             return LiveState(
-                registrations=tuple(_record(RegistrationRecord, row) for row in registrations),
-                agent_states=tuple(_record(AgentStateRecord, row) for row in states),
-                callbacks=tuple(_record(CallbackRecord, row) for row in callbacks),
-                queue_members=tuple(_record(QueueMemberRecord, row) for row in dynamic),
+                registrations=tuple(record_of(RegistrationRecord, row) for row in registrations),
+                agent_states=tuple(record_of(AgentStateRecord, row) for row in states),
+                callbacks=tuple(record_of(CallbackRecord, row) for row in callbacks),
+                queue_members=tuple(record_of(QueueMemberRecord, row) for row in dynamic),
             )
     finally:
         await engine.dispose()

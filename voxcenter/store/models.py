@@ -2,7 +2,8 @@
 
 Keys are the text ids voxcenter generates (ULIDs), unique across nodes. Event tables carry no foreign keys on
 purpose: an event may reach the database before its call's CDR (separate batches, a replay), and a durable log must
-never refuse a record for that. ``call_id`` is indexed everywhere instead. Times are POSIX seconds (double).
+never refuse a record for that. ``call_id`` is indexed everywhere instead. Times are ``timestamptz`` in PostgreSQL and
+ISO 8601 text in SQLite, durations seconds rounded to the millisecond (see :mod:`voxcenter.store.types`).
 The Alembic migrations in ``migrations/versions`` create exactly these tables; a test compares the two.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Double, Index, Integer, LargeBinary, MetaData, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from voxcenter.store.types import Seconds, Timestamp
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -34,21 +37,21 @@ class Call(Base):
     version: Mapped[int] = mapped_column(Integer)
     node: Mapped[str] = mapped_column(String(64))
     direction: Mapped[str] = mapped_column(String(8))
-    arrived_at: Mapped[float] = mapped_column(Double, index=True)
+    arrived_at: Mapped[float] = mapped_column(Timestamp, index=True)
     from_number: Mapped[str] = mapped_column(String(128))
     to_number: Mapped[str] = mapped_column(String(128))
     trunk: Mapped[str] = mapped_column(String(64))
     sip_call_id: Mapped[str] = mapped_column(Text)
-    answered_at: Mapped[float | None] = mapped_column(Double)
+    answered_at: Mapped[float | None] = mapped_column(Timestamp)
     queue: Mapped[str | None] = mapped_column(String(64), index=True)
-    queue_entered_at: Mapped[float | None] = mapped_column(Double)
+    queue_entered_at: Mapped[float | None] = mapped_column(Timestamp)
     agent: Mapped[str | None] = mapped_column(String(64), index=True)
-    agent_answered_at: Mapped[float | None] = mapped_column(Double)
-    ended_at: Mapped[float | None] = mapped_column(Double)
-    wait_seconds: Mapped[float | None] = mapped_column(Double)
-    talk_seconds: Mapped[float] = mapped_column(Double)
-    hold_seconds: Mapped[float] = mapped_column(Double)
-    wrapup_seconds: Mapped[float] = mapped_column(Double)
+    agent_answered_at: Mapped[float | None] = mapped_column(Timestamp)
+    ended_at: Mapped[float | None] = mapped_column(Timestamp)
+    wait_seconds: Mapped[float | None] = mapped_column(Seconds)
+    talk_seconds: Mapped[float] = mapped_column(Seconds)
+    hold_seconds: Mapped[float] = mapped_column(Seconds)
+    wrapup_seconds: Mapped[float] = mapped_column(Seconds)
     disposition: Mapped[str] = mapped_column(String(16))
     hangup_by: Mapped[str | None] = mapped_column(String(16))
     hangup_cause: Mapped[str | None] = mapped_column(Text)
@@ -68,13 +71,13 @@ class CallLeg(Base):
     version: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(16))
     peer: Mapped[str] = mapped_column(Text)
-    started_at: Mapped[float] = mapped_column(Double)
+    started_at: Mapped[float] = mapped_column(Timestamp)
     sip_call_id: Mapped[str] = mapped_column(Text)
-    answered_at: Mapped[float | None] = mapped_column(Double)
-    ended_at: Mapped[float | None] = mapped_column(Double)
+    answered_at: Mapped[float | None] = mapped_column(Timestamp)
+    ended_at: Mapped[float | None] = mapped_column(Timestamp)
     codec: Mapped[str | None] = mapped_column(String(16))
     end_status: Mapped[int | None] = mapped_column(Integer)
-    talk_seconds: Mapped[float] = mapped_column(Double, server_default="0")
+    talk_seconds: Mapped[float] = mapped_column(Seconds, server_default="0")
 
 
 class CallEventRow(Base):
@@ -83,12 +86,12 @@ class CallEventRow(Base):
     __tablename__ = "call_events"
     event_id: Mapped[str] = mapped_column(_ID, primary_key=True)
     call_id: Mapped[str] = mapped_column(_ID, index=True)
-    at: Mapped[float] = mapped_column(Double, index=True)
+    at: Mapped[float] = mapped_column(Timestamp, index=True)
     event: Mapped[str] = mapped_column(String(32))
     queue: Mapped[str | None] = mapped_column(String(64))
     agent: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[str | None] = mapped_column(Text)
-    value: Mapped[float | None] = mapped_column(Double)
+    value: Mapped[float | None] = mapped_column(Seconds)
 
 
 class AgentEventRow(Base):
@@ -98,7 +101,7 @@ class AgentEventRow(Base):
     __table_args__ = (Index("ix_agent_events_agent_at", "agent", "at"),)
     event_id: Mapped[str] = mapped_column(_ID, primary_key=True)
     agent: Mapped[str] = mapped_column(String(64))
-    at: Mapped[float] = mapped_column(Double)
+    at: Mapped[float] = mapped_column(Timestamp)
     state: Mapped[str] = mapped_column(String(16))
     node: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(Text)
@@ -113,10 +116,10 @@ class Recording(Base):
     call_id: Mapped[str] = mapped_column(_ID, index=True)
     path: Mapped[str] = mapped_column(Text)
     format: Mapped[str] = mapped_column(String(16))
-    duration_seconds: Mapped[float] = mapped_column(Double)
+    duration_seconds: Mapped[float] = mapped_column(Seconds)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
-    started_at: Mapped[float] = mapped_column(Double)
+    started_at: Mapped[float] = mapped_column(Timestamp)
     truncated: Mapped[bool] = mapped_column(Boolean)
     data: Mapped[bytes | None] = mapped_column(LargeBinary)
 
@@ -128,7 +131,7 @@ class Customer(Base):
     customer_id: Mapped[str] = mapped_column(_ID, primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
     number: Mapped[str] = mapped_column(String(128), index=True)
-    updated_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Timestamp)
     name: Mapped[str | None] = mapped_column(Text)
     company: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
@@ -144,7 +147,7 @@ class Interaction(Base):
     version: Mapped[int] = mapped_column(Integer)
     call_id: Mapped[str] = mapped_column(_ID, index=True)
     agent: Mapped[str] = mapped_column(String(64))
-    at: Mapped[float] = mapped_column(Double)
+    at: Mapped[float] = mapped_column(Timestamp)
     reason: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     ticket_status: Mapped[str] = mapped_column(String(16))
@@ -159,10 +162,10 @@ class Callback(Base):
     call_id: Mapped[str] = mapped_column(_ID, index=True)
     number: Mapped[str] = mapped_column(String(128))
     queue: Mapped[str] = mapped_column(String(64))
-    requested_at: Mapped[float] = mapped_column(Double, index=True)
+    requested_at: Mapped[float] = mapped_column(Timestamp, index=True)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer)
-    completed_at: Mapped[float | None] = mapped_column(Double)
+    completed_at: Mapped[float | None] = mapped_column(Timestamp)
     result_call_id: Mapped[str | None] = mapped_column(_ID)
 
 
@@ -173,9 +176,11 @@ class Voicemail(Base):
     voicemail_id: Mapped[str] = mapped_column(_ID, primary_key=True)
     call_id: Mapped[str] = mapped_column(_ID, index=True)
     mailbox: Mapped[str] = mapped_column(String(64))
-    at: Mapped[float] = mapped_column(Double)
+    at: Mapped[float] = mapped_column(Timestamp)
     path: Mapped[str] = mapped_column(Text)
-    duration_seconds: Mapped[float] = mapped_column(Double)
+    duration_seconds: Mapped[float] = mapped_column(Seconds)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    deleted_at: Mapped[float | None] = mapped_column(Timestamp)
 
 
 class Survey(Base):
@@ -184,7 +189,7 @@ class Survey(Base):
     __tablename__ = "surveys"
     survey_id: Mapped[str] = mapped_column(_ID, primary_key=True)
     call_id: Mapped[str] = mapped_column(_ID, index=True)
-    at: Mapped[float] = mapped_column(Double, index=True)
+    at: Mapped[float] = mapped_column(Timestamp, index=True)
     score: Mapped[int] = mapped_column(Integer)
     agent: Mapped[str | None] = mapped_column(String(64))
     queue: Mapped[str | None] = mapped_column(String(64))
@@ -202,8 +207,8 @@ class Registration(Base):
     transport: Mapped[str] = mapped_column(String(8))
     host: Mapped[str] = mapped_column(String(64))
     port: Mapped[int] = mapped_column(Integer)
-    expires_at: Mapped[float] = mapped_column(Double)
-    registered_at: Mapped[float] = mapped_column(Double)
+    expires_at: Mapped[float] = mapped_column(Timestamp)
+    registered_at: Mapped[float] = mapped_column(Timestamp)
     sip_call_id: Mapped[str] = mapped_column(Text)
     cseq: Mapped[int] = mapped_column(BigInteger)
     user_agent: Mapped[str] = mapped_column(Text)
@@ -217,7 +222,7 @@ class AgentState(Base):
     agent: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[str] = mapped_column(String(16))
-    at: Mapped[float] = mapped_column(Double)
+    at: Mapped[float] = mapped_column(Timestamp)
     node: Mapped[str] = mapped_column(String(64))
     pause_reason: Mapped[str | None] = mapped_column(Text)
 
@@ -230,7 +235,7 @@ class QueueMember(Base):
     agent: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
     active: Mapped[bool] = mapped_column(Boolean)
-    at: Mapped[float] = mapped_column(Double)
+    at: Mapped[float] = mapped_column(Timestamp)
     node: Mapped[str] = mapped_column(String(64))
 
 

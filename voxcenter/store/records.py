@@ -350,6 +350,10 @@ class VoicemailRecord:
     """Audio file."""
     duration_seconds: float
     """Audio length."""
+    version: int = 1
+    """Grows with each change (upserted by it): 2 once the mailbox's owner deleted it."""
+    deleted_at: float | None = None
+    """When the mailbox's owner deleted it (``*98`` then 7); the audio file is removed then."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,8 @@ WRITE_ORDER: Final = (
     "queue_member",
 )
 VERSIONED_KINDS: Final = frozenset(
-    {"call", "leg", "customer", "interaction", "callback", "registration", "agent_state", "queue_member"}
+    {"call", "leg", "customer", "interaction", "callback", "registration", "agent_state", "queue_member",
+     "voicemail"}
 )
 REJECTED_NAME: Final = "rejected.jsonl"
 _RECORD_CLASSES: Final = tuple(RECORD_TYPES.values())

@@ -1,0 +1,126 @@
+"""Feature codes an agent dials from the softphone: what each does, and the answer to codes that are not.
+
+``*45`` log in, ``*46`` log out, ``*47`` pause (again: resume), ``*47`` and a digit of
+``feature_codes.pause_reasons`` pause for that reason, ``*48`` end wrap-up: a short tone confirms, then
+voxcenter hangs up. ``*43`` echo test: what the phone sends comes straight back, until it hangs up (or
+:data:`ECHO_LIMIT`). ``*98`` the agent's own voicemail (:mod:`voxcenter.runtime.mailbox`).
+
+A code that makes no sense now (pause while logged out) gets ``403 Not Allowed Now``; a ``*`` code that is
+not one of the dial plan's gets ``404 Unknown Feature Code``. The codes are the dial plan's
+(``feature_codes``): an operator may move them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+
+from voxcenter.config.queues import FeatureCodes
+from voxcenter.runtime.legmedia import LegMedia, MediaSetupError, tone_frames
+from voxcenter.runtime.mailbox import Mailbox
+from voxcenter.runtime.services import MediaService
+from voxcenter.sip.errors import LocalProtocolError
+from voxcenter.sip.session import SipSession
+
+if TYPE_CHECKING:
+    from voxcenter.runtime.acd import AcdService
+
+logger = structlog.get_logger(__name__)
+
+ECHO_LIMIT = 120.0
+"""Seconds an echo test lasts at most (a phone left off hook does not hold a port for ever)."""
+
+ACD_CODES = ("login", "logout", "pause", "wrap_up_end")
+"""Feature codes the router carries out, by their dial-plan key."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureCode:
+    """What a dialed string means as a feature code."""
+
+    name: str
+    """The dial-plan key (``login``, ``pause``, ``echo_test``, ``voicemail``...), or ``unknown``."""
+    reason: str | None = None
+    """For ``pause`` followed by a digit: the named reason."""
+
+
+def classify(codes: FeatureCodes, dialed: str) -> FeatureCode | None:
+    """The feature code ``dialed`` is, ``unknown`` for a ``*`` code the plan lacks, None for an ordinary number."""
+    for name in (*ACD_CODES, "echo_test", "voicemail"):
+        if getattr(codes, name) == dialed:
+            return FeatureCode(name)
+    if dialed.startswith(codes.pause) and len(dialed) == len(codes.pause) + 1:
+        reason = codes.pause_reasons.get(dialed[-1])
+        if reason is not None:
+            return FeatureCode("pause", reason)
+    if dialed.startswith("*"):
+        return FeatureCode("unknown")
+    return None
+
+
+class FeatureCodeService:
+    """Answers agents' feature codes with the services they need (the ACD, media for the leg, the mailbox)."""
+
+    def __init__(self, media: MediaService, acd: AcdService, mailbox: Mailbox) -> None:
+        self.media = media
+        self.acd = acd
+        self.mailbox = mailbox
+
+    async def handle(self, codes: FeatureCodes, session: SipSession, agent_id: str, dialed: str) -> bool:
+        """Handle ``dialed`` from ``agent_id``'s phone if it is a feature code (True), else leave it (False)."""
+        code = classify(codes, dialed)
+        if code is None:
+            return False
+        if code.name == "unknown":
+            logger.info("acd.feature_code_unknown", agent=agent_id, code=dialed)
+            session.reject(404, "Unknown Feature Code")
+            return True
+        if code.name in ACD_CODES:
+            try:
+                handled = self.acd.feature_code(agent_id, code.name, code.reason)
+            except LocalProtocolError as error:  # an illegal transition (RouterError too): say no, plainly
+                logger.info("acd.feature_code_refused", agent=agent_id, code=dialed, reason=str(error))
+                handled = False
+            if not handled:
+                session.reject(403, "Not Allowed Now")
+                return True
+        leg = await self._answer(session)
+        if leg is None:
+            return True
+        try:
+            if code.name == "echo_test":
+                await _echo(leg, session)
+            elif code.name == "voicemail":
+                await self.mailbox.listen(leg, session, agent_id)
+            else:
+                await leg.play_frames([tone_frames(leg.session.codec, 880.0, 0.3)]).wait()
+        finally:
+            await session.hangup("feature code done")
+            leg.close()
+        return True
+
+    async def _answer(self, session: SipSession) -> LegMedia | None:
+        if session.remote_sdp is None:
+            session.reject(488, "Not Acceptable Here")
+            return None
+        try:
+            leg, answer = await self.media.answer(session.remote_sdp, watch_silence=False)
+        except MediaSetupError as error:
+            session.reject(error.status, error.reason[:80])
+            return None
+        session.answer(answer)
+        await session.confirmed.wait()
+        return leg
+
+
+async def _echo(leg: LegMedia, session: SipSession) -> None:
+    """Send every audio frame the phone sends straight back, until it hangs up."""
+    def echo(payload: bytes) -> None:
+        leg.session.send_payload(payload)
+
+    leg.on_audio = echo
+    await asyncio.wait([session.ended], timeout=ECHO_LIMIT)
+    leg.on_audio = None
