@@ -75,6 +75,7 @@ async def run_sipp(
     extra: list[str] | None = None,
     timeout: float = 60.0,
     local_ip: str = "127.0.0.1",
+    local_port: int | None = None,
 ) -> SippResult:
     """Run a scenario from tests/interop/scenarios (or a built-in like "uas") as a client of ``target``."""
     stat_file = workdir / f"{scenario.replace('.xml', '')}-stats.csv"
@@ -85,7 +86,7 @@ async def run_sipp(
         *scenario_args,
         "-t", transport,
         "-i", local_ip,
-        "-p", str(free_port()),
+        "-p", str(local_port or free_port()),
         "-m", str(calls),
         "-r", str(rate),
         "-l", str(limit),
