@@ -21,6 +21,7 @@ from pydantic.fields import FieldInfo
 from voxcenter.config.base import DurationType, Kind
 from voxcenter.config.durations import format_duration
 from voxcenter.config.ivr_nodes import NODE_TYPES
+from voxcenter.config.proofs import PROOFS, key_of
 from voxcenter.config.schema import Config
 
 BEGIN = "<!-- BEGIN GENERATED REFERENCE: python -m voxcenter.config.reference --write docs/dialplan.md -->"
@@ -160,12 +161,14 @@ def render_reference() -> str:
         doc = (model.__doc__ or "").strip().splitlines()[0]
         where = f"`{path}`" if path else "top level"
         lines += [f'<a id="{_anchor(model)}"></a>', f"### {_title(model)} ({where})", "", doc, ""]
-        lines += ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+        lines += ["| key | type | default | meaning | proved by |", "| --- | --- | --- | --- | --- |"]
         for name, field in model.model_fields.items():
             meaning = (field.description or "").replace("\n", " ").replace("|", "\\|")
             if name == "type" and model in NODE_TYPES.values():
                 meaning = "Selects this kind of node."
-            lines.append(f"| `{name}` | {type_label(_full(field))} | {default_label(field)} | {meaning} |")
+            proof = PROOFS.get(key_of(model, path, name))
+            proved = f"`{proof}`" if proof else "no test yet"
+            lines.append(f"| `{name}` | {type_label(_full(field))} | {default_label(field)} | {meaning} | {proved} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -1,0 +1,420 @@
+"""Which test proves each dial-plan key: rendered into docs/dialplan.md, checked by tests/config/test_key_proofs.py.
+
+Every key of the dial plan names a test (``path::test_name``) that exercises it. A key without one is listed
+in :data:`UNPROVEN` (and the reference says so) until a test is written or the key removed. A new key must
+be added to one of the two: the check fails, saying exactly what to add.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pydantic import BaseModel
+
+from voxcenter.config.ivr_nodes import NODE_TYPES
+
+
+def key_of(model: type[BaseModel], path: str, name: str) -> str:
+    """The name of a key in :data:`PROOFS`: its path, with the node type for IVR nodes (their keys differ)."""
+    for node_type, node_model in NODE_TYPES.items():
+        if node_model is model:
+            path = f"{path}[type: {node_type}]"
+    return f"{path}.{name}" if path else name
+
+
+PROOFS: Final[dict[str, str]] = {
+    "include": "tests/config/test_includes.py::test_include_as_single_name",
+    "sip": "tests/interop/test_sipp_trunks.py::test_trunk_registers_with_digest",
+    "rtp": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "trunks": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "routes": "tests/e2e/test_early_media.py::test_the_agent_hears_the_carriers_early_media_before_the_answer",
+    "numbers": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr": "tests/config/test_includes.py::test_include_as_single_name",
+    "queues": "tests/e2e/test_demo.py::test_a_plan_without_numbers_is_refused_plainly",
+    "agents": "tests/e2e/test_early_media.py::test_the_agent_hears_the_carriers_early_media_before_the_answer",
+    "feature_codes": "tests/config/test_includes.py::test_merged",
+    "transfers":
+        "tests/e2e/test_transfer.py::test_failed_blind_transfer_goes_back_into_the_queue_when_the_plan_says_so",
+    "internal_calls":
+        "tests/e2e/test_internal_calls.py::test_paused_agents_can_be_made_unreachable_and_busy_can_mean_voicemail",
+    "schedules": "tests/reports/test_periods_and_output.py::test_the_time_zone_comes_from_the_dial_plan",
+    "prompts": "tests/config/test_example.py::test_with_prompt_files_present",
+    "recording": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "database": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "security": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "api": "tests/config/test_api_section.py::test_listening_beyond_loopback_needs_a_token",
+    "sip.listen": "tests/interop/test_stream_faults.py::test_an_expired_certificate_is_reported_by_check_and_at_start",
+    "sip.message_timeout": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "sip.tls_handshake_timeout": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "sip.listen[].transport":
+        "tests/interop/test_stream_faults.py::test_an_expired_certificate_is_reported_by_check_and_at_start",
+    "sip.listen[].address":
+        "tests/interop/test_stream_faults.py::test_an_expired_certificate_is_reported_by_check_and_at_start",
+    "sip.listen[].port":
+        "tests/interop/test_stream_faults.py::test_an_expired_certificate_is_reported_by_check_and_at_start",
+    "sip.listen[].cert":
+        "tests/interop/test_stream_faults.py::test_an_expired_certificate_is_reported_by_check_and_at_start",
+    "sip.listen[].key":
+        "tests/interop/test_stream_faults.py::test_an_expired_certificate_is_reported_by_check_and_at_start",
+    "rtp.address": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "rtp.port_min": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "rtp.port_max": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "rtp.inactivity_timeout": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "trunks.<name>.inbound": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "trunks.<name>.outbound":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "trunks.<name>.inbound.allow_from":
+        "tests/e2e/test_early_media.py::test_the_agent_hears_the_carriers_early_media_before_the_answer",
+    "trunks.<name>.inbound.auth": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "trunks.<name>.inbound.username": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "trunks.<name>.inbound.password": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "trunks.<name>.outbound.proxy":
+        "tests/e2e/test_early_media.py::test_the_agent_hears_the_carriers_early_media_before_the_answer",
+    "trunks.<name>.outbound.username":
+        "tests/e2e/test_runtime.py::test_caller_is_queued_and_bridged_to_a_logged_in_agent",
+    "trunks.<name>.outbound.password":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "trunks.<name>.outbound.options_interval":
+        "tests/e2e/test_early_media.py::test_the_agent_hears_the_carriers_early_media_before_the_answer",
+    "trunks.<name>.outbound.caller_id":
+        "tests/e2e/test_runtime.py::test_agent_dials_out_through_an_allowed_route_and_can_hold",
+    "routes.<name>.patterns":
+        "tests/e2e/test_early_media.py::test_the_agent_hears_the_carriers_early_media_before_the_answer",
+    "routes.<name>.trunk":
+        "tests/e2e/test_early_media.py::test_the_agent_hears_the_carriers_early_media_before_the_answer",
+    "routes.<name>.failover": "tests/e2e/test_failover.py::test_a_call_passes_over_a_dead_trunk_and_a_503_to_the_next",
+    "routes.<name>.allow":
+        "tests/e2e/test_early_media.py::test_the_agent_hears_the_carriers_early_media_before_the_answer",
+    "routes.<name>.allow.agents":
+        "tests/e2e/test_early_media.py::test_the_agent_hears_the_carriers_early_media_before_the_answer",
+    "routes.<name>.allow.ivr":
+        "tests/e2e/test_transfer.py::test_blind_transfer_to_an_outside_number_through_a_route_that_allows_the_agent",
+    "numbers.<name>.node": "tests/config/test_includes.py::test_include_as_single_name",
+    "numbers.<name>.trunk": "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "ivr.<name>[type: play].type": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr.<name>[type: play].prompts":
+        "tests/ivr/test_languages.py::test_a_prefix_to_an_unavailable_language_is_refused",
+    "ivr.<name>[type: play].next":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: menu].type": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr.<name>[type: menu].prompts":
+        "tests/ivr/test_languages.py::test_a_prefix_to_an_unavailable_language_is_refused",
+    "ivr.<name>[type: menu].options":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: menu].invalid_prompt":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: menu].timeout_prompt":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: menu].timeout":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "ivr.<name>[type: menu].max_failures":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: menu].on_failure":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "ivr.<name>[type: collect].type": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr.<name>[type: collect].prompts":
+        "tests/ivr/test_languages.py::test_a_prefix_to_an_unavailable_language_is_refused",
+    "ivr.<name>[type: collect].invalid_prompt":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: collect].max_failures":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: collect].next":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: collect].on_failure":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "ivr.<name>[type: goto].type": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr.<name>[type: goto].next":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: hours].type": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr.<name>[type: language].type": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr.<name>[type: language].prompts":
+        "tests/ivr/test_languages.py::test_a_prefix_to_an_unavailable_language_is_refused",
+    "ivr.<name>[type: language].options":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: language].timeout":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "ivr.<name>[type: language].next":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: lookup].type": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr.<name>[type: lookup].next":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: set].type": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr.<name>[type: set].priority":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "ivr.<name>[type: set].skills":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "ivr.<name>[type: set].next":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: queue].type": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr.<name>[type: queue].queue": "tests/config/test_includes.py::test_merged",
+    "ivr.<name>[type: queue].priority":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "ivr.<name>[type: queue].required_skills":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "ivr.<name>[type: queue].on_exit":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "ivr.<name>.on_exit.timeout":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "ivr.<name>.on_exit.callback":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "ivr.<name>.on_exit.key":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "ivr.<name>[type: transfer].type": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr.<name>[type: transfer].agent":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "ivr.<name>[type: transfer].ring_timeout": "tests/config/test_includes.py::test_merged",
+    "ivr.<name>[type: transfer].on_failure":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "ivr.<name>[type: voicemail].type": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr.<name>[type: voicemail].mailbox":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: voicemail].greeting":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: voicemail].max_length":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: voicemail].silence_stop":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: voicemail].next":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: callback].type": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr.<name>[type: callback].prompts":
+        "tests/ivr/test_languages.py::test_a_prefix_to_an_unavailable_language_is_refused",
+    "ivr.<name>[type: callback].queue": "tests/config/test_includes.py::test_merged",
+    "ivr.<name>[type: callback].next":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: operator].type": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr.<name>[type: operator].queue": "tests/config/test_includes.py::test_merged",
+    "ivr.<name>[type: survey].type": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr.<name>[type: survey].prompts":
+        "tests/ivr/test_languages.py::test_a_prefix_to_an_unavailable_language_is_refused",
+    "ivr.<name>[type: survey].name": "tests/config/test_includes.py::test_merged",
+    "ivr.<name>[type: survey].timeout":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "ivr.<name>[type: survey].next":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "ivr.<name>[type: hangup].type": "tests/config/test_includes.py::test_include_as_single_name",
+    "ivr.<name>[type: hangup].prompts":
+        "tests/ivr/test_languages.py::test_a_prefix_to_an_unavailable_language_is_refused",
+    "queues.<name>.strategy": "tests/config/test_includes.py::test_merged",
+    "queues.<name>.selection":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "queues.<name>.skills": "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "queues.<name>.ring_timeout": "tests/config/test_changes.py::test_added_removed_and_changed_agents_and_queues",
+    "queues.<name>.retry_delay":
+        "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
+    "queues.<name>.wrap_up": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "queues.<name>.max_length":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "queues.<name>.max_wait": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "queues.<name>.join_when":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "queues.<name>.leave_when":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "queues.<name>.overflow":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "queues.<name>.announcements":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "queues.<name>.callback":
+        "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
+    "queues.<name>.auto_pause_after":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "queues.<name>.overflow.timeout":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "queues.<name>.overflow.timeout.queue":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "queues.<name>.overflow.timeout.voicemail":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "queues.<name>.overflow.timeout.callback":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "queues.<name>.overflow.timeout.node":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "queues.<name>.announcements.music_on_hold":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "queues.<name>.announcements.position_every":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "queues.<name>.announcements.first_after":
+        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
+    "queues.<name>.callback.enabled":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "queues.<name>.callback.offer_after":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "queues.<name>.callback.key":
+        "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "queues.<name>.callback.attempts":
+        "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
+    "queues.<name>.callback.retry_delay":
+        "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
+    "queues.<name>.callback.ring_time":
+        "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
+    "queues.<name>.callback.hours":
+        "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
+    "queues.<name>.callback.expire_after":
+        "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
+    "agents.<name>.name": "tests/config/test_changes.py::test_added_removed_and_changed_agents_and_queues",
+    "agents.<name>.password":
+        "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
+    "agents.<name>.skills": "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
+    "agents.<name>.queues":
+        "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
+    "agents.<name>.wrap_up": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "agents.<name>.languages":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "agents.<name>.queues[].queue": "tests/config/test_includes.py::test_merged",
+    "agents.<name>.follow_me.number":
+        "tests/e2e/test_follow_me.py::test_an_unregistered_agent_is_rung_on_the_personal_number_and_must_confirm",
+    "agents.<name>.follow_me.route":
+        "tests/e2e/test_follow_me.py::test_an_unregistered_agent_is_rung_on_the_personal_number_and_must_confirm",
+    "agents.<name>.follow_me.confirm_within":
+        "tests/e2e/test_follow_me.py::test_an_unregistered_agent_is_rung_on_the_personal_number_and_must_confirm",
+    "feature_codes.login": "tests/e2e/test_feature_codes.py::test_pause_reasons_unknown_code_and_codes_not_allowed_now",
+    "feature_codes.logout":
+        "tests/e2e/test_feature_codes.py::test_pause_reasons_unknown_code_and_codes_not_allowed_now",
+    "feature_codes.pause": "tests/e2e/test_feature_codes.py::test_pause_reasons_unknown_code_and_codes_not_allowed_now",
+    "feature_codes.pause_reasons":
+        "tests/e2e/test_feature_codes.py::test_pause_reasons_unknown_code_and_codes_not_allowed_now",
+    "feature_codes.wrap_up_end":
+        "tests/e2e/test_feature_codes.py::test_pause_reasons_unknown_code_and_codes_not_allowed_now",
+    "feature_codes.voicemail": "tests/e2e/test_feature_codes.py::test_own_voicemail_plays_messages_and_deletes_by_key",
+    "feature_codes.echo_test": "tests/e2e/test_feature_codes.py::test_echo_test_sends_the_phone_its_own_voice",
+    "transfers.ring_timeout":
+        "tests/e2e/test_transfer.py::test_failed_blind_transfer_goes_back_into_the_queue_when_the_plan_says_so",
+    "transfers.on_failure":
+        "tests/e2e/test_transfer.py::test_failed_blind_transfer_goes_back_into_the_queue_when_the_plan_says_so",
+    "internal_calls.busy":
+        "tests/e2e/test_internal_calls.py::test_paused_agents_can_be_made_unreachable_and_busy_can_mean_voicemail",
+    "internal_calls.paused_reachable":
+        "tests/e2e/test_internal_calls.py::test_paused_agents_can_be_made_unreachable_and_busy_can_mean_voicemail",
+    "schedules.<name>.timezone":
+        "tests/reports/test_periods_and_output.py::test_the_time_zone_comes_from_the_dial_plan",
+    "schedules.<name>.hours": "tests/reports/test_periods_and_output.py::test_the_time_zone_comes_from_the_dial_plan",
+    "schedules.<name>.hours[].days":
+        "tests/reports/test_periods_and_output.py::test_the_time_zone_comes_from_the_dial_plan",
+    "schedules.<name>.hours[].open":
+        "tests/reports/test_periods_and_output.py::test_the_time_zone_comes_from_the_dial_plan",
+    "schedules.<name>.hours[].close":
+        "tests/reports/test_periods_and_output.py::test_the_time_zone_comes_from_the_dial_plan",
+    "prompts.directory": "tests/config/test_changes.py::test_added_removed_and_changed_agents_and_queues",
+    "prompts.default_language":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "prompts.languages": "tests/ivr/test_languages.py::test_a_prefix_to_an_unavailable_language_is_refused",
+    "prompts.caller_languages": "tests/ivr/test_languages.py::test_a_prefix_to_an_unavailable_language_is_refused",
+    "recording.enabled": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "recording.directory": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "recording.format":
+        "tests/e2e/test_dialplan_ivr.py::test_sipp_caller_presses_2_then_1_and_waits_in_support_with_billing",
+    "database.url": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "database.journal_directory":
+        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "security.realm": "tests/config/test_includes.py::test_include_as_single_name",
+    "security.ban_time": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "security.account_failures": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "security.account_window": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "security.account_delay": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "security.never_ban": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "security.flood": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "security.max_calls_in_progress": "tests/config/test_changes.py::test_added_removed_and_changed_agents_and_queues",
+    "security.flood.requests": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "security.flood.window": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "security.flood.ban_time": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "security.flood.trunk_requests": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
+    "api.enabled": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "api.address": "tests/config/test_api_section.py::test_listening_beyond_loopback_needs_a_token",
+    "api.port": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "api.token": "tests/config/test_api_section.py::test_listening_beyond_loopback_needs_a_token",
+}
+"""Dial-plan key (``queues.<name>.ring_timeout``) → the test that proves it."""
+
+UNPROVEN: Final[frozenset[str]] = frozenset({
+    "groups",
+    "sip.external_address",
+    "sip.user_agent",
+    "rtp.external_address",
+    "trunks.<name>.max_calls",
+    "trunks.<name>.outbound.registration",
+    "trunks.<name>.outbound.registration_expiry",
+    "routes.<name>.strip",
+    "routes.<name>.prepend",
+    "routes.<name>.allow.groups",
+    "routes.<name>.allow.unauthenticated",
+    "numbers.<name>.language",
+    "ivr.<name>[type: play].description",
+    "ivr.<name>[type: play].barge_in",
+    "ivr.<name>[type: menu].description",
+    "ivr.<name>[type: collect].description",
+    "ivr.<name>[type: collect].variable",
+    "ivr.<name>[type: collect].min_digits",
+    "ivr.<name>[type: collect].max_digits",
+    "ivr.<name>[type: collect].terminator",
+    "ivr.<name>[type: collect].first_digit_timeout",
+    "ivr.<name>[type: collect].inter_digit_timeout",
+    "ivr.<name>[type: collect].pattern",
+    "ivr.<name>[type: collect].sensitive",
+    "ivr.<name>[type: goto].description",
+    "ivr.<name>[type: hours].description",
+    "ivr.<name>[type: hours].schedule",
+    "ivr.<name>[type: hours].open",
+    "ivr.<name>[type: hours].closed",
+    "ivr.<name>[type: hours].holiday",
+    "ivr.<name>[type: language].description",
+    "ivr.<name>[type: lookup].description",
+    "ivr.<name>[type: lookup].by",
+    "ivr.<name>[type: lookup].variable",
+    "ivr.<name>[type: set].description",
+    "ivr.<name>[type: set].variables",
+    "ivr.<name>[type: set].language",
+    "ivr.<name>[type: queue].description",
+    "ivr.<name>[type: queue].preferred_skills",
+    "ivr.<name>[type: queue].exit_key",
+    "ivr.<name>.on_exit.full",
+    "ivr.<name>.on_exit.empty",
+    "ivr.<name>[type: transfer].description",
+    "ivr.<name>[type: transfer].extension",
+    "ivr.<name>[type: transfer].number",
+    "ivr.<name>[type: transfer].route",
+    "ivr.<name>[type: transfer].announce",
+    "ivr.<name>[type: voicemail].description",
+    "ivr.<name>[type: voicemail].beep",
+    "ivr.<name>[type: callback].description",
+    "ivr.<name>[type: callback].confirm",
+    "ivr.<name>[type: operator].description",
+    "ivr.<name>[type: operator].extension",
+    "ivr.<name>[type: survey].description",
+    "ivr.<name>[type: survey].thanks_prompt",
+    "ivr.<name>[type: hangup].description",
+    "queues.<name>.backup_group",
+    "queues.<name>.backup_after",
+    "queues.<name>.service_level",
+    "queues.<name>.relaxation",
+    "queues.<name>.weight",
+    "queues.<name>.overflow.full",
+    "queues.<name>.overflow.empty",
+    "queues.<name>.announcements.announce_position",
+    "queues.<name>.announcements.estimated_wait",
+    "queues.<name>.announcements.position_limit",
+    "queues.<name>.callback.prompt",
+    "queues.<name>.relaxation[].after",
+    "queues.<name>.relaxation[].min_level",
+    "queues.<name>.relaxation[].drop",
+    "agents.<name>.ha1",
+    "agents.<name>.max_calls",
+    "agents.<name>.follow_me",
+    "agents.<name>.queues[].penalty",
+    "agents.<name>.queues[].weight",
+    "agents.<name>.follow_me.after",
+    "agents.<name>.follow_me.confirm_key",
+    "transfers.conference",
+    "internal_calls.ring_timeout",
+    "schedules.<name>.holidays",
+    "schedules.<name>.holidays[].date",
+    "schedules.<name>.holidays[].name",
+    "prompts.sayer",
+    "recording.storage",
+    "security.digest_algorithms",
+    "security.auth_failures",
+    "security.auth_window",
+    "api.tokens",
+    "api.tokens[].token",
+    "api.tokens[].role",
+    "api.tokens[].agent",
+})
+"""Keys no test exercises yet (the reference marks them)."""
