@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from voxcenter.acd import AgentProfile, ExitReason, QueueExit, QueuePolicy, RingAgent, StartCallback
+from voxcenter.acd import AgentProfile, CallRequest, ExitReason, QueueExit, QueuePolicy, RingAgent, StartCallback
 from voxcenter.config import ConfigError, load_config
 from voxcenter.runtime.mapping import ScheduleHours, queue_policies
 
@@ -131,3 +131,12 @@ def test_a_callback_waiting_for_its_window_still_expires() -> None:
     out = h.advance(700.0)
     assert of_type(out, RingAgent) == []
     assert of_type(out, QueueExit)[0].reason is ExitReason.CALLBACK_EXPIRED
+
+
+def test_a_callback_booked_for_later_waits_for_its_due_time_and_expires_from_it() -> None:
+    h = Harness([QueuePolicy("q", callback_max_wait=600.0)], [AgentProfile("a", queues=frozenset({"q"}))])
+    h.staff("a")
+    h.router.callback_restored(CallRequest("lead", "q", caller="0600000000"), 0.0, 0, 0.0, due_at=3600.0)
+    assert of_type(h.drain(), RingAgent) == []
+    assert of_type(h.advance(3599.0), RingAgent) == []
+    assert [r.call_id for r in of_type(h.advance(3600.0), RingAgent)] == ["lead"]  # not expired: 600 s from due

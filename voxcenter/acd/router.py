@@ -96,20 +96,26 @@ class Router(RouterState):
         self._to_callback(entry, now, number or entry.number)
         self._dispatch(now)
 
-    def callback_restored(self, request: CallRequest, requested_at: float, attempts: int, now: float) -> None:
-        """A callback request kept across a restart rejoins its queue, at the place its request time gives it.
+    def callback_restored(self, request: CallRequest, requested_at: float, attempts: int, now: float,
+                          due_at: float | None = None) -> None:
+        """A callback request kept across a restart (or booked from outside, with ``attempts`` 0) joins its
+        queue, at the place its request time (or its due time, when later) gives it.
 
-        No join or leave rules apply (the caller was accepted before the restart); the expiry still counts
-        from ``requested_at``, and ``attempts`` made before the restart count towards the maximum.
+        No join or leave rules apply (the caller was accepted before the restart); the expiry counts from
+        ``requested_at`` or ``due_at`` (the later), ``attempts`` already made count towards the maximum, and
+        no attempt starts before ``due_at``.
         """
         policy = self._policy(request.queue)
         if request.call_id in self._entries or request.call_id in self._connected:
             raise RouterError(f"call id {request.call_id!r} is already in the router")
+        start = requested_at if due_at is None else max(requested_at, due_at)
         self._seq += 1
-        entry = Entry(request, self._seq, requested_at)
+        entry = Entry(request, self._seq, start)
         entry.callback = True
         entry.callback_attempts = attempts
-        entry.timeout_at = None if policy.callback_max_wait is None else requested_at + policy.callback_max_wait
+        entry.timeout_at = None if policy.callback_max_wait is None else start + policy.callback_max_wait
+        if due_at is not None and due_at > now:
+            entry.not_before = due_at
         self._insert(entry, now)
         self._counters[request.queue].offered += 1
         self._dispatch(now)

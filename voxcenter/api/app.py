@@ -21,6 +21,7 @@ import asyncio
 import hmac
 import ipaddress
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from aiohttp.abc import AbstractAccessLogger
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from voxcenter.api.callbacks import callback_view, parse_booking
 from voxcenter.api.control import ControlPlane
 from voxcenter.api.metrics import metrics_registry, render
 from voxcenter.api.views import agent_views, call_view, queue_detail, queue_view
@@ -78,6 +80,9 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/agents/{agent_id}/{command}"): "agent",
     ("GET", "/api/calls"): "supervisor",
     ("POST", "/api/calls/{call_id}/hangup"): "supervisor",
+    ("GET", "/api/callbacks"): "supervisor",
+    ("POST", "/api/callbacks"): "supervisor",
+    ("DELETE", "/api/callbacks/{callback_id}"): "supervisor",
     ("GET", "/api/cdrs"): "agent",
     ("GET", "/api/cdrs/{call_id}"): "supervisor",
     ("GET", "/api/recordings/{recording_id}"): "supervisor",
@@ -345,6 +350,39 @@ async def hang_up_call(request: web.Request) -> web.Response:
     return web.json_response({"status": "hanging up", "call_id": call_id}, status=202)
 
 
+async def book_callback(request: web.Request) -> web.Response:
+    """POST /api/callbacks: book a callback (``{"number", "queue", "due", "customer"}``, see api/callbacks.py)."""
+    control = request.app[CONTROL]
+    try:
+        booking = parse_booking(await _json_object(request), time.time())
+        record = control.book_callback(booking.number, booking.queue, booking.due_at, booking.customer_data)
+    except KeyError as exc:
+        return _error(404, str(exc.args[0]) if exc.args else "unknown queue")
+    except ValueError as exc:
+        return _error(400, str(exc))
+    logger.info("api.callback_booked", callback_id=record.callback_id, queue=record.queue,
+                role=request[PRINCIPAL].role)
+    return web.json_response(callback_view(record), status=201)
+
+
+async def list_callbacks(request: web.Request) -> web.Response:
+    """GET /api/callbacks: the callbacks still owed (pending, or being dialled)."""
+    return web.json_response({"callbacks": [callback_view(r) for r in request.app[CONTROL].pending_callbacks()]})
+
+
+async def cancel_callback(request: web.Request) -> web.Response:
+    """DELETE /api/callbacks/{callback_id}: cancel a pending callback."""
+    callback_id = request.match_info["callback_id"]
+    try:
+        record = request.app[CONTROL].cancel_callback(callback_id)
+    except KeyError:
+        return _error(404, f"no pending callback {callback_id!r}")
+    except ValueError as exc:
+        return _error(409, str(exc))
+    logger.info("api.callback_cancelled", callback_id=callback_id, role=request[PRINCIPAL].role)
+    return web.json_response(callback_view(record))
+
+
 def _moment(request: web.Request, name: str) -> float | None:
     """A query parameter as POSIX seconds: a number, or ISO 8601 (UTC unless it says otherwise)."""
     text = request.query.get(name)
@@ -485,6 +523,9 @@ def create_app(
     app.router.add_post("/api/agents/{agent_id}/{command:login|logout|pause|unpause}", agent_command)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_post("/api/calls/{call_id}/hangup", hang_up_call)
+    app.router.add_get("/api/callbacks", list_callbacks)
+    app.router.add_post("/api/callbacks", book_callback)
+    app.router.add_delete("/api/callbacks/{callback_id}", cancel_callback)
     app.router.add_get("/api/cdrs", list_cdrs_handler)
     app.router.add_get("/api/cdrs/{call_id}", get_cdr)
     app.router.add_get("/api/recordings/{recording_id}", get_recording)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voxcenter.acd import AgentProfile, AgentState, AgentStateChanged, Bridge, Router
 from voxcenter.config import ConfigIssue
+from voxcenter.store.records import CallbackRecord
 
 AGENT_COMMANDS = frozenset({"login", "logout", "pause", "unpause"})
 """Commands accepted by ``ControlPlane.agent_command``."""
@@ -159,6 +160,19 @@ class ControlPlane(Protocol):
 
     def remove_member(self, queue: str, agent_id: str) -> None:
         """Take a run-time member out; ValueError for the dial plan's own members and non-members."""
+        ...
+
+    def book_callback(self, number: str, queue: str, due_at: float | None,
+                      customer_data: str | None) -> CallbackRecord:
+        """Book a callback (``due_at`` Unix time, None now); KeyError: unknown queue; ValueError: no route."""
+        ...
+
+    def pending_callbacks(self) -> list[CallbackRecord]:
+        """Callbacks still owed (pending or being dialled), oldest booking first."""
+        ...
+
+    def cancel_callback(self, callback_id: str) -> CallbackRecord:
+        """Cancel a pending callback; KeyError: none pending by that id; ValueError: being dialled now."""
         ...
 
     def reload_changes(self) -> dict[str, object]:

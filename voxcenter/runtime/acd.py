@@ -125,6 +125,8 @@ class AcdService:
         """Agents on direct calls (internal calls, transfer targets) and how many: busy for the next one."""
         self.callback_records: dict[str, CallbackRecord] = {}
         """The newest version of each callback not yet settled (completed, failed or cancelled)."""
+        self.callback_settled: dict[str, CallbackRecord] = {}
+        """The last version of the most recently settled callbacks (at most ``SETTLED_KEPT``), for the API."""
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self.listeners: list[asyncio.Queue[dict[str, object]]] = []
@@ -540,6 +542,44 @@ class AcdService:
         self.callback_records[record.callback_id] = record
         self.records.sink.submit(record)
 
+    def book_callback(self, number: str, queue: str, due_at: float | None, customer_data: str | None,
+                      source: str = "api") -> CallbackRecord:
+        """Book a callback from outside a call (a web form, a CRM): ``due_at`` is Unix time, None is now.
+
+        KeyError: unknown queue; ValueError: no outbound route takes ``number``. The callback waits in
+        ``queue`` like any other (its place from its due time), follows the queue's callback settings and
+        survives a restart.
+        """
+        if queue not in self.config.queues:
+            raise KeyError(f"unknown queue {queue!r}")
+        try:
+            self.dialer.route_for(number, None)
+        except RequestFailed:
+            raise ValueError(f"no outbound route takes the number {number!r}") from None
+        wall_now, loop_now = time.time(), self.now()
+        callback_id = new_id()  # also the router's call id: the outbound calls' CONNECT names it
+        record = CallbackRecord(callback_id=callback_id, version=1, call_id=callback_id, number=number, queue=queue,
+                                requested_at=wall_now, due_at=due_at, source=source, customer_data=customer_data)
+        request = CallRequest(record.callback_id, queue, caller=number)
+        self.router.callback_restored(request, loop_now, 0, loop_now,
+                                      None if due_at is None else loop_now + (due_at - wall_now))
+        self.callback_booked(record)
+        logger.info("callback.booked", callback_id=record.callback_id, queue=queue, source=source,
+                    due_in=None if due_at is None else round(max(0.0, due_at - wall_now)))
+        self.pump()
+        return record
+
+    def cancel_callback(self, callback_id: str) -> CallbackRecord:
+        """Cancel a pending callback; KeyError: none pending by that id; ValueError: an attempt is under way."""
+        record = self.callback_records.get(callback_id)
+        if record is None:
+            raise KeyError(f"no pending callback {callback_id!r}")
+        if record.status == "dialing":
+            raise ValueError(f"callback {callback_id!r} is being dialled now; it cannot be cancelled")
+        self.router.caller_left(callback_id, self.now())  # its QueueExit settles the record as cancelled
+        self.pump()
+        return self.callback_settled.get(callback_id, record)
+
     def _callback_progress(self, callback_id: str, **changes: object) -> None:
         """A new version of a callback's record; settled ones (no longer pending or dialing) are forgotten."""
         record = self.callback_records.get(callback_id)
@@ -553,10 +593,16 @@ class AcdService:
             self.callback_records[callback_id] = record
         else:
             del self.callback_records[callback_id]
+            self.callback_settled[callback_id] = record
+            while len(self.callback_settled) > SETTLED_KEPT:
+                del self.callback_settled[next(iter(self.callback_settled))]
 
     def _spawn(self, coroutine: object) -> asyncio.Task[None]:
         return self.spawn(coroutine)  # type: ignore[arg-type]
 
+
+SETTLED_KEPT = 1000
+"""Settled callbacks remembered in memory (older ones are in the database only)."""
 
 _CALLBACK_SETTLED = {
     ExitReason.CALLBACK_FAILED: "failed",

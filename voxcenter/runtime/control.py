@@ -14,6 +14,7 @@ from voxcenter.api.control import AgentSnapshot, CallSnapshot, ServerFigures
 from voxcenter.config import Config, ConfigIssue
 from voxcenter.runtime.acd import AcdService
 from voxcenter.store.db import make_engine
+from voxcenter.store.records import CallbackRecord
 
 
 class LiveCall(Protocol):
@@ -71,6 +72,16 @@ class ServerControl:
 
     def remove_member(self, queue: str, agent_id: str) -> None:
         self.acd.remove_member(queue, agent_id)
+
+    def book_callback(self, number: str, queue: str, due_at: float | None,
+                      customer_data: str | None) -> CallbackRecord:
+        return self.acd.book_callback(number, queue, due_at, customer_data)
+
+    def pending_callbacks(self) -> list[CallbackRecord]:
+        return sorted(self.acd.callback_records.values(), key=lambda record: record.requested_at)
+
+    def cancel_callback(self, callback_id: str) -> CallbackRecord:
+        return self.acd.cancel_callback(callback_id)
 
     def reload_changes(self) -> dict[str, object]:
         return self._reload_changes() if self._reload_changes is not None else {}

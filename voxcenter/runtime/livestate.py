@@ -129,7 +129,8 @@ def apply_live_state(server: Server, state: LiveState) -> None:
         request = CallRequest(callback.callback_id, callback.queue, caller=callback.number)
         try:
             router.callback_restored(request, loop_now - (wall_now - callback.requested_at), callback.attempts,
-                                     loop_now)
+                                     loop_now, None if callback.due_at is None
+                                     else loop_now - (wall_now - callback.due_at))
         except RouterError as error:
             logger.warning("restore.callback_refused", callback_id=callback.callback_id, reason=str(error))
             continue

@@ -330,6 +330,12 @@ class CallbackRecord:
     """When an agent reached the customer."""
     result_call_id: str | None = None
     """The outbound call that served it."""
+    due_at: float | None = None
+    """No attempt before this time (a booking for later); None: as soon as an agent is free."""
+    source: str = "queue"
+    """Who booked it: ``queue`` (a waiting caller's key) or ``api``."""
+    customer_data: str | None = None
+    """What the booking said about the customer (a JSON object as text), e.g. a web form's fields."""
 
 
 @dataclass(frozen=True, slots=True)
