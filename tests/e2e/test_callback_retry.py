@@ -18,6 +18,7 @@ import pytest
 from tests.e2e.harness import AgentPhone, query, share_heard, voiced_frames, wait_for
 from tests.e2e.queue_peers import calling, queue_server
 from tests.interop.sipp import SippServer
+from voxcenter.store.types import from_iso_text
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
 
@@ -56,7 +57,8 @@ async def test_unanswered_callback_rings_its_ring_time_is_retried_then_recorded_
                          "where to_number=? order by arrived_at", NUMBER)
     assert len(outbound) == 2
     assert all(row[:3] == ("outbound", "1001", "failed") for row in outbound), outbound
-    rang = [float(row[4]) - float(row[3]) for row in outbound]
+    times = [(from_iso_text(row[3]), from_iso_text(row[4])) for row in outbound]
+    rang = [ended - arrived for arrived, ended in times]
     assert all(1.8 <= seconds <= 3.5 for seconds in rang), rang  # ring_time 2s, not the 30 s default
-    gap = float(outbound[1][3]) - float(outbound[0][4])
+    gap = times[1][0] - times[0][1]
     assert gap >= 0.9, gap  # retry_delay 1s (then the agent is rung again before the customer)

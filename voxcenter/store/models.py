@@ -167,7 +167,7 @@ class Callback(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     completed_at: Mapped[float | None] = mapped_column(Timestamp)
     result_call_id: Mapped[str | None] = mapped_column(_ID)
-    due_at: Mapped[float | None] = mapped_column(Double)
+    due_at: Mapped[float | None] = mapped_column(Timestamp)
     source: Mapped[str] = mapped_column(String(16), server_default="queue")
     customer_data: Mapped[str | None] = mapped_column(Text)
 
