@@ -19,6 +19,7 @@ import textwrap
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +33,7 @@ from voxcenter.sip.endpoint import EndpointSettings, Listener, SipEndpoint
 from voxcenter.sip.session import SipSession
 from voxcenter.sip.transport import Address
 from voxcenter.sip.uri import NameAddr, SipUri
+from voxcenter.store.types import from_iso_text
 
 REPO = Path(__file__).resolve().parents[2]
 CARRIER_IP = "127.0.0.2"
@@ -225,6 +227,28 @@ async def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what:
         if loop.time() > deadline:
             raise AssertionError(f"{what} not reached within {timeout} s")
         await asyncio.sleep(0.05)
+
+
+async def records(url: str, sql: str) -> list[dict[str, Any]]:
+    """Rows of ``sql`` (no parameters) as dicts, on PostgreSQL or SQLite, with times (columns named ``at`` or
+    ``*_at``) as POSIX seconds whatever the database stores."""
+    if url.startswith("postgresql"):
+        import asyncpg
+
+        connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1), timeout=10)
+        try:
+            found = [dict(row) for row in await connection.fetch(sql)]
+        finally:
+            await connection.close()
+    else:
+        with sqlite3.connect(url.split("///", 1)[1]) as connection:
+            connection.row_factory = sqlite3.Row
+            found = [dict(row) for row in connection.execute(sql)]
+    for row in found:
+        for name, value in row.items():
+            if (name == "at" or name.endswith("_at")) and value is not None:
+                row[name] = value.timestamp() if isinstance(value, datetime) else from_iso_text(value)
+    return found
 
 
 def query(db: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:

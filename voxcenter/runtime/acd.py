@@ -458,8 +458,10 @@ class AcdService:
         elif isinstance(decision, CallCompleted):
             logger.info("acd.call_completed", call_id=decision.call_id, agent=decision.agent_id,
                         talk=round(decision.talk_time, 1), ended_by=decision.ended_by.value)
+            log = call.log if call is not None else self.wrapping.get(decision.call_id)
             self.records.sink.submit(CallEvent(
-                event_id=new_id(), call_id=decision.call_id, at=time.time(), event=decision.queue_log,
+                event_id=new_id(), call_id=decision.call_id, at=log.now() if log is not None else time.time(),
+                event=decision.queue_log,
                 queue=decision.queue, agent=decision.agent_id, value=decision.talk_time))
 
     def _agent_state_changed(self, change: AgentStateChanged) -> None:

@@ -173,11 +173,12 @@ class Call:
 
     def add(self, leg: Leg) -> Leg:
         """A new party (answered) on the call: its row in ``call_legs`` follows it until the call ends."""
+        leg.started_at = self.log.now()
         self.legs.append(leg)
         self._write(leg, None)
 
         def ended(_: object) -> None:
-            leg.ended_at = time.time()
+            leg.ended_at = self.log.now()
 
         leg.session.ended.add_done_callback(ended)
         return leg
@@ -193,7 +194,7 @@ class Call:
         self.log.sink.submit(CallLegRecord(
             leg_id=leg.leg_id, call_id=self.call_id, version=leg.version, role=leg.role, peer=leg.party,
             started_at=leg.started_at, sip_call_id=leg.session.call_id, answered_at=leg.started_at,
-            ended_at=(leg.ended_at or time.time()) if final else None, codec=leg.media.session.codec.name,
+            ended_at=(leg.ended_at or self.log.now()) if final else None, codec=leg.media.session.codec.name,
             talk_seconds=round(leg.talked(now), 3) if now is not None else 0.0,
         ))
 

@@ -8,7 +8,6 @@ conversation.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 
 import structlog
@@ -38,7 +37,7 @@ async def connect_callback(
     number = decision.number
     log = records.call_log(call_id=new_id(), direction="outbound", from_number=decision.agent_id,
                            to_number=number, trunk="", sip_call_id="")
-    log.update(queue=decision.queue, agent=decision.agent_id, agent_answered_at=time.time())
+    log.update(queue=decision.queue, agent=decision.agent_id, agent_answered_at=log.now())
     agent_gone = asyncio.Event()  # the agent hung up while the customer's phone rang: CANCEL it
     agent_session.ended.add_done_callback(lambda _: agent_gone.set())
     try:
@@ -50,7 +49,7 @@ async def connect_callback(
         log.finish("failed", hangup_by="system", cause=f"customer not reached ({failure.status})")
         return None
     loop = asyncio.get_running_loop()
-    log.update(answered_at=time.time(), sip_call_id=session.call_id)
+    log.update(answered_at=log.now(), sip_call_id=session.call_id)
     log.event("CONNECT", queue=decision.queue, agent=decision.agent_id,
               data={"callback_for": decision.call_id, "attempt": decision.attempt})
     if on_answered is not None:

@@ -4,7 +4,10 @@ The CDR is written from the first moment (disposition ``in_progress``) and
 again at each milestone with a higher ``version``; the store keeps the newest,
 so a crash at any point leaves the most complete row written so far, and the
 journal replay at start finishes the job. Times are wall-clock POSIX seconds
-(records from several nodes are compared), taken when the log is updated.
+(records from several nodes are compared), taken when the log is updated, on
+the call's own clock: the wall clock read once when the call arrives, moved on
+by the monotonic clock. A step of the system clock during a call (NTP, an
+operator) then changes neither its durations nor the order of its records.
 """
 
 from __future__ import annotations
@@ -31,11 +34,17 @@ class CallLog:
         trunk: str, sip_call_id: str,
     ) -> None:
         self.sink = sink
+        self._wall_start = time.time()
+        self._monotonic_start = time.monotonic()
         self.cdr = CallRecord(
-            call_id=call_id, version=1, node=node, direction=direction, arrived_at=time.time(),
+            call_id=call_id, version=1, node=node, direction=direction, arrived_at=self._wall_start,
             from_number=from_number, to_number=to_number, trunk=trunk, sip_call_id=sip_call_id,
         )
         self.sink.submit(self.cdr)
+
+    def now(self) -> float:
+        """The call's wall-clock time now: its arrival plus the monotonic time since (see the module docstring)."""
+        return self._wall_start + (time.monotonic() - self._monotonic_start)
 
     @property
     def call_id(self) -> str:
@@ -53,14 +62,14 @@ class CallLog:
         """One entry of the call's timeline (IVR nodes, digits, queue_log events, estimates)."""
         self.sink.submit(
             CallEvent(
-                event_id=new_id(), call_id=self.cdr.call_id, at=time.time(), event=name, queue=queue, agent=agent,
+                event_id=new_id(), call_id=self.cdr.call_id, at=self.now(), event=name, queue=queue, agent=agent,
                 data=json.dumps(data, default=str, separators=(",", ":")) if data else None, value=value,
             )
         )
 
     def finish(self, disposition: str, *, hangup_by: str | None, cause: str | None, **changes: object) -> None:
         """The final version: end time, disposition and who ended the call."""
-        self.update(ended_at=time.time(), disposition=disposition, hangup_by=hangup_by, hangup_cause=cause,
+        self.update(ended_at=self.now(), disposition=disposition, hangup_by=hangup_by, hangup_cause=cause,
                     **changes)
 
 

@@ -185,7 +185,7 @@ class InboundCall(Conversation):
         if session.is_ended:
             self.hangup_by, self.cause = "caller", "hung up before the ACK"
             return
-        self.log.update(answered_at=time.time())
+        self.log.update(answered_at=self.log.now())
         self._watch(session, "caller-hangup")
         self.ivr = IvrRun(
             self.config, self.entry_node,
@@ -341,7 +341,7 @@ class InboundCall(Conversation):
         self.language = action.language
         self.queued = True
         self.disposition = "abandoned_queue"
-        self.log.update(queue=action.queue, queue_entered_at=time.time())
+        self.log.update(queue=action.queue, queue_entered_at=self.log.now())
         request = CallRequest(
             call_id=self.call_id, queue=action.queue, priority=action.priority,
             required=tuple(SkillRequirement(skill, level) for skill, level in action.required_skills.items()),
@@ -450,7 +450,7 @@ class InboundCall(Conversation):
         self.log.event("CONNECT", queue=decision.queue, agent=decision.agent_id, value=decision.waited,
                        data={"first_ewt": decision.first_ewt})
         if first:  # a caller transferred back into a queue keeps the first agent and wait in the CDR
-            self.log.update(agent=decision.agent_id, agent_answered_at=time.time(), wait_seconds=decision.waited)
+            self.log.update(agent=decision.agent_id, agent_answered_at=self.log.now(), wait_seconds=decision.waited)
         logger.info("call.answered", agent=decision.agent_id, queue=decision.queue, wait=round(decision.waited, 1))
         self.inputs.put_nowait(("queue-result", "answered"))
 
@@ -495,7 +495,7 @@ class InboundCall(Conversation):
         self._connect(action.target, leg, session)
         self.log.event("TRANSFER", agent=action.target, data={"kind": action.kind})
         logger.info("call.transferred", target=action.target, kind=action.kind)
-        self.log.update(agent=action.target, agent_answered_at=time.time())
+        self.log.update(agent=action.target, agent_answered_at=self.log.now())
         self.inputs.put_nowait(("transfer-result", True))
 
     async def _voicemail(self, action: RecordVoicemail) -> None:

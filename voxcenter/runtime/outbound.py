@@ -11,7 +11,6 @@ gets 486, or takes a voicemail when ``internal_calls.busy`` says so.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -177,8 +176,8 @@ class AgentCall:
         session.on_offer = lambda request: hold.reoffer("agent", request.body)
         far.on_offer = lambda request: hold.reoffer(far_side, request.body)
         session.answer(answer)
-        self.log.update(answered_at=time.time(), agent=self.agent_id if self.far_role == "callee" else self.target,
-                        agent_answered_at=time.time(), trunk=far.trunk or self.log.cdr.trunk)
+        self.log.update(answered_at=self.log.now(), agent=self.agent_id if self.far_role == "callee" else self.target,
+                        agent_answered_at=self.log.now(), trunk=far.trunk or self.log.cdr.trunk)
         recording = CallRecording.start(self.config, self.call_id, bridge)
         bridge.start()
         handed_over: asyncio.Future[object] = asyncio.ensure_future(self._handed_over.wait())
@@ -219,7 +218,7 @@ class AgentCall:
         session.on_info = lambda request: leg.info_received(request.content_type or "", request.body)
         session.answer(answer)
         await session.confirmed.wait()
-        self.log.update(answered_at=time.time())
+        self.log.update(answered_at=self.log.now())
         digit_handler: list[Callable[[str], None] | None] = [None]
         leg.on_digit = lambda event: digit_handler[0](event.digit) if digit_handler[0] is not None else None
 
