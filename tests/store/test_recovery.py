@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from voxcenter.store.commands import run
 from voxcenter.store.records import AgentEvent, CallEvent, CallLegRecord, CallRecord
 from voxcenter.store.recovery import CRASH_CAUSE, closed_call, closed_leg, find_open_calls
 from voxcenter.store.writer import DurableWriter
@@ -65,3 +67,7 @@ async def test_only_the_nodes_open_calls_are_closed_at_their_last_record(databas
     assert (await find_open_calls(database_url, "dead", before=T0 + 500)).calls == ()
     assert [c.call_id for c in (await find_open_calls(database_url, "alive")).calls] == ["OTHER"]
     await writer.close()
+    # A survivor (or an operator) closes the calls of a node that will not come back.
+    assert await asyncio.to_thread(run, ["db", "close-calls", "--node", "alive", "--database", database_url]) == 0
+    assert (await find_open_calls(database_url, "alive")).calls == ()
+    assert [c.call_id for c in (await find_open_calls(database_url, "dead")).calls] == ["NEW"]

@@ -1,4 +1,5 @@
-"""``voxcenter db upgrade``: migrate the database to the schema this version of voxcenter needs."""
+"""``voxcenter db upgrade``: migrate the database to the schema this version of voxcenter needs.
+``voxcenter db close-calls --node NAME``: end the calls a node that will not start again left open."""
 
 from __future__ import annotations
 
@@ -65,6 +66,45 @@ def run_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_db_close_calls(args: argparse.Namespace) -> int:
+    """Handler of ``voxcenter db close-calls``: what a restart of the node would do (``store.recovery``)."""
+    import asyncio
+
+    url = database_url(args)
+    try:
+        closed = asyncio.run(_close_calls(url, args.node))
+    except DatabaseUrlError as exc:
+        print(f"voxcenter db close-calls: {exc}", file=sys.stderr)
+        return 2
+    except (DBAPIError, OSError) as exc:
+        print(f"voxcenter db close-calls: cannot reach {url}: {exc}", file=sys.stderr)
+        return 1
+    if closed is None:
+        print("voxcenter db close-calls: the database did not take the records in time: run it again",
+              file=sys.stderr)
+        return 1
+    print(f"closed {closed} call(s) node {args.node} left open")
+    return 0
+
+
+async def _close_calls(url: str, node: str) -> int | None:
+    import tempfile
+
+    from voxcenter.store.recovery import find_open_calls
+    from voxcenter.store.writer import DurableWriter
+
+    closing = await find_open_calls(url, node)
+    with tempfile.TemporaryDirectory(prefix="voxcenter-close-calls-") as journal:
+        writer = DurableWriter(journal, url)
+        await writer.start()
+        for call in closing.calls:
+            writer.submit(call)
+        for leg in closing.legs:
+            writer.submit(leg)
+        written = await writer.close(within=30.0)
+    return len(closing.calls) if written else None
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``db upgrade``; each parser sets ``handler`` (call ``args.handler(args)``, an exit status)."""
     db = subparsers.add_parser("db", help="database maintenance")
@@ -73,6 +113,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     add_database_options(up)
     up.add_argument("--revision", default="head", help="target revision (default: head)")
     up.set_defaults(handler=run_db_upgrade)
+    close = actions.add_parser("close-calls", help="end the calls a crashed node left in progress (a node that "
+                               "will not start again; a restarted node does this itself)")
+    add_database_options(close)
+    close.add_argument("--node", required=True, help="the node's name (its --node, the host name by default)")
+    close.set_defaults(handler=run_db_close_calls)
 
 
 def run(argv: list[str]) -> int:
