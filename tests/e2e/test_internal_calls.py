@@ -136,3 +136,29 @@ async def test_both_agents_of_an_internal_call_are_busy_for_a_third(tmp_path: Pa
             assert isinstance(again, SipSession)
             await again.hangup()
         await server.writer.flush(5.0)
+
+
+async def test_an_agent_on_an_internal_call_is_not_offered_queue_calls_meanwhile(tmp_path: Path) -> None:
+    async with served(plan_with(tmp_path)) as server, CallerMedia() as alice_media:
+        alice_media.speak(AGENT_HZ, 30.0)
+        alice, bob = await phones(server)
+        alice.media = alice_media
+        async with alice, bob:
+            assert await alice.register() == 200 and await bob.register() == 200
+            assert await alice.dial("*45") == 200
+            await wait_for(lambda: server.acd.router.agent_state("1001").value == "ready", what="ready")
+            internal = await dial(bob, "1001")
+            assert isinstance(internal, SipSession) and len(alice.calls) == 1
+            assert server.acd.router.agent_state("1001").value == "paused"  # out of the queues meanwhile
+            async with calling(server, tmp_path, "300", name="waits", number="0700000002") as caller:
+                await asyncio.sleep(2.0)
+                assert len(alice.calls) == 1, "rung for the queue while on an internal call"
+                await internal.hangup()
+                await wait_for(lambda: len(alice.calls) == 2 and alice.calls[1].answered, what="the queue call",
+                               timeout=15)
+                await alice.calls[1].hangup()
+                assert (await caller.finished()).successful == 1
+        await server.writer.flush(5.0)
+    db = tmp_path / "voxcenter.db"
+    reasons = [row[0] for row in query(db, "select reason from agent_events where agent='1001' order by at")]
+    assert "on a direct call" in reasons and "direct call ended" in reasons

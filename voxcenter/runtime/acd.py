@@ -242,15 +242,25 @@ class AcdService:
         return None
 
     def engage(self, agent_id: str) -> None:
-        """``agent_id`` is on a direct call (their phone answered one the router did not route)."""
+        """``agent_id`` is on a direct call (placed, or answered, outside the router's own routing).
+
+        A ready agent is paused for the queues meanwhile (reason ``DIRECT_CALL``), so no queue call rings a
+        phone that is already in a conversation; the pause ends with the last direct call.
+        """
         self.engaged[agent_id] = self.engaged.get(agent_id, 0) + 1
+        if self.router.knows_agent(agent_id) and self.router.agent_state(agent_id) is AgentState.READY:
+            self.router.agent_pause(agent_id, self.now(), DIRECT_CALL)
+            self.pump()
 
     def disengage(self, agent_id: str) -> None:
         count = self.engaged.get(agent_id, 0) - 1
         if count > 0:
             self.engaged[agent_id] = count
-        else:
-            self.engaged.pop(agent_id, None)
+            return
+        self.engaged.pop(agent_id, None)
+        if self.router.knows_agent(agent_id) and self.router.agent_pause_reason(agent_id) == DIRECT_CALL:
+            self.router.agent_unpause(agent_id, self.now(), "direct call ended")
+            self.pump()
 
     # --- inputs from agents -------------------------------------------------------------------------------------------
 
@@ -605,6 +615,9 @@ class AcdService:
 
 SETTLED_KEPT = 1000
 """Settled callbacks remembered in memory (older ones are in the database only)."""
+
+DIRECT_CALL = "on a direct call"
+"""The pause reason of an agent taken out of the queues while on an internal call or a transfer."""
 
 _CALLBACK_SETTLED = {
     ExitReason.CALLBACK_FAILED: "failed",
