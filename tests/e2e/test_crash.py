@@ -126,12 +126,25 @@ async def test_a_caller_whose_rtp_stops_is_hung_up_by_the_system(tmp_path: Path,
         assert result.successful == 1, result.describe()  # voxcenter's BYE came and got its 200
         await agent.ctrl.wait_event("CALL_CLOSED", 15)
 
-        async def ended() -> bool:
-            return bool(await records(pg_url, "select 1 from calls where ended_at is not null"))
-        await wait_for_async(ended, "the CDR's last version")
+        await wait_for_async(lambda: call_ended(pg_url), "the CDR's last version")
     [cdr] = await records(pg_url, "select * from calls")
     assert (cdr["disposition"], cdr["hangup_by"], cdr["hangup_cause"]) == ("answered", "system",
                                                                           MEDIA_TIMEOUT_CAUSE), cdr
+
+
+async def test_a_caller_whose_rtp_stops_while_queued_is_hung_up_by_the_system(tmp_path: Path, pg_url: str) -> None:
+    """No agent: the caller waits in the queue, goes silent after 4 s, and voxcenter hangs up at the timeout."""
+    plan, sip_port = write_plan(tmp_path, pg_url, inactivity_timeout="3s")
+    async with served(plan, node=NODE):
+        result = await sipp_caller(tmp_path, f"127.0.0.1:{sip_port}", digits="1", talk=4.0)
+        assert result.successful == 1, result.describe()
+        await wait_for_async(lambda: call_ended(pg_url), "the CDR's last version")
+    [cdr] = await records(pg_url, "select * from calls")
+    assert (cdr["queue"], cdr["hangup_by"], cdr["hangup_cause"]) == ("sales", "system", MEDIA_TIMEOUT_CAUSE), cdr
+
+
+async def call_ended(url: str) -> bool:
+    return bool(await records(url, "select 1 from calls where ended_at is not null"))
 
 
 async def wait_for_async(check: Any, what: str, timeout: float = 15.0) -> None:
