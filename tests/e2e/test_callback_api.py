@@ -3,7 +3,8 @@
 The server is its own process on SQLite with the admin API. Bad bookings are refused with a 4xx and a
 message; a booking for later is listed and cancelled; a booking for now waits for an agent: once
 baresip (agent 1001) logs in, its phone rings first, then the customer behind the carrier (SIPp
-answering), and the callback ends ``completed`` with the customer's data kept beside it.
+answering), and the callback ends ``completed`` with the customer's data kept beside it, its first dial
+recorded against the queue's target and counted in the metrics.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def write_plan(directory: Path, far_end: str) -> tuple[Path, int, int]:
             wrap_up: 0s
             join_when: always
             leave_when: never
-            callback: {{attempts: 2, retry_delay: 5s, ring_time: 20s}}
+            callback: {{sla: 2m, attempts: 2, retry_delay: 5s, ring_time: 20s}}
         agents:
           '1001': {{name: Alice, password: pw-1001, queues: [web]}}
         """)
@@ -119,8 +120,16 @@ async def test_a_callback_booked_through_the_api_is_dialled_by_the_first_free_ag
                 await phone.hang_up()
                 await wait_for(lambda: query(db, "select disposition from calls where to_number=?", CUSTOMER)
                                == [("answered",)], what="the callback's outbound CDR", timeout=20)
-            [(source, data)] = query(db, "select source, customer_data from callbacks where callback_id=?", now["id"])
-            assert (source, json.loads(data)) == ("api", {"lead": "web-form-42", "name": "Ada"})
+            [(source, data, sla, first)] = query(
+                db, "select source, customer_data, sla_seconds, first_dialled_at from callbacks where callback_id=?",
+                now["id"])
+            assert (source, json.loads(data), sla) == ("api", {"lead": "web-form-42", "name": "Ada"}, 120.0)
+            assert first is not None  # the first dial, measured against the 2 min target
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as session, \
+                    session.get(f"http://127.0.0.1:{api_port}/metrics") as response:
+                metrics = await response.text()
+            assert 'voxcenter_callbacks_first_dialled_total{queue="web",within_sla="true"} 1.0' in metrics
+            assert 'voxcenter_callbacks_first_dialled_total{queue="web",within_sla="false"} 0.0' in metrics
             assert query(db, "select status from callbacks where callback_id=?", later["id"]) == [("cancelled",)]
             assert (await api(api_port, "GET", "/api/callbacks"))[1] == {"callbacks": []}
         finally:

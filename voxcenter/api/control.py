@@ -116,6 +116,8 @@ class ServerFigures:
     rtp: tuple[tuple[float, float], ...] = ()
     """(jitter in ms, fraction lost 0..1) of each live call's caller leg."""
     tally: CallTally = field(default_factory=CallTally)
+    callback_first_dials: tuple[tuple[str, int, int], ...] = ()
+    """(queue, first dialled within target, after it) of the callbacks dialled since start."""
 
 
 class ControlPlane(Protocol):

@@ -135,6 +135,14 @@ def server_metrics(figures: ServerFigures) -> Iterator[Metric]:
     waits = HistogramMetricFamily("voxcenter_queue_wait_seconds", "How long ended calls waited in queues",
                                   buckets=buckets, sum_value=round(tally.wait_sum, 1))
     yield waits
+    first_dials = CounterMetricFamily(
+        "voxcenter_callbacks_first_dialled", "Callbacks whose customer was first dialled since start, by queue "
+        "and whether that was within the queue's callback.sla of the callback being due",
+        labels=["queue", "within_sla"])
+    for queue, within, after in figures.callback_first_dials:
+        first_dials.add_metric([queue, "true"], within)
+        first_dials.add_metric([queue, "false"], after)
+    yield first_dials
 
 
 def metrics_registry(control: ControlPlane, registry: CollectorRegistry | None = None) -> CollectorRegistry:

@@ -250,15 +250,17 @@ PROOFS: Final[dict[str, str]] = {
     "queues.<name>.callback.key":
         "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
     "queues.<name>.callback.attempts":
-        "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
+        "tests/e2e/test_callback_retry.py::test_unanswered_callback_rings_its_ring_time_is_retried_then_recorded_as_failed",
     "queues.<name>.callback.retry_delay":
-        "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
+        "tests/e2e/test_callback_retry.py::test_unanswered_callback_rings_its_ring_time_is_retried_then_recorded_as_failed",
     "queues.<name>.callback.ring_time":
-        "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
+        "tests/e2e/test_callback_retry.py::test_unanswered_callback_rings_its_ring_time_is_retried_then_recorded_as_failed",
     "queues.<name>.callback.hours":
-        "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
+        "tests/acd/test_callback_settings.py::test_a_callback_booked_outside_the_window_waits_for_it_to_open",
     "queues.<name>.callback.expire_after":
         "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
+    "queues.<name>.callback.sla":
+        "tests/e2e/test_callback_api.py::test_a_callback_booked_through_the_api_is_dialled_by_the_first_free_agent",
     "queues.<name>.relaxation[].min_level":
         "tests/acd/test_router.py::test_skills_best_first_then_relaxation_keeps_the_place",
     "queues.<name>.relaxation[].drop":

@@ -76,6 +76,9 @@ class CallbackOffer(Model):
     """Key that accepts the offer."""
     prompt: PromptName = "callback-offer"
     """The offer prompt."""
+    sla: Duration = 300.0
+    """Target: the customer is first dialled within this long of the callback being due (its booking, or
+    its due time); ``voxcenter report`` and the metrics measure how often it is met."""
     attempts: int = Field(default=3, ge=1)
     """Attempts (the customer's phone dialled) before the callback is given up as failed."""
     retry_delay: Duration = 60.0

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import re
 import sys
+import time
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -130,6 +131,7 @@ async def _report(args: argparse.Namespace) -> str | bytes:
             short_abandon=args.short_abandon,
             utc_offset=utc_offset,
             timezone=zone,
+            now=time.time(),
         )
     finally:
         await engine.dispose()

@@ -18,7 +18,13 @@ Notation, for the calls that arrived in the interval (and, with ``queue``, enter
   failures, those who gave up before T are left out.
 * SL2 (Asterisk) = (answered with wait ≤ T + abandoned with wait ≤ T) ÷ (answered + abandoned): app_queue's
   ``servicelevelperf2``, which counts an abandon within T as served in time.
-* callbacks = callbacks requested (and completed) in the interval, by ``requested_at``.
+* callbacks = callbacks requested (and completed, failed, cancelled) in the interval, by ``requested_at``;
+  callback attempts = Σ customer dials of those callbacks.
+* callback SLA = callbacks whose first attempt was dialled within their queue's target (``callback.sla``,
+  counted from the due time, or the booking when booked for now) ÷ callbacks *judged*: dialled at all, or
+  not dialled once their target has passed (the report's ``now``); one cancelled before it was dialled is left
+  out, and so is a completed one with no first dial recorded (booked before voxcenter recorded it). The target
+  is the one in force when the callback was booked (``callbacks.sla_seconds``).
 * NPS = 100 × (promoters (9–10) − detractors (0–6)) ÷ surveys answered, by survey time.
 
 Ratios are ``None`` when their denominator is zero. Intervals are aligned on ``utc_offset`` (seconds east of UTC)
@@ -30,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Integer, and_, case, cast, func, literal, select
+from sqlalchemy import ColumnElement, Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voxcenter.acd.stats import service_level
@@ -98,6 +104,16 @@ class KpiRow:
     """Callbacks requested."""
     callbacks_completed: int = 0
     """Callbacks requested in the interval and completed (by now)."""
+    callbacks_failed: int = 0
+    """Callbacks requested in the interval and given up (attempts used, or expired)."""
+    callbacks_cancelled: int = 0
+    """Callbacks requested in the interval and cancelled."""
+    callback_attempts: int = 0
+    """Customer dials of the callbacks requested in the interval."""
+    callbacks_judged: int = 0
+    """Callbacks the SLA is measured on (dialled, or past their target undialled)."""
+    callbacks_within_sla: int = 0
+    """Callbacks first dialled within their target."""
     surveys: int = 0
     """Surveys answered."""
     promoters: int = 0
@@ -143,6 +159,11 @@ class KpiRow:
         return (self.answered_within + self.abandoned_within) / denominator if denominator else None
 
     @property
+    def callback_sla(self) -> float | None:
+        """Callbacks first dialled within target ÷ callbacks judged (see the module docstring)."""
+        return self.callbacks_within_sla / self.callbacks_judged if self.callbacks_judged else None
+
+    @property
     def nps(self) -> float | None:
         """Net promoter score, −100..100."""
         return 100.0 * (self.promoters - self.detractors) / self.surveys if self.surveys else None
@@ -173,6 +194,7 @@ KPI_NAMES: Final = (
     "service_level",
     "service_level_2",
     "service_level_2_asterisk",
+    "callback_sla",
     "nps",
 )
 
@@ -293,8 +315,11 @@ async def build_report(
     short_abandon: float = 5.0,
     utc_offset: float = 0.0,
     timezone: str = "UTC",
+    now: float | None = None,
 ) -> Report:
-    """KPIs of the calls that arrived in ``[start, end)``, per ``interval``, with totals, agents and waits."""
+    """KPIs of the calls that arrived in ``[start, end)``, per ``interval``, with totals, agents and waits.
+
+    ``now`` (default ``end``) decides which undialled callbacks are already past their target."""
     if end <= start:
         raise ReportError("the report's end must be after its start")
     if sl_threshold < 0 or short_abandon < 0:
@@ -335,11 +360,21 @@ async def build_report(
         cb_period = and_(cb_period, callbacks.c.queue == queue)
         sv_period = and_(sv_period, surveys.c.queue == queue)
     cb_bucket = bucket(callbacks.c.requested_at, seconds, utc_offset, dialect).label("bucket")
+    due = epoch(func.coalesce(callbacks.c.due_at, callbacks.c.requested_at), dialect)
+    dialled = callbacks.c.first_dialled_at.is_not(None)
+    within = and_(dialled, epoch(callbacks.c.first_dialled_at, dialect) - due <= callbacks.c.sla_seconds)
+    judged = or_(dialled, and_(callbacks.c.status.not_in(("cancelled", "completed")),
+                               due + callbacks.c.sla_seconds <= (end if now is None else now)))
     cb_query = (
         select(
             cb_bucket,
             func.count().label("callbacks_requested"),
             _count(callbacks.c.status == "completed").label("callbacks_completed"),
+            _count(callbacks.c.status == "failed").label("callbacks_failed"),
+            _count(callbacks.c.status == "cancelled").label("callbacks_cancelled"),
+            func.coalesce(func.sum(callbacks.c.attempts), 0).label("callback_attempts"),
+            _count(judged).label("callbacks_judged"),
+            _count(within).label("callbacks_within_sla"),
         )
         .where(cb_period)
         .group_by(cb_bucket)

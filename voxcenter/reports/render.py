@@ -59,7 +59,8 @@ def kpi_legend() -> list[tuple[str, str]]:
         ("aband%", _doc(KpiRow.abandonment_rate)),
         ("SL", "service level: " + _doc(KpiRow.service_level)),
         ("SL2", "service level counting late abandons against it: " + _doc(KpiRow.service_level_2)),
-        ("callbacks", "callbacks requested"),
+        ("callbacks", "callbacks requested (the callbacks table below: their outcomes and attempts)"),
+        ("CB SLA", "callback SLA: " + _doc(KpiRow.callback_sla) + "; dialled within target / judged"),
         ("NPS", "net promoter score of the surveys: % scoring 9-10 minus % scoring 0-6"),
         ("T", "the SL threshold (--sl-threshold)"),
     ]
@@ -136,6 +137,15 @@ def report_table(report: Report) -> str:
     lines = [_kpi_cells(_when(row.start, report.utc_offset), row) for row in report.rows]
     lines.append(_kpi_cells("total", report.total))
     parts = [title, _table(_KPI_HEADER, lines)]
+    if report.total.callbacks_requested:
+        parts.append(_table(
+            ["callbacks", "requested", "completed", "failed", "cancelled", "attempts", "within SLA", "CB SLA"],
+            [[label, str(row.callbacks_requested), str(row.callbacks_completed), str(row.callbacks_failed),
+              str(row.callbacks_cancelled), str(row.callback_attempts),
+              f"{row.callbacks_within_sla}/{row.callbacks_judged}", _pct(row.callback_sla)]
+             for label, row in [*((_when(r.start, report.utc_offset), r) for r in report.rows
+                                  if r.callbacks_requested), ("total", report.total)]],
+        ))
     if report.agents:
         parts.append(
             _table(

@@ -125,6 +125,8 @@ class AcdService:
         """Agents on direct calls (internal calls, transfer targets) and how many: busy for the next one."""
         self.callback_records: dict[str, CallbackRecord] = {}
         """The newest version of each callback not yet settled (completed, failed or cancelled)."""
+        self.callback_first_dials: dict[str, list[int]] = {}
+        """Per queue, callbacks first dialled [within, after] their target since start (for the metrics)."""
         self.callback_settled: dict[str, CallbackRecord] = {}
         """The last version of the most recently settled callbacks (at most ``SETTLED_KEPT``), for the API."""
         self._timer: asyncio.TimerHandle | None = None
@@ -551,6 +553,9 @@ class AcdService:
 
     def callback_booked(self, record: CallbackRecord) -> None:
         """A caller booked a callback: its first version is written, and later ones follow its progress."""
+        queue = self.config.queues.get(record.queue)
+        if queue is not None:  # the target in force when it was booked: a later reload does not rewrite history
+            record = replace(record, sla_seconds=queue.callback.sla)
         self.callback_records[record.callback_id] = record
         self.records.sink.submit(record)
 
@@ -599,6 +604,10 @@ class AcdService:
             return
         if record.status not in ("pending", "dialing"):  # settled already: a late event changes nothing
             return
+        if changes.get("status") == "dialing" and record.first_dialled_at is None:
+            first = time.time()
+            changes["first_dialled_at"] = first
+            self._first_dialled(record, first)
         record = replace(record, version=record.version + 1, **changes)  # type: ignore[arg-type]
         self.records.sink.submit(record)
         if record.status in ("pending", "dialing"):
@@ -608,6 +617,15 @@ class AcdService:
             self.callback_settled[callback_id] = record
             while len(self.callback_settled) > SETTLED_KEPT:
                 del self.callback_settled[next(iter(self.callback_settled))]
+
+    def _first_dialled(self, record: CallbackRecord, at: float) -> None:
+        """Count a callback's first attempt against its target (the ``callback SLA`` of the reports)."""
+        due = record.due_at if record.due_at is not None else record.requested_at
+        within = at - due <= record.sla_seconds
+        counts = self.callback_first_dials.setdefault(record.queue, [0, 0])
+        counts[0 if within else 1] += 1
+        logger.info("callback.first_dial", callback_id=record.callback_id, queue=record.queue,
+                    late=round(max(0.0, at - due), 1), within_sla=within)
 
     def _spawn(self, coroutine: object) -> asyncio.Task[None]:
         return self.spawn(coroutine)  # type: ignore[arg-type]

@@ -306,7 +306,10 @@ class Server:
             if call.leg is not None:
                 stats = call.leg.session.stats
                 rtp.append((stats.jitter_ms, stats.fraction_lost))
-        return ServerFigures(trunks, len(bindings), sum(1 for b in bindings if b.reachable), tuple(rtp), self.tally)
+        first_dials = tuple((queue, within, after)
+                            for queue, (within, after) in sorted(self.acd.callback_first_dials.items()))
+        return ServerFigures(trunks, len(bindings), sum(1 for b in bindings if b.reachable), tuple(rtp), self.tally,
+                             first_dials)
 
     def _trunk_source_allowed(self, trunk_name: str, host: str) -> bool:
         """A digest trunk with ``allow_from`` must also come from those networks."""

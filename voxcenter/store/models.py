@@ -170,6 +170,8 @@ class Callback(Base):
     due_at: Mapped[float | None] = mapped_column(Timestamp)
     source: Mapped[str] = mapped_column(String(16), server_default="queue")
     customer_data: Mapped[str | None] = mapped_column(Text)
+    sla_seconds: Mapped[float] = mapped_column(Seconds, server_default="300")
+    first_dialled_at: Mapped[float | None] = mapped_column(Timestamp)
 
 
 class Voicemail(Base):

@@ -336,6 +336,10 @@ class CallbackRecord:
     """Who booked it: ``queue`` (a waiting caller's key) or ``api``."""
     customer_data: str | None = None
     """What the booking said about the customer (a JSON object as text), e.g. a web form's fields."""
+    sla_seconds: float = 300.0
+    """The queue's callback target when it was booked: the first attempt is due this soon after its due time."""
+    first_dialled_at: float | None = None
+    """When the customer was first dialled (the first attempt's agent had answered)."""
 
 
 @dataclass(frozen=True, slots=True)
