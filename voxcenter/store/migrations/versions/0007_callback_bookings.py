@@ -1,5 +1,4 @@
-"""Callbacks booked for later or from outside: their due time, who booked them, the customer's data; the
-target in force when booked and when the customer was first dialled (callback SLA).
+"""Callbacks booked for later or from outside: their due time, who booked them, the customer's data.
 
 Revision ID: 0007
 Revises: 0006
@@ -10,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from voxcenter.store.types import Seconds, Timestamp
+from voxcenter.store.types import Timestamp
 
 revision = "0007"
 down_revision = "0006"
@@ -23,14 +22,10 @@ def upgrade() -> None:
         batch.add_column(sa.Column("due_at", Timestamp(), nullable=True))
         batch.add_column(sa.Column("source", sa.String(length=16), server_default="queue", nullable=False))
         batch.add_column(sa.Column("customer_data", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("sla_seconds", Seconds(), server_default="300", nullable=False))
-        batch.add_column(sa.Column("first_dialled_at", Timestamp(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("callbacks") as batch:
-        batch.drop_column("first_dialled_at")
-        batch.drop_column("sla_seconds")
         batch.drop_column("customer_data")
         batch.drop_column("source")
         batch.drop_column("due_at")
