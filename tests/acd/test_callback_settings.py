@@ -140,3 +140,15 @@ def test_a_callback_booked_for_later_waits_for_its_due_time_and_expires_from_it(
     assert of_type(h.drain(), RingAgent) == []
     assert of_type(h.advance(3599.0), RingAgent) == []
     assert [r.call_id for r in of_type(h.advance(3600.0), RingAgent)] == ["lead"]  # not expired: 600 s from due
+
+
+def test_a_queue_survey_must_name_a_survey_node(tmp_path: Path) -> None:
+    plan = tmp_path / "voxcenter.yaml"
+    survey = "  plain: {survey: {node: nsp}}"
+    plan.write_text(textwrap.dedent(PLAN).replace("  plain: {}", survey)
+                    + "ivr:\n  nps: {type: survey, prompts: survey-question}\n  hello: {type: hangup}\n")
+    with pytest.raises(ConfigError, match=r"survey node 'nsp' is not an IVR node \(did you mean 'nps'\?\)"):
+        load_config(plan, check_prompts=False)
+    plan.write_text(plan.read_text().replace("node: nsp", "node: hello"))
+    with pytest.raises(ConfigError, match=r"survey node 'hello' is not of type survey"):
+        load_config(plan, check_prompts=False)

@@ -116,3 +116,14 @@ async def test_bad_parameters(engine: AsyncEngine) -> None:
 def test_empty_ratios_are_none() -> None:
     row = KpiRow(start=0)
     assert (row.aht, row.asa, row.service_level, row.service_level_2, row.nps) == (None, None, None, None, None)
+
+
+async def test_nps_per_agent_and_per_queue(engine: AsyncEngine) -> None:
+    report = await build_report(engine, DAY0, DAY0 + 86400, interval="day")
+    by_agent = {a.agent: a for a in report.agents}
+    # alice: S1 10, S3 7, S4 3 -> (1 - 1) / 3; bob: S2 9, S5 0 -> (1 - 1) / 2
+    assert [(by_agent[n].surveys, by_agent[n].promoters, by_agent[n].detractors, by_agent[n].nps)
+            for n in ("alice", "bob")] == [(3, 1, 1, 0.0), (2, 1, 1, 0.0)]
+    sales = await build_report(engine, DAY0, DAY0 + 86400, interval="day", queue="sales")
+    assert sales.total.nps == -100.0  # S5 only
+    assert [(a.agent, a.surveys, a.nps) for a in sales.agents] == [("bob", 1, -100.0)]

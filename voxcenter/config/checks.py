@@ -23,6 +23,7 @@ from voxcenter.config.ivr_nodes import (
     OperatorNode,
     QueueNode,
     SetNode,
+    SurveyNode,
     TransferNode,
 )
 from voxcenter.config.schema import Config
@@ -164,6 +165,13 @@ def _check_queues(c: _Context) -> Iterator[ConfigIssue]:
         base: Path_ = ("queues", name)
         if agents_complete and members[name] == 0:
             yield c.error(base, f"queue {name!r} has no agents (list it in some agent's queues:)", key=True)
+        if queue.survey is not None and not c.known("ivr", queue.survey.node):
+            yield c.error((*base, "survey", "node"), f"queue {name!r}: survey node {queue.survey.node!r} "
+                          f"is not an IVR node{_suggest(queue.survey.node, c.config.ivr)}")
+        elif queue.survey is not None and queue.survey.node in c.config.ivr \
+                and not isinstance(c.config.ivr[queue.survey.node], SurveyNode):
+            yield c.error((*base, "survey", "node"),
+                          f"queue {name!r}: survey node {queue.survey.node!r} is not of type survey")
         hours = queue.callback.hours
         if hours is not None and not c.known("schedules", hours):
             yield c.error((*base, "callback", "hours"),

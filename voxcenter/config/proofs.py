@@ -259,6 +259,16 @@ PROOFS: Final[dict[str, str]] = {
         "tests/acd/test_callback_settings.py::test_a_callback_booked_outside_the_window_waits_for_it_to_open",
     "queues.<name>.callback.expire_after":
         "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
+    "queues.<name>.survey":
+        "tests/e2e/test_post_call_survey.py::test_the_caller_answers_the_survey_after_the_agent_hangs_up",
+    "queues.<name>.survey.node":
+        "tests/e2e/test_post_call_survey.py::test_the_caller_answers_the_survey_after_the_agent_hangs_up",
+    "queues.<name>.survey.every":
+        "tests/runtime/test_surveys.py::test_every_nth_eligible_caller_is_surveyed",
+    "queues.<name>.survey.min_talk":
+        "tests/runtime/test_surveys.py::test_short_calls_are_skipped_and_do_not_count_towards_every",
+    "queues.<name>.survey.not_within":
+        "tests/e2e/test_post_call_survey.py::test_the_caller_answers_the_survey_after_the_agent_hangs_up",
     "queues.<name>.callback.sla":
         "tests/e2e/test_callback_api.py::test_a_callback_booked_through_the_api_is_dialled_by_the_first_free_agent",
     "queues.<name>.relaxation[].min_level":

@@ -93,6 +93,19 @@ class CallbackOffer(Model):
     none: never."""
 
 
+class PostCallSurvey(Model):
+    """After the agent hangs up, the caller goes to a survey node instead of hearing the call end."""
+
+    node: Name
+    """The IVR node (``type: survey``) the caller is sent to."""
+    every: int = Field(default=1, ge=1)
+    """Survey every Nth eligible caller (1: all of them)."""
+    min_talk: Duration = 0.0
+    """Calls whose talk time is shorter than this are not surveyed."""
+    not_within: Duration | None = 7 * 86400.0
+    """The same number is not surveyed twice within this (remembered until a restart); none: no limit."""
+
+
 class Relaxation(Model):
     """One skill-relaxation step: after a wait, accept less skilled agents or drop a skill."""
 
@@ -152,6 +165,8 @@ class Queue(Model):
     """Music and position announcements."""
     callback: CallbackOffer = CallbackOffer()
     """Callback offer."""
+    survey: PostCallSurvey | None = None
+    """Post-call survey of answered calls the agent hung up; none: the call ends with the agent."""
     service_level: Duration = 20.0
     """Service-level threshold: answered within it / (answered + abandoned), short abandons left out."""
     relaxation: tuple[Relaxation, ...] = ()

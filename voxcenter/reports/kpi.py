@@ -211,11 +211,22 @@ class AgentRow:
     """Σ talk + hold + wrap-up."""
     talk_seconds: float
     """Σ talk."""
+    surveys: int = 0
+    """Post-call surveys answered about this agent's calls (by survey time, in the period)."""
+    promoters: int = 0
+    """Of those, scored 9 or 10."""
+    detractors: int = 0
+    """Of those, scored 0 to 6."""
 
     @property
     def aht(self) -> float | None:
         """Average handle time, seconds."""
         return self.handle_seconds / self.calls if self.calls else None
+
+    @property
+    def nps(self) -> float | None:
+        """Net promoter score of the agent's surveys, −100..100 (the same definition as ``KpiRow.nps``)."""
+        return 100.0 * (self.promoters - self.detractors) / self.surveys if self.surveys else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,6 +412,16 @@ async def build_report(
         .group_by(calls.c.agent)
         .order_by(func.count().desc(), calls.c.agent)
     )
+    agent_survey_query = (
+        select(
+            surveys.c.agent,
+            func.count().label("surveys"),
+            _count(surveys.c.score >= 9).label("promoters"),
+            _count(surveys.c.score <= 6).label("detractors"),
+        )
+        .where(sv_period, surveys.c.agent.is_not(None))
+        .group_by(surveys.c.agent)
+    )
     band = case(
         *((wait >= low, literal(index)) for index, low in reversed(list(enumerate(WAIT_BANDS)))),
         else_=literal(0),
@@ -423,8 +444,11 @@ async def build_report(
                 for key, value in mapping.items():
                     if key != "bucket":
                         values[key] = value
+        scores = {r.agent: r for r in (await conn.execute(agent_survey_query)).all()}
         agents = tuple(
-            AgentRow(r.agent, int(r.calls), float(r.handle_seconds), float(r.talk_seconds))
+            AgentRow(r.agent, int(r.calls), float(r.handle_seconds), float(r.talk_seconds),
+                     *((int(scores[r.agent].surveys), int(scores[r.agent].promoters),
+                        int(scores[r.agent].detractors)) if r.agent in scores else (0, 0, 0)))
             for r in (await conn.execute(agent_query)).all()
         )
         band_counts = {int(r.band): r for r in (await conn.execute(wait_query)).all()}

@@ -149,8 +149,9 @@ def report_table(report: Report) -> str:
     if report.agents:
         parts.append(
             _table(
-                ["agent", "calls", "AHT", "talk"],
-                [[a.agent, str(a.calls), _secs(a.aht), _secs(a.talk_seconds)] for a in report.agents],
+                ["agent", "calls", "AHT", "talk", "surveys", "NPS"],
+                [[a.agent, str(a.calls), _secs(a.aht), _secs(a.talk_seconds), str(a.surveys),
+                  "-" if a.nps is None else f"{a.nps:.0f}"] for a in report.agents],
             )
         )
     parts.append(
@@ -216,7 +217,8 @@ def report_json(report: Report) -> str:
         "intervals": [row.as_dict() for row in report.rows],
         "total": report.total.as_dict(),
         "agents": [
-            {"agent": a.agent, "calls": a.calls, "aht": a.aht, "talk_seconds": a.talk_seconds} for a in report.agents
+            {"agent": a.agent, "calls": a.calls, "aht": a.aht, "talk_seconds": a.talk_seconds, "surveys": a.surveys,
+             "nps": a.nps} for a in report.agents
         ],
         "wait_distribution": [
             {"low": b.low, "high": b.high, "answered": b.answered, "abandoned": b.abandoned, "other": b.other}

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -29,6 +30,7 @@ from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia
 from voxcenter.runtime.recording import CallRecording
 from voxcenter.runtime.services import Consultations, MediaService, Records
+from voxcenter.runtime.surveys import SurveySampler
 from voxcenter.runtime.transfer import (
     TargetKind,
     TransferRefused,
@@ -65,6 +67,8 @@ class CallServices:
     """Caller lookup for the IVR's ``lookup`` node."""
     consultations: Consultations
     """Agents' own calls, where an attended transfer (REFER with Replaces) finds the party to connect."""
+    surveys: SurveySampler = field(default_factory=SurveySampler)
+    """Which answered calls go to their queue's post-call survey."""
 
 
 class Conversation:
@@ -166,13 +170,30 @@ class Conversation:
         self.hold = None
         if self.bridge is not None:
             self.bridge.stop()
-        self.log.update(talk_seconds=self.call.legs[0].talked(loop.time()), hold_seconds=hold_seconds)
+        talk_seconds = self.call.legs[0].talked(loop.time())
+        self.log.update(talk_seconds=talk_seconds, hold_seconds=hold_seconds)
+        survey = self._survey_node(talk_seconds) if ender is Ender.AGENT and not far_end else None
+        if survey is not None:  # the caller stays on the line: the survey, then the IVR ends the call
+            if self.agent_session is not None:
+                await self.agent_session.hangup("agent hung up", wait=BYE_WAIT)
+            self._release_agent(ender)
+            self.log.event("SURVEY", queue=self.queue, agent=self.agent_id, data={"node": survey})
+            return survey
         if ender is Ender.AGENT:
             await self.session.hangup("agent hung up", wait=BYE_WAIT)
         elif self.agent_session is not None:
             await self.agent_session.hangup("caller hung up", wait=BYE_WAIT)
         self._release_agent(ender)
         return None
+
+    def _survey_node(self, talk_seconds: float) -> str | None:
+        """The survey node this call goes to now that its agent hung up, or None (see ``runtime/surveys.py``)."""
+        queue = self.config.queues.get(self.queue or "")
+        if queue is None or queue.survey is None or queue.survey.node not in self.config.ivr:
+            return None
+        sampled = self.services.surveys.sample(self.queue or "", queue.survey, self.session.caller or None,
+                                               talk_seconds, time.time())
+        return queue.survey.node if sampled else None
 
     def _hand_to_guest(self) -> bool:
         """The agent left a conference: the caller goes on with the party the agent added (who talked to both
