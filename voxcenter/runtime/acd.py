@@ -560,7 +560,7 @@ class AcdService:
         self.records.sink.submit(record)
 
     def book_callback(self, number: str, queue: str, due_at: float | None, customer_data: str | None,
-                      source: str = "api") -> CallbackRecord:
+                      source: str = "api", callback_id: str | None = None) -> CallbackRecord:
         """Book a callback from outside a call (a web form, a CRM): ``due_at`` is Unix time, None is now.
 
         KeyError: unknown queue; ValueError: no outbound route takes ``number``. The callback waits in
@@ -574,7 +574,7 @@ class AcdService:
         except RequestFailed:
             raise ValueError(f"no outbound route takes the number {number!r}") from None
         wall_now, loop_now = time.time(), self.now()
-        callback_id = new_id()  # also the router's call id: the outbound calls' CONNECT names it
+        callback_id = callback_id or new_id()  # also the router's call id: the outbound calls' CONNECT names it
         record = CallbackRecord(callback_id=callback_id, version=1, call_id=callback_id, number=number, queue=queue,
                                 requested_at=wall_now, due_at=due_at, source=source, customer_data=customer_data)
         request = CallRequest(record.callback_id, queue, caller=number)

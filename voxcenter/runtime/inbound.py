@@ -20,6 +20,7 @@ import structlog
 
 from voxcenter.acd.events import Announce, Bridge, CallbackQueued, Ender, Enqueued, OfferCallback
 from voxcenter.acd.model import CallRequest, SkillRequirement
+from voxcenter.acd.state import RouterError
 from voxcenter.api.control import CallSnapshot
 from voxcenter.config import Config
 from voxcenter.ivr import (
@@ -510,12 +511,18 @@ class InboundCall(Conversation):
         self.voicemail_digit = handler
 
     def _book_callback(self, number: str, queue: str | None) -> None:
+        """An IVR callback node (or a queue's callback overflow) booked a callback: it waits in its queue."""
         self.disposition = "callback"
-        self.records.sink.submit(CallbackRecord(
-            callback_id=self.call_id, version=1, call_id=self.call_id, number=number, queue=queue or "",
-            requested_at=time.time(),
-        ))
-        self.log.event("CALLBACKREQUEST", queue=queue, data={"number": number})
+        target = queue or self.queue or ""
+        self.log.event("CALLBACKREQUEST", queue=target or None, data={"number": number})
+        try:
+            self.acd.book_callback(number, target, None, None, source="ivr", callback_id=self.call_id)
+        except (KeyError, ValueError, RouterError) as error:  # kept as failed: the request is not lost silently
+            logger.warning("callback.not_booked", number=number, queue=target or None, reason=str(error))
+            self.records.sink.submit(CallbackRecord(
+                callback_id=self.call_id, version=1, call_id=self.call_id, number=number, queue=target,
+                requested_at=time.time(), status="failed", source="ivr",
+            ))
 
     async def _lookup(self, key: str) -> None:
         profile = await self.services.customers.lookup(key)

@@ -333,7 +333,7 @@ class CallbackRecord:
     due_at: float | None = None
     """No attempt before this time (a booking for later); None: as soon as an agent is free."""
     source: str = "queue"
-    """Who booked it: ``queue`` (a waiting caller's key) or ``api``."""
+    """Who booked it: ``queue`` (a waiting caller's key), ``ivr`` (a callback node or overflow) or ``api``."""
     customer_data: str | None = None
     """What the booking said about the customer (a JSON object as text), e.g. a web form's fields."""
     sla_seconds: float = 300.0
