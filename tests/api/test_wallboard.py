@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -137,3 +138,13 @@ async def test_a_plain_get_on_the_websocket_path_is_400(client: Client) -> None:
     response = await client.get("/api/wallboard/ws", headers=AUTH)
     assert response.status == 400
     assert "error" in await response.json()
+
+
+async def test_the_board_shows_callbacks_dialled_within_their_target(client: Client,
+                                                                    control: FakeControlPlane) -> None:
+    control.server_figures = replace(control.server_figures, callback_first_dials=(("sales", 9, 1),))
+    async with client.ws_connect("/api/wallboard/ws", headers=AUTH) as ws:
+        snapshot = await next_snapshot(ws)
+    queues = {q["name"]: q for q in snapshot["queues"]}
+    assert (queues["sales"]["callbacks_dialled_within_sla"], queues["sales"]["callbacks_dialled_late"]) == (9, 1)
+    assert (queues["support"]["callbacks_dialled_within_sla"], queues["support"]["callbacks_dialled_late"]) == (0, 0)

@@ -156,10 +156,19 @@ def wallboard_snapshot(control: ControlPlane) -> JsonObject:
     now = control.now()
     stats = control.router.stats(now)
     calls = control.calls()
+    first_dials = {queue: (within, after) for queue, within, after in control.figures().callback_first_dials}
+    queues = []
+    for s in stats.values():
+        view = queue_view(s)
+        within, after = first_dials.get(s.queue, (0, 0))
+        # Callbacks first dialled since start, within the queue's callback.sla or after it (the live side of
+        # the report's callback SLA, which also counts those never dialled once past their target).
+        view["callbacks_dialled_within_sla"], view["callbacks_dialled_late"] = within, after
+        queues.append(view)
     return {
         "type": "snapshot",
         "timezone": control.timezone,
-        "queues": [queue_view(s) for s in stats.values()],
+        "queues": queues,
         "agents": agent_views(control, now),
         "waiting": waiting_callers(control, now),
         "calls_in_progress": len(calls),
