@@ -117,3 +117,35 @@ def _power(samples: npt.ArrayLike, rate: int) -> tuple[npt.NDArray[np.float64], 
     freqs = np.fft.rfftfreq(values.size, 1.0 / rate).astype(np.float64)
     power[freqs < 20.0] = 0.0  # DC and rumble say nothing about who spoke
     return power, freqs
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Where a known sound lies in a longer recording."""
+
+    offset: int
+    """First sample of the best fit in the recording."""
+    score: float
+    """Normalized cross-correlation at that offset: 1.0 for an exact copy, near 0 for unrelated audio."""
+    length: int
+    """Samples of the sound looked for."""
+
+    @property
+    def end(self) -> int:
+        """The sample after the match."""
+        return self.offset + self.length
+
+
+def locate(recording: npt.ArrayLike, sound: npt.ArrayLike) -> Match:
+    """Find ``sound`` in ``recording`` by normalized cross-correlation (FFT), whatever its level."""
+    x = np.asarray(recording, dtype=np.float64)
+    t = np.asarray(sound, dtype=np.float64)
+    if t.size == 0 or x.size < t.size:
+        return Match(0, 0.0, t.size)
+    size = 1 << int(np.ceil(np.log2(x.size + t.size)))
+    corr = np.fft.irfft(np.fft.rfft(x, size) * np.conj(np.fft.rfft(t, size)), size)[: x.size - t.size + 1]
+    energy = np.concatenate([[0.0], np.cumsum(x * x)])
+    window = np.sqrt(np.maximum(energy[t.size:] - energy[: x.size - t.size + 1], 0.0))
+    score = corr / (window * float(np.linalg.norm(t)) + 1e-9)
+    best = int(np.argmax(score))
+    return Match(best, float(score[best]), t.size)
