@@ -30,6 +30,14 @@ class Harness:
             self.router.agent_login(agent_id, self.now)
         return self.drain()
 
+    def hold(self, *agent_ids: str) -> list[Decision]:
+        """Agents logged in with a registered phone, but paused: callers may join, nobody is rung."""
+        for agent_id in agent_ids:
+            self.router.agent_registered(agent_id, self.now)
+            self.router.agent_login(agent_id, self.now)
+            self.router.agent_pause(agent_id, self.now, "away")
+        return self.drain()
+
     def join(self, call_id: str, queue: str = "q", **kwargs: object) -> list[Decision]:
         self.router.caller_joined(CallRequest(call_id, queue, **kwargs), self.now)  # type: ignore[arg-type]
         return self.drain()

@@ -109,7 +109,7 @@ def test_every_agent_state_change_about_a_call_names_it() -> None:
     ]
 
 
-def test_ring_timeout_then_the_next_agent_after_the_retry_delay() -> None:
+def test_ring_timeout_moves_the_caller_on_at_once_and_the_retry_delay_is_the_agents() -> None:
     h = Harness([QueuePolicy("q", ring_timeout=15.0, retry_delay=5.0, strategy=Strategy.LINEAR)],
                 [member("a"), member("b")])
     h.staff("a", "b")
@@ -119,13 +119,36 @@ def test_ring_timeout_then_the_next_agent_after_the_retry_delay() -> None:
     assert of_type(out, CancelRing)[0].reason == "ring timeout"
     noanswer = of_type(out, RingNoAnswer)[0]
     assert (noanswer.agent_id, noanswer.rang_for, noanswer.queue_log) == ("a", 15.0, "RINGNOANSWER")
-    assert not of_type(out, RingAgent)  # nobody is rung during the retry delay
-    out = h.advance(20.0)
-    assert [r.agent_id for r in of_type(out, RingAgent)] == ["b"]  # the agent who did not answer is skipped
+    assert [(r.call_id, r.agent_id) for r in of_type(out, RingAgent)] == [("c1", "b")]  # no wait for the caller
+    h.now = 16.0
+    assert not of_type(h.join("c2"), RingAgent)  # a is ready but within its own retry delay
+    assert h.router.get_timer() == 20.0
+    assert [(r.call_id, r.agent_id) for r in of_type(h.advance(20.0), RingAgent)] == [("c2", "a")]
+
+
+def test_after_a_missed_ring_the_head_of_the_queue_is_offered_first() -> None:
+    """The bug seen with phones: the next free agent got caller 2 while caller 1 waited out a retry delay."""
+    h = Harness([QueuePolicy("q", ring_timeout=10.0, retry_delay=30.0, wrapup=0.0)],
+                [member("a"), member("b")])
+    h.staff("b")
+    h.join("c0")
+    h.router.ring_answered("c0", "b", 0.0)  # b is busy
+    h.staff("a")
+    assert of_type(h.join("c1"), RingAgent)[0].agent_id == "a"
+    h.now = 1.0
+    h.join("c2")
+    out = h.advance(10.0)  # a did not answer c1
+    assert of_type(out, RingNoAnswer)[0].call_id == "c1" and not of_type(out, RingAgent)
+    h.router.call_ended("c0", 12.0)  # b is free within a's retry delay: the head caller is offered first
+    assert [(r.call_id, r.agent_id) for r in of_type(h.drain(), RingAgent)] == [("c1", "b")]
+    assert [v.call_id for v in h.router.waiting("q", 12.0)] == ["c1", "c2"]
+    out = h.advance(40.0)  # b did not answer either; a's delay is over at 40: a new round on the head
+    rings = [(r.call_id, r.agent_id) for r in of_type(out, RingAgent)]
+    assert rings == [("c1", "a")], rings
 
 
 def test_an_unreachable_phone_is_never_rung_and_a_ring_to_it_fails() -> None:
-    h = Harness([QueuePolicy("q")], [member("a"), member("b")])
+    h = Harness([QueuePolicy("q", join_empty=True, leave_when_empty=False)], [member("a"), member("b")])
     h.router.agent_login("a", 0.0)
     h.staff("b")
     h.router.agent_unreachable("b", 0.0)
@@ -137,7 +160,45 @@ def test_an_unreachable_phone_is_never_rung_and_a_ring_to_it_fails() -> None:
     h.router.agent_unreachable("a", 1.0)
     out = h.drain()
     assert of_type(out, RingNoAnswer)[0].reason == "unreachable"
+    assert h.router.agent_state("a") is AgentState.UNAVAILABLE
+
+
+def test_an_agent_without_a_registered_phone_is_unavailable_and_counts_as_nobody() -> None:
+    h = Harness([QueuePolicy("q", on_empty=OverflowTarget(OverflowKind.VOICEMAIL, "500"))], [member("a")])
+    h.router.agent_login("a", 0.0)  # logged in, but no registration
+    assert h.router.agent_state("a") is AgentState.UNAVAILABLE
+    assert h.router.stats(0.0)["q"].agents[AgentState.UNAVAILABLE] == 1
+    assert h.router.stats(0.0)["q"].agents[AgentState.READY] == 0
+    refused = of_type(h.join("c1"), Overflow)[0]  # join-empty: an unavailable agent is nobody
+    assert (refused.reason, refused.target.target) == (ExitReason.JOIN_EMPTY, "500")
+    h.router.agent_pause("a", 1.0, "lunch")  # a pause while unavailable is kept for the phone's return
+    assert h.router.agent_pause_reason("a") == "lunch"
+    h.router.agent_registered("a", 2.0)
+    back = of_type(h.drain(), AgentStateChanged)[-1]
+    assert (back.old, back.new, h.router.agent_pause_reason("a")) == (AgentState.UNAVAILABLE, AgentState.PAUSED,
+                                                                       "lunch")
+    h.router.agent_unpause("a", 3.0)
+    h.join("c2")
+    assert of_type(h.log, RingAgent)[-1].call_id == "c2"
+    h.router.agent_unreachable("a", 4.0)  # the phone unregisters while ringing: the ring fails, the caller leaves
+    out = h.drain()
+    assert of_type(out, RingNoAnswer)[0].reason == "unreachable"
+    assert of_type(out, Overflow)[0].reason is ExitReason.EMPTY
+    assert h.router.agent_state("a") is AgentState.UNAVAILABLE
+    h.router.agent_registered("a", 5.0)  # back to the logged-in state it had: ready
     assert h.router.agent_state("a") is AgentState.READY
+
+
+def test_a_call_in_progress_survives_a_lost_registration_and_its_wrap_up_ends_unavailable() -> None:
+    h = Harness([QueuePolicy("q", wrapup=5.0, join_empty=True, leave_when_empty=False)], [member("a")])
+    h.staff("a")
+    h.join("c1")
+    h.router.ring_answered("c1", "a", 1.0)
+    h.router.agent_unreachable("a", 2.0)
+    assert h.router.agent_state("a") is AgentState.ON_CALL
+    h.router.call_ended("c1", 10.0)
+    h.advance(15.0)
+    assert h.router.agent_state("a") is AgentState.UNAVAILABLE
 
 
 def test_auto_pause_after_consecutive_no_answers() -> None:
@@ -198,7 +259,7 @@ def test_max_wait_overflows_to_another_queue_keeping_the_virtual_start() -> None
     backup = QueuePolicy("backup")
     h = Harness([first, backup], [member("a", "q"), member("b", "backup")])
     h.staff("a")
-    h.router.agent_login("b", 0.0)  # logged in, phone not registered yet
+    h.hold("b")  # logged in, paused
     h.join("c0")
     h.router.ring_answered("c0", "a", 0.0)
     h.now = 10.0
@@ -209,7 +270,7 @@ def test_max_wait_overflows_to_another_queue_keeping_the_virtual_start() -> None
     assert of_type(out, Enqueued)[0].queue == "backup"
     view = h.router.waiting("backup", h.now)[0]
     assert (view.virtual_start, view.joined_at) == (10.0, 70.0)
-    h.router.agent_registered("b", 70.0)
+    h.router.agent_unpause("b", 70.0)
     h.router.ring_answered("c1", "b", 71.0)
     assert of_type(h.drain(), Bridge)[0].waited == 61.0
 
@@ -229,7 +290,7 @@ def test_full_empty_and_leave_when_empty() -> None:
     h = Harness([policy], [member("a")])
     out = h.join("c0")
     assert of_type(out, Overflow)[0].queue_log == "JOINEMPTY"
-    h.router.agent_login("a", 0.0)  # logged in but unreachable: callers may join, nobody is rung
+    h.hold("a")  # logged in but paused: callers may join, nobody is rung
     h.join("c1")
     out = h.join("c2")
     full = of_type(out, Overflow)[0]
@@ -365,10 +426,10 @@ def test_callback_keeps_the_place_and_is_agent_first_with_retries() -> None:
 
 def test_answered_callback_is_bridged() -> None:
     h = Harness([QueuePolicy("q")], [member("a")])
-    h.router.agent_login("a", 0.0)
+    h.hold("a")
     h.join("c1", caller="100")
     h.router.callback_requested("c1", 1.0, number="200")
-    h.router.agent_registered("a", 2.0)
+    h.router.agent_unpause("a", 2.0)
     h.drain()
     h.router.ring_answered("c1", "a", 3.0)
     assert of_type(h.drain(), StartCallback)[0].number == "200"
@@ -378,24 +439,24 @@ def test_answered_callback_is_bridged() -> None:
 
 def test_agent_in_two_queues_gets_the_longest_weighted_wait() -> None:
     h = Harness([QueuePolicy("sales", weight=1.0), QueuePolicy("vip", weight=3.0)], [member("a", "sales", "vip")])
-    h.router.agent_login("a", 0.0)
+    h.hold("a")
     h.join("s1", queue="sales")
     h.now = 40.0
     h.join("v1", queue="vip")
-    h.router.agent_registered("a", 60.0)  # sales waited 60 s, vip 20 s × 3 = 60 s: tie → earlier start
+    h.router.agent_unpause("a", 60.0)  # sales waited 60 s, vip 20 s × 3 = 60 s: tie → earlier start
     assert of_type(h.drain(), RingAgent)[0].call_id == "s1"
     h2 = Harness([QueuePolicy("sales", weight=1.0), QueuePolicy("vip", weight=3.0)], [member("a", "sales", "vip")])
-    h2.router.agent_login("a", 0.0)
+    h2.hold("a")
     h2.join("s1", queue="sales")
     h2.now = 40.0
     h2.join("v1", queue="vip")
-    h2.router.agent_registered("a", 70.0)  # 70 s against 90 s weighted
+    h2.router.agent_unpause("a", 70.0)  # 70 s against 90 s weighted
     assert of_type(h2.drain(), RingAgent)[0].call_id == "v1"
 
 
 def test_priority_direction_higher_first() -> None:
     h = Harness([QueuePolicy("q", discipline=Discipline.PRIORITY)], [member("a")])
-    h.router.agent_login("a", 0.0)
+    h.hold("a")
     h.join("low", priority=1)
     h.join("high", priority=5)
     assert [v.call_id for v in h.router.waiting("q", 0.0)] == ["high", "low"]
@@ -403,13 +464,13 @@ def test_priority_direction_higher_first() -> None:
 
 def test_abandon_statistics_exclude_short_abandons() -> None:
     h = Harness([QueuePolicy("q", short_abandon=5.0, service_level=20.0)], [member("a")])
-    h.router.agent_login("a", 0.0)
+    h.hold("a")
     h.join("quick")
     h.join("slow")
     h.join("served")
     h.router.caller_left("quick", 3.0)
     h.router.caller_left("slow", 40.0)
-    h.router.agent_registered("a", 50.0)
+    h.router.agent_unpause("a", 50.0)
     h.router.ring_answered("served", "a", 50.0)
     exits = of_type(h.drain(), QueueExit)
     assert [(e.call_id, e.short, e.queue_log) for e in exits] == [("quick", True, "ABANDON"),
@@ -441,6 +502,7 @@ def test_wrong_ids_and_configs_say_whose_fault() -> None:
         router.agent_login("zed", 0.0)
     with pytest.raises(RouterError, match="unknown queue 'nope'"):
         router.caller_joined(CallRequest("c1", "nope"), 0.0)
+    router.agent_registered("a", 0.0)
     router.agent_login("a", 0.0)
     router.caller_joined(CallRequest("c1", "q"), 0.0)
     with pytest.raises(RouterError, match="already"):
@@ -468,7 +530,7 @@ def test_pause_asked_during_a_ring_applies_when_the_ring_ends() -> None:
     assert h.router.agent_state("a") is AgentState.OFFLINE
     h.router.agent_login("a", 17.0)
     h.drain()
-    h.advance(21.0)  # c1's retry delay is over: a is rung again
+    h.advance(21.0)  # a's retry delay after its missed ring is over: a is rung again
     assert h.router.agent_state("a") is AgentState.RESERVED
     h.router.agent_pause("a", 22.0, "coffee")
     h.router.caller_left("c1", 23.0)  # the ring is cancelled, the pause applies
@@ -477,7 +539,7 @@ def test_pause_asked_during_a_ring_applies_when_the_ring_ends() -> None:
 
 def test_callback_requests_expire() -> None:
     h = Harness([QueuePolicy("q", callback_max_wait=600.0)], [member("a")])
-    h.router.agent_login("a", 0.0)
+    h.hold("a")
     h.join("c1", caller="100")
     h.router.callback_requested("c1", 10.0)
     out = h.advance(610.0)
@@ -514,6 +576,7 @@ def test_restored_callback_past_its_expiry_expires_at_the_next_timer() -> None:
 def test_feature_codes_from_the_softphone() -> None:
     h = Harness([QueuePolicy("q")], [member("a")])
     r = h.router
+    r.agent_registered("a", 0.0)
     assert r.agent_feature_code("a", "*45", 0.0) and r.agent_state("a") is AgentState.READY
     assert r.agent_feature_code("a", "*47", 1.0) and r.agent_state("a") is AgentState.PAUSED
     assert r.agent_feature_code("a", "*47", 2.0) and r.agent_state("a") is AgentState.READY

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from voxcenter.acd import (
     TRANSITIONS,
+    AgentInput,
     AgentProfile,
     AgentState,
     AgentStateChanged,
@@ -199,7 +200,13 @@ class Checker:
         r, now = self.h.router, self.h.now
         for d in decisions:
             if isinstance(d, AgentStateChanged):
-                assert TRANSITIONS[d.old][d.via] is d.new
+                expected = TRANSITIONS[d.old][d.via]
+                if d.new is AgentState.UNAVAILABLE and expected is AgentState.READY:
+                    assert not r.agent_reachable(d.agent_id), "an agent with a phone went unavailable"
+                elif d.new is AgentState.PAUSED and expected is AgentState.READY:
+                    assert d.via is AgentInput.PHONE_BACK, "only a returning phone brings a kept pause back"
+                else:
+                    assert expected is d.new
                 assert self.states[d.agent_id] is d.old, f"{d.agent_id} jumped from {self.states[d.agent_id]}"
                 self.states[d.agent_id] = d.new
                 if d.new is AgentState.OFFLINE or (d.new, self.pending.get(d.agent_id)) == (AgentState.PAUSED, "pause"):
@@ -232,8 +239,7 @@ class Checker:
                 rung[agent_id] = v.call_id
         for agent_id, state in self.states.items():
             assert (state in (AgentState.RESERVED, AgentState.RINGING)) == (agent_id in rung)
-        free = [a.agent_id for a in AGENTS if self.states[a.agent_id] is AgentState.READY
-                and r.agent_reachable(a.agent_id)]
+        free = [a.agent_id for a in AGENTS if r.agent_offerable(a.agent_id, now)]
         for v in waiting:
             if v.dispatchable:
                 idle = [a for a in free if r.serves(a, v.call_id)]

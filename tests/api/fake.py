@@ -9,7 +9,7 @@ from dataclasses import replace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voxcenter.acd import AgentProfile, CallRequest, Ender, QueuePolicy, Router
-from voxcenter.api import AGENT_COMMANDS, AgentLedger, AgentSnapshot, CallSnapshot
+from voxcenter.api import AgentLedger, AgentSnapshot, CallSnapshot, apply_agent_command
 from voxcenter.api.control import ServerFigures
 from voxcenter.config import ConfigError, ConfigIssue
 
@@ -63,9 +63,7 @@ class FakeControlPlane:
     def agent_command(self, agent_id: str, command: str, reason: str | None = None) -> None:
         if agent_id not in {a.agent_id for a in self.profiles}:
             raise KeyError(agent_id)
-        if command not in AGENT_COMMANDS:
-            raise ValueError(f"unknown agent command {command!r}")
-        getattr(self._router, f"agent_{command}")(agent_id, self.clock, reason or "api")
+        apply_agent_command(self._router, agent_id, command, self.clock, reason)
         self.commands.append((agent_id, command, reason))
         self.pump()
 
@@ -125,6 +123,16 @@ class FakeControlPlane:
             self._router.handle_timer(self.clock)
             self.pump()
         self.clock = target
+
+    def register(self, *agent_ids: str) -> None:
+        for agent_id in agent_ids:
+            self._router.agent_registered(agent_id, self.clock)
+        self.pump()
+
+    def unregister(self, *agent_ids: str) -> None:
+        for agent_id in agent_ids:
+            self._router.agent_unreachable(agent_id, self.clock)
+        self.pump()
 
     def staff(self, *agent_ids: str) -> None:
         for agent_id in agent_ids:

@@ -50,6 +50,13 @@ async def test_metrics_follow_the_router_at_scrape_time(client: Client, control:
     assert after[("voxcenter_agents", (("state", "offline"),))] == 2
     assert sum(v for (name, _), v in after.items() if name == "voxcenter_agents") == 4
 
+    control.staff("1004")
+    control.unregister("1004")  # logged in, phone gone: counted apart, not as ready
+    later = await scrape(client)
+    assert later[("voxcenter_agents", (("state", "unavailable"),))] == 1
+    assert later[("voxcenter_queue_agents", (("queue", "support"), ("state", "unavailable")))] == 1
+    assert later[("voxcenter_queue_agents", (("queue", "support"), ("state", "ready")))] == 0
+
 
 async def test_metrics_can_join_an_existing_registry(control: FakeControlPlane) -> None:
     registry = CollectorRegistry()

@@ -106,6 +106,7 @@ async def test_unknown_agent_is_404(client: Client) -> None:
 
 
 async def test_login_pause_unpause_logout(client: Client, control: FakeControlPlane) -> None:
+    control.register("1001")
     assert (await post(client, "/api/agents/1001/login", 200))["state"] == "ready"
     control.advance(30.0)
     paused = await post(client, "/api/agents/1001/pause", 200, json={"reason": "lunch"})
@@ -115,6 +116,22 @@ async def test_login_pause_unpause_logout(client: Client, control: FakeControlPl
     assert (await post(client, "/api/agents/1001/logout", 200))["state"] == "offline"
     assert control.commands == [("1001", "login", None), ("1001", "pause", "lunch"), ("1001", "unpause", None),
                                 ("1001", "logout", None)]
+
+
+async def test_an_agent_without_a_registered_phone_cannot_log_in_and_is_shown_unavailable(
+    client: Client, control: FakeControlPlane
+) -> None:
+    body = await post(client, "/api/agents/1003/login", 409)
+    assert body == {"error": "agent '1003' cannot log in: its phone has no registration"}
+    assert control.router.agent_state("1003") is AgentState.OFFLINE
+    control.staff("1003", "1004")
+    control.unregister("1003")  # the registration went away: logged in, but nobody can ring it
+    agent = await get_json(client, "/api/agents/1003")
+    assert (agent["state"], agent["reachable"], agent["reason"]) == ("unavailable", False, "phone not registered")
+    [support] = [q for q in (await get_json(client, "/api/queues"))["queues"] if q["name"] == "support"]
+    assert (support["agents"]["ready"], support["agents"]["unavailable"]) == (1, 1)
+    control.register("1003")
+    assert (await get_json(client, "/api/agents/1003"))["state"] == "ready"
 
 
 async def test_logout_during_a_call_waits_for_its_end(client: Client, control: FakeControlPlane) -> None:

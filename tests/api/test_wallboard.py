@@ -40,6 +40,7 @@ async def test_update_follows_an_agent_command(client: Client, control: FakeCont
     async with client.ws_connect("/api/wallboard/ws", headers=AUTH) as ws:
         before = await next_snapshot(ws)
         assert {a["id"]: a["state"] for a in before["agents"]}["1003"] == "offline"
+        control.register("1003")
         response = await client.post("/api/agents/1003/login", headers=AUTH)
         assert response.status == 200
         after = await next_snapshot(ws)

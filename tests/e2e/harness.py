@@ -444,12 +444,13 @@ class AgentPhone:
     def _server_uri(self, user: str | None = None) -> SipUri:
         return SipUri("sip", user, None, self.server_address.host, self.server_address.port)
 
-    async def register(self) -> int:
+    async def register(self, expires: int = 300) -> int:
+        """REGISTER this phone (``expires=0`` removes its bindings); returns the final status."""
         assert self.endpoint is not None
         aor = NameAddr(self._server_uri(self.extension))
         response = await self.endpoint.request(
             "REGISTER", self._server_uri(), self.server_address, from_user=self.extension, to=aor,
-            headers=[("Expires", "300")], credentials=self.credentials,
+            headers=[("Expires", str(expires))], credentials=self.credentials,
         )
         return response.status
 

@@ -125,8 +125,9 @@ async def test_server_reload_keeps_waiting_callers_and_agent_states(tmp_path: Pa
     try:
         router = server.acd.router
         now = server.acd.now()
-        router.agent_login("1002", now)
-        router.agent_login("1003", now)
+        for agent_id in ("1002", "1003"):
+            router.agent_registered(agent_id, now)  # as if their phones had registered
+            router.agent_login(agent_id, now)
         router.agent_pause("1003", now, "lunch")
         for number in range(3):
             router.caller_joined(CallRequest(f"vip-{number}", "vip", priority=10), now + number)

@@ -8,7 +8,14 @@ Rules, all in this file:
 - After a call the agent is in WRAP_UP (possibly for zero seconds), then READY.
 - PAUSED carries a reason; a pause or logout asked for during a ring or a call takes effect
   when the call and its wrap-up are over (the router keeps it pending).
-- Phone reachability is not a state: it is a separate flag checked before every ring.
+- A logged-in agent whose phone has no registration (or stopped answering OPTIONS) is
+  UNAVAILABLE, not READY: nothing is offered to it and it counts as nobody for the join and
+  leave rules. Reachability is a flag of its own (``Agent.reachable``, the registrar's fact);
+  the state follows it by two rules applied in ``Agent.apply``: a transition that the table
+  sends to READY lands in UNAVAILABLE while the phone is unreachable, and the return of the
+  phone (PHONE_BACK) lands in PAUSED when the agent was paused before (the pause reason is kept
+  while unavailable). A call in progress is not touched by a lost registration; its wrap-up
+  ends in UNAVAILABLE.
 
 Whatever transition is not in ``TRANSITIONS`` is illegal and raises ``LocalProtocolError``.
 """
@@ -32,6 +39,7 @@ class AgentState(enum.Enum):
     ON_CALL = "on-call"
     WRAP_UP = "wrap-up"
     PAUSED = "paused"
+    UNAVAILABLE = "unavailable"
 
 
 class AgentInput(enum.Enum):
@@ -48,6 +56,8 @@ class AgentInput(enum.Enum):
     CANCEL = "cancel"
     HANGUP = "hangup"
     WRAPUP_DONE = "wrapup-done"
+    PHONE_LOST = "phone-lost"
+    PHONE_BACK = "phone-back"
 
 
 S = AgentState
@@ -55,20 +65,23 @@ I = AgentInput  # noqa: E741 - a table reads better with short names
 
 TRANSITIONS: dict[AgentState, dict[AgentInput, AgentState]] = {
     S.OFFLINE: {I.LOGIN: S.READY},
-    S.READY: {I.RESERVE: S.RESERVED, I.PAUSE: S.PAUSED, I.LOGOUT: S.OFFLINE},
+    S.READY: {I.RESERVE: S.RESERVED, I.PAUSE: S.PAUSED, I.LOGOUT: S.OFFLINE, I.PHONE_LOST: S.UNAVAILABLE},
     S.RESERVED: {I.ALERT: S.RINGING, I.ANSWER: S.ON_CALL, I.NO_ANSWER: S.READY, I.CANCEL: S.READY},
     S.RINGING: {I.ANSWER: S.ON_CALL, I.NO_ANSWER: S.READY, I.CANCEL: S.READY},
     S.ON_CALL: {I.HANGUP: S.WRAP_UP},
     S.WRAP_UP: {I.WRAPUP_DONE: S.READY, I.PAUSE: S.PAUSED, I.LOGOUT: S.OFFLINE},
-    S.PAUSED: {I.UNPAUSE: S.READY, I.PAUSE: S.PAUSED, I.LOGOUT: S.OFFLINE},
+    S.PAUSED: {I.UNPAUSE: S.READY, I.PAUSE: S.PAUSED, I.LOGOUT: S.OFFLINE, I.PHONE_LOST: S.UNAVAILABLE},
+    S.UNAVAILABLE: {I.PHONE_BACK: S.READY, I.PAUSE: S.UNAVAILABLE, I.UNPAUSE: S.UNAVAILABLE, I.LOGOUT: S.OFFLINE},
 }
 """state → {input → next state}; anything absent is illegal."""
 
 del S, I
 
 LOGGED_IN = frozenset(set(AgentState) - {AgentState.OFFLINE})
-STAFFED = frozenset(LOGGED_IN - {AgentState.PAUSED})
-"""States counted as staffed by the wait estimate: logged in and not paused."""
+PRESENT = frozenset(LOGGED_IN - {AgentState.UNAVAILABLE})
+"""Logged in with a phone that can be rung (or on a call): what the join and leave rules count."""
+STAFFED = frozenset(PRESENT - {AgentState.PAUSED})
+"""States counted as staffed by the wait estimate: logged in, not paused, not unavailable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +106,9 @@ class AgentStateChanged:
     @property
     def queue_log(self) -> str | None:
         """Asterisk queue_log event name, when there is one."""
-        if self.new is AgentState.PAUSED and self.old is not AgentState.PAUSED:
+        if self.via is AgentInput.PAUSE and self.old is not AgentState.PAUSED:
             return "PAUSE"
-        if self.old is AgentState.PAUSED and self.new is AgentState.READY:
+        if self.via is AgentInput.UNPAUSE:
             return "UNPAUSE"
         if self.old is AgentState.OFFLINE:
             return "ADDMEMBER"
@@ -126,6 +139,7 @@ class Agent:
         "pending_pause",
         "profile",
         "reachable",
+        "retry_until",
         "state",
         "state_since",
         "talk_time",
@@ -147,6 +161,8 @@ class Agent:
         self.talk_time = 0.0
         self.consecutive_no_answers = 0
         self.wrapup_until: float | None = None
+        self.retry_until: float | None = None
+        """After a ring this agent did not answer: not offered another call before this time."""
 
     @property
     def agent_id(self) -> str:
@@ -158,21 +174,31 @@ class Agent:
         """READY with a reachable, registered phone."""
         return self.state is AgentState.READY and self.reachable
 
+    def offerable(self, now: float) -> bool:
+        """Ringable, and not within the retry delay after a ring it did not answer."""
+        if self.retry_until is not None and self.retry_until <= now:
+            self.retry_until = None
+        return self.ringable and self.retry_until is None
+
     def apply(self, via: AgentInput, now: float, reason: str) -> AgentStateChanged:
         """Take one transition of the table and return the change to report."""
         old = self.state
         new = next_state(old, via)
         call_id = self.call_id
+        if new is AgentState.READY and not self.reachable:
+            new = AgentState.UNAVAILABLE  # the presence rules of the module docstring
+        elif new is AgentState.READY and via is AgentInput.PHONE_BACK and self.pause_reason:
+            new = AgentState.PAUSED
         self.state = new
         self.state_since = now
-        if new is AgentState.PAUSED:
+        if via is AgentInput.PAUSE:
             self.pause_reason = reason
-        elif old is AgentState.PAUSED:
+        elif new is not AgentState.PAUSED and (via is AgentInput.UNPAUSE or new is not AgentState.UNAVAILABLE):
             self.pause_reason = ""
         if new is AgentState.READY and old is not AgentState.RESERVED and old is not AgentState.RINGING:
             self.idle_since = now
         if new is not AgentState.WRAP_UP:
             self.wrapup_until = None
-        if new is AgentState.READY or new is AgentState.OFFLINE or new is AgentState.PAUSED:
+        if new in (AgentState.READY, AgentState.OFFLINE, AgentState.PAUSED, AgentState.UNAVAILABLE):
             self.call_id = None
         return AgentStateChanged(self.agent_id, old, new, via, reason, now, call_id)

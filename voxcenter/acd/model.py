@@ -144,7 +144,7 @@ class QueuePolicy:
     ring_timeout: float = 15.0
     """Seconds an agent's phone rings before it counts as no answer."""
     retry_delay: float = 5.0
-    """Seconds after a no answer before the caller is offered to the next agent."""
+    """Seconds an agent who did not answer is not offered another call (the caller moves on at once)."""
     wrapup: float = 0.0
     """Wrap-up seconds after each call (an agent's own ``wrapup`` wins)."""
     max_length: int | None = None

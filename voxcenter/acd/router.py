@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from voxcenter.acd.agents import Agent, AgentInput, AgentState
+from voxcenter.acd.agents import PRESENT, Agent, AgentInput, AgentState
 from voxcenter.acd.announce import AnnouncementMemory
 from voxcenter.acd.dispatch import assign
 from voxcenter.acd.estimate import ewma
@@ -256,7 +256,7 @@ class Router(RouterState):
         """The agent is ready again; a pending pause is cancelled."""
         agent = self._agent(agent_id)
         agent.pending_pause = None
-        if agent.state is AgentState.PAUSED:
+        if agent.state is AgentState.PAUSED or (agent.state is AgentState.UNAVAILABLE and agent.pause_reason):
             agent.consecutive_no_answers = 0
             self._change(agent, AgentInput.UNPAUSE, now, reason)
             self._dispatch(now)
@@ -282,7 +282,7 @@ class Router(RouterState):
             self.agent_login(agent_id, now, "feature code *45")
         elif code == "*46":
             self.agent_logout(agent_id, now, "feature code *46")
-        elif code == "*47" and agent.state is AgentState.PAUSED:
+        elif code == "*47" and (agent.state is AgentState.PAUSED or agent.pause_reason):
             self.agent_unpause(agent_id, now, "feature code *47")
         elif code == "*47" and agent.state is not AgentState.OFFLINE:
             self.agent_pause(agent_id, now, "feature code *47")
@@ -293,25 +293,35 @@ class Router(RouterState):
         return True
 
     def agent_registered(self, agent_id: str, now: float) -> None:
-        """The agent's phone registered (or answered an OPTIONS ping): it may be rung."""
-        self._agent(agent_id).reachable = True
+        """The agent's phone registered (or answered an OPTIONS ping): it may be rung; an UNAVAILABLE agent
+        is back in its logged-in state (ready, or paused with the reason it had)."""
+        agent = self._agent(agent_id)
+        agent.reachable = True
+        if agent.state is AgentState.UNAVAILABLE:
+            self._change(agent, AgentInput.PHONE_BACK, now, "phone registered")
         self._dispatch(now)
 
     def agent_unreachable(self, agent_id: str, now: float) -> None:
-        """The agent's phone unregistered or stopped answering: never ring it; a ring in progress fails."""
+        """The agent's phone unregistered or stopped answering: never ring it; a ring in progress fails; a
+        logged-in agent not on a call becomes UNAVAILABLE (a call in progress goes on)."""
         agent = self._agent(agent_id)
         agent.reachable = False
         if agent.state in (AgentState.RESERVED, AgentState.RINGING):
             entry = self._entries[agent.call_id or ""]
             self._decisions.append(CancelRing(entry.call_id, agent_id, "phone unreachable"))
             self._no_answer(entry, agent_id, now, "unreachable")
-            self._dispatch(now)
+        elif agent.state in (AgentState.READY, AgentState.PAUSED):
+            self._change(agent, AgentInput.PHONE_LOST, now, "phone not registered")
+        self._leave_empty_queues(now)
+        self._dispatch(now)
 
     def handle_timer(self, now: float) -> None:
         """Act on every deadline at or before ``now``."""
         for agent in list(self._agents.values()):
             if agent.wrapup_until is not None and agent.wrapup_until <= now:
                 self._end_wrapup(agent, now, "wrap-up time over")
+            if agent.retry_until is not None and agent.retry_until <= now:
+                agent.retry_until = None
         for entry in list(self._entries.values()):
             if entry.call_id not in self._entries:
                 continue
@@ -437,7 +447,7 @@ class Router(RouterState):
         entry.joined_at = now
         entry.tried.clear()
         entry.relax_index = 0
-        logged_in = [a for a in self._members(queue) if a.state is not AgentState.OFFLINE]
+        logged_in = [a for a in self._members(queue) if a.state in PRESENT]
         if not logged_in and not policy.join_empty and not entry.backup_groups:
             self._overflow(entry, policy.on_empty, ExitReason.JOIN_EMPTY, now, queued=False)
             return
@@ -513,7 +523,7 @@ class Router(RouterState):
         for name, policy in self._policies.items():
             if not policy.leave_when_empty or not self._queues[name]:
                 continue
-            if any(a.state is not AgentState.OFFLINE for a in self._members(name)):
+            if any(a.state in PRESENT for a in self._members(name)):
                 continue
             for entry in list(self._queues[name]):
                 if not entry.callback and not entry.backup_groups:
@@ -556,8 +566,10 @@ class Router(RouterState):
         self._decisions.append(RingNoAnswer(entry.call_id, agent_id, entry.queue, now - started, reason))
         agent.consecutive_no_answers += 1
         self._change(agent, AgentInput.NO_ANSWER, now, f"ring {reason}")
-        if not entry.ringing:
-            entry.not_before = now + policy.retry_delay
+        # The retry delay is the agent's, not the caller's: the caller stays first in line and is offered
+        # to the next free agent at once, while the agent who did not answer is left alone for a while.
+        if policy.retry_delay > 0:
+            agent.retry_until = now + policy.retry_delay
         if (
             policy.autopause_after is not None
             and agent.consecutive_no_answers >= policy.autopause_after
@@ -584,7 +596,7 @@ class Router(RouterState):
             entry.relax_at = entry.joined_at + steps[entry.relax_index].after
 
     def _dispatch(self, now: float) -> None:
-        free = {a.agent_id: a for a in self._agents.values() if a.ringable}
+        free = {a.agent_id: a for a in self._agents.values() if a.offerable(now)}
         if not free or not self._entries:
             return
         self._hold_outside_hours(now)

@@ -105,6 +105,8 @@ class RouterState:
         for agent in self._agents.values():
             if agent.wrapup_until is not None and agent.wrapup_until < best:
                 best = agent.wrapup_until
+            if agent.retry_until is not None and agent.retry_until < best:
+                best = agent.retry_until
         return None if best == math.inf else best
 
     def stats(self, now: float) -> dict[str, QueueStats]:
@@ -151,11 +153,17 @@ class RouterState:
         agent = self._agents.get(agent_id)
         if agent is None:
             return None
-        return agent.pause_reason if agent.state is AgentState.PAUSED else agent.pending_pause
+        if agent.state is AgentState.PAUSED or (agent.state is AgentState.UNAVAILABLE and agent.pause_reason):
+            return agent.pause_reason
+        return agent.pending_pause
 
     def agent_reachable(self, agent_id: str) -> bool:
         """Whether the agent's phone may be rung."""
         return self._agent(agent_id).reachable
+
+    def agent_offerable(self, agent_id: str, now: float) -> bool:
+        """Whether the agent could be offered a call now: ready, reachable, past its retry delay."""
+        return self._agent(agent_id).offerable(now)
 
     def connected_calls(self) -> dict[str, str]:
         """Connected call → agent."""

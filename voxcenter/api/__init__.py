@@ -6,7 +6,14 @@ router decisions) and the JSON views.
 """
 
 from voxcenter.api.app import ApiSettings, StructuredAccessLogger, create_app, is_loopback, start_api
-from voxcenter.api.control import AGENT_COMMANDS, AgentLedger, AgentSnapshot, CallSnapshot, ControlPlane
+from voxcenter.api.control import (
+    AGENT_COMMANDS,
+    AgentLedger,
+    AgentSnapshot,
+    CallSnapshot,
+    ControlPlane,
+    apply_agent_command,
+)
 from voxcenter.api.metrics import RouterCollector, metrics_registry
 from voxcenter.api.wallboard import WallboardHub
 
@@ -20,6 +27,7 @@ __all__ = [
     "RouterCollector",
     "StructuredAccessLogger",
     "WallboardHub",
+    "apply_agent_command",
     "create_app",
     "is_loopback",
     "metrics_registry",

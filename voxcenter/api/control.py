@@ -15,12 +15,26 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from voxcenter.acd import AgentProfile, AgentState, AgentStateChanged, Bridge, Router
+from voxcenter.acd import AgentProfile, AgentState, AgentStateChanged, Bridge, Router, RouterError
 from voxcenter.config import ConfigIssue
 from voxcenter.store.records import CallbackRecord
 
 AGENT_COMMANDS = frozenset({"login", "logout", "pause", "unpause"})
 """Commands accepted by ``ControlPlane.agent_command``."""
+
+
+def apply_agent_command(router: Router, agent_id: str, command: str, now: float, reason: str | None) -> None:
+    """Carry out one of ``AGENT_COMMANDS`` on ``router`` for the API.
+
+    A login is refused (``RouterError``, a 409) while the agent's phone has no registration: an agent
+    logged in from a desk that nobody can ring would only be shown as ``unavailable``. A phone dialing
+    the login code is another matter (its registration may follow); the router accepts that.
+    """
+    if command not in AGENT_COMMANDS:
+        raise ValueError(f"unknown agent command {command!r}")
+    if command == "login" and not router.agent_reachable(agent_id):
+        raise RouterError(f"agent {agent_id!r} cannot log in: its phone has no registration")
+    getattr(router, f"agent_{command}")(agent_id, now, reason or "api")
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +256,7 @@ class AgentLedger:
             facts = self._facts.get(decision.agent_id)
             if facts is not None:
                 facts.since = decision.at
-                facts.reason = decision.reason if decision.new is AgentState.PAUSED else ""
+                facts.reason = decision.reason if decision.new in (AgentState.PAUSED, AgentState.UNAVAILABLE) else ""
         elif isinstance(decision, Bridge):
             facts = self._facts.get(decision.agent_id)
             if facts is not None:

@@ -144,7 +144,7 @@ class Queue(Model):
     ring_timeout: Duration = 15.0
     """How long an agent rings before the next one is tried."""
     retry_delay: Duration = 5.0
-    """Pause before ringing again after nobody answered."""
+    """An agent who did not answer is offered no call for this long; the caller goes on to the next agent at once."""
     wrap_up: Duration = 10.0
     """After-call work time before an agent gets the next call."""
     max_length: int | None = Field(default=None, ge=1)
@@ -152,7 +152,8 @@ class Queue(Model):
     max_wait: Duration | None = None
     """Longest wait before overflow ``timeout``; none means unlimited."""
     join_when: Literal["always", "agents-logged-in", "agents-available"] = "agents-logged-in"
-    """Callers may join: always, when an agent is logged in (even paused/busy), or when one is ready."""
+    """Callers may join: always, when an agent is logged in (even paused/busy; not ``unavailable``), or when one is
+    ready."""
     leave_when: Literal["never", "no-agents-logged-in", "no-agents-available"] = "no-agents-logged-in"
     """Waiting callers are sent to overflow ``empty`` when this becomes true."""
     overflow: Overflow = Overflow()

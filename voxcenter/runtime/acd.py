@@ -39,7 +39,7 @@ from voxcenter.acd.events import (
 )
 from voxcenter.acd.model import CallRequest, OverflowKind
 from voxcenter.acd.router import Router, RouterError
-from voxcenter.api.control import AgentLedger
+from voxcenter.api.control import AgentLedger, apply_agent_command
 from voxcenter.config import Config
 from voxcenter.runtime.callback import connect_callback
 from voxcenter.runtime.calllog import CallLog, agent_event
@@ -282,19 +282,9 @@ class AcdService:
         return handled
 
     def agent_command(self, agent_id: str, command: str, reason: str | None = None) -> None:
-        now = self.now()
         if agent_id not in self.config.agents:
             raise KeyError(agent_id)
-        if command == "login":
-            self.router.agent_login(agent_id, now, reason or "api")
-        elif command == "logout":
-            self.router.agent_logout(agent_id, now, reason or "api")
-        elif command == "pause":
-            self.router.agent_pause(agent_id, now, reason or "api")
-        elif command == "unpause":
-            self.router.agent_unpause(agent_id, now, reason or "api")
-        else:
-            raise ValueError(f"unknown agent command {command!r}")
+        apply_agent_command(self.router, agent_id, command, self.now(), reason)
         self.pump()
 
     def reconfigure(self, config: Config) -> None:
