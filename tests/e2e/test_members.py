@@ -48,6 +48,7 @@ async def test_members_added_and_removed_at_run_time(tmp_path: Path) -> None:
             agent = await response.json()
             assert agent["queues"] == ["sales", "short"] and agent["dynamic_queues"] == ["short"]
         # The router counts the new member: logged in, 1002 is the one agent of 'short' not offline.
+        server.acd.router.agent_registered("1002", server.acd.now())  # as its phone's REGISTER would
         server.acd.agent_command("1002", "login")
         agents = server.acd.router.stats(server.acd.now())["short"].agents
         assert sum(count for state, count in agents.items() if state.value != "offline") == 1
