@@ -337,7 +337,12 @@ PROOFS: Final[dict[str, str]] = {
     "security.account_delay": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
     "security.never_ban": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
     "security.flood": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
-    "security.max_calls_in_progress": "tests/config/test_changes.py::test_added_removed_and_changed_agents_and_queues",
+    "security.max_calls_in_progress":
+        "tests/e2e/test_overload.py::test_a_bridged_call_counts_once_against_max_calls_in_progress",
+    "security.max_call_rate":
+        "tests/e2e/test_overload.py::test_a_bridged_call_counts_once_against_max_calls_in_progress",
+    "security.max_loop_lag":
+        "tests/e2e/test_overload.py::test_a_bridged_call_counts_once_against_max_calls_in_progress",
     "security.flood.requests": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
     "security.flood.window": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",
     "security.flood.ban_time": "tests/runtime/test_security_settings.py::test_every_key_is_mapped",

@@ -432,7 +432,14 @@ class Security(Model):
     flood: Flood = Flood()
     """The per-source request rate limit."""
     max_calls_in_progress: int = Field(default=200, ge=1)
-    """Calls beyond this are refused with 503."""
+    """Customer calls in progress at most (inbound calls and calls out; the legs ringing agents' phones are part
+    of a call and not counted); new calls beyond it are refused with 503."""
+    max_call_rate: float | None = Field(default=None, gt=0)
+    """New calls accepted per second at most (a burst of up to one second's worth passes); the rest get 503.
+    None means no limit."""
+    max_loop_lag: Annotated[Duration, Field(gt=0)] | None = 0.05
+    """Event-loop lag (smoothed over about 0.5 s) past which new calls are shed with 503, a growing share up to
+    all of them at twice this, so that the calls accepted stay fast; none never sheds on lag."""
 
 
 class ApiTokenEntry(Model):

@@ -65,6 +65,7 @@ class Dialer:
             session = await self.endpoint.invite(
                 binding.contact.uri, destination, offer, from_user=re.sub(r"[^0-9A-Za-z+*#._-]", "", caller_id)
                 or "anonymous", on_provisional=provisional, ring_timeout=ring_timeout, cancel=cancel,
+                agent_leg=True,
             )
         except BaseException:
             leg.close("not answered")

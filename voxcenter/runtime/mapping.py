@@ -52,6 +52,8 @@ def endpoint_settings(config: Config) -> EndpointSettings:
         advertised_host=str(config.sip.external_address) if config.sip.external_address else None,
         trusted_networks=trusted,
         max_calls=security.max_calls_in_progress,
+        max_call_rate=security.max_call_rate,
+        max_loop_lag=security.max_loop_lag,
         auth_max_failures=security.auth_failures,
         auth_window=security.auth_window,
         auth_ban_time=security.ban_time,

@@ -38,6 +38,7 @@ from voxcenter.sip.dialog import (
 )
 from voxcenter.sip.errors import LocalProtocolError, RemoteProtocolError
 from voxcenter.sip.message import Request, Response, make_response
+from voxcenter.sip.overload import OverloadControl, OverloadPolicy, Refusal
 from voxcenter.sip.ratelimit import RateLimit, SourceRateLimiter, Verdict
 from voxcenter.sip.received import stamp_received
 from voxcenter.sip.registrar import Binding, BindingChanged, Registrar, RegistrarPolicy, Source
@@ -108,8 +109,18 @@ class EndpointSettings:
     trusted_networks: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Trunk name → source networks whose INVITEs are accepted without digest (carriers, PBXs)."""
     max_calls: int = 500
-    """Above this many calls in progress new INVITEs get 503 with Retry-After."""
+    """Above this many calls in progress new INVITEs get 503 with Retry-After. Legs that ring agents' phones
+    (``invite(..., agent_leg=True)``) belong to a call already counted and are not counted again."""
     retry_after: int = 10
+    """Retry-After of a refused call while refusals are rare; it rises with the share refused."""
+    retry_after_max: int = 60
+    """Retry-After when every recent call was refused."""
+    max_call_rate: float | None = None
+    """New calls accepted per second at most; None means no limit."""
+    max_loop_lag: float | None = 0.05
+    """Smoothed event-loop lag (s) past which new calls are shed (all at twice this); None: never on lag."""
+    lag_probe_interval: float = 0.05
+    """How often the event-loop lag is sampled."""
     nonce_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     nonce_lifetime: float = 300.0
     auth_algorithms: tuple[str, ...] = ("MD5",)
@@ -179,6 +190,9 @@ class SipEndpoint:
             networks=_flood_networks(settings),
         )
         self.accounts = AccountGuard(settings.account_max_failures, settings.account_window, settings.account_delay)
+        self.overload = OverloadControl(_overload_policy(settings))
+        self._counted: set[str] = set()
+        self._lag_probe: asyncio.TimerHandle | None = None
         self._delayed: set[asyncio.TimerHandle] = set()
         self.registrar = Registrar(settings.registrar)
         self._trusted = [
@@ -200,9 +214,10 @@ class SipEndpoint:
         self._timer_at: float | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._keepalive_task: asyncio.Task[None] | None = None
+        self._pings: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.stats = {"received": 0, "sent": 0, "rejected_overload": 0, "parse_errors": 0, "rejected_flood": 0,
-                      "dropped_flood": 0}
+        self.stats = {"received": 0, "sent": 0, "rejected_overload": 0, "rejected_rate": 0, "rejected_lag": 0,
+                      "parse_errors": 0, "rejected_flood": 0, "dropped_flood": 0}
 
     # --- life cycle -------------------------------------------------------------------------------------------------
 
@@ -223,6 +238,7 @@ class SipEndpoint:
                 await self.transports.listen(listener.transport, listener.host, listener.port, context)
             )
         self._keepalive_task = self._loop.create_task(self._keepalive_loop())
+        self._schedule_lag_probe()
         return list(self.addresses)
 
     async def stop(self, drain_timeout: float = 0.0) -> None:
@@ -238,6 +254,11 @@ class SipEndpoint:
             await asyncio.wait(list(self._tasks), timeout=2.0)
         if self._keepalive_task is not None:
             self._keepalive_task.cancel()
+        for ping in list(self._pings):
+            ping.cancel()
+        if self._lag_probe is not None:
+            self._lag_probe.cancel()
+            self._lag_probe = None
         for handle in self._delayed:
             handle.cancel()
         self._delayed.clear()
@@ -276,6 +297,7 @@ class SipEndpoint:
         ]
         if self.transports is not None:
             self.transports.limits = settings.transport_limits
+        self.overload.reconfigure(_overload_policy(settings))
         settings.listeners = self.settings.listeners
         settings.nonce_secret = self.settings.nonce_secret
         self.settings = settings
@@ -301,6 +323,23 @@ class SipEndpoint:
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"{host}:{local.port}"
+
+    @property
+    def calls_in_progress(self) -> int:
+        """Customer calls up now: inbound calls and outbound ones, not the legs ringing agents' phones."""
+        return len(self._counted)
+
+    def _schedule_lag_probe(self) -> None:
+        assert self._loop is not None
+        interval = self.settings.lag_probe_interval
+        due = self._loop.time() + interval
+        self._lag_probe = self._loop.call_at(due, self._probe_lag, due, context=contextvars.Context())
+
+    def _probe_lag(self, due: float) -> None:
+        """How late this callback runs is how long anything ready waited for the loop."""
+        now = self._now()
+        self.overload.record_lag(now - due, now)
+        self._schedule_lag_probe()
 
     # --- the pump: after every input, flush outputs, hand out events, re-arm the timer -------------------------------
 
@@ -599,11 +638,16 @@ class SipEndpoint:
         return None
 
     def _on_invite(self, transaction: ServerTransaction, request: Request, source: Address) -> None:
-        if self.draining or len(self.sessions) >= self.settings.max_calls:
-            self.stats["rejected_overload"] += 1
-            response = make_response(request, 503)
-            response.headers.add("Retry-After", str(self.settings.retry_after))
-            self._respond_statelessly(transaction, response)
+        if self.draining:
+            self._refuse_call(transaction, request, self.settings.retry_after)
+            return
+        admission = self.overload.admit(self._now(), len(self._counted))
+        if admission.refusal is not None:
+            if admission.refusal is Refusal.RATE:
+                self.stats["rejected_rate"] += 1
+            elif admission.refusal is Refusal.LAG:
+                self.stats["rejected_lag"] += 1
+            self._refuse_call(transaction, request, admission.retry_after)
             return
         trunk = self._trunk_of(source)
         user: str | None = None
@@ -613,8 +657,15 @@ class SipEndpoint:
                 return
         session = SipSession(self, request, transaction, source, inbound=True, trunk=trunk, user=user)
         self.sessions[session.key] = session
+        self._counted.add(session.key)
         self._by_server_tx[transaction] = session
         self._spawn(self._run_application(session))
+
+    def _refuse_call(self, transaction: ServerTransaction, request: Request, retry_after: int) -> None:
+        self.stats["rejected_overload"] += 1
+        response = make_response(request, 503)
+        response.headers.add("Retry-After", str(retry_after))
+        self._respond_statelessly(transaction, response)
 
     async def _run_application(self, session: SipSession) -> None:
         with structlog.contextvars.bound_contextvars(sip_call_id=session.call_id):
@@ -778,10 +829,13 @@ class SipEndpoint:
         on_provisional: Callable[[Response], None] | None = None,
         ring_timeout: float | None = None,
         cancel: asyncio.Event | None = None,
+        agent_leg: bool = False,
     ) -> SipSession:
         """Place a call; returns the answered session or raises RequestFailed (busy, no answer, timeout ...).
 
         Setting ``cancel`` while it rings sends CANCEL (RFC 3261 §9.1): RequestFailed(487) follows.
+        ``agent_leg``: the call rings a phone for a call already in progress (not counted in
+        :attr:`calls_in_progress`).
         """
         request = self._new_request("INVITE", target, destination, from_user=from_user, to=to, body=sdp_offer,
                                     content_type="application/sdp")
@@ -793,6 +847,8 @@ class SipEndpoint:
         attempts: list[str] = []
         session = SipSession(self, request, None, destination, inbound=False, trunk=None, user=from_user)
         self.sessions[session.key] = session
+        if not agent_leg:
+            self._counted.add(session.key)
         try:
             while True:
                 transaction, future = self.send(request, destination, on_provisional=on_provisional)
@@ -896,6 +952,7 @@ class SipEndpoint:
 
     def _session_ended(self, session: SipSession) -> None:
         self.sessions.pop(session.key, None)
+        self._counted.discard(session.key)
         if session.server_transaction is not None:
             self._by_server_tx.pop(session.server_transaction, None)
         if session.dialog is not None:
@@ -929,13 +986,24 @@ class SipEndpoint:
                     logger.exception("sip.binding_handler_crash")
 
     async def _keepalive_loop(self) -> None:
-        """OPTIONS every registered phone; one that stops answering is marked unreachable (and never rung)."""
+        """OPTIONS every registered phone once per interval; one that stops answering is marked unreachable (and
+        never rung). The pings of one round are spread evenly over the interval, not sent in one burst."""
+        assert self._loop is not None
+        loop = self._loop
+        round_start = loop.time()
         while True:
-            await asyncio.sleep(self.settings.keepalive_interval)
+            interval = self.settings.keepalive_interval
+            round_start += interval
+            await asyncio.sleep(max(0.0, round_start - loop.time()))
             bindings = list(self.registrar.bindings())
-            if bindings:
-                await asyncio.gather(*(self._ping(b.aor, str(b.contact.uri), b.source, b.contact.uri)
-                                       for b in bindings), return_exceptions=True)
+            for offset, binding in zip(keepalive_offsets(len(bindings), interval), bindings, strict=True):
+                await asyncio.sleep(max(0.0, round_start + offset - loop.time()))
+                ping = loop.create_task(self._ping(binding.aor, str(binding.contact.uri), binding.source,
+                                                   binding.contact.uri), context=contextvars.Context())
+                self._pings.add(ping)
+                ping.add_done_callback(self._pings.discard)
+            if loop.time() > round_start + interval:
+                round_start = loop.time() - interval  # a round that ran late starts the next one afresh
 
     async def _ping(self, aor: str, key: str, source: Source, uri: SipUri) -> None:
         destination = Address(source.transport, source.host, source.port)
@@ -968,6 +1036,18 @@ def _warn_if_expired(path: str, now: float) -> None:
     elif now < not_before:
         logger.error("sip.tls_certificate_not_yet_valid", certificate=path,
                      valid_from=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(not_before)))
+
+
+def keepalive_offsets(count: int, interval: float) -> list[float]:
+    """When, within one keep-alive round of ``interval`` seconds, each of ``count`` phones is pinged: evenly
+    spaced from the round's start, so that 400 phones on a 30 s interval get one OPTIONS every 75 ms."""
+    return [interval * index / count for index in range(count)]
+
+
+def _overload_policy(settings: EndpointSettings) -> OverloadPolicy:
+    return OverloadPolicy(max_calls=settings.max_calls, max_rate=settings.max_call_rate,
+                          max_lag=settings.max_loop_lag, retry_after=settings.retry_after,
+                          retry_after_max=settings.retry_after_max)
 
 
 def _never_banned(settings: EndpointSettings) -> tuple[str, ...]:
