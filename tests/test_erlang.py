@@ -6,7 +6,10 @@ import pytest
 
 from voxcenter.acd.erlang import (
     agents_for_service_level,
+    answered_wait_cdf,
+    answered_wait_mean,
     average_speed_of_answer,
+    erlang_a,
     erlang_b,
     erlang_c,
     service_level,
@@ -48,3 +51,31 @@ def test_occupancy_cap_adds_agents() -> None:
 def test_bad_goal() -> None:
     with pytest.raises(ValueError):
         agents_for_service_level(10, 180, 20, 1.5)
+
+
+def test_erlang_a_without_abandonment_is_erlang_c() -> None:
+    a = erlang_a(10, 8.0, 180.0, patience=1e12, target=20.0)
+    assert a.p_wait == pytest.approx(erlang_c(10, 8.0), rel=1e-6)
+    assert a.service_level == pytest.approx(service_level(10, 8.0, 180.0, 20.0), rel=1e-6)
+    assert a.asa == pytest.approx(average_speed_of_answer(10, 8.0, 180.0), rel=1e-5)
+    assert a.p_abandon < 1e-6
+
+
+def test_erlang_a_carries_overload() -> None:
+    a = erlang_a(10, 12.0, 180.0, patience=300.0, target=20.0)  # Erlang C has no steady state here
+    # Flow balance: the callers answered keep the 10 agents' capacity at most busy.
+    assert 12.0 * (1 - a.p_abandon) < 10.0
+    assert 0.0 < a.service_level < 1.0 - a.p_abandon
+
+
+def test_answered_wait_closed_forms() -> None:
+    r, th, t = 10 / 180, 1 / 300, 45.0
+    assert answered_wait_cdf(1, r, th, t) == pytest.approx(1 - math.exp(-(r + th) * t))
+    a, b = r + th, r + 2 * th  # two steps: the hypoexponential distribution
+    assert answered_wait_cdf(2, r, th, t) == pytest.approx(1 - (b * math.exp(-a * t) - a * math.exp(-b * t)) / (b - a))
+    assert answered_wait_cdf(3, r, 0.0, t) == pytest.approx(
+        1 - math.exp(-r * t) * (1 + r * t + (r * t) ** 2 / 2))
+    assert answered_wait_mean(3, r, th) == pytest.approx(1 / (r + th) + 1 / (r + 2 * th) + 1 / (r + 3 * th))
+    assert answered_wait_cdf(400, r, th, 1e6) == pytest.approx(1.0)
+    assert answered_wait_cdf(400, r, th, 1.0) == pytest.approx(0.0, abs=1e-12)
+    assert answered_wait_cdf(5, r, th, 0.0) == 0.0

@@ -6,6 +6,9 @@ Definitions (the usual contact-center ones):
   (:func:`service_level`: the one definition the API, wallboard, metrics and reports all use);
 - ASA = mean wait of answered callers;
 - abandonment = abandoned / (answered + abandoned), short abandons excluded;
+- EWT accuracy = callers whose wait ``w`` was within ``max(30 s, 25 % of w)`` of the estimate given when they
+  joined ÷ answered callers who waited (:func:`ewt_hit`, :func:`ewt_accuracy`: the one definition the
+  simulator and reports use);
 - handle time = mean of talk + real wrap-up over the calls whose wrap-up is over; until there is one,
   the queue's prior (``handle_time`` in the dial plan), and said to be.
 """
@@ -26,6 +29,38 @@ def service_level(answered_within: int, answered: int, abandoned: int) -> float 
     """
     judged = answered + abandoned
     return answered_within / judged if judged else None
+
+
+EWT_HIT_FLOOR = 30.0
+"""Seconds an estimate may be off and still count as a hit, whatever the wait."""
+EWT_HIT_SHARE = 0.25
+"""Share of the actual wait an estimate may be off and still count as a hit, when more than the floor."""
+
+
+def ewt_hit(estimate: float, wait: float) -> bool:
+    """THE hit of a wait estimate: the actual wait ``w`` within ``max(30 s, 0.25 · w)`` of the estimate."""
+    return abs(wait - estimate) <= max(EWT_HIT_FLOOR, EWT_HIT_SHARE * wait)
+
+
+def ewt_judged(wait: float | None, estimate: float | None) -> bool:
+    """Whether a caller counts in EWT accuracy: answered (``wait`` known), after a wait, with an estimate."""
+    return wait is not None and wait > 0.0 and estimate is not None
+
+
+def ewt_band(estimate: float) -> tuple[float, float]:
+    """The waits that make ``estimate`` a hit (:func:`ewt_hit`), as an interval [low, high].
+
+    A wait above the estimate is a hit up to ``estimate + 30`` or ``estimate / 0.75``, whichever is more; below
+    it, down to ``estimate − 30`` or ``estimate / 1.25``, whichever is less (never below 0).
+    """
+    high = max(estimate + EWT_HIT_FLOOR, estimate / (1.0 - EWT_HIT_SHARE))
+    low = max(0.0, min(estimate - EWT_HIT_FLOOR, estimate / (1.0 + EWT_HIT_SHARE)))
+    return low, high
+
+
+def ewt_accuracy(hits: int, judged: int) -> float | None:
+    """THE EWT accuracy: hits ÷ answered callers who waited (and were given an estimate); None before any."""
+    return hits / judged if judged else None
 
 
 @dataclass(frozen=True, slots=True)
