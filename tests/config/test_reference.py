@@ -31,4 +31,4 @@ def test_defaults_rendered_as_written_in_yaml() -> None:
     assert "| `login` | digits | `*45` |" in generated
     assert "| `timeout` | duration | `10s` |" in generated
     assert "| `max_length` | duration | `2m` |" in generated
-    assert "| `transport` | `udp` \\| `tcp` \\| `tls` | required |" in generated
+    assert "| `transport` | `udp` \\| `tcp` \\| `tls` \\| `ws` \\| `wss` | required |" in generated

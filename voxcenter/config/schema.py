@@ -64,30 +64,45 @@ Port = Annotated[int, Field(ge=1, le=65535), Kind("port")]
 class Listen(Model):
     """One SIP listening socket."""
 
-    transport: Literal["udp", "tcp", "tls"]
-    """Transport: ``udp``, ``tcp`` or ``tls`` (RFC 3261 §18)."""
+    transport: Literal["udp", "tcp", "tls", "ws", "wss"]
+    """Transport: ``udp``, ``tcp`` or ``tls`` (RFC 3261 §18), or SIP over WebSocket for browsers (RFC 7118):
+    ``ws`` (loopback only: passwords and media keys would cross the network in the clear) or ``wss``."""
     address: Host = "127.0.0.1"
     """Local address to bind."""
     port: Port | None = None
-    """Port; none means 5060, or 5061 for TLS."""
+    """Port; none means 5060, 5061 for TLS, 5066 for WS and 7443 for WSS."""
     cert: Path | None = None
-    """TLS certificate chain (PEM); required for ``tls``."""
+    """TLS certificate chain (PEM); required for ``tls``. A ``wss`` listener without one uses the ``tls``
+    listener's."""
     key: Path | None = None
-    """TLS private key (PEM); required for ``tls``."""
+    """TLS private key (PEM); required for ``tls`` (and with ``cert`` on ``wss``)."""
 
 
     @model_validator(mode="after")
     def _tls_files(self) -> Listen:
         if self.transport == "tls" and (self.cert is None or self.key is None):
             raise ValueError("transport tls needs both 'cert' and 'key'")
-        if self.transport != "tls" and (self.cert is not None or self.key is not None):
-            raise ValueError(f"'cert' and 'key' only apply to tls, not {self.transport}")
+        if self.transport == "wss" and (self.cert is None) != (self.key is None):
+            raise ValueError("transport wss needs both 'cert' and 'key', or neither (the tls listener's then)")
+        if self.transport not in ("tls", "wss") and (self.cert is not None or self.key is not None):
+            raise ValueError(f"'cert' and 'key' only apply to tls and wss, not {self.transport}")
+        if self.transport == "ws" and not _loopback(self.address):
+            raise ValueError(f"transport ws listens on loopback only, not {self.address}: use wss beyond it")
         return self
 
     @property
     def effective_port(self) -> int:
         """The port actually bound."""
-        return self.port or (5061 if self.transport == "tls" else 5060)
+        return self.port or {"tls": 5061, "ws": 5066, "wss": 7443}.get(self.transport, 5060)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Sip(Model):
@@ -95,6 +110,21 @@ class Sip(Model):
 
     listen: tuple[Listen, ...] = (Listen(transport="udp", port=5060),)
     """Sockets to listen on."""
+
+    @model_validator(mode="after")
+    def _wss_certificate(self) -> Sip:
+        for listen in self.listen:
+            if listen.transport == "wss" and listen.cert is None and self.certificate() is None:
+                raise ValueError("a wss listener needs 'cert' and 'key', or a tls listener whose certificate it uses")
+        return self
+
+    def certificate(self) -> tuple[Path, Path] | None:
+        """The certificate and key of the first ``tls`` listener (the one a ``wss`` listener uses by default)."""
+        for listen in self.listen:
+            if listen.transport == "tls" and listen.cert is not None and listen.key is not None:
+                return listen.cert, listen.key
+        return None
+
     external_address: Host | None = None
     """Address put in Contact and Via when behind NAT; none means the listen address."""
     user_agent: str = "voxcenter"

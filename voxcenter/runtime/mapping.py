@@ -29,16 +29,14 @@ from voxcenter.sip.uri import parse_uri
 
 def endpoint_settings(config: Config) -> EndpointSettings:
     """Listeners, realm, trusted trunk networks and security limits."""
-    listeners = [
-        Listener(
-            listen.transport,
-            str(listen.address),
-            listen.effective_port,
-            str(listen.cert) if listen.cert else None,
-            str(listen.key) if listen.key else None,
-        )
-        for listen in config.sip.listen
-    ]
+    shared = config.sip.certificate()
+    listeners = []
+    for listen in config.sip.listen:
+        cert, key = listen.cert, listen.key
+        if cert is None and listen.transport == "wss" and shared is not None:
+            cert, key = shared
+        listeners.append(Listener(listen.transport, str(listen.address), listen.effective_port,
+                                  str(cert) if cert else None, str(key) if key else None))
     trusted: dict[str, tuple[str, ...]] = {}
     for name, trunk in config.trunks.items():
         if trunk.inbound is not None and trunk.inbound.auth == "none" and trunk.inbound.allow_from:

@@ -89,13 +89,13 @@ class Listener:
     """One address the endpoint listens on."""
 
     transport: str
-    """"udp", "tcp" or "tls"."""
+    """"udp", "tcp", "tls", "ws" or "wss" (SIP over WebSocket, RFC 7118)."""
     host: str
     port: int
     certificate: str | None = None
-    """PEM certificate chain (TLS only)."""
+    """PEM certificate chain (TLS and WSS only)."""
     private_key: str | None = None
-    """PEM private key (TLS only)."""
+    """PEM private key (TLS and WSS only)."""
 
 
 @dataclass(slots=True)
@@ -230,7 +230,7 @@ class SipEndpoint:
         )
         for listener in self.settings.listeners:
             context = None
-            if listener.transport == "tls":
+            if listener.transport in ("tls", "wss"):
                 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
                 context.load_cert_chain(listener.certificate or "", listener.private_key)
                 _warn_if_expired(listener.certificate or "", time.time())

@@ -1,10 +1,12 @@
-"""asyncio SIP transports: UDP, TCP and TLS listeners and connections (RFC 3261 §18).
+"""asyncio SIP transports: UDP, TCP, TLS and WebSocket listeners and connections (RFC 3261 §18, RFC 7118).
 
 The only SIP code besides ``endpoint.py`` that touches sockets. It turns bytes
 into parsed messages (UDP: one datagram, one message; TCP/TLS: the stream
-framer) and hands them to the endpoint with the address they came from, and
-sends bytes to an :class:`Address`, reusing the connection a request arrived
-on (RFC 3261 §18.2.2) or opening one when it is gone.
+framer; WebSocket: one WebSocket message, one SIP message) and hands them to
+the endpoint with the address they came from, and sends bytes to an
+:class:`Address`, reusing the connection a request arrived on (RFC 3261
+§18.2.2) or opening one when it is gone. A WebSocket client (a browser) cannot
+be connected to: a message for one whose connection is gone fails at once.
 
 Nothing raised while handling input escapes a protocol callback: a bad
 message is reported to the endpoint (which may answer 400) and, on a stream,
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from typing import cast
 
 import structlog
+from aiohttp import WSMsgType, web
 
 from voxcenter.sip.errors import RemoteProtocolError
 from voxcenter.sip.framing import StreamParser
@@ -30,7 +33,10 @@ from voxcenter.sip.message import Request, Response, parse_message
 
 logger = structlog.get_logger(__name__)
 
-RELIABLE = frozenset({"tcp", "tls"})
+RELIABLE = frozenset({"tcp", "tls", "ws", "wss"})
+WEBSOCKET = frozenset({"ws", "wss"})
+WEBSOCKET_PROTOCOL = "sip"
+"""The WebSocket subprotocol of SIP (RFC 7118 §4.1): a handshake that does not ask for it is refused."""
 MAX_KNOWN_SOURCES = 4096
 """UDP peers whose Address object is reused; past this many the table starts over (a scan cannot grow it)."""
 
@@ -40,7 +46,7 @@ class Address:
     """A transport address: where a message came from or is sent to."""
 
     transport: str
-    """"udp", "tcp" or "tls" (lower case)."""
+    """"udp", "tcp", "tls", "ws" or "wss" (lower case)."""
     host: str
     """IP address (v4, or v6 without brackets)."""
     port: int
@@ -233,6 +239,71 @@ class _StreamProtocol(asyncio.Protocol):
         self.owner.forget(self)
 
 
+class _WebSocketConnection:
+    """One SIP-over-WebSocket connection (RFC 7118), always opened by the client.
+
+    Each WebSocket message carries one SIP message, whole (§5.1), so a bad one is answered and the connection
+    stays: its framing is the WebSocket's, not ours. Messages go out as text frames (binary when a body is not
+    UTF-8), in order, through one writer task.
+    """
+
+    def __init__(self, owner: SipTransports, remote: Address, socket: web.WebSocketResponse) -> None:
+        self.owner = owner
+        self.remote: Address | None = remote
+        self.inbound = True
+        self.socket = socket
+        self.last_activity = owner.loop.time()
+        self._outgoing: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    async def run(self) -> None:
+        """Read messages until the client closes; the writer runs beside."""
+        writer = asyncio.ensure_future(self._write_loop())
+        try:
+            async for frame in self.socket:
+                if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    break
+                data = frame.data.encode() if frame.type is WSMsgType.TEXT else frame.data
+                self._received(data)
+        finally:
+            writer.cancel()
+
+    def _received(self, data: bytes) -> None:
+        assert self.remote is not None
+        self.last_activity = self.owner.loop.time()
+        if not data.strip(b"\r\n\x00 "):
+            return  # keepalive
+        try:
+            message = parse_message(data, datagram=True)
+        except RemoteProtocolError as error:
+            self.owner.report_error(data, error, self.remote)
+            return
+        except Exception:
+            logger.exception("sip.parse_crash", source=str(self.remote))
+            return
+        self.owner.deliver(message, self.remote)
+
+    async def _write_loop(self) -> None:
+        while (data := await self._outgoing.get()) is not None:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                await self.socket.send_bytes(data)
+            else:
+                await self.socket.send_str(text)
+        await self.socket.close()
+
+    def write(self, data: bytes) -> None:
+        if not self.socket.closed:
+            self._outgoing.put_nowait(data)
+            self.last_activity = self.owner.loop.time()
+
+    def close(self) -> None:
+        self._outgoing.put_nowait(None)
+
+
+_Connection = _StreamProtocol | _WebSocketConnection
+
+
 class SipTransports:
     """Every SIP listener and connection of the process."""
 
@@ -257,7 +328,8 @@ class SipTransports:
         self.local: dict[str, Address] = {}
         self._udp: dict[tuple[str, int], _UdpProtocol] = {}
         self._servers: list[asyncio.base_events.Server] = []
-        self._connections: dict[Address, _StreamProtocol] = {}
+        self._web_servers: list[web.Server] = []
+        self._connections: dict[Address, _Connection] = {}
         self._per_source: dict[str, int] = defaultdict(int)
         self._connecting: dict[Address, _StreamProtocol] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -281,6 +353,8 @@ class SipTransports:
             bound = protocol.transport.get_extra_info("sockname")
             address = Address("udp", str(bound[0]), int(bound[1]))
             self._udp[(address.host, address.port)] = protocol
+        elif transport in WEBSOCKET:
+            address = await self._listen_websocket(transport, host, port, ssl_context)
         elif transport in RELIABLE:
             if transport == "tls" and ssl_context is None:
                 raise ValueError("a TLS listener needs a certificate (ssl_context)")
@@ -299,6 +373,45 @@ class SipTransports:
             self._schedule_sweep()
         logger.info("sip.listening", address=str(address))
         return address
+
+    async def _listen_websocket(self, transport: str, host: str, port: int,
+                                ssl_context: ssl.SSLContext | None) -> Address:
+        if transport == "wss" and ssl_context is None:
+            raise ValueError("a WSS listener needs a certificate (ssl_context)")
+
+        async def accept(request: web.BaseRequest) -> web.StreamResponse:
+            return await self._accept_websocket(request, transport)
+
+        web_server = web.Server(accept, access_log=None)
+        handshake_timeout = self.limits.tls_handshake_timeout if ssl_context is not None else None
+        server = await self.loop.create_server(web_server, host, port, ssl=ssl_context, reuse_address=True,
+                                               ssl_handshake_timeout=handshake_timeout)
+        self._servers.append(server)
+        self._web_servers.append(web_server)
+        bound = server.sockets[0].getsockname()
+        address = Address(transport, str(bound[0]), int(bound[1]))
+        if ssl_context is not None:
+            self.server_contexts[address] = ssl_context
+        return address
+
+    async def _accept_websocket(self, request: web.BaseRequest, transport: str) -> web.StreamResponse:
+        """An HTTP request on a WebSocket listener: upgrade it when it asks for SIP, refuse it otherwise."""
+        socket = web.WebSocketResponse(protocols=(WEBSOCKET_PROTOCOL,), max_msg_size=64 * 1024)
+        ready = socket.can_prepare(request)
+        if not ready.ok or ready.protocol != WEBSOCKET_PROTOCOL:
+            return web.Response(status=400, text="SIP over WebSocket: ask for the 'sip' subprotocol (RFC 7118)\n")
+        peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+        if peer is None:
+            return web.Response(status=400)
+        connection = _WebSocketConnection(self, Address(transport, str(peer[0]), int(peer[1])), socket)
+        if not self.adopt(connection):
+            return web.Response(status=503, text="too many connections\n")
+        try:
+            await socket.prepare(request)
+            await connection.run()
+        finally:
+            self.forget(connection)
+        return socket
 
     def _size_udp_buffers(self, transport: asyncio.DatagramTransport) -> None:
         sock = transport.get_extra_info("socket")
@@ -324,6 +437,9 @@ class SipTransports:
             return
         connection = self._connections.get(destination) or self._connecting.get(destination)
         if connection is None:
+            if destination.transport in WEBSOCKET:  # a browser is only reached on the connection it opened
+                self._send_failed(destination)
+                return
             connection = self._connect(destination)
         connection.write(data)
 
@@ -366,7 +482,7 @@ class SipTransports:
 
     # --- connection bookkeeping (called by the protocols) ---------------------
 
-    def adopt(self, connection: _StreamProtocol) -> bool:
+    def adopt(self, connection: _Connection) -> bool:
         assert connection.remote is not None
         source = connection.remote.host
         if (
@@ -382,7 +498,7 @@ class SipTransports:
         self._connections[connection.remote] = connection
         return True
 
-    def forget(self, connection: _StreamProtocol) -> None:
+    def forget(self, connection: _Connection) -> None:
         remote = connection.remote
         if remote is None or self._connections.get(remote) is not connection:
             return
@@ -428,9 +544,12 @@ class SipTransports:
                 protocol.transport.close()
         for connection in list(self._connections.values()):
             connection.close()
+        for web_server in self._web_servers:
+            await web_server.shutdown(0.5)
         for server in self._servers:
             server.close()
         for server in self._servers:
             await server.wait_closed()
+        self._web_servers.clear()
         self._udp.clear()
         self._servers.clear()
