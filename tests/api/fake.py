@@ -46,6 +46,9 @@ class FakeControlPlane:
         self.reloads = 0
         self.listeners: list[asyncio.Queue[dict[str, object]]] = []
         self.commands: list[tuple[str, str, str | None]] = []
+        self.recorded: dict[str, bool] = {}
+        """Live calls being recorded: call id -> paused."""
+        self.recording_actions: list[tuple[str, str, str, str | None]] = []
 
     # --- the protocol ---------------------------------------------------------------------------------
 
@@ -83,6 +86,17 @@ class FakeControlPlane:
             return False
         self.hung_up.append(call_id)
         return True
+
+    def recording_control(self, call_id: str, action: str, by: str, who: str | None) -> bool:
+        if call_id not in self.live:
+            raise KeyError(call_id)
+        if call_id not in self.recorded:
+            raise LookupError("the call is not being recorded")
+        paused = action == "pause"
+        changed = self.recorded[call_id] != paused
+        self.recorded[call_id] = paused
+        self.recording_actions.append((call_id, action, by, who))
+        return changed
 
     @property
     def database(self) -> AsyncEngine | None:

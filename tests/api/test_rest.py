@@ -205,7 +205,8 @@ async def test_calls(client: Client, control: FakeControlPlane) -> None:
     control.advance(61.5)
     body = await get_json(client, "/api/calls")
     assert body == {"calls": [{"call_id": "c1", "caller": "+15550199", "called": "+15551000", "state": "connected",
-                               "queue": "sales", "agent": "1001", "duration": 61.5, "language": "en"}]}
+                               "queue": "sales", "agent": "1001", "duration": 61.5, "language": "en",
+                               "recording": None}]}
 
 
 async def test_reload_returns_warnings(client: Client, control: FakeControlPlane) -> None:

@@ -126,3 +126,27 @@ async def test_an_agent_token_reads_only_its_own_cdrs(api: tuple[TestClient[Any,
     assert {row["agent"] for row in everyone["cdrs"]} - {None} == {"alice", "bob"}
     mine = await (await client.get("/api/cdrs", params={"agent": "alice"}, headers=bearer(AGENT))).json()
     assert mine["cdrs"] == []  # agent 1001 answered none of the data set's calls; 'agent=' cannot widen it
+
+
+async def test_pause_and_resume_a_live_calls_recording(api: tuple[TestClient[Any, Any], FakeControlPlane, Path],
+                                                       ) -> None:
+    client, control, _ = api
+    control.answer("live-1", "1002")
+    unrecorded = await client.post("/api/calls/live-1/recording/pause", headers=bearer(SUPERVISOR))
+    assert unrecorded.status == 409 and "not being recorded" in (await unrecorded.json())["error"]
+    control.recorded["live-1"] = False
+    paused = await client.post("/api/calls/live-1/recording/pause", headers=bearer(SUPERVISOR))
+    assert paused.status == 200 and await paused.json() == {"call_id": "live-1", "recording": "paused",
+                                                            "changed": True}
+    again = await (await client.post("/api/calls/live-1/recording/pause", headers=bearer(SUPERVISOR))).json()
+    assert again["changed"] is False
+    # An agent controls the recording of its own calls only.
+    assert (await client.post("/api/calls/live-1/recording/resume", headers=bearer(AGENT))).status == 403
+    control.answer("live-1", "1001")
+    resumed = await client.post("/api/calls/live-1/recording/resume", headers=bearer(AGENT))
+    assert resumed.status == 200 and (await resumed.json())["recording"] == "on"
+    assert control.recording_actions == [("live-1", "pause", "api", "supervisor"),
+                                         ("live-1", "pause", "api", "supervisor"),
+                                         ("live-1", "resume", "api", "1001")]
+    assert (await client.post("/api/calls/nope/recording/pause", headers=bearer(SUPERVISOR))).status == 404
+    assert (await client.post("/api/calls/live-1/recording/stop", headers=bearer(SUPERVISOR))).status == 404

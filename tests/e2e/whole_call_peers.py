@@ -38,7 +38,7 @@ TCPDUMP = shutil.which("tcpdump") or "/usr/bin/tcpdump"
 
 
 def plan_text(*, sip_port: int, rtp_base: int, database_url: str, directory: Path, agent_selection: str = "linear",
-              extra: str = "") -> str:
+              extra: str = "", api_port: int | None = None) -> str:
     """The dial plan of the whole-call tests: number 100 → a menu → the sales queue (and short-lived queues)."""
     body = textwrap.dedent(f"""\
         trunks:
@@ -106,7 +106,7 @@ def plan_text(*, sip_port: int, rtp_base: int, database_url: str, directory: Pat
           '1002': {{name: Bob, password: {PASSWORDS['1002']}, queues: [sales, short, callback]}}
         """)
     return plan_sections(directory, body, sip_port=sip_port, rtp_base=rtp_base, inactivity_timeout="30s",
-                         database_url=database_url) + extra
+                         database_url=database_url, api_port=api_port) + extra
 
 
 def write_plan(directory: Path, database_url: str, **options: object) -> tuple[Path, int]:

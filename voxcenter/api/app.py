@@ -80,6 +80,7 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/agents/{agent_id}/{command}"): "agent",
     ("GET", "/api/calls"): "supervisor",
     ("POST", "/api/calls/{call_id}/hangup"): "supervisor",
+    ("POST", "/api/calls/{call_id}/recording/{action}"): "agent",
     ("GET", "/api/callbacks"): "supervisor",
     ("POST", "/api/callbacks"): "supervisor",
     ("DELETE", "/api/callbacks/{callback_id}"): "supervisor",
@@ -91,7 +92,8 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", WEBSOCKET_PATH): "supervisor",
 }
 """(method, route) -> the least role allowed; a route not listed needs ``admin``. An ``agent`` token reaches
-``/api/agents/{agent_id}`` only for its own agent and reads only its own CDRs."""
+``/api/agents/{agent_id}`` only for its own agent, reads only its own CDRs and recordings, and pauses the
+recording of its own calls only."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -350,6 +352,29 @@ async def hang_up_call(request: web.Request) -> web.Response:
     return web.json_response({"status": "hanging up", "call_id": call_id}, status=202)
 
 
+async def recording_control(request: web.Request) -> web.Response:
+    """POST /api/calls/{call_id}/recording/pause|resume: silence in the live call's recording (a card number read
+    out), or the conversation recorded again; the timeline says who (``by: api``, the token's role or agent)."""
+    control = request.app[CONTROL]
+    principal = request[PRINCIPAL]
+    call_id, action = request.match_info["call_id"], request.match_info["action"]
+    live = next((call for call in control.calls() if call.call_id == call_id), None)
+    if live is None:
+        return _error(404, f"no call {call_id!r} in progress")
+    if principal.role == "agent" and live.agent != principal.agent:
+        return _error(403, "an agent token controls the recording of its own calls only")
+    who = principal.agent if principal.role == "agent" else principal.role
+    try:
+        changed = control.recording_control(call_id, action, "api", who)
+    except KeyError:
+        return _error(404, f"no call {call_id!r} in progress")
+    except LookupError as exc:
+        return _error(409, str(exc))
+    logger.info("api.recording", call_id=call_id, action=action, who=who, changed=changed)
+    return web.json_response({"call_id": call_id, "recording": "paused" if action == "pause" else "on",
+                              "changed": changed})
+
+
 async def book_callback(request: web.Request) -> web.Response:
     """POST /api/callbacks: book a callback (``{"number", "queue", "due", "customer"}``, see api/callbacks.py)."""
     control = request.app[CONTROL]
@@ -523,6 +548,7 @@ def create_app(
     app.router.add_post("/api/agents/{agent_id}/{command:login|logout|pause|unpause}", agent_command)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_post("/api/calls/{call_id}/hangup", hang_up_call)
+    app.router.add_post("/api/calls/{call_id}/recording/{action:pause|resume}", recording_control)
     app.router.add_get("/api/callbacks", list_callbacks)
     app.router.add_post("/api/callbacks", book_callback)
     app.router.add_delete("/api/callbacks/{callback_id}", cancel_callback)

@@ -57,6 +57,8 @@ class CallSnapshot:
     """When the call arrived, on the loop clock (``ControlPlane.now()``)."""
     language: str | None
     """Language chosen in the IVR, if any."""
+    recording: str | None = None
+    """``on`` while recorded, ``paused`` while its recording is paused, None when not recorded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +167,12 @@ class ControlPlane(Protocol):
 
     def hang_up(self, call_id: str) -> bool:
         """End the live call ``call_id`` from the server's side (its CDR says the system hung up); False if unknown."""
+        ...
+
+    def recording_control(self, call_id: str, action: str, by: str, who: str | None) -> bool:
+        """``pause`` or ``resume`` the live call's recording; False when it already was.
+
+        KeyError: no such live call; LookupError: the call is not being recorded."""
         ...
 
     def add_member(self, queue: str, agent_id: str) -> None:

@@ -135,6 +135,7 @@ def call_view(call: CallSnapshot, now: float) -> JsonObject:
         "agent": call.agent,
         "duration": _seconds(max(0.0, now - call.started)),
         "language": call.language,
+        "recording": call.recording,
     }
 
 

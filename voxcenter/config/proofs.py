@@ -325,6 +325,10 @@ PROOFS: Final[dict[str, str]] = {
     "prompts.caller_languages": "tests/ivr/test_languages.py::test_a_prefix_to_an_unavailable_language_is_refused",
     "recording.enabled": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
     "recording.directory": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "recording.pause_code":
+        "tests/e2e/test_recording_control.py::test_agent_code_and_api_pause_leave_silence_where_the_timeline_says",
+    "recording.resume_code":
+        "tests/e2e/test_recording_control.py::test_agent_code_and_api_pause_leave_silence_where_the_timeline_says",
     "recording.format":
         "tests/e2e/test_dialplan_ivr.py::test_sipp_caller_presses_2_then_1_and_waits_in_support_with_billing",
     "database.url": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",

@@ -400,6 +400,17 @@ class Recording(Model):
     """File format."""
     storage: Literal["disk", "database"] = "disk"
     """Keep files on disk (the database stores the path) or inside the database."""
+    pause_code: DialString | None = "*1"
+    """Keyed by the agent during a call: the recording holds silence from now on (a card number read out);
+    the timeline says who paused and for how long."""
+    resume_code: DialString | None = "*2"
+    """Keyed by the agent during a call: the recording takes the conversation again."""
+
+    @model_validator(mode="after")
+    def _codes_apart(self) -> Recording:
+        if self.pause_code is not None and self.pause_code == self.resume_code:
+            raise ValueError("pause_code and resume_code must differ")
+        return self
 
 
 

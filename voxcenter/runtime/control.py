@@ -22,6 +22,10 @@ class LiveCall(Protocol):
 
     def end(self, cause: str) -> None: ...
 
+    def pause_recording(self, by: str, who: str | None = None) -> bool: ...
+
+    def resume_recording(self, by: str, who: str | None = None) -> bool: ...
+
 
 class ServerControl:
     """Adapts the server's parts (the ACD, the calls in progress, reload) to the API's control plane."""
@@ -95,6 +99,14 @@ class ServerControl:
             return False
         call.end("hung up through the API")
         return True
+
+    def recording_control(self, call_id: str, action: str, by: str, who: str | None) -> bool:
+        call = self.live_calls.get(call_id)
+        if call is None:
+            raise KeyError(call_id)
+        if action == "pause":
+            return call.pause_recording(by, who)
+        return call.resume_recording(by, who)
 
     @property
     def database(self) -> AsyncEngine | None:

@@ -26,6 +26,7 @@ from voxcenter.runtime.call import Call, CallBridge, Leg
 from voxcenter.runtime.calllog import CallLog
 from voxcenter.runtime.customers import CustomerDirectory
 from voxcenter.runtime.dialer import Dialer
+from voxcenter.runtime.featurecodes import InCallKeys
 from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia
 from voxcenter.runtime.recording import CallRecording
@@ -104,7 +105,7 @@ class Conversation:
     _agent_in_acd: bool
     _blind: asyncio.Task[None] | None
     _caller_gone: asyncio.Event
-    _keys: str
+    _keys: InCallKeys
     _tasks: set[asyncio.Task[None]]
 
     def _connect(self, agent_id: str, agent_leg: LegMedia, agent_session: SipSession, role: str = "agent") -> None:
@@ -121,7 +122,7 @@ class Conversation:
         self.bridge.join(self.agent)
         self._new_hold(agent_leg)
         if self.recording is None:  # one recording per call: it follows the call's bridge through transfers
-            self.recording = CallRecording.start(self.config, self.call_id, self.bridge)
+            self.recording = CallRecording.start(self.config, self.call_id, self.bridge, self.log)
         self.bridge.start()
         agent_leg.on_timeout = lambda _: self.inputs.put_nowait(("agent-hangup", agent_session))
         agent_session.on_offer = lambda request: self._reoffer(agent_leg, request.body)
@@ -222,17 +223,33 @@ class Conversation:
     # --- conference: the agent adds a party ----------------------------------------------------------------------
 
     def _agent_key(self, session: SipSession, digit: str) -> None:
-        """A key from the agent's phone: the conference code, a number and ``#`` add that party to the call."""
-        code = self.config.transfers.conference
-        if code is None or session is not self.agent_session:
+        """A key from the agent's phone: the recording's pause and resume codes; the conference code, a number
+        and ``#`` add that party to the call."""
+        if session is not self.agent_session:
             return
-        keys = self._keys + digit
-        if code.startswith(keys) or (keys.startswith(code) and digit != "#"):
-            self._keys = keys
+        keyed = self._keys.feed(digit)
+        if keyed is None:
             return
-        self._keys = ""
-        if keys.startswith(code) and digit == "#" and len(keys) > len(code) + 1:
-            self._spawn(self._add_party(keys[len(code):-1]))
+        agent = self.agent.party if self.agent is not None else None
+        if keyed.name == "pause_recording":
+            self.pause_recording("agent", agent)
+        elif keyed.name == "resume_recording":
+            self.resume_recording("agent", agent)
+        elif keyed.name == "conference":
+            self._spawn(self._add_party(keyed.number))
+
+    def pause_recording(self, by: str, who: str | None = None) -> bool:
+        """Silence in the recording from now on (``by`` agent, api or ivr); LookupError: the call is not
+        recorded; False when already paused."""
+        if self.recording is None:
+            raise LookupError("the call is not being recorded")
+        return self.recording.pause(by, who)
+
+    def resume_recording(self, by: str, who: str | None = None) -> bool:
+        """Record again; LookupError: the call is not recorded; False when not paused."""
+        if self.recording is None:
+            raise LookupError("the call is not being recorded")
+        return self.recording.resume(by, who)
 
     async def _add_party(self, user: str) -> None:
         """Ring ``user`` and join them to the conversation: three or more legs meet in the mixer."""

@@ -124,3 +124,49 @@ async def _echo(leg: LegMedia, session: SipSession) -> None:
     leg.on_audio = echo
     await asyncio.wait([session.ended], timeout=ECHO_LIMIT)
     leg.on_audio = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedCode:
+    """A code an agent keyed during a call: its name, and for the conference code the number before ``#``."""
+
+    name: str
+    """``pause_recording``, ``resume_recording`` or ``conference``."""
+    number: str = ""
+    """The party to add (``conference``)."""
+
+
+class InCallKeys:
+    """The codes an agent keys during a call, one key at a time (pure: no clock, no I/O).
+
+    ``codes`` maps a name to its digits (None: not in the dial plan); one is matched as soon as its last key
+    comes. The ``conference`` code is followed by a number and ``#``. A key that leads nowhere is dropped,
+    unless it starts a code itself.
+    """
+
+    def __init__(self, codes: dict[str, str | None], conference: str | None) -> None:
+        self.codes = {name: code for name, code in codes.items() if code}
+        self.conference = conference
+        self._keys = ""
+
+    def feed(self, digit: str) -> KeyedCode | None:
+        """Take one key; the code it completes, if any."""
+        keys = self._keys + digit
+        self._keys = ""
+        for name, code in self.codes.items():
+            if keys == code:
+                return KeyedCode(name)
+        conference = self.conference
+        if conference is not None and keys.startswith(conference) and len(keys) > len(conference):
+            if digit != "#":
+                self._keys = keys
+                return None
+            if len(keys) > len(conference) + 1:
+                return KeyedCode("conference", keys[len(conference):-1])
+            return None
+        starts = [*self.codes.values(), *([conference] if conference else [])]
+        if any(code.startswith(keys) for code in starts):
+            self._keys = keys
+        elif keys != digit and any(code.startswith(digit) for code in starts):
+            self._keys = digit  # a new code begins
+        return None

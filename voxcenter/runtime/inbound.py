@@ -47,6 +47,7 @@ from voxcenter.media.dtmf import DtmfReceived
 from voxcenter.media.player import PlayOutcome
 from voxcenter.runtime.call import Call, CallBridge, Leg
 from voxcenter.runtime.conversation import BYE_WAIT, MEDIA_TIMEOUT_CAUSE, CallServices, Conversation
+from voxcenter.runtime.featurecodes import InCallKeys
 from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
 from voxcenter.runtime.recording import CallRecording
@@ -110,8 +111,9 @@ class InboundCall(Conversation):
         """A blind transfer in progress (REFER from the agent's phone)."""
         self._caller_gone = asyncio.Event()
         """Set when the caller hangs up: a transfer target still ringing is cancelled."""
-        self._keys = ""
-        """What the agent keyed since the conference code began (``*3`` then a number, ended by ``#``)."""
+        self._keys = InCallKeys({"pause_recording": config.recording.pause_code,
+                                 "resume_recording": config.recording.resume_code}, config.transfers.conference)
+        """The codes the agent keys during the conversation (recording pause and resume, the conference)."""
         self.recording: CallRecording | None = None
         self.connected_at: float | None = None
         self.disposition = "abandoned_ivr"
@@ -142,7 +144,9 @@ class InboundCall(Conversation):
             state = "ivr"
         return CallSnapshot(call_id=self.call_id, caller=self.session.caller, called=self.session.called,
                             state=state, queue=self.queue, agent=self.agent_id, started=self.started,
-                            language=self.language)
+                            language=self.language,
+                            recording=None if self.recording is None else
+                            "paused" if self.recording.paused else "on")
 
     # --- the call's life ------------------------------------------------------------------------------------------
 

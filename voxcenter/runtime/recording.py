@@ -6,12 +6,18 @@ through transfers and conferences; finished after the call: the WAV is
 closed, re-encoded when the dial plan asks for FLAC or MP3 (the WAV stays if
 that fails: a recording is never lost to a re-encode), and its metadata is
 handed to the durable writer.
+
+A recording can be paused (PCI: a card number read out) by the agent's code, the API or an IVR node: the file
+holds silence meanwhile, and the call's timeline says who paused, when (``at_seconds`` into the file) and for how
+long (``RECORDINGPAUSED``, then ``RECORDINGRESUMED`` with ``seconds``; a pause still on when the call ends is
+closed by ``end of call``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -20,7 +26,7 @@ import structlog
 from voxcenter.config import Config
 from voxcenter.media.bridge import Tap
 from voxcenter.media.recorder import CallRecorder, compress
-from voxcenter.runtime.calllog import RecordSink
+from voxcenter.runtime.calllog import CallLog, RecordSink
 from voxcenter.store.records import RecordingRecord, new_id
 
 logger = structlog.get_logger(__name__)
@@ -35,14 +41,20 @@ class Tappable(Protocol):
 class CallRecording:
     """A recording tapped on a bridge; :meth:`start` returns None when the dial plan records nothing."""
 
-    def __init__(self, recorder: CallRecorder, call_id: str, fmt: str) -> None:
+    def __init__(self, recorder: CallRecorder, call_id: str, fmt: str, log: CallLog | None = None, *,
+                 clock: Callable[[], float] | None = None) -> None:
         self.recorder = recorder
+        self._clock = clock or asyncio.get_running_loop().time
+        """The recorder's clock (the loop's)."""
         self.call_id = call_id
         self.format = fmt
+        self.log = log
+        """Where pauses and resumes go (the call's timeline)."""
         self.started_at = time.time()
+        self._paused_by: tuple[str, str | None, float] | None = None  # (by, who, loop time)
 
     @classmethod
-    def start(cls, config: Config, call_id: str, bridge: Tappable) -> CallRecording | None:
+    def start(cls, config: Config, call_id: str, bridge: Tappable, log: CallLog | None = None) -> CallRecording | None:
         recording = config.recording
         if not recording.enabled:
             return None
@@ -55,10 +67,46 @@ class CallRecording:
             logger.error("recording.not_started", path=str(path), reason=error.strerror or str(error))
             return None
         bridge.add_tap(recorder.write)
-        return cls(recorder, call_id, recording.format)
+        return cls(recorder, call_id, recording.format, log)
+
+    @property
+    def paused(self) -> bool:
+        """True between a pause and its resume."""
+        return self._paused_by is not None
+
+    def pause(self, by: str, who: str | None = None) -> bool:
+        """Record silence from now on; ``by`` is ``agent``, ``api`` or ``ivr``, ``who`` the agent, the token's role
+        or the node. False when already paused (nothing changes)."""
+        if self._paused_by is not None:
+            return False
+        now = self._clock()
+        self.recorder.pause(now)
+        self._paused_by = (by, who, now)
+        logger.info("recording.paused", call_id=self.call_id, by=by, who=who)
+        if self.log is not None:
+            self.log.event("RECORDINGPAUSED", agent=who if by == "agent" else None,
+                           data={"by": by, "who": who, "at_seconds": round(now - self.recorder.started, 2)})
+        return True
+
+    def resume(self, by: str, who: str | None = None) -> bool:
+        """Record the conversation again; False when not paused."""
+        if self._paused_by is None:
+            return False
+        paused_by, paused_who, since = self._paused_by
+        self._paused_by = None
+        now = self._clock()
+        self.recorder.resume(now)
+        seconds = round(now - since, 2)
+        logger.info("recording.resumed", call_id=self.call_id, by=by, who=who, seconds=seconds)
+        if self.log is not None:
+            self.log.event("RECORDINGRESUMED", agent=who if by == "agent" else None, value=seconds,
+                           data={"by": by, "who": who, "at_seconds": round(now - self.recorder.started, 2),
+                                 "seconds": seconds, "paused_by": paused_by, "paused_who": paused_who})
+        return True
 
     async def finish(self, sink: RecordSink) -> None:
         """Close, re-encode if asked, and write the recording's row."""
+        self.resume("end of call")
         try:
             info = await self.recorder.close_async()
         except Exception:
