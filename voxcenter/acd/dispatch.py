@@ -7,13 +7,14 @@ the caller with the longest weighted wait among those it can take, and a caller 
 can take does not hold up the callers behind it.
 
 An agent who did not answer an entry is skipped for it until every eligible agent was tried;
-then a new round starts.
+then a new round starts. An entry held for speakers of its caller's language (``held``) is offered
+only to agents who speak it.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 
 from voxcenter.acd.agents import Agent
 from voxcenter.acd.model import QueuePolicy, SkillRequirement
@@ -40,8 +41,12 @@ def assign(
     rng: random.Random,
     last_rung: Mapping[str, int],
     now: float,
+    held: Set[str] = frozenset(),
 ) -> list[tuple[Entry, list[Agent]]]:
-    """Pairs (entry, agents to ring) for this instant; starts a new round on entries that tried everyone."""
+    """Pairs (entry, agents to ring) for this instant; starts a new round on entries that tried everyone.
+
+    ``held``: call ids that only agents who speak the caller's language may be offered now.
+    """
     available = dict(free)
     result: list[tuple[Entry, list[Agent]]] = []
     ready = [e for e in entries if e.dispatchable(now)]
@@ -50,7 +55,8 @@ def assign(
         if not available:
             break
         policy = policies[entry.queue]
-        eligible = [a for a in available.values() if serves(a, entry, policy)]
+        eligible = [a for a in available.values() if serves(a, entry, policy)
+                    and (entry.call_id not in held or a.profile.speaks(entry.request.language))]
         untried = [a for a in eligible if a.agent_id not in entry.tried]
         if eligible and not untried:
             entry.tried.clear()  # everyone was tried: start a new round

@@ -125,6 +125,7 @@ class RelaxationStep:
 DURATION_FIELDS = (
     "ring_timeout", "retry_delay", "wrapup", "max_wait", "announce_every", "service_level", "short_abandon",
     "callback_offer_after", "callback_max_wait", "callback_retry_delay", "callback_ring_time", "default_handle_time",
+    "language_relaxation",
 )
 """QueuePolicy fields holding seconds."""
 
@@ -171,6 +172,9 @@ class QueuePolicy:
     """Abandons quicker than this are excluded from abandonment and service level."""
     relaxation: tuple[RelaxationStep, ...] = ()
     """Skill relaxation steps, by increasing ``after``."""
+    language_relaxation: float | None = 0.0
+    """Seconds a caller whose language is known is offered only to agents who speak it (while one of them is
+    logged in and serves the call); then to any agent. 0: languages are not matched; None: never relaxed."""
     cost_aware: bool = False
     """Skills: prefer the cheapest sufficient agent (lowest level) instead of the best."""
     callback_offer_after: float | None = None
@@ -235,6 +239,8 @@ class AgentProfile:
     """Personal wrap-up seconds, overriding the queue's."""
     weight: float = 1.0
     """Share under weighted-random selection."""
+    languages: frozenset[str] = frozenset()
+    """Languages the agent speaks; empty: any (the agent is offered callers of every language)."""
 
     def __post_init__(self) -> None:
         if not self.agent_id:
@@ -248,6 +254,10 @@ class AgentProfile:
     def level(self, skill: str) -> int:
         """The agent's level in ``skill``, 0 when the agent lacks it."""
         return self.skills.get(skill, 0)
+
+    def speaks(self, language: str) -> bool:
+        """Whether the agent can take a caller of ``language`` (empty: unknown, anyone can)."""
+        return not language or not self.languages or language in self.languages
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,3 +276,5 @@ class CallRequest:
     """Skills that rank agents higher when present at these levels."""
     caller: str = ""
     """The caller's number, dialed back by callbacks."""
+    language: str = ""
+    """The caller's language (IVR choice, number, number prefix, customer record); empty: unknown."""

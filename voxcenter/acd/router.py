@@ -13,6 +13,7 @@ estimates by ``estimate.py``; the agent state machine is the table in ``agents.p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from voxcenter.acd.agents import PRESENT, Agent, AgentInput, AgentState
@@ -337,6 +338,8 @@ class Router(RouterState):
             if entry.relax_at is not None and entry.relax_at <= now:
                 entry.relax_index += 1
                 self._arm_relaxation(entry, policy)
+            if entry.language_until is not None and entry.language_until <= now:
+                entry.language_until = None  # any agent may take the call now
             if entry.offer_at is not None and entry.offer_at <= now:
                 entry.offer_at = None
                 self._decisions.append(OfferCallback(entry.call_id, entry.queue, self._estimate(entry, now)))
@@ -417,6 +420,8 @@ class Router(RouterState):
             if policy.relaxation != old.relaxation:
                 entry.relax_index = sum(1 for step in policy.relaxation if entry.joined_at + step.after <= now)
                 self._arm_relaxation(entry, policy)
+            if policy.language_relaxation != old.language_relaxation:
+                self._arm_language(entry, policy, now)
 
     def _update_agents(self, profiles: list[AgentProfile], now: float) -> None:
         wanted = {profile.agent_id for profile in profiles}
@@ -462,6 +467,7 @@ class Router(RouterState):
             entry.announce_at = None if policy.announce_every is None else now + policy.announce_every
             entry.offer_at = None if policy.callback_offer_after is None else now + policy.callback_offer_after
         self._arm_relaxation(entry, policy)
+        self._arm_language(entry, policy, now)
         ewt = self._estimate(entry, now)
         if entry.first_ewt is None:
             entry.first_ewt = ewt
@@ -595,12 +601,24 @@ class Router(RouterState):
         if entry.request.required and entry.relax_index < len(steps):
             entry.relax_at = entry.joined_at + steps[entry.relax_index].after
 
+    def _arm_language(self, entry: Entry, policy: QueuePolicy, now: float) -> None:
+        """Hold the entry for agents who speak its caller's language for the queue's language relaxation,
+        counted from its join (already over: any agent)."""
+        wait = policy.language_relaxation
+        if not entry.request.language or wait == 0:
+            entry.language_until = None
+        elif wait is None:
+            entry.language_until = math.inf
+        else:
+            entry.language_until = entry.joined_at + wait if entry.joined_at + wait > now else None
+
     def _dispatch(self, now: float) -> None:
         free = {a.agent_id: a for a in self._agents.values() if a.offerable(now)}
         if not free or not self._entries:
             return
         self._hold_outside_hours(now)
-        pairs = assign(list(self._entries.values()), free, self._policies, self._rng, self._last_rung, now)
+        pairs = assign(list(self._entries.values()), free, self._policies, self._rng, self._last_rung, now,
+                       self._held_for_speakers(now))
         for entry, agents in pairs:
             policy = self._policies[entry.queue]
             for agent in agents:

@@ -14,7 +14,7 @@ import random
 from collections import deque
 from collections.abc import Iterable
 
-from voxcenter.acd.agents import STAFFED, Agent, AgentInput, AgentState
+from voxcenter.acd.agents import PRESENT, STAFFED, Agent, AgentInput, AgentState
 from voxcenter.acd.dispatch import requirements, serves
 from voxcenter.acd.estimate import estimate_wait
 from voxcenter.acd.events import Decision, WrapUpEnded
@@ -99,7 +99,8 @@ class RouterState:
         for entry in self._entries.values():
             for _, deadline in entry.ringing.values():
                 best = min(best, deadline)
-            for at in (entry.timeout_at, entry.announce_at, entry.offer_at, entry.not_before, entry.relax_at):
+            for at in (entry.timeout_at, entry.announce_at, entry.offer_at, entry.not_before, entry.relax_at,
+                       entry.language_until):
                 if at is not None and at < best:
                     best = at
         for agent in self._agents.values():
@@ -176,7 +177,8 @@ class RouterState:
         return order_key(entry, policy.discipline, policy.weight, now)
 
     def serves(self, agent_id: str, call_id: str) -> bool:
-        """Whether the agent is a member (or backup) of the entry's queue with the skills it needs now."""
+        """Whether the agent is a member (or backup) of the entry's queue with the skills it needs now (the
+        language hold of ``_held_for_speakers`` aside)."""
         entry = self._entry(call_id)
         return serves(self._agent(agent_id), entry, self._policies[entry.queue])
 
@@ -197,6 +199,20 @@ class RouterState:
             return self._entries[call_id]
         except KeyError:
             raise RouterError(f"call {call_id!r} is not waiting in any queue") from None
+
+    def _held_for_speakers(self, now: float) -> set[str]:
+        """Waiting calls only agents who speak the caller's language may be offered now: within their queue's
+        language relaxation, and while an agent who speaks it and serves the call is logged in (else nobody
+        could be offered it first, and any agent may take it at once)."""
+        held: set[str] = set()
+        for entry in self._entries.values():
+            if entry.language_until is None or entry.language_until <= now or not entry.dispatchable(now):
+                continue
+            policy, language = self._policies[entry.queue], entry.request.language
+            if any(a.state in PRESENT and a.profile.speaks(language) and serves(a, entry, policy)
+                   for a in self._agents.values()):
+                held.add(entry.call_id)
+        return held
 
     def _members(self, queue: str) -> list[Agent]:
         return [a for a in self._agents.values() if queue in a.profile.queues]

@@ -20,6 +20,7 @@ class Entry:
         "first_ewt",
         "hops",
         "joined_at",
+        "language_until",
         "not_before",
         "number",
         "offer_at",
@@ -55,6 +56,8 @@ class Entry:
         self.offer_at: float | None = None
         self.relax_at: float | None = None
         self.relax_index = 0
+        self.language_until: float | None = None
+        """Until when only agents who speak the caller's language are offered it (inf: for good); None: any agent."""
         self.first_ewt: float | None = None
         self.told: AnnouncementMemory | None = None
 

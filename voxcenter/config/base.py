@@ -78,6 +78,9 @@ DialString = Annotated[str, Field(pattern=r"^[0-9*#+]+$"), Kind("digits")]
 """Digits as dialled: ``0``-``9``, ``*``, ``#`` and a leading ``+``."""
 
 SkillLevel = Annotated[int, Field(ge=1, le=5), Kind("level 1-5")]
+
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$"), Kind("language code")]
+"""A language code such as ``en``, ``fr`` or ``pt-BR``."""
 """Skill level from 1 (beginner) to 5 (expert)."""
 
 

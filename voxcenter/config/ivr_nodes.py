@@ -18,6 +18,7 @@ from voxcenter.config.base import (
     Digit,
     Duration,
     Kind,
+    LanguageCode,
     Model,
     Name,
     PromptList,
@@ -31,9 +32,6 @@ from voxcenter.config.base import (
 
 Loc = tuple[str | int, ...]
 """Where a value sits inside a node, as YAML keys and list indexes (``("options", "1")``)."""
-
-LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$"), Kind("language code")]
-"""A language code such as ``en``, ``fr`` or ``pt-BR``."""
 
 DigitMap = Annotated[dict[Digit, Name], BeforeValidator(keys_to_text)]
 

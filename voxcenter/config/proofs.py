@@ -271,6 +271,8 @@ PROOFS: Final[dict[str, str]] = {
         "tests/e2e/test_post_call_survey.py::test_the_caller_answers_the_survey_after_the_agent_hangs_up",
     "queues.<name>.callback.sla":
         "tests/e2e/test_callback_api.py::test_a_callback_booked_through_the_api_is_dialled_by_the_first_free_agent",
+    "queues.<name>.language_relaxation": "tests/e2e/test_agent_languages.py::"
+        "test_a_polish_caller_goes_to_the_polish_speaker_then_to_anyone_after_the_relaxation",
     "queues.<name>.relaxation[].min_level":
         "tests/acd/test_router.py::test_skills_best_first_then_relaxation_keeps_the_place",
     "queues.<name>.relaxation[].drop":
@@ -282,8 +284,8 @@ PROOFS: Final[dict[str, str]] = {
     "agents.<name>.queues":
         "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
     "agents.<name>.wrap_up": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
-    "agents.<name>.languages":
-        "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
+    "agents.<name>.languages": "tests/e2e/test_agent_languages.py::"
+        "test_a_polish_caller_goes_to_the_polish_speaker_then_to_anyone_after_the_relaxation",
     "agents.<name>.queues[].queue": "tests/config/test_includes.py::test_merged",
     "agents.<name>.follow_me.number":
         "tests/e2e/test_follow_me.py::test_an_unregistered_agent_is_rung_on_the_personal_number_and_must_confirm",

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from voxcenter.config.base import DialString, Digit, Duration, Kind, Model, Name, PromptName, SkillLevel
+from voxcenter.config.base import DialString, Digit, Duration, Kind, LanguageCode, Model, Name, PromptName, SkillLevel
 
 
 class OverflowTarget(Model):
@@ -172,6 +172,11 @@ class Queue(Model):
     """Service-level threshold: answered within it / (answered + abandoned), short abandons left out."""
     relaxation: tuple[Relaxation, ...] = ()
     """Skill-relaxation steps, by increasing ``after``."""
+    language_relaxation: Duration | None = 30.0
+    """A caller is offered only to agents who speak the call's language (``agents.languages``: the IVR
+    choice, the number's or the caller prefix's language, the customer record's) for this long after joining,
+    then to any agent. Only while such an agent is logged in; 0: languages are not matched; none: never
+    relaxed."""
     auto_pause_after: int | None = Field(default=3, ge=1)
     """Pause an agent after this many consecutive unanswered rings; none never does."""
     weight: int = Field(default=0, ge=0)
@@ -236,8 +241,9 @@ class Agent(Model):
     """Wrap-up time overriding the queues'."""
     max_calls: int = Field(default=1, ge=1)
     """Concurrent calls the agent can hold."""
-    languages: tuple[str, ...] = ()
-    """Languages spoken; none listed means any."""
+    languages: tuple[LanguageCode, ...] = ()
+    """Languages spoken (``[pl, en]``): callers of another language come to the agent only after their queue's
+    ``language_relaxation``; none listed means any."""
     follow_me: FollowMe | None = None
     """A personal number rung for the agent's queue calls (see FollowMe)."""
 

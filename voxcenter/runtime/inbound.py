@@ -351,7 +351,7 @@ class InboundCall(Conversation):
             call_id=self.call_id, queue=action.queue, priority=action.priority,
             required=tuple(SkillRequirement(skill, level) for skill, level in action.required_skills.items()),
             preferred=tuple(SkillRequirement(skill, level) for skill, level in action.preferred_skills.items()),
-            caller=self.session.caller,
+            caller=self.session.caller, language=action.language,
         )
         self.acd.join(self, request)
 

@@ -193,6 +193,7 @@ def queue_policies(config: Config, wall_offset: float) -> list[QueuePolicy]:
                 announce_position_limit=announcements.position_limit or 1_000_000,
                 service_level=queue.service_level,
                 relaxation=relaxation,
+                language_relaxation=queue.language_relaxation,
                 callback_offer_after=queue.callback.offer_after if queue.callback.enabled else None,
                 callback_max_wait=queue.callback.expire_after,
                 callback_retry_delay=queue.callback.retry_delay,
@@ -220,6 +221,7 @@ def agent_profiles(config: Config) -> list[AgentProfile]:
             skills=dict(agent.skills),
             groups=frozenset(groups_of.get(extension, ())),
             wrapup=agent.wrap_up,
+            languages=frozenset(agent.languages),
         )
         for extension, agent in config.agents.items()
     ]
