@@ -158,6 +158,13 @@ class RouterState:
             return agent.pause_reason
         return agent.pending_pause
 
+    def agent_wrapup_until(self, agent_id: str) -> float | None:
+        """When the agent's wrap-up ends by itself (None: not in a timed wrap-up)."""
+        agent = self._agents.get(agent_id)
+        if agent is None or agent.state is not AgentState.WRAP_UP:
+            return None
+        return agent.wrapup_until
+
     def agent_reachable(self, agent_id: str) -> bool:
         """Whether the agent's phone may be rung."""
         return self._agent(agent_id).reachable

@@ -23,7 +23,7 @@ import ipaddress
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,12 +36,42 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voxcenter.api.callbacks import callback_view, parse_booking
 from voxcenter.api.control import ControlPlane
+from voxcenter.api.desk import (
+    INTERACTION_FIELDS,
+    DeskBackend,
+    DeskSessions,
+    FieldError,
+    Remembered,
+    check_fields,
+    customer_view,
+    desk_view,
+    interaction_changes,
+    interaction_view,
+    new_customer,
+    newest,
+    password_matches,
+    text_field,
+    updated_customer,
+)
 from voxcenter.api.metrics import metrics_registry, render
 from voxcenter.api.views import agent_views, call_view, queue_detail, queue_view
-from voxcenter.api.wallboard import WallboardHub, wallboard_page
+from voxcenter.api.wallboard import WallboardHub, agent_page, wallboard_page
 from voxcenter.config import ConfigError
 from voxcenter.sip.errors import LocalProtocolError
-from voxcenter.store.queries import MAX_LIMIT, call_record, list_cdrs, list_voicemails, recording_audio
+from voxcenter.store.queries import (
+    MAX_LIMIT,
+    agent_history,
+    call_record,
+    customer_history,
+    find_customers,
+    get_customer,
+    get_interaction,
+    list_cdrs,
+    list_interactions,
+    list_voicemails,
+    recording_audio,
+)
+from voxcenter.store.records import CustomerRecord, InteractionRecord, new_id
 
 logger = structlog.get_logger(__name__)
 
@@ -49,8 +79,8 @@ MAX_BODY = 64 * 1024
 """Largest request body accepted, bytes."""
 MAX_REASON = 200
 """Longest pause reason accepted, characters."""
-PUBLIC_PATHS = frozenset({"/healthz", "/", "/wallboard"})
-"""Paths served without a token: a liveness probe and a page that holds no data."""
+PUBLIC_PATHS = frozenset({"/healthz", "/", "/wallboard", "/agent", "/api/desk/login"})
+"""Paths served without a token: a liveness probe, pages that hold no data, and the agents' sign-in."""
 WEBSOCKET_PATH = "/api/wallboard/ws"
 
 
@@ -90,10 +120,23 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/voicemails"): "supervisor",
     ("POST", "/api/reload"): "admin",
     ("GET", WEBSOCKET_PATH): "supervisor",
+    ("POST", "/api/desk/logout"): "agent",
+    ("GET", "/api/desk"): "agent",
+    ("POST", "/api/desk/hangup"): "agent",
+    ("GET", "/api/desk/history"): "agent",
+    ("GET", "/api/customers"): "agent",
+    ("POST", "/api/customers"): "agent",
+    ("GET", "/api/customers/{customer_id}"): "agent",
+    ("PATCH", "/api/customers/{customer_id}"): "agent",
+    ("GET", "/api/interactions"): "agent",
+    ("POST", "/api/interactions"): "agent",
+    ("GET", "/api/interactions/{interaction_id}"): "agent",
+    ("PATCH", "/api/interactions/{interaction_id}"): "agent",
 }
 """(method, route) -> the least role allowed; a route not listed needs ``admin``. An ``agent`` token reaches
 ``/api/agents/{agent_id}`` only for its own agent, reads only its own CDRs and recordings, and pauses the
-recording of its own calls only."""
+recording of its own calls only; on the desk it sees its own call and history, and writes interactions as
+itself only."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,6 +177,9 @@ SETTINGS = web.AppKey("settings", ApiSettings)
 HUB = web.AppKey("hub", WallboardHub)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 RELOAD_LOCK = web.AppKey("reload_lock", asyncio.Lock)
+DESK: web.AppKey[DeskBackend | None] = web.AppKey("desk")
+SESSIONS = web.AppKey("sessions", DeskSessions)
+REMEMBERED = web.AppKey("remembered", Remembered)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -151,7 +197,7 @@ async def _cors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         response: web.StreamResponse = web.Response(status=204)
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
         response.headers["Access-Control-Max-Age"] = "600"
     else:
@@ -209,10 +255,13 @@ PRINCIPAL = web.RequestKey("principal", ApiToken)
 @web.middleware
 async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[SETTINGS]
-    if (settings.token is None and not settings.tokens) or request.path in PUBLIC_PATHS:
+    presented = _presented_token(request)
+    signed_in = request.app[SESSIONS].agent_of(presented) if presented else None
+    if request.path in PUBLIC_PATHS or (signed_in is None and settings.token is None and not settings.tokens):
         request[PRINCIPAL] = ApiToken("", "admin")
         return await handler(request)
-    principal = _principal(settings, _presented_token(request))
+    principal = ApiToken(str(presented), "agent", signed_in) if signed_in is not None else \
+        _principal(settings, presented)
     if principal is None:
         response = _error(401, "missing or wrong bearer token (send 'Authorization: Bearer <token>')")
         response.headers["WWW-Authenticate"] = 'Bearer realm="voxcenter"'
@@ -512,15 +561,279 @@ async def wallboard_ws(request: web.Request) -> web.WebSocketResponse:
     return await request.app[HUB].handle(request)
 
 
+# --- the agent desk, customers and interactions --------------------------------------------------------------------
+
+
+def _desk(request: web.Request) -> DeskBackend:
+    backend = request.app[DESK]
+    if backend is None:
+        raise web.HTTPServiceUnavailable(text="the agent desk is not available on this server")
+    return backend
+
+
+def _acting_agent(request: web.Request) -> str:
+    """The agent a desk request is for: an agent token's own, else the ``agent`` query parameter."""
+    principal = request[PRINCIPAL]
+    if principal.role == "agent" and principal.agent is not None:
+        return principal.agent
+    agent = request.query.get("agent")
+    if not agent:
+        raise web.HTTPBadRequest(text="say which agent with ?agent= (an agent's own token needs none)")
+    return agent
+
+
+async def desk_page(request: web.Request) -> web.Response:
+    """The agent page (it signs in with the phone's credentials or takes a token)."""
+    return web.Response(body=agent_page(), content_type="text/html", charset="utf-8",
+                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+async def desk_login(request: web.Request) -> web.Response:
+    """POST /api/desk/login ``{"agent", "password"}`` (the phone's SIP credentials): a desk token."""
+    backend = _desk(request)
+    body = await _json_object(request)
+    agent, password = body.get("agent"), body.get("password")
+    if not isinstance(agent, str) or not isinstance(password, str) or not agent or not password:
+        return _error(400, "send {'agent': extension, 'password': the phone's SIP password}")
+    sessions = request.app[SESSIONS]
+    if sessions.refused(agent):
+        return _error(429, "too many wrong passwords for this agent; wait a minute")
+    secret = backend.desk_settings().secrets.get(agent)
+    if secret is None or not password_matches(secret, agent, password):
+        sessions.failed(agent)
+        logger.warning("desk.sign_in_refused", agent=agent, peer=request.remote)
+        return _error(401, "wrong agent or password")
+    token, lifetime = sessions.issue(agent)
+    logger.info("desk.signed_in", agent=agent, peer=request.remote)
+    return web.json_response({"token": token, "agent": agent, "expires_in": lifetime})
+
+
+async def desk_logout(request: web.Request) -> web.Response:
+    """POST /api/desk/logout: the desk token presented is revoked (the agent's queue state is not touched)."""
+    request.app[SESSIONS].revoke(request[PRINCIPAL].token)
+    return web.json_response({"status": "signed out"})
+
+
+async def desk_state(request: web.Request) -> web.Response:
+    """GET /api/desk: the agent's state, wrap-up countdown, choices and call (see voxcenter.api.desk)."""
+    agent = _acting_agent(request)
+    view = desk_view(request.app[CONTROL], _desk(request).desk_settings(), agent)
+    if view is None:
+        return _error(404, f"unknown agent {agent!r}")
+    return web.json_response(view)
+
+
+async def desk_hangup(request: web.Request) -> web.Response:
+    """POST /api/desk/hangup: end the call the agent is talking on."""
+    agent = _acting_agent(request)
+    view = desk_view(request.app[CONTROL], _desk(request).desk_settings(), agent)
+    call = view["call"] if view is not None else None
+    if call is None or call["phase"] != "talking":
+        return _error(409, "the agent is on no call")
+    request.app[CONTROL].hang_up(str(call["call_id"]))
+    logger.info("desk.hangup", agent=agent, call_id=call["call_id"])
+    return web.json_response({"status": "hanging up", "call_id": call["call_id"]}, status=202)
+
+
+async def desk_history(request: web.Request) -> web.Response:
+    """GET /api/desk/history?q=&from=&to=&limit=: the agent's own calls with what was written about them."""
+    agent = _acting_agent(request)
+    rows = await agent_history(_records(request), agent, text=request.query.get("q") or None,
+                               since=_moment(request, "from"), until=_moment(request, "to"), limit=_limit(request))
+    return web.json_response({"calls": rows})
+
+
+async def list_customers_handler(request: web.Request) -> web.Response:
+    """GET /api/customers?number=&q=&history=1: customers (with their interactions and last agent on ``history``)."""
+    engine = _records(request)
+    number = request.query.get("number") or None
+    text = request.query.get("q") or None
+    if number is None and text is None:
+        return _error(400, "say which customers with ?number= or ?q=")
+    rows = await find_customers(engine, number=number, text=text, limit=_limit(request))
+    if request.query.get("history") in ("1", "true"):
+        for row in rows:
+            row.update(await customer_history(engine, row))
+    return web.json_response({"customers": rows})
+
+
+async def _current_customer(request: web.Request, customer_id: str) -> CustomerRecord | None:
+    stored = await get_customer(_records(request), customer_id)
+    found = newest(stored, request.app[REMEMBERED].get(customer_id), CustomerRecord)
+    return found if isinstance(found, CustomerRecord) else None
+
+
+async def get_customer_handler(request: web.Request) -> web.Response:
+    """GET /api/customers/{customer_id}: the customer, its interactions (newest first) and last agent."""
+    customer_id = request.match_info["customer_id"]
+    found = await _current_customer(request, customer_id)
+    if found is None:
+        return _error(404, f"no customer {customer_id!r}")
+    view = customer_view(found)
+    view.update(await customer_history(_records(request), view))
+    return web.json_response(view)
+
+
+async def create_customer(request: web.Request) -> web.Response:
+    """POST /api/customers ``{"number", "name", "company", "language", "priority", "notes"}``."""
+    backend = _desk(request)
+    try:
+        record = new_customer(await _json_object(request), time.time())
+    except FieldError as exc:
+        return _error(400, str(exc))
+    backend.submit(record)
+    request.app[REMEMBERED].put(record.customer_id, record)
+    logger.info("desk.customer_created", customer_id=record.customer_id, role=request[PRINCIPAL].role)
+    return web.json_response(customer_view(record), status=201)
+
+
+async def update_customer(request: web.Request) -> web.Response:
+    """PATCH /api/customers/{customer_id}: change the fields given."""
+    backend = _desk(request)
+    customer_id = request.match_info["customer_id"]
+    current = await _current_customer(request, customer_id)
+    if current is None:
+        return _error(404, f"no customer {customer_id!r}")
+    try:
+        record = updated_customer(current, await _json_object(request), time.time())
+    except FieldError as exc:
+        return _error(400, str(exc))
+    backend.submit(record)
+    request.app[REMEMBERED].put(customer_id, record)
+    logger.info("desk.customer_updated", customer_id=customer_id, version=record.version)
+    return web.json_response(customer_view(record))
+
+
+async def list_interactions_handler(request: web.Request) -> web.Response:
+    """GET /api/interactions?customer=&call=&agent=&from=&to=&limit=: an agent token sees its own unless it
+    names a customer (whose history it may read)."""
+    principal = request[PRINCIPAL]
+    customer = request.query.get("customer") or None
+    agent = request.query.get("agent") or None
+    if principal.role == "agent" and customer is None:
+        agent = principal.agent
+    rows = await list_interactions(_records(request), customer=customer, call_id=request.query.get("call") or None,
+                                   agent=agent, since=_moment(request, "from"), until=_moment(request, "to"),
+                                   limit=_limit(request))
+    return web.json_response({"interactions": rows})
+
+
+async def _current_interaction(request: web.Request, interaction_id: str) -> InteractionRecord | None:
+    stored = await get_interaction(_records(request), interaction_id)
+    found = newest(stored, request.app[REMEMBERED].get(interaction_id), InteractionRecord)
+    return found if isinstance(found, InteractionRecord) else None
+
+
+async def get_interaction_handler(request: web.Request) -> web.Response:
+    """GET /api/interactions/{interaction_id}."""
+    interaction_id = request.match_info["interaction_id"]
+    found = await _current_interaction(request, interaction_id)
+    if found is None:
+        return _error(404, f"no interaction {interaction_id!r}")
+    return web.json_response(interaction_view(found))
+
+
+def _follow_up(request: web.Request, body: dict[str, Any], number: str | None,
+               record: InteractionRecord) -> InteractionRecord:
+    """Book the follow-up callback a request asks for (``"follow_up": {"at", "queue"}``) and note it."""
+    follow_up = body.get("follow_up")
+    if follow_up is None:
+        return record
+    if not isinstance(follow_up, dict) or set(follow_up) - {"at", "queue"} or "queue" not in follow_up:
+        raise FieldError("'follow_up' is {'at': POSIX seconds or ISO 8601, 'queue': the queue that calls back}")
+    if not number:
+        raise FieldError("a follow-up needs the customer's 'number'")
+    at = follow_up.get("at")
+    try:
+        due = float(at) if isinstance(at, int | float) else datetime.fromisoformat(str(at)).timestamp()
+    except ValueError:
+        raise FieldError(f"'follow_up.at' must be POSIX seconds or an ISO 8601 time, not {at!r}") from None
+    data = json.dumps({"interaction_id": record.interaction_id, "call_id": record.call_id,
+                       "agent": record.agent, "reason": record.reason})
+    booked = request.app[CONTROL].book_callback(number, str(follow_up["queue"]), due, data)
+    status = record.ticket_status if "ticket_status" in body else "needs_follow_up"
+    return replace(record, follow_up_at=due, callback_id=booked.callback_id, ticket_status=status)
+
+
+async def _save_interaction(request: web.Request, body: dict[str, Any], record: InteractionRecord,
+                            number: str | None, status: int) -> web.Response:
+    try:
+        record = _follow_up(request, body, number, record)
+    except KeyError as exc:
+        return _error(404, str(exc.args[0]) if exc.args else "unknown queue")
+    except ValueError as exc:
+        return _error(400, str(exc))
+    backend = _desk(request)
+    backend.submit(record)
+    request.app[REMEMBERED].put(record.interaction_id, record)
+    view = interaction_view(record)
+    backend.event("interaction.saved", view)
+    logger.info("desk.interaction_saved", interaction_id=record.interaction_id, call_id=record.call_id,
+                agent=record.agent, version=record.version, outcome=record.outcome, ticket=record.ticket_status)
+    return web.json_response(view, status=status)
+
+
+async def create_interaction(request: web.Request) -> web.Response:
+    """POST /api/interactions ``{"call_id", "customer_id", "number", "reason", "notes", "outcome",
+    "ticket_status", "follow_up"}``: what the agent writes about a call (an agent token writes as itself)."""
+    backend = _desk(request)
+    body = await _json_object(request)
+    principal = request[PRINCIPAL]
+    try:
+        check_fields(body, {*INTERACTION_FIELDS, "follow_up"})
+        changes = interaction_changes(body, backend.desk_settings().outcomes)
+        agent = principal.agent if principal.role == "agent" else text_field(body, "agent")
+        if not changes.get("call_id"):
+            raise FieldError("an interaction needs the 'call_id' it is about")
+        if not agent:
+            raise FieldError("say which 'agent' wrote it (an agent's own token needs none)")
+    except FieldError as exc:
+        return _error(400, str(exc))
+    if principal.role == "agent" and body.get("agent") not in (None, agent):
+        return _error(403, f"an agent token acts for agent {agent} only")
+    number = changes.get("number")
+    if number is None:
+        live = {call.call_id: call for call in request.app[CONTROL].calls()}.get(changes["call_id"])
+        number = changes["number"] = live.caller if live is not None else None
+    now = time.time()
+    record = InteractionRecord(interaction_id=new_id(now), version=1, agent=agent, at=now, **changes)
+    return await _save_interaction(request, body, record, number, 201)
+
+
+async def update_interaction(request: web.Request) -> web.Response:
+    """PATCH /api/interactions/{interaction_id}: change notes, outcome, status, reason; book a follow-up."""
+    backend = _desk(request)
+    interaction_id = request.match_info["interaction_id"]
+    current = await _current_interaction(request, interaction_id)
+    if current is None:
+        return _error(404, f"no interaction {interaction_id!r}")
+    principal = request[PRINCIPAL]
+    if principal.role == "agent" and current.agent != principal.agent:
+        return _error(403, f"interaction {interaction_id!r} was written by agent {current.agent}")
+    body = await _json_object(request)
+    try:
+        check_fields(body, {"customer_id", "number", "reason", "notes", "outcome", "ticket_status", "follow_up"})
+        changes = interaction_changes(body, backend.desk_settings().outcomes)
+    except FieldError as exc:
+        return _error(400, str(exc))
+    record = replace(current, version=current.version + 1, at=time.time(), **changes)
+    return await _save_interaction(request, body, record, record.number, 200)
+
+
 # --- the application -----------------------------------------------------------------------------------------------
 
 
 def create_app(
-    control: ControlPlane, settings: ApiSettings, *, registry: CollectorRegistry | None = None
+    control: ControlPlane, settings: ApiSettings, *, registry: CollectorRegistry | None = None,
+    desk: DeskBackend | None = None,
 ) -> web.Application:
-    """The API application; ``registry`` (e.g. prometheus_client.REGISTRY) also exports its own metrics."""
+    """The API application; ``registry`` (e.g. prometheus_client.REGISTRY) also exports its own metrics;
+    without ``desk`` the agent desk's writes and sign-in answer 503."""
     app = web.Application(middlewares=[_cors, _errors, _auth], client_max_size=MAX_BODY)
     app[CONTROL] = control
+    app[DESK] = desk
+    app[SESSIONS] = DeskSessions()
+    app[REMEMBERED] = Remembered()
     app[SETTINGS] = settings
     app[HUB] = WallboardHub(control, settings.wallboard_min_interval, settings.wallboard_max_interval)
     app[REGISTRY] = metrics_registry(control, registry)
@@ -545,7 +858,7 @@ def create_app(
     app.router.add_delete("/api/queues/{name}/members/{agent_id}", member)
     app.router.add_get("/api/agents", list_agents)
     app.router.add_get("/api/agents/{agent_id}", get_agent)
-    app.router.add_post("/api/agents/{agent_id}/{command:login|logout|pause|unpause}", agent_command)
+    app.router.add_post("/api/agents/{agent_id}/{command:login|logout|pause|unpause|ready}", agent_command)
     app.router.add_get("/api/calls", list_calls)
     app.router.add_post("/api/calls/{call_id}/hangup", hang_up_call)
     app.router.add_post("/api/calls/{call_id}/recording/{action:pause|resume}", recording_control)
@@ -560,6 +873,19 @@ def create_app(
     app.router.add_get("/", wallboard)
     app.router.add_get("/wallboard", wallboard)
     app.router.add_get(WEBSOCKET_PATH, wallboard_ws)
+    app.router.add_post("/api/desk/login", desk_login)
+    app.router.add_post("/api/desk/logout", desk_logout)
+    app.router.add_get("/api/desk", desk_state)
+    app.router.add_post("/api/desk/hangup", desk_hangup)
+    app.router.add_get("/api/desk/history", desk_history)
+    app.router.add_get("/api/customers", list_customers_handler)
+    app.router.add_post("/api/customers", create_customer)
+    app.router.add_get("/api/customers/{customer_id}", get_customer_handler)
+    app.router.add_patch("/api/customers/{customer_id}", update_customer)
+    app.router.add_get("/api/interactions", list_interactions_handler)
+    app.router.add_post("/api/interactions", create_interaction)
+    app.router.add_get("/api/interactions/{interaction_id}", get_interaction_handler)
+    app.router.add_patch("/api/interactions/{interaction_id}", update_interaction)
     return app
 
 
@@ -582,7 +908,8 @@ def is_loopback(host: str) -> bool:
 
 
 async def start_api(
-    control: ControlPlane, settings: ApiSettings, *, registry: CollectorRegistry | None = None
+    control: ControlPlane, settings: ApiSettings, *, registry: CollectorRegistry | None = None,
+    desk: DeskBackend | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Serve the API; returns the runner (``await runner.cleanup()`` to stop) and the bound port.
 
@@ -596,7 +923,8 @@ async def start_api(
             host = "127.0.0.1"
         else:
             logger.warning("api.no_token", host=host, note="no API token: serving on loopback only")
-    runner = web.AppRunner(create_app(control, settings, registry=registry), access_log_class=StructuredAccessLogger)
+    runner = web.AppRunner(create_app(control, settings, registry=registry, desk=desk),
+                           access_log_class=StructuredAccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, host, settings.port)
     await site.start()

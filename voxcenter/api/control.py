@@ -19,8 +19,9 @@ from voxcenter.acd import AgentProfile, AgentState, AgentStateChanged, Bridge, R
 from voxcenter.config import ConfigIssue
 from voxcenter.store.records import CallbackRecord
 
-AGENT_COMMANDS = frozenset({"login", "logout", "pause", "unpause"})
-"""Commands accepted by ``ControlPlane.agent_command``."""
+AGENT_COMMANDS = frozenset({"login", "logout", "pause", "unpause", "ready"})
+"""Commands accepted by ``ControlPlane.agent_command``; ``ready`` logs in, unpauses or ends wrap-up, whichever
+the agent needs to take calls."""
 
 
 def apply_agent_command(router: Router, agent_id: str, command: str, now: float, reason: str | None) -> None:
@@ -32,8 +33,12 @@ def apply_agent_command(router: Router, agent_id: str, command: str, now: float,
     """
     if command not in AGENT_COMMANDS:
         raise ValueError(f"unknown agent command {command!r}")
-    if command == "login" and not router.agent_reachable(agent_id):
+    offline = router.agent_state(agent_id) is AgentState.OFFLINE
+    if (command == "login" or (command == "ready" and offline)) and not router.agent_reachable(agent_id):
         raise RouterError(f"agent {agent_id!r} cannot log in: its phone has no registration")
+    if command == "ready":
+        router.agent_ready(agent_id, now)
+        return
     getattr(router, f"agent_{command}")(agent_id, now, reason or "api")
 
 
@@ -59,6 +64,14 @@ class CallSnapshot:
     """Language chosen in the IVR, if any."""
     recording: str | None = None
     """``on`` while recorded, ``paused`` while its recording is paused, None when not recorded."""
+    ivr_path: tuple[str, ...] = ()
+    """The IVR nodes the caller walked, menu keys in brackets (``main [2]``)."""
+    entered: tuple[tuple[str, str], ...] = ()
+    """What the caller keyed in the IVR's collect nodes, by variable; a sensitive entry is masked."""
+    client: str | None = None
+    """The client company the called number is for (``numbers.<n>.client``)."""
+    waited: float | None = None
+    """How long the caller waited in the queue before an agent answered (None: not answered yet)."""
 
 
 @dataclass(frozen=True, slots=True)

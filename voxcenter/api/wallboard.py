@@ -28,6 +28,11 @@ def wallboard_page() -> bytes:
     return resources.files("voxcenter.api").joinpath("static/wallboard.html").read_bytes()
 
 
+def agent_page() -> bytes:
+    """The self-contained agent page (no CDN, no build step)."""
+    return resources.files("voxcenter.api").joinpath("static/agent.html").read_bytes()
+
+
 class _Client:
     """One connected wallboard: its socket and its coalesced 'something changed' flag."""
 

@@ -95,6 +95,8 @@ PROOFS: Final[dict[str, str]] = {
     "numbers.<name>.node": "tests/config/test_includes.py::test_include_as_single_name",
     "numbers.<name>.trunk": "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
     "numbers.<name>.language": "tests/ivr/test_languages.py::test_the_customer_record_sets_the_language",
+    "numbers.<name>.client":
+        "tests/api/test_desk.py::test_the_dial_plan_gives_the_desk_its_outcomes_pause_reasons_and_agents_secrets",
     "ivr.<name>[type: play].type": "tests/config/test_includes.py::test_include_as_single_name",
     "ivr.<name>[type: play].prompts":
         "tests/ivr/test_languages.py::test_a_prefix_to_an_unavailable_language_is_refused",
@@ -357,6 +359,9 @@ PROOFS: Final[dict[str, str]] = {
     "api.address": "tests/config/test_api_section.py::test_listening_beyond_loopback_needs_a_token",
     "api.port": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
     "api.token": "tests/config/test_api_section.py::test_listening_beyond_loopback_needs_a_token",
+    "desk": "tests/api/test_desk.py::test_the_dial_plan_gives_the_desk_its_outcomes_pause_reasons_and_agents_secrets",
+    "desk.outcomes":
+        "tests/api/test_desk.py::test_the_dial_plan_gives_the_desk_its_outcomes_pause_reasons_and_agents_secrets",
 }
 """Dial-plan key (``queues.<name>.ring_timeout``) → the test that proves it."""
 

@@ -273,6 +273,8 @@ class Number(Model):
     """Accept this number only from this trunk; none means any trunk or local caller."""
     language: str | None = None
     """Starting prompt language; none means ``prompts.default_language``."""
+    client: str | None = None
+    """The client company calls to this number are for: the agent page's screen pop shows it."""
 
 
 # ----------------------------------------------------------------------------------------------- time
@@ -530,6 +532,14 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+class Desk(Model):
+    """The agent page (``/agent``): what agents pick from when they write up a call."""
+
+    outcomes: dict[Name, str] = Field(default_factory=dict)
+    """Outcome (disposition) codes an agent gives a call, code -> label (``{sale: Sale, info: Information
+    given}``); the page offers them and the API refuses any other code. Empty: no outcome is asked."""
+
+
 class Config(Model):
     """The whole dial plan (one file and its includes), as :func:`voxcenter.config.load_config` returns it.
 
@@ -577,6 +587,8 @@ class Config(Model):
     """Security limits."""
     api: Api = Api()
     """Admin API, wallboard and metrics."""
+    desk: Desk = Desk()
+    """The agent page."""
 
     @property
     def source(self) -> SourceMap:

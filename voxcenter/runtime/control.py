@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voxcenter.acd.router import Router
 from voxcenter.api.control import AgentSnapshot, CallSnapshot, ServerFigures
+from voxcenter.api.desk import AgentSecret, DeskSettings
 from voxcenter.config import Config, ConfigIssue
 from voxcenter.runtime.acd import AcdService
 from voxcenter.store.db import make_engine
-from voxcenter.store.records import CallbackRecord
+from voxcenter.store.records import CallbackRecord, Record
 
 
 class LiveCall(Protocol):
@@ -33,8 +34,12 @@ class ServerControl:
     def __init__(self, acd: AcdService, calls: Mapping[str, LiveCall], config: Callable[[], Config],
                  reload: Callable[[], Awaitable[list[ConfigIssue]]], *, database_url: str | None = None,
                  figures: Callable[[], ServerFigures] | None = None,
-                 reload_changes: Callable[[], dict[str, object]] | None = None) -> None:
+                 reload_changes: Callable[[], dict[str, object]] | None = None,
+                 sink: Callable[[Record], None] | None = None,
+                 events: Callable[[str, dict[str, object]], None] | None = None) -> None:
         self._reload_changes = reload_changes
+        self._sink = sink
+        self._events = events
         self.acd = acd
         self._figures = figures
         self._database_url = database_url
@@ -107,6 +112,27 @@ class ServerControl:
         if action == "pause":
             return call.pause_recording(by, who)
         return call.resume_recording(by, who)
+
+    # --- the agent desk (voxcenter.api.desk.DeskBackend) ------------------------------------------------------
+
+    def desk_settings(self) -> DeskSettings:
+        config = self.config()
+        realm = config.security.realm
+        return DeskSettings(
+            outcomes=dict(config.desk.outcomes),
+            pause_reasons=tuple(dict.fromkeys(config.feature_codes.pause_reasons.values())),
+            secrets={extension: AgentSecret(agent.password, agent.ha1, realm)
+                     for extension, agent in config.agents.items()},
+        )
+
+    def submit(self, record: Record) -> None:
+        if self._sink is None:
+            raise RuntimeError("this server keeps no records")
+        self._sink(record)
+
+    def event(self, name: str, data: dict[str, object]) -> None:
+        if self._events is not None:
+            self._events(name, data)
 
     @property
     def database(self) -> AsyncEngine | None:

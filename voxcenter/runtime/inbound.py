@@ -127,6 +127,8 @@ class InboundCall(Conversation):
         """While a voicemail records, digits go here (the stop key) instead of to the IVR."""
         self.ivr_path: list[str] = []
         """The IVR nodes walked since the IVR last handed the call on (menu keys and hours in brackets)."""
+        self.ivr_trail: list[str] = []
+        """Every stretch of ``ivr_path`` already handed on, in order (what the agent's screen pop shows)."""
         self._ivr_node: str | None = None
 
     @property
@@ -142,11 +144,17 @@ class InboundCall(Conversation):
             state = "queued"
         else:
             state = "ivr"
+        number = self.config.numbers.get(self.session.called)
+        entered = self.ivr.context.loggable_variables() if self.ivr is not None else {}
         return CallSnapshot(call_id=self.call_id, caller=self.session.caller, called=self.session.called,
                             state=state, queue=self.queue, agent=self.agent_id, started=self.started,
                             language=self.language,
                             recording=None if self.recording is None else
-                            "paused" if self.recording.paused else "on")
+                            "paused" if self.recording.paused else "on",
+                            ivr_path=tuple(self.ivr_trail + self.ivr_path),
+                            entered=tuple((name, str(value)) for name, value in entered.items()),
+                            client=number.client if number is not None else None,
+                            waited=self.log.cdr.wait_seconds if self.bridge is not None else None)
 
     # --- the call's life ------------------------------------------------------------------------------------------
 
@@ -305,6 +313,7 @@ class InboundCall(Conversation):
     def _log_ivr_path(self, handed_to: str) -> None:
         if self.ivr_path:
             logger.info("call.ivr_path", path=" > ".join(self.ivr_path), then=handed_to.lower())
+            self.ivr_trail.extend(self.ivr_path)
             self.ivr_path = []
 
     # --- prompts and digits -----------------------------------------------------------------------------------------

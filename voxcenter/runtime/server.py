@@ -210,9 +210,9 @@ class Server:
         try:
             control = ServerControl(self.acd, self.calls, lambda: self.config, self.reload,
                                     database_url=self.database_url, figures=self.figures,
-                                    reload_changes=lambda: self.last_reload_changes)
+                                    reload_changes=lambda: self.last_reload_changes, sink=self.writer.submit)
             self._control = control
-            self._api, port = await start_api(control, settings)
+            self._api, port = await start_api(control, settings, desk=control)
         except OSError as error:
             # Calls matter more than the admin API: keep serving them and say loudly what is missing.
             logger.error("api.unavailable", address=f"{api.address}:{api.port}", error=str(error))

@@ -151,6 +151,11 @@ class Interaction(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     ticket_status: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[str | None] = mapped_column(_ID, index=True)
+    number: Mapped[str | None] = mapped_column(String(128), index=True)
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    follow_up_at: Mapped[float | None] = mapped_column(Timestamp)
+    callback_id: Mapped[str | None] = mapped_column(_ID)
 
 
 class Callback(Base):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from voxcenter.store.models import Call, CallEventRow, Recording, Voicemail
+from voxcenter.store.models import Call, CallEventRow, Customer, Interaction, Recording, Voicemail
 
 MAX_LIMIT = 1000
 """The most rows one listing returns."""
@@ -20,6 +20,8 @@ _calls: Table = Call.__table__  # type: ignore[assignment]
 _events: Table = CallEventRow.__table__  # type: ignore[assignment]
 _recordings: Table = Recording.__table__  # type: ignore[assignment]
 _voicemails: Table = Voicemail.__table__  # type: ignore[assignment]
+_customers: Table = Customer.__table__  # type: ignore[assignment]
+_interactions: Table = Interaction.__table__  # type: ignore[assignment]
 _RECORDING_COLUMNS = [column for column in _recordings.c if column.name != "data"]
 
 
@@ -80,3 +82,113 @@ async def recording_audio(engine: AsyncEngine, recording_id: str) -> tuple[dict[
     row = found[0]
     data = row.pop("data")
     return row, data
+
+
+def _like(text: str) -> str:
+    """``text`` as a case-insensitive LIKE pattern matching it anywhere (its own wildcards taken literally)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def find_customers(engine: AsyncEngine, *, number: str | None = None, text: str | None = None,
+                         limit: int = 100) -> list[dict[str, Any]]:
+    """Customers with ``number``, or whose name, company or number contains ``text``; last updated first."""
+    query = select(_customers).order_by(_customers.c.updated_at.desc()).limit(max(1, min(limit, MAX_LIMIT)))
+    if number is not None:
+        query = query.where(_customers.c.number == number)
+    if text:
+        pattern = _like(text)
+        query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in
+                                  (_customers.c.name, _customers.c.company, _customers.c.number))))
+    async with engine.connect() as connection:
+        return _rows(await connection.execute(query))
+
+
+async def get_customer(engine: AsyncEngine, customer_id: str) -> dict[str, Any] | None:
+    """One customer; None if unknown."""
+    async with engine.connect() as connection:
+        found = _rows(await connection.execute(select(_customers).where(_customers.c.customer_id == customer_id)))
+    return found[0] if found else None
+
+
+async def customer_history(engine: AsyncEngine, customer: dict[str, Any], *, limit: int = 20) -> dict[str, Any]:
+    """What the agent sees of a customer's past: interactions (newest first) and the last agent they talked to."""
+    async with engine.connect() as connection:
+        interactions = _rows(await connection.execute(
+            select(_interactions)
+            .where(or_(_interactions.c.customer_id == customer["customer_id"],
+                       _interactions.c.number == customer["number"]))
+            .order_by(_interactions.c.at.desc()).limit(max(1, min(limit, MAX_LIMIT)))))
+        last_agent = (await connection.execute(
+            select(_calls.c.agent).where(_calls.c.from_number == customer["number"], _calls.c.agent.is_not(None),
+                                         _calls.c.ended_at.is_not(None))
+            .order_by(_calls.c.arrived_at.desc()).limit(1))).scalar_one_or_none()
+        calls = len((await connection.execute(
+            select(_calls.c.call_id).where(_calls.c.from_number == customer["number"]).limit(MAX_LIMIT))).all())
+    return {"interactions": interactions, "last_agent": last_agent, "calls": calls}
+
+
+async def get_interaction(engine: AsyncEngine, interaction_id: str) -> dict[str, Any] | None:
+    """One interaction; None if unknown."""
+    async with engine.connect() as connection:
+        found = _rows(await connection.execute(
+            select(_interactions).where(_interactions.c.interaction_id == interaction_id)))
+    return found[0] if found else None
+
+
+async def list_interactions(engine: AsyncEngine, *, customer: str | None = None, call_id: str | None = None,
+                            agent: str | None = None, since: float | None = None, until: float | None = None,
+                            limit: int = 100) -> list[dict[str, Any]]:
+    """Interactions written in ``[since, until)``, newest first, optionally of a customer, call or agent."""
+    query = select(_interactions).order_by(_interactions.c.at.desc()).limit(max(1, min(limit, MAX_LIMIT)))
+    if customer is not None:
+        query = query.where(_interactions.c.customer_id == customer)
+    if call_id is not None:
+        query = query.where(_interactions.c.call_id == call_id)
+    if agent is not None:
+        query = query.where(_interactions.c.agent == agent)
+    if since is not None:
+        query = query.where(_interactions.c.at >= since)
+    if until is not None:
+        query = query.where(_interactions.c.at < until)
+    async with engine.connect() as connection:
+        return _rows(await connection.execute(query))
+
+
+async def agent_history(engine: AsyncEngine, agent: str, *, text: str | None = None, since: float | None = None,
+                        until: float | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """An agent's own calls, newest first, each with what was written about it (``interaction``, or None).
+
+    ``text`` keeps the calls whose number, notes, reason or outcome contain it (case-insensitive).
+    """
+    columns = [_calls.c.call_id, _calls.c.arrived_at, _calls.c.from_number, _calls.c.to_number, _calls.c.queue,
+               _calls.c.disposition, _calls.c.wait_seconds, _calls.c.talk_seconds, _calls.c.customer_id]
+    noted = [_interactions.c.interaction_id, _interactions.c.reason, _interactions.c.notes,
+             _interactions.c.outcome, _interactions.c.ticket_status, _interactions.c.follow_up_at]
+    query = (select(*columns, *noted)
+             .select_from(_calls.outerjoin(_interactions, (_interactions.c.call_id == _calls.c.call_id)
+                                           & (_interactions.c.agent == agent)))
+             .where(_calls.c.agent == agent)
+             .order_by(_calls.c.arrived_at.desc()).limit(max(1, min(limit, MAX_LIMIT))))
+    if since is not None:
+        query = query.where(_calls.c.arrived_at >= since)
+    if until is not None:
+        query = query.where(_calls.c.arrived_at < until)
+    if text:
+        pattern = _like(text)
+        query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in
+                                  (_calls.c.from_number, _calls.c.to_number, _interactions.c.notes,
+                                   _interactions.c.reason, _interactions.c.outcome))))
+    async with engine.connect() as connection:
+        found = _rows(await connection.execute(query))
+    async with engine.connect() as connection:
+        ids = [row["call_id"] for row in found]
+        recorded = {row[0] for row in (await connection.execute(
+            select(_recordings.c.call_id).where(_recordings.c.call_id.in_(ids)))).all()} if ids else set()
+    history = []
+    for row in found:
+        interaction = {name: row.pop(name) for name in [c.name for c in noted]}
+        row["interaction"] = interaction if interaction["interaction_id"] is not None else None
+        row["recorded"] = row["call_id"] in recorded
+        history.append(row)
+    return history

@@ -298,6 +298,16 @@ class InteractionRecord:
     """Free text."""
     ticket_status: str = "open"
     """``open``, ``resolved``, ``closed`` or ``needs_follow_up``."""
+    customer_id: str | None = None
+    """The customer the call was with (the record the agent saw or captured)."""
+    number: str | None = None
+    """The customer's number (the caller's, or the one the agent captured)."""
+    outcome: str | None = None
+    """The outcome (disposition) code the agent gave, from the dial plan's ``desk.outcomes``."""
+    follow_up_at: float | None = None
+    """When the agent asked to call the customer back (a callback booked for then)."""
+    callback_id: str | None = None
+    """The callback booked for the follow-up."""
 
     def __post_init__(self) -> None:
         if self.ticket_status not in ("open", "resolved", "closed", "needs_follow_up"):
