@@ -17,7 +17,15 @@ from voxcenter.api import ApiSettings, create_app
 from voxcenter.api.app import PERMISSIONS, ApiToken
 from voxcenter.store import commands as store_commands
 from voxcenter.store.db import make_engine
-from voxcenter.store.records import CallEvent, RecordingRecord, VoicemailRecord
+from voxcenter.store.models import TABLE_OF_KIND
+from voxcenter.store.records import (
+    CallEvent,
+    CallLegRecord,
+    CallRecord,
+    RecordingRecord,
+    VoicemailRecord,
+    record_fields,
+)
 
 ADMIN, SUPERVISOR, AGENT = "admin-token-0123456789", "supervisor-token-0123", "agent-1001-token-0123"
 TOKENS = (ApiToken(SUPERVISOR, "supervisor"), ApiToken(AGENT, "agent", "1001"))
@@ -72,7 +80,7 @@ async def test_each_role_reaches_what_it_may(api: tuple[TestClient[Any, Any], Fa
             assert response.status == status, (method, path, token, await response.text())
             if status == 403:
                 error = (await response.json())["error"]
-                assert "role" in error or "acts for agent" in error
+                assert "role" in error or "acts for agent" in error or "its own calls" in error
     assert (await client.get("/api/queues", headers=bearer("wrong-token-000000000"))).status == 401
     assert (await client.get("/api/queues")).status == 401
 
@@ -150,3 +158,54 @@ async def test_pause_and_resume_a_live_calls_recording(api: tuple[TestClient[Any
                                          ("live-1", "resume", "api", "1001")]
     assert (await client.post("/api/calls/nope/recording/pause", headers=bearer(SUPERVISOR))).status == 404
     assert (await client.post("/api/calls/live-1/recording/stop", headers=bearer(SUPERVISOR))).status == 404
+
+
+async def test_a_calls_recordings_are_listed_linked_and_served_in_ranges(
+        api: tuple[TestClient[Any, Any], FakeControlPlane, Path]) -> None:
+    client, _, audio = api
+    listed = await (await client.get("/api/cdrs/A1/recordings", headers=bearer(SUPERVISOR))).json()
+    [one] = listed["recordings"]
+    assert (one["recording_id"], one["url"], one["duration_seconds"]) == ("r1", "/api/recordings/r1", 12.0)
+    assert "data" not in one
+    cdrs = (await (await client.get("/api/cdrs", headers=bearer(SUPERVISOR))).json())["cdrs"]
+    assert {cdr["call_id"]: cdr["recordings"] for cdr in cdrs}["A1"] == ["/api/recordings/r1"]
+    assert (await (await client.get("/api/cdrs/A1", headers=bearer(SUPERVISOR))).json())["recordings"][0]["url"] \
+        == "/api/recordings/r1"
+    assert (await client.get("/api/cdrs/nope/recordings", headers=bearer(SUPERVISOR))).status == 404
+    whole = audio.read_bytes()
+    part = await client.get("/api/recordings/r1", headers={**bearer(SUPERVISOR), "Range": "bytes=4-9"})
+    assert part.status == 206 and await part.read() == whole[4:10]
+    assert part.headers["Content-Range"] == f"bytes 4-9/{len(whole)}"
+    assert (await client.get("/api/recordings/r1")).status == 401  # the bearer token, always
+
+
+async def test_an_agent_hears_only_the_calls_it_took_part_in(api: tuple[TestClient[Any, Any], FakeControlPlane, Path],
+                                                             tmp_path: Path) -> None:
+    client, control, _ = api
+    assert control.engine is not None
+    blob = b"RIFF" + bytes(range(256)) * 4
+    mine = [
+        CallRecord("M1", 1, "n", "inbound", H9 + 900, agent="1001", disposition="answered"),
+        CallRecord("M2", 1, "n", "inbound", H9 + 950, agent="1002", disposition="answered"),
+        CallLegRecord("l1", "M2", 1, "agent", "1001", H9 + 960, "sip-m2"),  # 1001 joined M2 (a transfer)
+        RecordingRecord("r2", "M1", str(tmp_path / "gone.wav"), "wav", 1.0, len(blob), "0" * 64, H9 + 901),
+        RecordingRecord("r3", "M2", str(tmp_path / "gone.wav"), "wav", 1.0, len(blob), "0" * 64, H9 + 951),
+    ]
+    async with control.engine.begin() as connection:
+        for record in mine:
+            row = record_fields(record)
+            if record.kind == "recording":
+                row["data"] = blob  # kept in the database (storage: database)
+            await connection.execute(TABLE_OF_KIND[record.kind].insert(), [row])
+    for call_id, status in (("M1", 200), ("M2", 200), ("A1", 403)):
+        for path in (f"/api/cdrs/{call_id}", f"/api/cdrs/{call_id}/recordings"):
+            response = await client.get(path, headers=bearer(AGENT))
+            assert response.status == status, (path, await response.text())
+    assert (await client.get("/api/recordings/r1", headers=bearer(AGENT))).status == 403
+    whole = await client.get("/api/recordings/r2", headers=bearer(AGENT))
+    assert whole.status == 200 and await whole.read() == blob and whole.headers["Accept-Ranges"] == "bytes"
+    tail = await client.get("/api/recordings/r3", headers={**bearer(AGENT), "Range": "bytes=-100"})
+    assert tail.status == 206 and await tail.read() == blob[-100:]
+    assert tail.headers["Content-Range"] == f"bytes {len(blob) - 100}-{len(blob) - 1}/{len(blob)}"
+    beyond = await client.get("/api/recordings/r3", headers={**bearer(AGENT), "Range": f"bytes={len(blob)}-"})
+    assert beyond.status == 416 and beyond.headers["Content-Range"] == f"bytes */{len(blob)}"

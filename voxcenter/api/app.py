@@ -61,7 +61,9 @@ from voxcenter.sip.errors import LocalProtocolError
 from voxcenter.store.queries import (
     MAX_LIMIT,
     agent_history,
+    call_agents,
     call_record,
+    call_recordings,
     customer_history,
     find_customers,
     get_customer,
@@ -115,8 +117,9 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/callbacks"): "supervisor",
     ("DELETE", "/api/callbacks/{callback_id}"): "supervisor",
     ("GET", "/api/cdrs"): "agent",
-    ("GET", "/api/cdrs/{call_id}"): "supervisor",
-    ("GET", "/api/recordings/{recording_id}"): "supervisor",
+    ("GET", "/api/cdrs/{call_id}"): "agent",
+    ("GET", "/api/cdrs/{call_id}/recordings"): "agent",
+    ("GET", "/api/recordings/{recording_id}"): "agent",
     ("GET", "/api/voicemails"): "supervisor",
     ("POST", "/api/reload"): "admin",
     ("GET", WEBSOCKET_PATH): "supervisor",
@@ -496,13 +499,30 @@ async def list_cdrs_handler(request: web.Request) -> web.Response:
     return web.json_response({"cdrs": rows})
 
 
+async def _not_theirs(request: web.Request, call_id: str) -> web.Response | None:
+    """403 for an agent token asking for a call the agent took no part in; None when it may read it."""
+    principal = request[PRINCIPAL]
+    if principal.role != "agent" or principal.agent in await call_agents(_records(request), call_id):
+        return None
+    return _error(403, "an agent token reads its own calls only")
+
+
 async def get_cdr(request: web.Request) -> web.Response:
-    """GET /api/cdrs/{call_id}: the CDR with its timeline, recordings and voicemails."""
+    """GET /api/cdrs/{call_id}: the CDR with its timeline, recordings (each with its ``url``) and voicemails."""
     call_id = request.match_info["call_id"]
     record = await call_record(_records(request), call_id)
     if record is None:
         return _error(404, f"no CDR for call {call_id!r}")
-    return web.json_response(record)
+    return await _not_theirs(request, call_id) or web.json_response(record)
+
+
+async def list_call_recordings(request: web.Request) -> web.Response:
+    """GET /api/cdrs/{call_id}/recordings: the call's recordings, oldest first, each with the ``url`` of its audio."""
+    call_id = request.match_info["call_id"]
+    rows = await call_recordings(_records(request), call_id)
+    if rows is None:
+        return _error(404, f"no CDR for call {call_id!r}")
+    return await _not_theirs(request, call_id) or web.json_response({"call_id": call_id, "recordings": rows})
 
 
 async def list_voicemails_handler(request: web.Request) -> web.Response:
@@ -516,20 +536,45 @@ RECORDING_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg"
 
 
 async def get_recording(request: web.Request) -> web.StreamResponse:
-    """GET /api/recordings/{recording_id}: the audio, from the database or the recordings directory."""
+    """GET /api/recordings/{recording_id}: the audio, from the database or the recordings directory; a ``Range``
+    request gets the part it asks for (206), so a player can seek."""
     recording_id = request.match_info["recording_id"]
     found = await recording_audio(_records(request), recording_id)
     if found is None:
         return _error(404, f"no recording {recording_id!r}")
     row, data = found
+    refused = await _not_theirs(request, str(row["call_id"]))
+    if refused is not None:
+        return refused
     content_type = RECORDING_TYPES.get(str(row["format"]), "application/octet-stream")
-    headers = {"Content-Disposition": f'attachment; filename="{row["call_id"]}.{row["format"]}"'}
+    headers = {"Content-Disposition": f'inline; filename="{row["call_id"]}.{row["format"]}"',
+               "Cache-Control": "private, no-store"}
     if data is not None:
-        return web.Response(body=data, content_type=content_type, headers=headers)
+        return _ranged(request, data, content_type, headers)
     path = Path(str(row["path"]))
     if not await asyncio.to_thread(path.is_file):
         return _error(410, f"recording {recording_id!r} is no longer at {path}")
     return web.FileResponse(path, headers={**headers, "Content-Type": content_type})
+
+
+def _ranged(request: web.Request, data: bytes, content_type: str, headers: dict[str, str]) -> web.Response:
+    """``data`` whole (200), or the one byte range the request asks for (206; 416 when outside it)."""
+    size = len(data)
+    headers = {**headers, "Accept-Ranges": "bytes"}
+    try:
+        wanted = request.http_range
+    except ValueError:
+        wanted = slice(size, None)  # a malformed range: answered like one beyond the end
+    if wanted.start is None and wanted.stop is None:
+        return web.Response(body=data, content_type=content_type, headers=headers)
+    start = wanted.start if wanted.start is not None else 0
+    if start < 0:
+        start = max(0, size + start)  # bytes=-N: the last N bytes
+    stop = size if wanted.stop is None else min(wanted.stop, size)
+    if start >= stop:
+        return web.Response(status=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+    return web.Response(status=206, body=data[start:stop], content_type=content_type,
+                        headers={**headers, "Content-Range": f"bytes {start}-{stop - 1}/{size}"})
 
 
 async def reload(request: web.Request) -> web.Response:
@@ -867,6 +912,7 @@ def create_app(
     app.router.add_delete("/api/callbacks/{callback_id}", cancel_callback)
     app.router.add_get("/api/cdrs", list_cdrs_handler)
     app.router.add_get("/api/cdrs/{call_id}", get_cdr)
+    app.router.add_get("/api/cdrs/{call_id}/recordings", list_call_recordings)
     app.router.add_get("/api/recordings/{recording_id}", get_recording)
     app.router.add_get("/api/voicemails", list_voicemails_handler)
     app.router.add_post("/api/reload", reload)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from voxcenter.store.models import Call, CallEventRow, Customer, Interaction, Recording, Voicemail
+from voxcenter.store.models import Call, CallEventRow, CallLeg, Customer, Interaction, Recording, Voicemail
 
 MAX_LIMIT = 1000
 """The most rows one listing returns."""
@@ -19,6 +19,7 @@ MAX_LIMIT = 1000
 _calls: Table = Call.__table__  # type: ignore[assignment]
 _events: Table = CallEventRow.__table__  # type: ignore[assignment]
 _recordings: Table = Recording.__table__  # type: ignore[assignment]
+_legs: Table = CallLeg.__table__  # type: ignore[assignment]
 _voicemails: Table = Voicemail.__table__  # type: ignore[assignment]
 _customers: Table = Customer.__table__  # type: ignore[assignment]
 _interactions: Table = Interaction.__table__  # type: ignore[assignment]
@@ -27,6 +28,17 @@ _RECORDING_COLUMNS = [column for column in _recordings.c if column.name != "data
 
 def _rows(result: Any) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in result]
+
+
+def recording_url(recording_id: str) -> str:
+    """Where the API serves a recording's audio (the link CDRs and listings carry)."""
+    return f"/api/recordings/{recording_id}"
+
+
+def _linked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for row in rows:
+        row["url"] = recording_url(str(row["recording_id"]))
+    return rows
 
 
 async def list_cdrs(engine: AsyncEngine, *, since: float | None = None, until: float | None = None,
@@ -42,7 +54,18 @@ async def list_cdrs(engine: AsyncEngine, *, since: float | None = None, until: f
     if agent is not None:
         query = query.where(_calls.c.agent == agent)
     async with engine.connect() as connection:
-        return _rows(await connection.execute(query))
+        cdrs = _rows(await connection.execute(query))
+        links: dict[str, list[str]] = {}
+        ids = [cdr["call_id"] for cdr in cdrs]
+        if ids:
+            found = await connection.execute(select(_recordings.c.call_id, _recordings.c.recording_id)
+                                             .where(_recordings.c.call_id.in_(ids))
+                                             .order_by(_recordings.c.started_at))
+            for call_id, recording_id in found:
+                links.setdefault(call_id, []).append(recording_url(recording_id))
+    for cdr in cdrs:
+        cdr["recordings"] = links.get(cdr["call_id"], [])
+    return cdrs
 
 
 async def call_record(engine: AsyncEngine, call_id: str) -> dict[str, Any] | None:
@@ -54,11 +77,31 @@ async def call_record(engine: AsyncEngine, call_id: str) -> dict[str, Any] | Non
         cdr = found[0]
         cdr["timeline"] = _rows(await connection.execute(
             select(_events).where(_events.c.call_id == call_id).order_by(_events.c.at, _events.c.event_id)))
-        cdr["recordings"] = _rows(await connection.execute(
-            select(*_RECORDING_COLUMNS).where(_recordings.c.call_id == call_id)))
+        cdr["recordings"] = _linked(_rows(await connection.execute(
+            select(*_RECORDING_COLUMNS).where(_recordings.c.call_id == call_id).order_by(_recordings.c.started_at))))
         cdr["voicemails"] = _rows(await connection.execute(
             select(_voicemails).where(_voicemails.c.call_id == call_id)))
     return cdr
+
+
+async def call_recordings(engine: AsyncEngine, call_id: str) -> list[dict[str, Any]] | None:
+    """A call's recordings (metadata and ``url``), oldest first; None when there is no such call."""
+    async with engine.connect() as connection:
+        known = (await connection.execute(select(_calls.c.call_id).where(_calls.c.call_id == call_id))).first()
+        rows = _linked(_rows(await connection.execute(
+            select(*_RECORDING_COLUMNS).where(_recordings.c.call_id == call_id).order_by(_recordings.c.started_at))))
+    return rows if known is not None or rows else None
+
+
+async def call_agents(engine: AsyncEngine, call_id: str) -> set[str]:
+    """The agents who took part in a call: its CDR's agent and every agent leg (transfer targets, conference
+    guests, the agent who dialled)."""
+    async with engine.connect() as connection:
+        agents = {row[0] for row in await connection.execute(select(_calls.c.agent).where(_calls.c.call_id == call_id))}
+        agents |= {row[0] for row in await connection.execute(
+            select(_legs.c.peer).where(_legs.c.call_id == call_id, _legs.c.role == "agent"))}
+    agents.discard(None)
+    return agents
 
 
 async def list_voicemails(engine: AsyncEngine, *, mailbox: str | None = None, since: float | None = None,
