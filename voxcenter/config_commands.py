@@ -22,7 +22,7 @@ def add_commands(subparsers: Any) -> None:
         "--no-prompts",
         dest="check_prompts",
         action="store_false",
-        help="do not check that every prompt file exists in every language",
+        help="do not check that every prompt file exists in every language a caller can reach it in",
     )
     parser.set_defaults(handler=run_check)
 

@@ -26,6 +26,7 @@ from voxcenter.config.ivr_nodes import (
     SurveyNode,
     TransferNode,
 )
+from voxcenter.config.reach import language_reach
 from voxcenter.config.schema import Config
 from voxcenter.media.prompts import EXTENSIONS as PROMPT_EXTENSIONS
 from voxcenter.sip.certificates import certificate_validity
@@ -332,17 +333,42 @@ def _check_prompts(c: _Context) -> Iterator[ConfigIssue]:
             cache[path] = path.is_file()
         return cache[path]
 
+    reach = language_reach(c.config)
     for path, name in references:
+        reasons = (reach.nodes if path[0] == "ivr" else reach.queues).get(str(path[1]), {})
+        # A language no number or menu brings a caller to this place in is never played here: not needed.
         missing = [
             language
             for language in c.config.prompts.languages
-            if not any(exists(directory / language / f"{name}{ext}") for ext in PROMPT_EXTENSIONS)
+            if language in reasons
+            and not any(exists(directory / language / f"{name}{ext}") for ext in PROMPT_EXTENSIONS)
         ]
-        if missing:
-            looked = ", ".join(f"{shown}/{language}/{name}.wav" for language in missing)
-            written = path in c.source or (isinstance(path[-1], int) and path[:-1] in c.source)
-            default = "" if written else f" (the default {path[-1]} of {'.'.join(map(str, path[:2]))})"
-            yield c.error(path, f"prompt {name!r}{default} is missing: no {looked} (nor .mp3, .flac, .ogg)")
+        if not missing:
+            continue
+        written = path in c.source or (isinstance(path[-1], int) and path[:-1] in c.source)
+        default = "" if written else f" (the default {path[-1]} of {'.'.join(map(str, path[:2]))})"
+        looked = ", ".join(f"{shown}/{language}/{name}.wav" for language in missing)
+        why = "; ".join(f"{language} is reached through {_reason(reasons[language])} at "
+                        f"{c.source.key_position(reasons[language])}" for language in missing)
+        yield c.error(path, f"prompt {name!r}{default} is missing: no {looked} (nor .mp3, .flac, .ogg); {why}")
+
+
+def _reason(path: Path_) -> str:
+    """What a path of :func:`language_reach` is, for a person."""
+    match path:
+        case ("numbers", number, "language"):
+            return f"the language of number {number}"
+        case ("numbers", number):
+            return f"number {number} (prompts.default_language)"
+        case ("prompts", "caller_languages", prefix):
+            return f"callers from {prefix} (prompts.caller_languages)"
+        case ("ivr", node, "options", digit):
+            return f"key {digit} of language node {node!r}"
+        case ("ivr", node, "language"):
+            return f"set node {node!r}"
+        case ("ivr", node):
+            return f"the customer record of lookup node {node!r}"
+    return ".".join(map(str, path))
 
 
 def _check_reachable(c: _Context) -> Iterator[ConfigIssue]:

@@ -32,7 +32,7 @@ from voxcenter.config.yamlsource import COLLECTIONS, read_with_includes
 def load_config(path: str | Path, *, check_prompts: bool = True) -> Config:
     """Load and check a dial plan. Raises :class:`ConfigError` listing every problem (errors and warnings).
 
-    ``check_prompts=False`` skips the check that every prompt file exists in every available language.
+    ``check_prompts=False`` skips the check that every prompt file exists in every language a caller can reach it in.
     """
     issues, config = analyse(path, check_prompts=check_prompts)
     if config is None or any(issue.severity == "error" for issue in issues):
