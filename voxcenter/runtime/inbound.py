@@ -62,6 +62,8 @@ _IVR_HANDOFFS: dict[type, str] = {EnterQueue: "queue", Transfer: "transfer", Rec
                                   Hangup: "hangup"}
 """The IVR actions that end a stretch of the IVR path (what the ``call.ivr_path`` line says came next)."""
 
+_END_CAUSES = {"caller-hangup": "caller hung up", "media-timeout": MEDIA_TIMEOUT_CAUSE, "no-ack": "no ACK"}
+
 ACK_WAIT = 32.0
 """How long to wait for the ACK of our 200 (64·T1) before giving the call up."""
 
@@ -190,14 +192,9 @@ class InboundCall(Conversation):
             if self.leg is not None else None
         session.on_offer = lambda request: self._reoffer(self.leg, request.body)
         session.answer(answer)
-        try:
-            await asyncio.wait_for(session.confirmed.wait(), ACK_WAIT)
-        except TimeoutError:
-            self.cause = "no ACK"
-            return
-        if session.is_ended:
-            self.hangup_by, self.cause = "caller", "hung up before the ACK"
-            return
+        # The call is answered with our 200, as the caller hears it: the IVR starts now and keys pressed before
+        # a lost ACK's retransmission arrives count. A caller whose ACK never comes is hung up after 64·T1.
+        self._spawn(self._expect_ack(session))
         self.log.update(answered_at=self.log.now())
         self._watch(session, "caller-hangup")
         self.ivr = IvrRun(
@@ -245,10 +242,10 @@ class InboundCall(Conversation):
             elif kind == "system-hangup":  # the server stops: _finish hangs up and leaves the queue
                 self.hangup_by, self.cause = "system", str(value)
                 return
-            elif kind in ("caller-hangup", "media-timeout"):
-                # A caller who went silent did not hang up: voxcenter did, at the media timeout.
-                self.hangup_by = "system" if kind == "media-timeout" else "caller"
-                self.cause = MEDIA_TIMEOUT_CAUSE if kind == "media-timeout" else "caller hung up"
+            elif kind in ("caller-hangup", "media-timeout", "no-ack"):
+                # A caller who went silent, or never acknowledged the answer, did not hang up: voxcenter did.
+                self.hangup_by = "caller" if kind == "caller-hangup" else "system"
+                self.cause = _END_CAUSES[kind]
                 if self.queued:
                     self.disposition = "abandoned_queue"
                     if not self.callback_booked:
@@ -536,6 +533,12 @@ class InboundCall(Conversation):
                 callback_id=self.call_id, version=1, call_id=self.call_id, number=number, queue=target,
                 requested_at=time.time(), status="failed", source="ivr",
             ))
+
+    async def _expect_ack(self, session: SipSession) -> None:
+        try:
+            await asyncio.wait_for(session.confirmed.wait(), ACK_WAIT)
+        except TimeoutError:
+            self.inputs.put_nowait(("no-ack", None))
 
     async def _lookup(self, key: str) -> None:
         profile = await self.services.customers.lookup(key)
