@@ -54,6 +54,7 @@ from voxcenter.api.desk import (
     updated_customer,
 )
 from voxcenter.api.metrics import metrics_registry, render
+from voxcenter.api.monitoring import MonitoringPlane, add_monitoring_routes
 from voxcenter.api.views import agent_views, call_view, queue_detail, queue_view
 from voxcenter.api.wallboard import WallboardHub, agent_page, wallboard_page
 from voxcenter.config import ConfigError
@@ -122,6 +123,9 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/recordings/{recording_id}"): "agent",
     ("GET", "/api/voicemails"): "supervisor",
     ("POST", "/api/reload"): "admin",
+    ("GET", "/api/supervisors/{supervisor}"): "supervisor",
+    ("POST", "/api/supervisors/{supervisor}/monitor"): "supervisor",
+    ("POST", "/api/supervisors/{supervisor}/mode"): "supervisor",
     ("GET", WEBSOCKET_PATH): "supervisor",
     ("POST", "/api/desk/logout"): "agent",
     ("GET", "/api/desk"): "agent",
@@ -870,10 +874,11 @@ async def update_interaction(request: web.Request) -> web.Response:
 
 def create_app(
     control: ControlPlane, settings: ApiSettings, *, registry: CollectorRegistry | None = None,
-    desk: DeskBackend | None = None,
+    desk: DeskBackend | None = None, monitoring: MonitoringPlane | None = None,
 ) -> web.Application:
     """The API application; ``registry`` (e.g. prometheus_client.REGISTRY) also exports its own metrics;
-    without ``desk`` the agent desk's writes and sign-in answer 503."""
+    without ``desk`` the agent desk's writes and sign-in answer 503; ``monitoring``: supervisors'
+    monitoring (``/api/supervisors/...``, see api/monitoring.py)."""
     app = web.Application(middlewares=[_cors, _errors, _auth], client_max_size=MAX_BODY)
     app[CONTROL] = control
     app[DESK] = desk
@@ -932,6 +937,8 @@ def create_app(
     app.router.add_post("/api/interactions", create_interaction)
     app.router.add_get("/api/interactions/{interaction_id}", get_interaction_handler)
     app.router.add_patch("/api/interactions/{interaction_id}", update_interaction)
+    if monitoring is not None:
+        add_monitoring_routes(app, monitoring)
     return app
 
 
@@ -955,7 +962,7 @@ def is_loopback(host: str) -> bool:
 
 async def start_api(
     control: ControlPlane, settings: ApiSettings, *, registry: CollectorRegistry | None = None,
-    desk: DeskBackend | None = None,
+    desk: DeskBackend | None = None, monitoring: MonitoringPlane | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Serve the API; returns the runner (``await runner.cleanup()`` to stop) and the bound port.
 
@@ -969,7 +976,7 @@ async def start_api(
             host = "127.0.0.1"
         else:
             logger.warning("api.no_token", host=host, note="no API token: serving on loopback only")
-    runner = web.AppRunner(create_app(control, settings, registry=registry, desk=desk),
+    runner = web.AppRunner(create_app(control, settings, registry=registry, desk=desk, monitoring=monitoring),
                            access_log_class=StructuredAccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, host, settings.port)

@@ -193,6 +193,9 @@ def _check_queues(c: _Context) -> Iterator[ConfigIssue]:
                 yield c.error((*where, "node"), f"queue {name!r}: overflow to unknown IVR node {target.node!r}")
         if queue.backup_group is not None and not c.known("groups", queue.backup_group):
             yield c.error((*base, "backup_group"), f"queue {name!r}: unknown agent group {queue.backup_group!r}")
+        for index, group in enumerate(queue.supervisors):
+            if not c.known("groups", group):
+                yield c.error((*base, "supervisors", index), f"queue {name!r}: unknown supervisor group {group!r}")
 
 
 def _check_agents(c: _Context) -> Iterator[ConfigIssue]:

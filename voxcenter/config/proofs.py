@@ -305,6 +305,12 @@ PROOFS: Final[dict[str, str]] = {
         "tests/e2e/test_feature_codes.py::test_pause_reasons_unknown_code_and_codes_not_allowed_now",
     "feature_codes.voicemail": "tests/e2e/test_feature_codes.py::test_own_voicemail_plays_messages_and_deletes_by_key",
     "feature_codes.echo_test": "tests/e2e/test_feature_codes.py::test_echo_test_sends_the_phone_its_own_voice",
+    "feature_codes.listen": "tests/e2e/test_monitoring.py::test_listen_whisper_barge_from_the_phone_and_the_api",
+    "feature_codes.whisper": "tests/runtime/test_monitoring.py::test_monitor_codes_are_followed_by_the_extension",
+    "feature_codes.barge": "tests/runtime/test_monitoring.py::test_monitor_codes_are_followed_by_the_extension",
+    "queues.<name>.supervisors":
+        "tests/e2e/test_monitoring.py::test_listen_whisper_barge_from_the_phone_and_the_api",
+    "groups": "tests/runtime/test_monitoring.py::test_only_the_queue_s_supervisor_groups_may_monitor",
     "transfers.ring_timeout":
         "tests/e2e/test_transfer.py::test_failed_blind_transfer_goes_back_into_the_queue_when_the_plan_says_so",
     "transfers.on_failure":
@@ -369,7 +375,6 @@ UNPROVEN: Final[frozenset[str]] = frozenset({
     "ivr.<name>[type: set].language",
     "queues.<name>.relaxation",
     "agents.<name>.queues[].weight",
-    "groups",
     "sip.external_address",
     "sip.user_agent",
     "rtp.external_address",

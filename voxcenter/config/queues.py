@@ -181,6 +181,8 @@ class Queue(Model):
     """Pause an agent after this many consecutive unanswered rings; none never does."""
     weight: int = Field(default=0, ge=0)
     """Among queues sharing agents, calls of a higher-weight queue are offered first."""
+    supervisors: tuple[Name, ...] = ()
+    """Agent groups (``groups``) whose members may listen to, whisper to and barge into this queue's calls."""
 
     @model_validator(mode="after")
     def _relaxation_sorted(self) -> Queue:
@@ -271,6 +273,13 @@ class FeatureCodes(Model):
     """Listen to the agent's voicemail."""
     echo_test: DialString | None = "*43"
     """Echo test: hear yourself."""
+    listen: DialString | None = "*51"
+    """Followed by an agent's extension (``*511001``): a supervisor listens to that agent's call (heard by
+    nobody). During the session the keys 1, 2 and 3 switch to listen, whisper and barge."""
+    whisper: DialString | None = "*52"
+    """Followed by an agent's extension: a supervisor whispers to that agent (heard by the agent only)."""
+    barge: DialString | None = "*53"
+    """Followed by an agent's extension: a supervisor barges into that agent's call (heard by both)."""
 
 
 class Transfers(Model):

@@ -568,7 +568,7 @@ class Config(Model):
     agents: Annotated[dict[DialString, Agent], BeforeValidator(keys_to_text)] = Field(default_factory=dict)
     """Agents, by extension."""
     groups: dict[Name, tuple[str, ...]] = Field(default_factory=dict)
-    """Agent groups: name -> agent extensions (for routes and backup groups)."""
+    """Agent groups: name -> agent extensions (for routes, backup groups and queue supervisors)."""
     feature_codes: FeatureCodes = FeatureCodes()
     """Agent feature codes."""
     transfers: Transfers = Transfers()

@@ -11,7 +11,13 @@ burst after a stall) has the oldest audio dropped, so the mix never falls behind
 Telephone-events are not mixed (RFC 4733 digits have no meaning to the other parties of a
 conference); the runtime reads each leg's digits from its own session. Taps see the mix as the
 recorder wants it: the ``caller`` channel is the party marked as the call's customer, the ``agent``
-channel the sum of everybody else, each stamped on its own continuous 20 ms timeline.
+channel what the customer hears (everybody else, in a conference), each stamped on its own continuous
+20 ms timeline.
+
+Who hears whom can be set per party (:meth:`Mixer.set_hearing`): a square matrix of 0/1 where row ``i``
+says whom party ``i`` hears. Each party's frame is then one matrix product over the stacked frames
+(:func:`mix_heard`), still without a per-sample loop; a supervisor who listens is a column of zeros,
+one who whispers a column with a 1 in the agent's row only. Without a matrix it is mix-minus.
 """
 
 from __future__ import annotations
@@ -51,6 +57,18 @@ def mix_minus(frames: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
     return mixed
 
 
+def mix_heard(hearing: npt.NDArray[np.int32], frames: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+    """Each row's output: the sum of the rows it hears (``hearing[i, j]`` is 1 when party ``i`` hears ``j``)."""
+    mixed: npt.NDArray[np.int16] = np.clip(hearing @ frames.astype(np.int32), -32768, 32767).astype(np.int16)
+    return mixed
+
+
+def mix_minus_matrix(parties: int) -> npt.NDArray[np.int32]:
+    """The hearing matrix of a conference: everybody hears everybody else."""
+    matrix: npt.NDArray[np.int32] = np.ones((parties, parties), dtype=np.int32) - np.eye(parties, dtype=np.int32)
+    return matrix
+
+
 class _Party:
     __slots__ = ("backlog", "codec", "leg", "marker", "max_backlog", "receiver")
 
@@ -88,7 +106,7 @@ class Mixer:
     """Mixes ``legs`` while started; ``start()`` / ``stop()`` may alternate with players on the legs."""
 
     def __init__(self, legs: Sequence[MixerLeg], clock: MediaClock, *, customer: MixerLeg | None = None,
-                 max_backlog: int = 3) -> None:
+                 max_backlog: int = 3, hearing: npt.NDArray[np.int32] | None = None) -> None:
         if len(legs) < 2:
             raise ValueError("a mixer needs at least two legs")
         self.legs = list(legs)
@@ -96,12 +114,24 @@ class Mixer:
         self.customer = customer
         """The leg recorded on the ``caller`` channel; the others are summed on ``agent``."""
         self.max_backlog = max_backlog
+        self.hearing: npt.NDArray[np.int32] | None = None
+        """Who hears whom (``legs`` order); None: mix-minus."""
+        self.set_hearing(hearing)
         self._parties: list[_Party] = []
         self._taps: list[Tap] = []
         self._tap_timestamp = 0
         self.ticks = 0
         """Frames mixed since the mixer was made."""
         self.active = False
+
+    def set_hearing(self, hearing: npt.NDArray[np.int32] | None) -> None:
+        """Who hears whom from the next tick on (row ``i``: whom ``legs[i]`` hears); None: everybody else."""
+        if hearing is not None:
+            hearing = np.asarray(hearing, dtype=np.int32)
+            if hearing.shape != (len(self.legs), len(self.legs)):
+                raise ValueError(f"a hearing matrix for {len(self.legs)} legs is {len(self.legs)}×{len(self.legs)}")
+            hearing = hearing * (1 - np.eye(len(self.legs), dtype=np.int32))  # nobody hears themselves
+        self.hearing = hearing
 
     def add_tap(self, tap: Tap) -> None:
         """Listen to the mix (recorder): ``caller`` = the customer's audio, ``agent`` = everybody else's."""
@@ -137,7 +167,7 @@ class Mixer:
         if not parties:
             return
         frames = np.stack([party.take() for party in parties])
-        mixed = mix_minus(frames)
+        mixed = mix_minus(frames) if self.hearing is None else mix_heard(self.hearing, frames)
         for index, party in enumerate(parties):
             codec = party.leg.codec
             party.leg.send_payload(codec.encode(mixed[index]), marker=party.marker)
@@ -149,6 +179,8 @@ class Mixer:
     def _tap(self, frames: npt.NDArray[np.int16], parties: list[_Party]) -> None:
         left = [i for i, party in enumerate(parties) if party.leg is self.customer]
         right = [i for i in range(len(parties)) if i not in left]
+        if left and self.hearing is not None:  # what the customer hears: a listening supervisor is not recorded
+            right = [i for i in right if self.hearing[left[0], i]]
         codec = parties[left[0]].codec if left else parties[0].codec
         timestamp = self._tap_timestamp
         self._tap_timestamp = (timestamp + FRAME_SAMPLES) & 0xFFFFFFFF

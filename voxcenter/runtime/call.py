@@ -9,6 +9,11 @@ each hears the others, not itself). Legs join and leave while the call goes on
 (a transfer, a consult, a conference); the bridge switches between relay and
 mixer by itself, and its taps (the recording) follow it, so the recording,
 the CDR and the timeline belong to the :class:`Call`, not to any leg.
+
+A supervisor's leg is not one of the conversation's legs: it is a *monitor*
+(:meth:`CallBridge.monitor`), mixed after them with a who-hears-whom matrix
+(:func:`~voxcenter.runtime.monitoring.hearing_matrix`): listening, whispering
+to the agent, or barging in. A monitored two-party call is mixed, not relayed.
 """
 
 from __future__ import annotations
@@ -18,11 +23,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from voxcenter.media.bridge import Bridge, Tap
 from voxcenter.media.mixer import Mixer
 from voxcenter.media.player import MediaClock
 from voxcenter.runtime.calllog import CallLog
 from voxcenter.runtime.legmedia import LegMedia
+from voxcenter.runtime.monitoring import Monitor, MonitorMode, hearing_matrix
 from voxcenter.sip.session import SipSession
 from voxcenter.store.records import CallLegRecord, new_id
 
@@ -63,6 +72,8 @@ class CallBridge:
         self._now = now or (lambda: asyncio.get_running_loop().time())
         self.legs: list[Leg] = []
         """In joining order; the first is the recording's left channel (the customer, or the agent who dialled)."""
+        self.monitors: dict[Leg, tuple[Leg, MonitorMode]] = {}
+        """Supervisors' legs on the call → (the agent's leg they monitor, the mode); not in ``legs``."""
         self._taps: list[Tap] = []
         self._engine: Bridge | Mixer | None = None
         self.active = False
@@ -92,9 +103,28 @@ class CallBridge:
         self.legs[index] = new
         self._rebuild()
 
+    def monitor(self, supervisor: Leg, agent: Leg, mode: MonitorMode) -> None:
+        """``supervisor`` monitors ``agent``'s conversation in ``mode`` from the next tick on."""
+        known = supervisor in self.monitors
+        self.monitors[supervisor] = (agent, mode)
+        if known and isinstance(self._engine, Mixer):
+            self._engine.set_hearing(self._hearing())  # a mode switch: same mixer, new matrix
+        else:
+            self._rebuild()
+
+    def unmonitor(self, supervisor: Leg) -> None:
+        """The supervisor's session is over; the conversation goes on as before."""
+        if self.monitors.pop(supervisor, None) is not None:
+            self._rebuild()
+
+    def _hearing(self) -> npt.NDArray[np.int32]:
+        monitors = [Monitor(self.legs.index(agent) if agent in self.legs else None, mode)
+                    for agent, mode in self.monitors.values()]
+        return hearing_matrix(len(self.legs), monitors)
+
     @property
     def mixing(self) -> bool:
-        """Three or more legs: the mixer is in use."""
+        """Three or more legs (or a monitored call): the mixer is in use."""
         return isinstance(self._engine, Mixer)
 
     # --- audio ---------------------------------------------------------------------------------------------------
@@ -141,11 +171,14 @@ class CallBridge:
         if len(self.legs) < 2:
             for leg in self.legs:
                 self._close_talk(leg)
-        if len(self.legs) == 2:
+        if len(self.legs) == 2 and not self.monitors:
             engine = Bridge(self.legs[0].media.session, self.legs[1].media.session)
-        elif len(self.legs) > 2:
+        elif len(self.legs) > 2 and not self.monitors:
             engine = Mixer([leg.media.session for leg in self.legs], self.clock,
                            customer=self.legs[0].media.session)
+        elif len(self.legs) >= 2:
+            engine = Mixer([leg.media.session for leg in (*self.legs, *self.monitors)], self.clock,
+                           customer=self.legs[0].media.session, hearing=self._hearing())
         else:
             engine = None
         self._engine = engine

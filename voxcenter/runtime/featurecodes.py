@@ -3,7 +3,9 @@
 ``*45`` log in, ``*46`` log out, ``*47`` pause (again: resume), ``*47`` and a digit of
 ``feature_codes.pause_reasons`` pause for that reason, ``*48`` end wrap-up: a short tone confirms, then
 voxcenter hangs up. ``*43`` echo test: what the phone sends comes straight back, until it hangs up (or
-:data:`ECHO_LIMIT`). ``*98`` the agent's own voicemail (:mod:`voxcenter.runtime.mailbox`).
+:data:`ECHO_LIMIT`). ``*98`` the agent's own voicemail (:mod:`voxcenter.runtime.mailbox`). ``*51``,
+``*52``, ``*53`` and an agent's extension: a supervisor listens, whispers or barges
+(:mod:`voxcenter.runtime.supervise`).
 
 A code that makes no sense now (pause while logged out) gets ``403 Not Allowed Now``; a ``*`` code that is
 not one of the dial plan's gets ``404 Unknown Feature Code``. The codes are the dial plan's
@@ -21,12 +23,14 @@ import structlog
 from voxcenter.config.queues import FeatureCodes
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError, tone_frames
 from voxcenter.runtime.mailbox import Mailbox
+from voxcenter.runtime.monitoring import MonitorMode, parse_monitor_code
 from voxcenter.runtime.services import MediaService
 from voxcenter.sip.errors import LocalProtocolError
 from voxcenter.sip.session import SipSession
 
 if TYPE_CHECKING:
     from voxcenter.runtime.acd import AcdService
+    from voxcenter.runtime.supervise import Supervision
 
 logger = structlog.get_logger(__name__)
 
@@ -61,16 +65,27 @@ def classify(codes: FeatureCodes, dialed: str) -> FeatureCode | None:
     return None
 
 
+def monitor_codes(codes: FeatureCodes) -> dict[MonitorMode, str | None]:
+    """The dial plan's monitoring codes by mode (each is followed by the agent's extension)."""
+    return {MonitorMode.LISTEN: codes.listen, MonitorMode.WHISPER: codes.whisper, MonitorMode.BARGE: codes.barge}
+
+
 class FeatureCodeService:
     """Answers agents' feature codes with the services they need (the ACD, media for the leg, the mailbox)."""
 
-    def __init__(self, media: MediaService, acd: AcdService, mailbox: Mailbox) -> None:
+    def __init__(self, media: MediaService, acd: AcdService, mailbox: Mailbox,
+                 supervision: Supervision | None = None) -> None:
         self.media = media
         self.acd = acd
         self.mailbox = mailbox
+        self.supervision = supervision
 
     async def handle(self, codes: FeatureCodes, session: SipSession, agent_id: str, dialed: str) -> bool:
         """Handle ``dialed`` from ``agent_id``'s phone if it is a feature code (True), else leave it (False)."""
+        monitor = parse_monitor_code(monitor_codes(codes), dialed)
+        if monitor is not None and self.supervision is not None:
+            await self.supervision.from_phone(session, agent_id, *monitor)
+            return True
         code = classify(codes, dialed)
         if code is None:
             return False

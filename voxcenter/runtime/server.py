@@ -50,6 +50,7 @@ from voxcenter.runtime.mapping import credential_lookup, endpoint_settings, trun
 from voxcenter.runtime.outbound import AgentCall
 from voxcenter.runtime.services import Consultations, MediaService, Records
 from voxcenter.runtime.startup import StartupError, database_reason, os_reason
+from voxcenter.runtime.supervise import Supervision
 from voxcenter.sip.endpoint import SipEndpoint
 from voxcenter.sip.registrar import BindingChange, BindingChanged
 from voxcenter.sip.session import SipSession
@@ -145,8 +146,11 @@ class Server:
         self.acd = AcdService(config, self.dialer, self.records, self.spawn)
         self.services = CallServices(self.media, self.dialer, self.acd, self.records, self.customers,
                                      self.consultations)
+        self.supervision = Supervision(self.calls, lambda: self.config, self.media, self.dialer,
+                                       lambda: self.acd.dynamic)
         self.feature_codes = FeatureCodeService(self.media, self.acd,
-                                                Mailbox(url, self.writer, config.prompts.default_language))
+                                                Mailbox(url, self.writer, config.prompts.default_language),
+                                                self.supervision)
         try:
             addresses = await self.endpoint.start()
         except OSError as error:
@@ -190,6 +194,7 @@ class Server:
             await trunk.stop()
         if self._api is not None:
             await self._api.cleanup()
+        await self.supervision.close()
         if self._control is not None:
             await self._control.close()
         await self.endpoint.stop()
@@ -212,7 +217,7 @@ class Server:
                                     database_url=self.database_url, figures=self.figures,
                                     reload_changes=lambda: self.last_reload_changes, sink=self.writer.submit)
             self._control = control
-            self._api, port = await start_api(control, settings, desk=control)
+            self._api, port = await start_api(control, settings, desk=control, monitoring=self.supervision)
         except OSError as error:
             # Calls matter more than the admin API: keep serving them and say loudly what is missing.
             logger.error("api.unavailable", address=f"{api.address}:{api.port}", error=str(error))
