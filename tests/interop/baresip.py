@@ -84,13 +84,19 @@ class Account:
     """Send REGISTER (regint 300) or not (regint 0)."""
     answer: str = "auto"
     """``answermode``: "auto" answers every call at once, "manual" waits for ``accept``."""
+    transport: str = "udp"
+    """The transport to the registrar ("tls" needs ``Baresip(cafile=...)``)."""
+    mediaenc: str | None = None
+    """baresip's media encryption: "srtp-mand" offers and accepts only SDES-SRTP (module srtp)."""
 
     def line(self) -> str:
         params = [f"answermode={self.answer}", "audio_codecs=PCMU", "ptime=20",
                   f"regint={300 if self.register else 0}"]
         if self.password is not None:
             params[:0] = [f"auth_user={self.user}", f"auth_pass={self.password}"]
-        return f"<sip:{self.user}@{self.registrar};transport=udp>;" + ";".join(params)
+        if self.mediaenc is not None:
+            params.append(f"mediaenc={self.mediaenc}")
+        return f"<sip:{self.user}@{self.registrar};transport={self.transport}>;" + ";".join(params)
 
 
 class BaresipControl:
@@ -207,13 +213,15 @@ class Baresip:
     """One baresip process (``async with Baresip(...) as phone``); ``phone.ctrl`` drives it."""
 
     def __init__(self, workdir: Path, name: str, account: Account, microphone: Path, *,
-                 lifetime: int = 60) -> None:
+                 lifetime: int = 60, cafile: Path | None = None) -> None:
         self.directory = workdir / f"baresip-{name}"
         self.recordings = self.directory / "recordings"
         self.account = account
         self.microphone = microphone
         self.lifetime = lifetime
         """Seconds after which baresip quits by itself (``-t``), should the test's clean-up never run."""
+        self.cafile = cafile
+        """The certificate a TLS registrar is trusted by; with it, the srtp module is loaded too."""
         self.sip_port = free_port()
         self.ctrl_port = free_port()
         self.rtp_ports = _free_udp_range(20)
@@ -237,7 +245,7 @@ class Baresip:
             sip_port=self.sip_port, ctrl_port=self.ctrl_port, microphone=self.microphone,
             rtp_first=self.rtp_ports[0], rtp_last=self.rtp_ports[1], recordings=self.recordings,
             module_path=MODULE_PATH,
-        ))
+        ) + (f"sip_cafile\t\t{self.cafile}\nmodule\t\t\tsrtp.so\n" if self.cafile is not None else ""))
         (self.directory / "accounts").write_text(self.account.line() + "\n")
         (self.directory / "contacts").write_text("")
         log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)

@@ -33,6 +33,7 @@ from voxcenter.media.rtp import (
     SymmetricRtpLearner,
     parse_rtp,
 )
+from voxcenter.media.srtp import SrtpContext
 
 log = structlog.get_logger(__name__)
 
@@ -127,6 +128,12 @@ class RtpSession:
         self.on_packet: Callable[[RtpPacket], None] | None = None
         self.on_dtmf: Callable[[DtmfReceived], None] | None = None
         self.on_timeout: Callable[[MediaTimedOut], None] | None = None
+        self.encrypted = False
+        """The stream is SRTP: nothing goes out or is taken in until ``srtp`` holds its keys."""
+        self.srtp: SrtpContext | None = None
+        """The leg's SRTP keys (SDES, or from the DTLS handshake)."""
+        self.on_other: Callable[[bytes, Address], None] | None = None
+        """Datagrams on the RTP port that are not RTP or RTCP (RFC 7983: STUN, DTLS), for the WebRTC leg."""
         self._remote_rtcp = remote_rtcp
         self._inactivity = InactivityWatch(inactivity_timeout, now)
         self._dtmf = Rfc4733Receiver(clock_rate=codec.clock_rate)
@@ -215,8 +222,7 @@ class RtpSession:
             marker,
             self._loop.time(),
         )
-        transport.sendto(data, target)
-        return True
+        return self._send_rtp(transport, data, target)
 
     def send_at(self, payload: bytes, payload_type: int, timestamp: int, marker: bool) -> bool:
         """Send one packet with an explicit timestamp in our stream's space (bridge relay, DTMF events)."""
@@ -224,8 +230,27 @@ class RtpSession:
         transport = self._transport
         if target is None or transport is None:
             return False
-        transport.sendto(self.outbound.build_at(payload, payload_type, timestamp, marker, self._loop.time()), target)
+        return self._send_rtp(transport, self.outbound.build_at(payload, payload_type, timestamp, marker,
+                                                                self._loop.time()), target)
+
+    def _send_rtp(self, transport: asyncio.DatagramTransport, data: bytes, target: Address) -> bool:
+        if self.encrypted:
+            protected = self.srtp.protect(data) if self.srtp is not None else None
+            if protected is None:
+                return False
+            data = protected
+        transport.sendto(data, target)
         return True
+
+    def send_raw(self, data: bytes, target: Address) -> None:
+        """Send a datagram as it is from the RTP port (STUN answers, DTLS records)."""
+        if self._transport is not None:
+            self._transport.sendto(data, target)
+
+    def lock_remote(self, remote: Address) -> None:
+        """Send to and hear only ``remote`` from now on (the address an ICE check proved)."""
+        if self.learner.target != remote:
+            self.learner.reset(remote)
 
     def skip_frame(self) -> None:
         """Let one frame's worth of time pass without sending (the player dropped a late frame)."""
@@ -278,9 +303,18 @@ class RtpSession:
     # ---- receiving ---------------------------------------------------------------------------------------------
 
     def _rtp_datagram(self, data: bytes, addr: Address) -> None:
+        if self.on_other is not None and data and not 128 <= data[0] <= 191:
+            self.on_other(data, addr[:2])
+            return
         if self.rtcp_mux and is_rtcp(data):
             self._rtcp_datagram(data, addr)
             return
+        if self.encrypted:
+            plain = self.srtp.unprotect(data) if self.srtp is not None else None
+            if plain is None:
+                self.packets_dropped += 1
+                return
+            data = plain
         packet = parse_rtp(data)
         if packet is None:
             self.packets_dropped += 1
@@ -318,6 +352,12 @@ class RtpSession:
         if target is None or addr[0] != target[0]:
             self.packets_dropped += 1
             return
+        if self.encrypted:
+            plain = self.srtp.unprotect_rtcp(data) if self.srtp is not None else None
+            if plain is None:
+                self.packets_dropped += 1
+                return
+            data = plain
         try:
             packets = parse_rtcp(data)
         except MalformedPacketError:
@@ -332,6 +372,11 @@ class RtpSession:
         target = self.learner.target
         if target is None:
             return
+        if self.encrypted:
+            protected = self.srtp.protect_rtcp(data) if self.srtp is not None else None
+            if protected is None:
+                return
+            data = protected
         if self.rtcp_mux:
             if self._transport is not None:
                 self._transport.sendto(data, target)

@@ -53,7 +53,7 @@ class Dialer:
         binding = bindings[0]
         destination = Address(binding.source.transport, binding.source.host, binding.source.port)
         try:
-            leg, offer = await self.media.offer()
+            leg, offer = await self.media.offer(destination.transport)
         except Exception as error:
             raise RequestFailed(503, f"no media: {error}") from error
 

@@ -122,7 +122,8 @@ class FeatureCodeService:
             session.reject(488, "Not Acceptable Here")
             return None
         try:
-            leg, answer = await self.media.answer(session.remote_sdp, watch_silence=False)
+            leg, answer = await self.media.answer(session.remote_sdp, watch_silence=False,
+                                                  transport=session.remote.transport)
         except MediaSetupError as error:
             session.reject(error.status, error.reason[:80])
             return None

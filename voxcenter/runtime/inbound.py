@@ -180,7 +180,8 @@ class InboundCall(Conversation):
             self.disposition, self.cause = "rejected", "no SDP offer"
             return
         try:
-            self.leg, answer = await self.services.media.answer(session.remote_sdp)
+            self.leg, answer = await self.services.media.answer(session.remote_sdp,
+                                                                  transport=session.remote.transport)
         except MediaSetupError as error:
             session.reject(error.status, error.reason[:80])
             self.disposition, self.cause = "rejected", error.reason

@@ -22,6 +22,9 @@ from voxcenter.media.ports import PortPool
 from voxcenter.media.prompts import PromptError, PromptLibrary
 from voxcenter.media.rtp import RtpPacket
 from voxcenter.media.session import MediaTimedOut, RtpSession
+from voxcenter.media.srtp import SrtpContext, new_sdes_key
+from voxcenter.sip.media_keys import Sdes
+from voxcenter.sip.offer_answer import PLAIN, Security
 from voxcenter.sip.sdp import (
     Direction,
     NegotiatedMedia,
@@ -44,11 +47,23 @@ class MediaSetupError(Exception):
         self.reason = reason
 
 
+def media_security(transport: str) -> str | None:
+    """How a leg whose signalling came over ``transport`` may encrypt its media: "sdes" (SRTP keyed in the
+    SDP: only over TLS, where the keys are not in the clear), "webrtc" (ICE-lite and DTLS-SRTP, for browsers on
+    SIP over WebSocket), or None (plain RTP)."""
+    return {"tls": "sdes", "ws": "webrtc", "wss": "webrtc"}.get(transport.lower())
+
+
 class LegMedia:
     """Media of one leg: create with :meth:`answer` (inbound offer) or :meth:`offer` (outbound)."""
 
-    def __init__(self, session: RtpSession, prompts: PromptLibrary, clock: MediaClock) -> None:
+    def __init__(self, session: RtpSession, prompts: PromptLibrary, clock: MediaClock,
+                 security: Security = PLAIN) -> None:
         self.session = session
+        self.security = security
+        """What our SDP offers or accepts to encrypt the stream with (our SDES key)."""
+        self.remote_sdes: Sdes | None = None
+        """The peer's SDES key in use."""
         self.prompts = prompts
         self.clock = clock
         self.local_sdp: SessionDescription | None = None
@@ -74,18 +89,23 @@ class LegMedia:
     @classmethod
     async def answer(
         cls, offer_body: bytes, pool: PortPool, host: str, prompts: PromptLibrary, clock: MediaClock,
-        *, inactivity_timeout: float | None, advertised_host: str | None = None,
+        *, inactivity_timeout: float | None, advertised_host: str | None = None, secure: str | None = None,
     ) -> tuple[LegMedia, bytes]:
-        """Answer an SDP offer: returns the leg and our SDP answer (RFC 3264)."""
+        """Answer an SDP offer: returns the leg and our SDP answer (RFC 3264).
+
+        ``secure`` (:func:`media_security`) says which SRTP offers may be taken besides plain RTP."""
+        security = _security(secure)
         try:
             offer = parse_sdp(offer_body)
-            _, negotiated = answer_offer(offer, advertised_host or host, 9)
+            _, negotiated = answer_offer(offer, advertised_host or host, 9, security=security)
         except Exception as error:
             status = getattr(error, "status_hint", None) or 488
             raise MediaSetupError(status, str(error)) from error
         session = await cls._open(negotiated, pool, host, inactivity_timeout)
-        answer, _ = answer_offer(offer, advertised_host or host, session.local_address[1])
-        leg = cls(session, prompts, clock)
+        answer, negotiated = answer_offer(offer, advertised_host or host, session.local_address[1],
+                                          security=security)
+        leg = cls(session, prompts, clock, security)
+        leg._secure(negotiated)
         leg.local_sdp = answer
         leg.sdp_host = advertised_host or host
         leg.inactivity_timeout = inactivity_timeout
@@ -94,14 +114,19 @@ class LegMedia:
     @classmethod
     async def offer(
         cls, pool: PortPool, host: str, prompts: PromptLibrary, clock: MediaClock, *,
-        inactivity_timeout: float | None, advertised_host: str | None = None,
+        inactivity_timeout: float | None, advertised_host: str | None = None, secure: str | None = None,
     ) -> tuple[LegMedia, bytes]:
-        """Open a leg for an outbound call: returns the leg and our SDP offer; call :meth:`accept` on answer."""
+        """Open a leg for an outbound call: returns the leg and our SDP offer; call :meth:`accept` on answer.
+
+        ``secure`` (:func:`media_security`) makes the offer SRTP only: an SRTP phone is never offered plain
+        RTP, and an answer without keys is refused."""
         codec = _codec("PCMU")
+        security = _security(secure)
         session = await RtpSession.open(pool, host, codec, None, telephone_event_pt=101,
                                         inactivity_timeout=inactivity_timeout)
-        offer = create_offer(advertised_host or host, session.local_address[1])
-        leg = cls(session, prompts, clock)
+        session.encrypted = security != PLAIN
+        offer = create_offer(advertised_host or host, session.local_address[1], security=security)
+        leg = cls(session, prompts, clock, security)
         leg.local_sdp = offer
         leg.sdp_host = advertised_host or host
         leg.inactivity_timeout = inactivity_timeout
@@ -117,7 +142,7 @@ class LegMedia:
         try:
             offer = parse_sdp(offer_body)
             answer, negotiated = answer_offer(offer, self.sdp_host, self.session.local_address[1],
-                                              previous=self.local_sdp)
+                                              previous=self.local_sdp, security=self.security)
         except Exception as error:
             logger.info("media.reoffer_refused", reason=str(error))
             return None
@@ -129,7 +154,7 @@ class LegMedia:
         return answer.encode()
 
     def accept(self, answer_body: bytes) -> None:
-        """Apply the far end's SDP answer to our offer (codec, address, telephone-event)."""
+        """Apply the far end's SDP answer to our offer (codec, address, telephone-event, SRTP keys)."""
         assert self.local_sdp is not None
         negotiated = accept_answer(self.local_sdp, parse_sdp(answer_body))
         self._apply(negotiated)
@@ -151,7 +176,18 @@ class LegMedia:
         except Exception as error:  # port pool exhausted, bind failure
             raise MediaSetupError(503, f"no media port: {error}") from error
 
+    def _secure(self, negotiated: NegotiatedMedia) -> None:
+        """Key the stream as negotiated: SDES now; plain RTP when the peer chose it (only in an answer)."""
+        session = self.session
+        session.encrypted = negotiated.sdes is not None or negotiated.ice_dtls is not None
+        self.remote_sdes = negotiated.sdes
+        ours = self.security.sdes
+        if negotiated.sdes is not None and ours is not None:
+            session.srtp = SrtpContext.from_sdes(negotiated.sdes.suite, ours.key, negotiated.sdes.key)
+
     def _apply(self, negotiated: NegotiatedMedia) -> None:
+        if negotiated.sdes != self.remote_sdes:
+            self._secure(negotiated)
         session = self.session
         session.codec = _codec(negotiated.codec)
         session.telephone_event_pt = negotiated.telephone_event_payload_type
@@ -243,6 +279,12 @@ def tone_frames(codec: Codec, frequency: float, seconds: float, level: float = 0
     wave = (np.sin(2 * np.pi * frequency * samples / codec.clock_rate) * level * 32767).astype(np.int16)
     step = codec.clock_rate // 50
     return [codec.encode(wave[i : i + step]) for i in range(0, len(wave) - step + 1, step)]
+
+
+def _security(secure: str | None) -> Security:
+    if secure == "sdes":
+        return Security(sdes=Sdes(1, "AES_CM_128_HMAC_SHA1_80", new_sdes_key()))
+    return PLAIN
 
 
 def _codec(name: str) -> Codec:

@@ -131,7 +131,7 @@ class AgentCall:
             return
         session.ring()
         try:  # the agent's media first: the far end's early media (ringback, announcements) reaches it
-            agent_leg, answer = await dialer.media.answer(session.remote_sdp)
+            agent_leg, answer = await dialer.media.answer(session.remote_sdp, transport=session.remote.transport)
         except MediaSetupError as error:
             session.reject(error.status, error.reason[:60])
             self.log.finish("failed", hangup_by="system", cause=error.reason)
@@ -228,7 +228,8 @@ class AgentCall:
         session = self.session
         assert session.remote_sdp is not None
         try:
-            leg, answer = await self.dialer.media.answer(session.remote_sdp)
+            leg, answer = await self.dialer.media.answer(session.remote_sdp,
+                                                          transport=session.remote.transport)
         except MediaSetupError as error:
             session.reject(error.status, error.reason[:60])
             self.log.finish("failed", hangup_by="system", cause=error.reason)

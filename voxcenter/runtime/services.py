@@ -17,7 +17,7 @@ from voxcenter.media.ports import PortPool
 from voxcenter.media.prompts import PromptLibrary
 from voxcenter.runtime.call import Leg
 from voxcenter.runtime.calllog import CallLog, RecordSink
-from voxcenter.runtime.legmedia import LegMedia
+from voxcenter.runtime.legmedia import LegMedia, media_security
 
 
 class MediaService:
@@ -36,16 +36,20 @@ class MediaService:
         self.advertised: str | None = str(external) if external else None
         self.inactivity_timeout: float | None = config.rtp.inactivity_timeout
 
-    async def answer(self, offer: bytes, *, watch_silence: bool = True) -> tuple[LegMedia, bytes]:
-        """A leg answering an inbound offer, and our SDP answer (``MediaSetupError`` when unacceptable)."""
+    async def answer(self, offer: bytes, *, watch_silence: bool = True,
+                     transport: str = "udp") -> tuple[LegMedia, bytes]:
+        """A leg answering an inbound offer that came over ``transport``, and our SDP answer
+        (``MediaSetupError`` when unacceptable); SRTP is taken as the transport allows (``media_security``)."""
         return await LegMedia.answer(offer, self.ports, self.host, self.prompts, self.clock,
                                      inactivity_timeout=self.inactivity_timeout if watch_silence else None,
-                                     advertised_host=self.advertised)
+                                     advertised_host=self.advertised, secure=media_security(transport))
 
-    async def offer(self) -> tuple[LegMedia, bytes]:
-        """A leg for an outbound INVITE, and our SDP offer (apply the answer with ``LegMedia.accept``)."""
+    async def offer(self, transport: str = "udp") -> tuple[LegMedia, bytes]:
+        """A leg for an outbound INVITE over ``transport``, and our SDP offer (apply the answer with
+        ``LegMedia.accept``): SRTP only toward a phone on TLS or WebSocket (``media_security``)."""
         return await LegMedia.offer(self.ports, self.host, self.prompts, self.clock,
-                                    inactivity_timeout=self.inactivity_timeout, advertised_host=self.advertised)
+                                    inactivity_timeout=self.inactivity_timeout, advertised_host=self.advertised,
+                                    secure=media_security(transport))
 
 
 @dataclass(frozen=True, slots=True)

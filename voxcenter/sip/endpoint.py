@@ -315,7 +315,9 @@ class SipEndpoint:
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         params: dict[str, str | None] = {} if transport == "udp" else {"transport": transport}
-        return NameAddr(SipUri("sips" if transport == "tls" else "sip", user, None, host, local.port, params))
+        # sip: with transport=tls rather than sips: (RFC 5630 §3.1.3): baresip and many desk phones end a call
+        # whose Contact is a sips: URI ("Function not implemented"), and the hop is TLS either way.
+        return NameAddr(SipUri("sip", user, None, host, local.port, params))
 
     def via_sent_by(self, transport: str) -> str:
         local = self.address(transport)

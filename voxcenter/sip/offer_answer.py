@@ -14,10 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from voxcenter.sip.errors import LocalProtocolError
+from voxcenter.sip.media_keys import IceDtls, Sdes, remote_ice_dtls, usable_crypto
 from voxcenter.sip.sdp import (
     _DTMF_EVENTS,
     DEFAULT_PTIME,
+    DTLS_PROFILES,
     RTP_PROFILES,
+    SDES_PROFILES,
     TELEPHONE_EVENT,
     Attribute,
     Connection,
@@ -82,6 +85,33 @@ class NegotiatedMedia:
     """Packetization time to send with, in milliseconds."""
     direction: Direction
     """Our direction: SENDONLY means we send and must not expect media, and so on."""
+    sdes: Sdes | None = None
+    """The peer's SRTP key (RFC 4568) when the stream is SDES-SRTP; ours is the one we offered or answered."""
+    ice_dtls: IceDtls | None = None
+    """The peer's ICE credentials and DTLS fingerprint when the stream is WebRTC (DTLS-SRTP)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Security:
+    """What our side can encrypt a stream with, for ``answer_offer`` and ``create_offer``.
+
+    ``sdes`` is our own key: given only when the signalling is encrypted (its suite is replaced by the one the
+    offer chose). ``ice_dtls`` is our ICE-lite credentials and certificate fingerprint (WebRTC). With neither,
+    only plain RTP is answered or offered."""
+
+    sdes: Sdes | None = None
+    ice_dtls: IceDtls | None = None
+
+
+PLAIN = Security()
+
+
+def _usable_profile(proto: str, security: Security) -> bool:
+    if proto in RTP_PROFILES:
+        return True
+    if proto in SDES_PROFILES:
+        return security.sdes is not None
+    return proto in DTLS_PROFILES and security.ice_dtls is not None
 
 
 def _rejected(media: MediaDescription) -> MediaDescription:
@@ -162,6 +192,7 @@ def answer_offer(
     telephone_event: bool = True,
     rtcp_mux: bool = True,
     default_ptime: int = DEFAULT_PTIME,
+    security: Security = PLAIN,
 ) -> tuple[SessionDescription, NegotiatedMedia]:
     """Answer ``offer`` (RFC 3264 §6): accept the first audio stream we can, decline every other m= line.
 
@@ -179,9 +210,31 @@ def answer_offer(
     negotiated: NegotiatedMedia | None = None
     offered_names: list[str] = []
     for index, media in enumerate(offer.media):
-        if negotiated is not None or media.media != "audio" or media.port == 0 or media.proto not in RTP_PROFILES:
+        if negotiated is not None or media.media != "audio" or media.port == 0 or not _usable_profile(
+                media.proto, security):
             answer_media.append(_rejected(media))
             continue
+        keys: list[Attribute] = []
+        their_sdes: Sdes | None = None
+        their_dtls: IceDtls | None = None
+        if media.proto in SDES_PROFILES:
+            offered_keys = usable_crypto(media)
+            if not offered_keys or security.sdes is None:
+                answer_media.append(_rejected(media))
+                continue
+            their_sdes = offered_keys[0]
+            keys.append(Sdes(their_sdes.tag, their_sdes.suite, security.sdes.key).attribute())
+        elif media.proto in DTLS_PROFILES:
+            their_dtls = remote_ice_dtls(offer, media)
+            if their_dtls is None or their_dtls.setup not in ("actpass", "active") or security.ice_dtls is None:
+                answer_media.append(_rejected(media))
+                continue
+            ours_dtls = IceDtls(security.ice_dtls.ufrag, security.ice_dtls.pwd, security.ice_dtls.fingerprint,
+                                "passive")
+            keys.extend(ours_dtls.attributes(local_address, local_port))
+            mid = media.attribute("mid")
+            if mid is not None:
+                keys.append(Attribute("mid", mid))
         rtpmaps = media.rtpmaps()
         offered_names.extend(f"{r.encoding}/{r.clock_rate}" for r in rtpmaps.values())
         voice = next(
@@ -205,7 +258,10 @@ def answer_offer(
                 (r for r in rtpmaps.values() if r.same_format(TELEPHONE_EVENT, voice.clock_rate, 1)), None
             )
         ptime = _ptime(offer, media, default_ptime)
-        mux = rtcp_mux and media.rtcp_mux
+        mux = (rtcp_mux or their_dtls is not None) and media.rtcp_mux
+        if their_dtls is not None and not mux:
+            answer_media.append(_rejected(media))  # WebRTC multiplexes RTCP, and our DTLS runs on one port
+            continue
         ours = offer.direction_for(media).reversed().limit(direction)
         attributes = [Attribute("rtpmap", f"{voice.payload_type} {voice.encoding}/{voice.clock_rate}"
                                 + (f"/{voice.channels}" if voice.channels != 1 else ""))]
@@ -218,24 +274,28 @@ def answer_offer(
         if mux:
             attributes.append(Attribute("rtcp-mux"))
         attributes.append(Attribute(ours.value))
+        attributes.extend(keys)
         answer_media.append(
             MediaDescription("audio", local_port, media.proto, tuple(formats), attributes=tuple(attributes))
         )
         rtcp_address, rtcp_port = _rtcp_target(media, connection.host, mux)
         negotiated = NegotiatedMedia(
             index, connection.host, media.port, rtcp_address, rtcp_port, mux, voice.encoding, voice.payload_type,
-            voice.clock_rate, voice.channels, event.payload_type if event else None, ptime, ours,
+            voice.clock_rate, voice.channels, event.payload_type if event else None, ptime, ours, their_sdes,
+            their_dtls,
         )
     if negotiated is None:
         if offered_names:
             wanted = ", ".join(f"{c.name}/{c.clock_rate}" for c in supported_codecs)
             raise _not_acceptable(f"no common codec: offered {', '.join(offered_names)}; we support {wanted}")
-        raise _not_acceptable("no RTP/AVP audio stream offered")
+        raise _not_acceptable("no RTP/AVP audio stream offered" if security == PLAIN
+                              else "no audio stream offered that we can take (plain, or with keys we support)")
     body = SessionDescription(
         origin=offer.origin,
         session_name="voxcenter",
         connection=Connection(local_address, _addr_type(local_address)),
         times=tuple(t for t in offer.times if t.startswith("t=")) or ("t=0 0",),
+        attributes=(Attribute("ice-lite"),) if negotiated.ice_dtls is not None else (),
         media=tuple(answer_media),
     )
     return _with_origin(body, previous, session_id, local_address), negotiated
@@ -252,8 +312,12 @@ def create_offer(
     telephone_event_payload_type: int | None = 101,
     ptime: int = DEFAULT_PTIME,
     rtcp_mux: bool = False,
+    security: Security = PLAIN,
 ) -> SessionDescription:
-    """An offer with one audio stream (RFC 3264 §5); pass ``previous`` for a re-offer (hold, unhold, §8)."""
+    """An offer with one audio stream (RFC 3264 §5); pass ``previous`` for a re-offer (hold, unhold, §8).
+
+    With ``security.ice_dtls`` the stream is WebRTC's (UDP/TLS/RTP/SAVPF, ICE-lite, rtcp-mux); else with
+    ``security.sdes`` it is RTP/SAVP with our key in ``a=crypto``; else plain RTP/AVP."""
     if not codecs:
         raise LocalProtocolError("create_offer needs at least one codec")
     formats: list[str] = []
@@ -272,14 +336,25 @@ def create_offer(
         attributes.append(Attribute("rtpmap", f"{telephone_event_payload_type} {TELEPHONE_EVENT}/8000"))
         attributes.append(Attribute("fmtp", f"{telephone_event_payload_type} 0-15"))
     attributes.append(Attribute("ptime", str(ptime)))
+    proto = "RTP/AVP"
+    if security.ice_dtls is not None:
+        proto, rtcp_mux = "UDP/TLS/RTP/SAVPF", True
+    elif security.sdes is not None:
+        proto = "RTP/SAVP"
     if rtcp_mux:
         attributes.append(Attribute("rtcp-mux"))
     attributes.append(Attribute(direction.value))
-    media = MediaDescription("audio", local_port, "RTP/AVP", tuple(formats), attributes=tuple(attributes))
+    if security.ice_dtls is not None:
+        attributes.extend(security.ice_dtls.attributes(local_address, local_port))
+        attributes.append(Attribute("mid", "0"))
+    elif security.sdes is not None:
+        attributes.append(security.sdes.attribute())
+    media = MediaDescription("audio", local_port, proto, tuple(formats), attributes=tuple(attributes))
     body = SessionDescription(
         origin=Origin("-", "0", 0, local_address),
         session_name="voxcenter",
         connection=Connection(local_address, _addr_type(local_address)),
+        attributes=(Attribute("ice-lite"),) if security.ice_dtls is not None else (),
         media=(media,),
     )
     return _with_origin(body, previous, session_id, local_address)
@@ -297,7 +372,24 @@ def accept_answer(offer: SessionDescription, answer: SessionDescription) -> Nego
     for index, (ours, theirs) in enumerate(zip(offer.media, answer.media, strict=True)):
         if ours.media != theirs.media:
             raise _not_acceptable(f"m= line {index + 1} is {theirs.media!r} in the answer, {ours.media!r} in the offer")
-        if ours.media != "audio" or ours.port == 0 or theirs.port == 0 or theirs.proto not in RTP_PROFILES:
+        if ours.media != "audio" or ours.port == 0 or theirs.port == 0:
+            continue
+        if theirs.proto != ours.proto and not {theirs.proto, ours.proto} <= RTP_PROFILES:
+            raise _not_acceptable(f"answer m= line {index + 1} is {theirs.proto}, we offered {ours.proto}")
+        their_sdes: Sdes | None = None
+        their_dtls: IceDtls | None = None
+        if ours.proto in SDES_PROFILES:
+            offered_tags = {a.value.split()[0]: a.value.split()[1] for a in ours.attributes
+                            if a.name == "crypto" and a.value and len(a.value.split()) > 1}
+            their_sdes = next((c for c in usable_crypto(theirs) if offered_tags.get(str(c.tag)) == c.suite), None)
+            if their_sdes is None:
+                raise _not_acceptable(f"answer m= line {index + 1} has no a=crypto for a suite we offered")
+        elif ours.proto in DTLS_PROFILES:
+            their_dtls = remote_ice_dtls(answer, theirs)
+            if their_dtls is None or their_dtls.setup != "active":
+                raise _not_acceptable(f"answer m= line {index + 1} lacks ICE credentials, a SHA-256 fingerprint "
+                                      "or a=setup:active")
+        elif theirs.proto not in RTP_PROFILES:
             continue
         offered = list(ours.rtpmaps().values())
         rtpmaps = theirs.rtpmaps()
@@ -320,11 +412,13 @@ def accept_answer(offer: SessionDescription, answer: SessionDescription) -> Nego
         if any(o.encoding.lower() == TELEPHONE_EVENT for o in offered):
             event = next((r for r in rtpmaps.values() if r.same_format(TELEPHONE_EVENT, voice.clock_rate, 1)), None)
         mux = ours.rtcp_mux and theirs.rtcp_mux
+        if their_dtls is not None and not mux:
+            raise _not_acceptable(f"answer m= line {index + 1} does not multiplex RTCP (a=rtcp-mux)")
         rtcp_address, rtcp_port = _rtcp_target(theirs, connection.host, mux)
         direction = offer.direction_for(ours).limit(answer.direction_for(theirs).reversed())
         return NegotiatedMedia(
             index, connection.host, theirs.port, rtcp_address, rtcp_port, mux, voice.encoding, voice.payload_type,
             voice.clock_rate, voice.channels, event.payload_type if event else None,
-            _ptime(answer, theirs, ours.ptime or DEFAULT_PTIME), direction,
+            _ptime(answer, theirs, ours.ptime or DEFAULT_PTIME), direction, their_sdes, their_dtls,
         )
     raise _not_acceptable("answer accepted no audio stream")

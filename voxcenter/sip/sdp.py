@@ -26,6 +26,12 @@ MAX_MEDIA = 64
 
 RTP_PROFILES = frozenset({"RTP/AVP", "RTP/AVPF"})
 """Transport protocols we terminate (plain RTP; RTP/AVPF is RTP/AVP plus feedback we may ignore)."""
+SDES_PROFILES = frozenset({"RTP/SAVP", "RTP/SAVPF"})
+"""SRTP keyed in the SDP itself (``a=crypto``, RFC 4568): accepted when the signalling is encrypted."""
+DTLS_PROFILES = frozenset({"UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF"})
+"""SRTP keyed by a DTLS handshake on the media path (RFC 5764, WebRTC)."""
+RTP_FORMATS = RTP_PROFILES | SDES_PROFILES | DTLS_PROFILES
+"""Profiles whose m= formats are RTP payload type numbers."""
 
 # RFC 3551 §6, table 4: static payload types usable without an rtpmap line.
 STATIC_PAYLOAD_TYPES: dict[int, tuple[str, int, int]] = {
@@ -196,7 +202,7 @@ class MediaDescription:
     @property
     def payload_types(self) -> tuple[int, ...]:
         """The formats as RTP payload type numbers (RTP profiles only; checked at parse time)."""
-        if self.proto not in RTP_PROFILES:
+        if self.proto not in RTP_FORMATS:
             return ()
         return tuple(int(f) for f in self.formats)
 
@@ -423,7 +429,7 @@ def _parse_media_line(value: str) -> MediaDescription:
     port_part, slash, count_part = port_text.partition("/")
     if not port_part.isdigit() or int(port_part) > 65535 or (slash and not count_part.isdigit()):
         raise _bad(f"malformed port in m= line: {value!r}")
-    if proto in RTP_PROFILES and not all(f.isdigit() and int(f) <= 127 for f in formats):
+    if proto in RTP_FORMATS and not all(f.isdigit() and int(f) <= 127 for f in formats):
         raise _bad(f"RTP payload types must be numbers 0..127: {value!r}")
     return MediaDescription(media, int(port_part), proto, tuple(formats), int(count_part) if slash else None)
 

@@ -22,7 +22,7 @@ import ipaddress
 
 from voxcenter.sip.errors import RemoteProtocolError
 from voxcenter.sip.sdp import (
-    RTP_PROFILES,
+    RTP_FORMATS,
     TELEPHONE_EVENT,
     MediaDescription,
     RtpMap,
@@ -62,7 +62,7 @@ def check_description(description: SessionDescription) -> None:
 
 
 def _check_attributes(media: MediaDescription, where: str) -> None:
-    rtp = media.proto in RTP_PROFILES
+    rtp = media.proto in RTP_FORMATS
     meanings: dict[int, RtpMap] = {}
     for attribute in media.attributes:
         if attribute.name not in ("rtpmap", "fmtp"):
