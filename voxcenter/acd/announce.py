@@ -6,10 +6,12 @@ Rules (tested in ``tests/acd``):
 - a position never goes backwards: if a higher-priority caller overtook, say nothing until the
   position is back at or below the last one told;
 - nothing is said when it would sound the same as last time (same position, same "more than",
-  same estimate in started minutes);
+  same estimate in started minutes, or no estimate to say);
 - positions above the queue's limit are said as "more than N";
-- an estimate higher than the last one told is capped at it, unless staffing fell meanwhile,
-  in which case the higher figure is said with its reason (``estimate.announceable_ewt``).
+- the estimate is worked out afresh each time; one higher than what is left of the last one told
+  (that figure less the time since) is said only with its reason (staffing fell, or the caller
+  already waited longer than told), otherwise nothing is said about time
+  (``estimate.announceable_ewt``).
 """
 
 from __future__ import annotations
@@ -47,21 +49,24 @@ def spoken(position: int, ewt: float | None, limit: int) -> Spoken:
 class AnnouncementMemory:
     """What one caller was last told in its current queue."""
 
-    __slots__ = ("ewt", "position", "said", "staffed")
+    __slots__ = ("ewt", "position", "said", "staffed", "told_at")
 
-    def __init__(self, position: int, ewt: float | None, staffed: int, limit: int) -> None:
+    def __init__(self, position: int, ewt: float | None, staffed: int, limit: int, now: float) -> None:
         self.position = position
         self.ewt = ewt
+        self.told_at = now
         self.staffed = staffed
         self.said = spoken(position, ewt, limit)
 
-    def next(self, position: int, fresh_ewt: float | None, staffed: int, limit: int) -> Said | None:
+    def next(self, position: int, fresh_ewt: float | None, staffed: int, limit: int, now: float) -> Said | None:
         """The announcement due now, or None for silence; remembers what is said."""
         if position == 1 or position > self.position:
             return None
-        capped = announceable_ewt(fresh_ewt, self.ewt, staffed, self.staffed)
+        capped = announceable_ewt(fresh_ewt, self.ewt, now - self.told_at, staffed, self.staffed)
         heard = spoken(position, capped.ewt, limit)
-        if heard == self.said:
-            return None
-        self.position, self.ewt, self.staffed, self.said = position, capped.ewt, staffed, heard
+        if heard == self.said or (capped.ewt is None and heard[:2] == self.said[:2]):
+            return None  # (nothing about time to say, and the same position: nothing new)
+        self.position, self.staffed, self.said = position, staffed, heard
+        if capped.ewt is not None:  # (a silence about time keeps the promise made)
+            self.ewt, self.told_at = capped.ewt, now
         return Said(heard[0], heard[1], capped.ewt, capped.reason)

@@ -195,8 +195,9 @@ class QueuePolicy:
     """Consecutive no-answers after which an agent is paused; None never."""
     default_handle_time: float = 180.0
     """Handle time assumed by the wait estimate before any call was measured."""
-    handle_time_smoothing: float = 0.1
-    """EWMA factor of the measured handle time (0..1]."""
+    handle_time_smoothing: float = 0.005
+    """Handle time of the wait estimate: the plain mean of the first ``1 / smoothing`` calls (the prior counted
+    as one), then an exponential average with this factor (0..1]; 0.005 follows about the last 200 calls."""
 
     def __post_init__(self) -> None:
         if not self.name:

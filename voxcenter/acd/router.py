@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from voxcenter.acd.agents import PRESENT, Agent, AgentInput, AgentState
 from voxcenter.acd.announce import AnnouncementMemory
 from voxcenter.acd.dispatch import assign
-from voxcenter.acd.estimate import ewma
+from voxcenter.acd.estimate import AbandonRate, SteadyMean
 from voxcenter.acd.events import (
     Announce,
     Bridge,
@@ -201,7 +201,7 @@ class Router(RouterState):
         agent.talk_time += talk
         wrapup = agent.profile.wrapup if agent.profile.wrapup is not None else policy.wrapup
         if queue in self._handle_time:  # not for a queue a reload removed during the call
-            self._handle_time[queue] = ewma(self._handle_time[queue], talk + wrapup, policy.handle_time_smoothing)
+            self._handle_time[queue].add(talk + wrapup)
         self._decisions.append(CallCompleted(call_id, agent_id, queue, talk, ended_by))
         self._wrapping[agent_id] = (call_id, queue, talk)
         self._change(agent, AgentInput.HANGUP, now, f"call ended by {ended_by.value}")
@@ -393,12 +393,13 @@ class Router(RouterState):
             if name not in self._queues:
                 self._queues[name] = []
                 self._counters[name] = QueueCounters()
-                self._handle_time[name] = policy.default_handle_time
+                self._handle_time[name] = SteadyMean(policy.default_handle_time, policy.handle_time_smoothing)
+                self._patience[name] = AbandonRate()
                 self._handled[name] = (0, 0.0)
             elif old_policies[name] != policy:
                 self._rearm(name, old_policies[name], policy, now)
         for name in removed_queues:
-            del self._queues[name], self._counters[name], self._handled[name]
+            del self._queues[name], self._counters[name], self._handled[name], self._patience[name]
             self._last_rung.pop(name, None)
         self._update_agents(profiles, now)
         self._leave_empty_queues(now)  # a kept queue nobody logged in serves any more follows its policy
@@ -472,11 +473,12 @@ class Router(RouterState):
         if entry.first_ewt is None:
             entry.first_ewt = ewt
         position = self._position(entry)
-        entry.told = AnnouncementMemory(position, ewt, self._staffed(queue), policy.announce_position_limit)
+        entry.told = AnnouncementMemory(position, ewt, self._staffed(queue), policy.announce_position_limit, now)
         self._decisions.append(Enqueued(entry.call_id, queue, position, ewt, now))
 
     def _exit(self, entry: Entry, reason: ExitReason, now: float, short: bool) -> None:
         position = self._position(entry)
+        self._observe_wait(entry, now, abandoned=reason is ExitReason.ABANDONED)
         self._remove(entry)
         self._counters[entry.queue].record_exit(reason, short)
         self._decisions.append(
@@ -491,6 +493,7 @@ class Router(RouterState):
             target = HANGUP  # nobody to call back
         self._cancel_rings(entry, now, "caller overflowed")
         if queued and target.kind is not OverflowKind.AGENT_GROUP and target.kind is not OverflowKind.CALLBACK:
+            self._observe_wait(entry, now, abandoned=False)
             self._remove(entry)
         self._counters[entry.queue].record_exit(reason, short=False)
         self._decisions.append(Overflow(entry.call_id, entry.queue, target, reason, now - entry.joined_at))
@@ -589,6 +592,7 @@ class Router(RouterState):
         policy = self._policies[entry.queue]
         agent.calls_taken += 1
         agent.call_id = entry.call_id
+        self._observe_wait(entry, now, abandoned=False)
         self._connected[entry.call_id] = (agent_id, entry.queue, now)
         self._counters[entry.queue].record_answer(now - entry.joined_at, policy.service_level)
         self._decisions.append(
@@ -649,7 +653,8 @@ class Router(RouterState):
         if entry.callback or entry.ringing or entry.told is None:
             return
         limit = self._policies[entry.queue].announce_position_limit
-        said = entry.told.next(self._position(entry), self._estimate(entry, now), self._staffed(entry.queue), limit)
+        said = entry.told.next(self._position(entry), self._estimate(entry, now), self._staffed(entry.queue), limit,
+                               now)
         if said is not None:
             self._decisions.append(
                 Announce(entry.call_id, entry.queue, said.position, said.more_than, said.ewt, said.ewt_reason, now)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from voxcenter.acd.agents import PRESENT, STAFFED, Agent, AgentInput, AgentState
 from voxcenter.acd.dispatch import requirements, serves
-from voxcenter.acd.estimate import estimate_wait
+from voxcenter.acd.estimate import AbandonRate, SteadyMean, estimate_wait
 from voxcenter.acd.events import Decision, WrapUpEnded
 from voxcenter.acd.model import AgentProfile, ConfigError, OverflowKind, QueuePolicy
 from voxcenter.acd.ordering import order_key
@@ -53,8 +53,11 @@ class RouterState:
         self._entries: dict[str, Entry] = {}
         self._connected: dict[str, tuple[str, str, float]] = {}  # call → (agent, queue, since)
         self._counters = {name: QueueCounters() for name in self._policies}
-        self._handle_time = {name: p.default_handle_time for name, p in self._policies.items()}
-        """Smoothed handle time per queue (EWMA from the prior), what wait estimates use."""
+        self._handle_time = {name: SteadyMean(p.default_handle_time, p.handle_time_smoothing)
+                             for name, p in self._policies.items()}
+        """Smoothed handle time per queue (from the prior), what wait estimates use."""
+        self._patience = {name: AbandonRate() for name in self._policies}
+        """Hang-up rate of waiting callers per queue, what wait estimates use."""
         self._handled: dict[str, tuple[int, float]] = {name: (0, 0.0) for name in self._policies}
         """Calls wrapped up and their total handle time (talk + real wrap-up) per queue: the measured average."""
         self._wrapping: dict[str, tuple[str, str, float]] = {}
@@ -125,7 +128,7 @@ class RouterState:
             measured = HandleTime(total / calls, calls) if calls else HandleTime(prior, 0)
             result[name] = snapshot(
                 name, self._counters[name], longest, len(live), len(entries) - len(live),
-                measured, self._handle_time[name], by_state,
+                measured, self._handle_time[name].value, by_state,
             )
         return result
 
@@ -136,7 +139,7 @@ class RouterState:
             WaitingView(
                 e.call_id, e.queue, i + 1, e.priority, e.virtual_start, e.joined_at, e.callback,
                 frozenset(e.ringing), frozenset(e.tried), requirements(e, policy), e.backup_groups,
-                e.dispatchable(now),
+                e.dispatchable(now), self._estimate(e, now),
             )
             for i, e in enumerate(self._queues[queue])
         ]
@@ -268,20 +271,50 @@ class RouterState:
     def _staffed(self, queue: str) -> int:
         return sum(1 for a in self._members(queue) if a.state in STAFFED and a.reachable)
 
+    def _observe_wait(self, entry: Entry, now: float, abandoned: bool) -> None:
+        """A live caller left its queue (answered, hung up, or moved on): the hang-up rate learns from it."""
+        patience = self._patience.get(entry.queue)
+        if patience is not None and not entry.callback:
+            patience.add(now - entry.joined_at, abandoned)
+
     def _estimate(self, entry: Entry, now: float) -> float | None:
-        queue = entry.queue
-        calls_ahead = callbacks_ahead = 0
-        for other in self._queues[queue]:
-            if other is entry:
-                break
+        """THE wait estimate of a waiting entry (``estimate.py``): the agents that can take it, the callers of
+        every queue they would take first (each for the share of its agents that are among them), the
+        queue's handle time and hang-up rate."""
+        policy = self._policies[entry.queue]
+        pool = {a.agent_id for a in self._agents.values()
+                if a.state in STAFFED and a.reachable and serves(a, entry, policy)}
+        free = sum(1 for agent_id in pool if self._agents[agent_id].ringable)
+        key = order_key(entry, policy.discipline, policy.weight, now)
+        staffed_by_queue: dict[str, set[str]] = {}
+        calls_ahead = callbacks_ahead = 0.0
+        for other in self._entries.values():
+            if other is entry or other.ringing or other.callback_agent is not None:
+                continue  # (an entry being rung or dialled holds its agent already)
+            other_policy = self._policies[other.queue]
+            if order_key(other, other_policy.discipline, other_policy.weight, now) >= key:
+                continue
+            share = self._share(other, other_policy, pool, staffed_by_queue)
             if other.callback:
-                callbacks_ahead += 1
+                callbacks_ahead += share
             else:
-                calls_ahead += 1
-        members = self._members(queue)
-        free = sum(1 for a in members if a.ringable)
-        staffed = sum(1 for a in members if a.state in STAFFED and a.reachable)
+                calls_ahead += share
         return estimate_wait(
-            calls_ahead, callbacks_ahead, self._counters[queue].abandon_ratio, free, staffed,
-            self._handle_time[queue],
+            calls_ahead, callbacks_ahead, free, len(pool), self._handle_time[entry.queue].value,
+            self._patience[entry.queue].rate, patient=entry.callback,
         )
+
+    def _share(self, entry: Entry, policy: QueuePolicy, pool: set[str],
+               staffed_by_queue: dict[str, set[str]]) -> float:
+        """The share of ``entry``'s staffed agents that are in ``pool`` (0 when none can take it)."""
+        if entry.request.required or entry.backup_groups:
+            eligible = {a.agent_id for a in self._agents.values()
+                        if a.state in STAFFED and a.reachable and serves(a, entry, policy)}
+        else:
+            if entry.queue not in staffed_by_queue:
+                staffed_by_queue[entry.queue] = {
+                    a.agent_id for a in self._members(entry.queue) if a.state in STAFFED and a.reachable}
+            eligible = staffed_by_queue[entry.queue]
+        if not eligible:
+            return 0.0
+        return len(eligible & pool) / len(eligible)

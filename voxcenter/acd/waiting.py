@@ -106,3 +106,5 @@ class WaitingView:
     """Backup agent groups opened to it by overflow."""
     dispatchable: bool
     """Whether an agent could be offered it now."""
+    ewt: float | None
+    """The router's wait estimate for it now, seconds (``estimate.py``); None when nobody can take it."""

@@ -6,8 +6,7 @@ Times on the loop clock never leave the process: they are turned into ages (seco
 
 from __future__ import annotations
 
-from voxcenter.acd import AgentState, QueueStats, WaitingView, estimate_wait
-from voxcenter.acd.agents import STAFFED
+from voxcenter.acd import AgentState, QueueStats, WaitingView
 from voxcenter.acd.events import ExitReason
 from voxcenter.api.control import AgentSnapshot, CallSnapshot, ControlPlane
 
@@ -53,32 +52,21 @@ def waiting_views(
 ) -> list[JsonObject]:
     """The waiting callers of one queue in queue order, with position, wait and estimated wait.
 
-    The estimate is the router's own model (``voxcenter.acd.estimate_wait``) fed with the same
-    inputs: callers and callbacks ahead, the queue's abandonment and handle time, and its
-    reachable free and staffed member agents.
+    The estimate is the router's own (``voxcenter.acd.estimate``), the one callers are told.
     """
-    free = sum(1 for a in members if a.state is AgentState.READY and a.reachable)
-    staffed = sum(1 for a in members if a.state in STAFFED and a.reachable)
-    calls_ahead = callbacks_ahead = 0
-    result: list[JsonObject] = []
-    for entry in entries:
-        ewt = estimate_wait(calls_ahead, callbacks_ahead, stats.abandon_ratio, free, staffed,
-                             stats.smoothed_handle_time)
-        result.append({
+    return [
+        {
             "call_id": entry.call_id,
             "position": entry.position,
             "priority": entry.priority,
             "wait": _seconds(now - entry.joined_at),
             "total_wait": _seconds(now - entry.virtual_start),
-            "ewt": _seconds(ewt),
+            "ewt": _seconds(entry.ewt),
             "callback": entry.callback,
             "ringing": sorted(entry.ringing),
-        })
-        if entry.callback:
-            callbacks_ahead += 1
-        else:
-            calls_ahead += 1
-    return result
+        }
+        for entry in entries
+    ]
 
 
 def queue_detail(control: ControlPlane, name: str) -> JsonObject | None:
