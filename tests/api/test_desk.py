@@ -108,6 +108,8 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
 
 
 async def test_an_agent_signs_in_with_its_phone_credentials_and_sees_only_itself(desk: Desk) -> None:
+    page = await desk.client.get("/agent")
+    assert page.status == 200 and "voxcenter agent" in await page.text()
     await desk.call("POST", "/api/desk/login", None, {"agent": "1001", "password": "nope"}, 401)
     signed = await desk.call("POST", "/api/desk/login", None, {"agent": "1001", "password": "pw-1001"})
     assert signed["agent"] == "1001" and signed["expires_in"] > 0

@@ -924,6 +924,7 @@ def create_app(
     app.router.add_get("/", wallboard)
     app.router.add_get("/wallboard", wallboard)
     app.router.add_get(WEBSOCKET_PATH, wallboard_ws)
+    app.router.add_get("/agent", desk_page)
     app.router.add_post("/api/desk/login", desk_login)
     app.router.add_post("/api/desk/logout", desk_logout)
     app.router.add_get("/api/desk", desk_state)

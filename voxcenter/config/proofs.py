@@ -96,7 +96,7 @@ PROOFS: Final[dict[str, str]] = {
     "numbers.<name>.trunk": "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
     "numbers.<name>.language": "tests/ivr/test_languages.py::test_the_customer_record_sets_the_language",
     "numbers.<name>.client":
-        "tests/api/test_desk.py::test_the_dial_plan_gives_the_desk_its_outcomes_pause_reasons_and_agents_secrets",
+        "tests/e2e/test_agent_page.py::test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call",
     "ivr.<name>[type: play].type": "tests/config/test_includes.py::test_include_as_single_name",
     "ivr.<name>[type: play].prompts":
         "tests/ivr/test_languages.py::test_a_prefix_to_an_unavailable_language_is_refused",
@@ -367,7 +367,7 @@ PROOFS: Final[dict[str, str]] = {
     "api.token": "tests/config/test_api_section.py::test_listening_beyond_loopback_needs_a_token",
     "desk": "tests/api/test_desk.py::test_the_dial_plan_gives_the_desk_its_outcomes_pause_reasons_and_agents_secrets",
     "desk.outcomes":
-        "tests/api/test_desk.py::test_the_dial_plan_gives_the_desk_its_outcomes_pause_reasons_and_agents_secrets",
+        "tests/e2e/test_agent_page.py::test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call",
 }
 """Dial-plan key (``queues.<name>.ring_timeout``) → the test that proves it."""
 

@@ -1,0 +1,263 @@
+"""The agent page in headless Chromium, with a desk phone: sign in, go ready, the screen pop, the write-up.
+
+voxcenter runs in this process on PostgreSQL with the admin API. Agent 1001's phone is baresip (answering when
+told); the caller is SIPp from the carrier with a test RTP socket that keys the menu choice and a sensitive
+account number. Ada is a known customer: an earlier call with agent 1002 and its write-up are in the records.
+Selenium drives Debian's ``chromium`` and ``chromium-driver``: the agent signs in with the phone's SIP
+credentials, goes ready with Alt+R, and while the phone rings the page shows Ada's record and history, the number
+called with its client, the IVR path, the masked account digits, the queue and the wait. Then the phone answers,
+the agent writes a note, picks an outcome and a ticket status, saves, hangs up with Alt+H and ends wrap-up with
+"Ready now"; the interaction row is in PostgreSQL, the customer's company as captured, and the history search
+finds the call by its note. The page is checked uncut at 1280 px and at tablet width (768 px).
+With ``VOXCENTER_SCREENSHOT=path`` the 1280 px screen pop is saved there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.e2e.harness import AGENT_HZ, CARRIER_IP, plan_sections, rtp_base_for_test, served, wait_for
+from tests.e2e.queue_peers import calling
+from tests.e2e.whole_call_peers import baresip_agent, fetch
+from tests.interop.audio import write_tone_wav
+from tests.interop.sipp import free_port
+from tests.reports.dataset import load
+from voxcenter.store.records import CallRecord, CustomerRecord, InteractionRecord
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(180)]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+ADA = "+33140007"
+
+UNCUT = """
+const cut = [];
+for (const node of document.querySelectorAll("body *")) {
+  if (!node.getClientRects().length || ["SCRIPT", "STYLE", "COLGROUP", "COL", "OPTION"].includes(node.tagName)) {
+    continue;
+  }
+  if (node.scrollWidth > node.clientWidth + 1) cut.push(node.tagName + "#" + node.id + ": "
+    + (node.textContent || "").trim().slice(0, 60));
+}
+return {cut, wider: document.documentElement.scrollWidth > window.innerWidth};
+"""
+
+
+def write_plan(directory: Path, database_url: str) -> tuple[Path, int]:
+    sip_port, api_port = free_port(), free_port()
+    body = textwrap.dedent(f"""\
+        trunks:
+          carrier:
+            inbound:
+              allow_from: [{CARRIER_IP}/32]
+        numbers:
+          '100': {{node: welcome, client: Acme Travel}}
+        ivr:
+          welcome:
+            type: menu
+            prompts: main-menu
+            options: {{'1': account}}
+          account:
+            type: collect
+            prompts: callback-enter-number
+            variable: account
+            min_digits: 4
+            max_digits: 4
+            sensitive: true
+            next: find
+          find: {{type: lookup, next: sales}}
+          sales: {{type: queue, queue: sales}}
+        queues:
+          sales:
+            ring_timeout: 60s
+            wrap_up: 30s
+            join_when: always
+            leave_when: never
+        agents:
+          '1001': {{name: Alice, password: pw-1001, queues: [sales]}}
+          '1002': {{name: Bob, password: pw-1002, queues: [sales]}}
+        feature_codes:
+          pause_reasons: {{'1': lunch, '2': training}}
+        desk:
+          outcomes: {{sale: Sale, info: Information given}}
+        """)
+    text = plan_sections(directory, body, sip_port=sip_port, rtp_base=rtp_base_for_test(),
+                         inactivity_timeout="60s", database_url=database_url, api_port=api_port)
+    path = directory / "voxcenter.yaml"
+    path.write_text(text)
+    return path, api_port
+
+
+def _browser() -> webdriver.Chrome:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--hide-scrollbars", "--lang=en-GB", "--window-size=1280,1000"):
+        options.add_argument(argument)
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)))
+
+
+class Page:
+    """The agent page in Chromium; every Selenium call runs in a thread (it blocks)."""
+
+    def __init__(self) -> None:
+        self.browser: webdriver.Chrome | None = None
+
+    async def run(self, action: Callable[[webdriver.Chrome], Any]) -> Any:
+        if self.browser is None:
+            self.browser = await asyncio.to_thread(_browser)
+        return await asyncio.to_thread(action, self.browser)
+
+    async def until(self, condition: Callable[[webdriver.Chrome], Any], what: str, timeout: float = 20) -> Any:
+        try:
+            return await self.run(lambda b: WebDriverWait(b, timeout).until(condition, what))
+        except TimeoutException:
+            shown = await self.run(lambda b: b.find_element(By.TAG_NAME, "body").text)
+            raise AssertionError(f"{what}: not seen within {timeout} s; the page shows:\n{shown}") from None
+
+    async def text(self, element_id: str) -> str:
+        return str(await self.run(_text(element_id)))
+
+    async def shortcut(self, key: str) -> None:
+        await self.run(lambda b: ActionChains(b).key_down(Keys.ALT).send_keys(key).key_up(Keys.ALT).perform())
+
+    async def quit(self) -> None:
+        if self.browser is not None:
+            await asyncio.to_thread(self.browser.quit)
+
+
+def _text(element_id: str) -> Callable[[webdriver.Chrome], str]:
+    """An element's text as written in the page (its textContent, spaces collapsed; not upper-cased by CSS)."""
+    return lambda b: " ".join(str(b.find_element(By.ID, element_id).get_attribute("textContent")).split())
+
+
+def _shown(element_id: str, text: str) -> Callable[[webdriver.Chrome], bool]:
+    return lambda b: text in _text(element_id)(b)
+
+
+async def _seed(url: str) -> None:
+    now = time.time()
+    await load(url, [
+        CustomerRecord(customer_id="CUSTADA", version=3, number=ADA, updated_at=now - 90000, name="Ada Lovelace",
+                       company="Analytical Engines", language="fr", priority=5),
+        CallRecord(call_id="EARLIER", version=3, node="test", direction="inbound", arrived_at=now - 86400,
+                   from_number=ADA, to_number="100", trunk="carrier", sip_call_id="x", queue="sales", agent="1002",
+                   ended_at=now - 86000, disposition="answered"),
+        InteractionRecord(interaction_id="NOTE1", version=1, call_id="EARLIER", agent="1002", at=now - 86000,
+                          customer_id="CUSTADA", number=ADA, notes="asked for the March invoice", outcome="info",
+                          ticket_status="resolved"),
+    ])
+
+
+async def test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call(
+        tmp_path: Path, pg_url: str) -> None:
+    plan, api_port = write_plan(tmp_path, pg_url)
+    voice = write_tone_wav(tmp_path / "agent.wav", AGENT_HZ, 60.0)
+    page = Page()
+    async with served(plan) as server:
+        await _seed(pg_url)
+        address = server.endpoint.address("udp")
+        registrar = f"{address.host}:{address.port}"
+        try:
+            async with baresip_agent(tmp_path, "1001", registrar, voice, answer="manual", login=False) as phone:
+                await page.run(lambda b: b.get(f"http://127.0.0.1:{api_port}/agent"))
+                await page.run(lambda b: b.find_element(By.ID, "signin-agent").send_keys("1001"))
+                await page.run(lambda b: b.find_element(By.ID, "signin-password").send_keys("wrong"))
+                await page.run(lambda b: b.find_element(By.ID, "signin-button").click())
+                await page.until(_shown("signin-error", "wrong agent or password"), "a refused sign-in")
+                await page.run(lambda b: b.find_element(By.ID, "signin-password").clear())
+                await page.run(lambda b: b.find_element(By.ID, "signin-password").send_keys("pw-1001"))
+                await page.run(lambda b: b.find_element(By.ID, "signin-button").click())
+                await page.until(_shown("me", "Alice 1001"), "signed in")
+                assert await page.text("state") == "offline"
+                reasons = await page.run(lambda b: [o.text for o in Select(
+                    b.find_element(By.ID, "pause-reason")).options])
+                assert reasons == ["lunch", "training"]
+                await page.shortcut("r")
+                await page.until(_shown("state", "ready"), "ready after Alt+R")
+                assert server.acd.router.agent_state("1001").value == "ready"
+
+                async with calling(server, tmp_path, "100", name="ada", number=ADA, hold=90) as caller:
+                    await wait_for(lambda: caller.media.peer is not None, what="the menu playing")
+                    await caller.media.press("1")
+                    await asyncio.sleep(0.5)
+                    for digit in "4242":
+                        await caller.media.press(digit)
+                        await asyncio.sleep(0.2)
+                    await phone.ctrl.wait_event("CALL_INCOMING", 20)
+                    await page.until(_shown("pop-title", "Incoming call"), "the screen pop")
+                    await page.until(_shown("previous", "asked for the March invoice"), "the customer's history")
+                    pop = {name: await page.text(f"pop-{name}") for name in (
+                        "caller", "name", "company", "language", "priority", "last-agent", "called", "queue",
+                        "waited", "ivr", "entered")}
+                    assert pop == {
+                        "caller": ADA, "name": "Ada Lovelace", "company": "Analytical Engines", "language": "fr",
+                        "priority": "5", "last-agent": "1002", "called": "100 - Acme Travel", "queue": "sales",
+                        "waited": pop["waited"], "ivr": "welcome [1] > account > find > sales",
+                        "entered": "account: ***"}, pop
+                    assert pop["waited"].endswith(" s") and "4242" not in await page.text("pop")
+                    previous = await page.text("previous")
+                    assert "Information given" in previous and "resolved" in previous and "1002" in previous
+                    for width in (1280, 768):
+                        await page.run(lambda b, w=width: b.set_window_size(w, 1000))
+                        seen = await page.run(lambda b: b.execute_script(UNCUT))
+                        assert seen == {"cut": [], "wider": False}, (width, seen)
+                    await page.run(lambda b: b.set_window_size(1280, 1000))
+                    if os.environ.get("VOXCENTER_SCREENSHOT"):
+                        await page.run(lambda b: b.save_screenshot(os.environ["VOXCENTER_SCREENSHOT"]))
+
+                    await phone.ctrl.command("accept")  # the agent answers on the desk phone
+                    await page.until(_shown("pop-title", "On the call"), "talking")
+                    await page.run(lambda b: b.find_element(By.ID, "f-company").clear())
+                    await page.run(lambda b: b.find_element(By.ID, "f-company").send_keys("Babbage & Co"))
+                    await page.run(lambda b: b.find_element(By.ID, "f-reason").send_keys("refund"))
+                    await page.run(lambda b: b.find_element(By.ID, "f-notes").send_keys(
+                        "refund promised for the March invoice"))
+                    await page.run(lambda b: Select(b.find_element(By.ID, "f-outcome")).select_by_visible_text(
+                        "Sale"))
+                    await page.run(lambda b: Select(b.find_element(By.ID, "f-ticket")).select_by_value("resolved"))
+                    await page.run(lambda b: b.find_element(By.ID, "save").click())
+                    await page.until(_shown("saved", "Saved (version 1)"), "the write-up saved")
+                    await page.shortcut("h")
+                    await phone.ctrl.wait_event("CALL_CLOSED", 15)
+                    await caller.finished(30)
+                await page.until(_shown("pop-title", "Call ended"), "the call over on the page")
+                await page.until(lambda b: b.find_element(By.ID, "wrapup").is_displayed(), "the wrap-up countdown")
+                assert 0 < int(await page.text("wrapup-left")) <= 30
+                await page.run(lambda b: b.find_element(By.ID, "ready-now").click())
+                await page.until(_shown("state", "ready"), "ready again")
+                await server.writer.flush(10.0)
+
+                [cdr] = await fetch(pg_url, "select call_id, agent, disposition from calls where call_id <> 'EARLIER'")
+                assert (cdr["agent"], cdr["disposition"]) == ("1001", "answered")
+                [row] = await fetch(pg_url, "select * from interactions where call_id = $1", cdr["call_id"])
+                assert (row["agent"], row["notes"], row["outcome"], row["ticket_status"], row["reason"],
+                        row["customer_id"], row["number"]) == (
+                    "1001", "refund promised for the March invoice", "sale", "resolved", "refund", "CUSTADA", ADA)
+                [customer] = await fetch(pg_url, "select name, company, version from customers where number = $1",
+                                         ADA)
+                assert (customer["name"], customer["company"], customer["version"]) == \
+                    ("Ada Lovelace", "Babbage & Co", 4)
+
+                await page.run(lambda b: b.find_element(By.ID, "history-q").send_keys("refund promised"))
+                await page.run(lambda b: b.find_element(By.ID, "history-q").send_keys(Keys.ENTER))
+                await page.until(_shown("history-table", "refund promised for the March invoice"), "the history")
+                history = await page.text("history-table")
+                assert ADA in history and "Sale" in history and "March invoice" in history
+        finally:
+            await page.quit()
