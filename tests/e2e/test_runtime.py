@@ -27,10 +27,13 @@ async def test_caller_is_queued_and_bridged_to_a_logged_in_agent(tmp_path: Path)
             await wait_for(lambda: not server.calls)
         await server.writer.flush(5.0)
         db = tmp_path / "voxcenter.db"
-        [(disposition, queue, agent, wait, talk, hangup_by)] = query(
-            db, "select disposition, queue, agent, wait_seconds, talk_seconds, hangup_by from calls")
+        [(disposition, queue, agent, wait, talk, hangup_by, ewt)] = query(
+            db, "select disposition, queue, agent, wait_seconds, talk_seconds, hangup_by, ewt_seconds from calls")
         assert (disposition, queue, agent, hangup_by) == ("answered", "sales", "1001", "caller")
         assert wait is not None and wait >= 0 and talk is not None and talk > 0
+        # the estimate at join is kept with the call (an agent was free: no wait), as the ENTERQUEUE event says
+        [(entered,)] = query(db, "select value from call_events where event = 'ENTERQUEUE'")
+        assert ewt == entered == 0.0
         events = [row[0] for row in query(db, "select event from call_events order by at")]
         assert events.index("ENTERQUEUE") < events.index("CONNECT") < events.index("COMPLETECALLER")
         states = [row[0] for row in query(db, "select state from agent_events where agent='1001' order by at")]

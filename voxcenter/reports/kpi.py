@@ -26,6 +26,10 @@ Notation, for the calls that arrived in the interval (and, with ``queue``, enter
   out, and so is a completed one with no first dial recorded (booked before voxcenter recorded it). The target
   is the one in force when the callback was booked (``callbacks.sla_seconds``).
 * NPS = 100 × (promoters (9–10) − detractors (0–6)) ÷ surveys answered, by survey time.
+* EWT accuracy (per queue) = answered calls whose wait ``w`` was within ``max(30 s, 25 % of w)`` of the estimate
+  they were given when they joined (``calls.ewt_seconds``) ÷ answered calls that waited (w > 0) and were given
+  one: :func:`voxcenter.acd.stats.ewt_hit` and :func:`~voxcenter.acd.stats.ewt_accuracy`, the definition the
+  simulator uses too.
 
 Ratios are ``None`` when their denominator is zero. Intervals are aligned on ``utc_offset`` (seconds east of UTC)
 so that ``day`` means a local day.
@@ -39,7 +43,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from voxcenter.acd.stats import service_level
+from voxcenter.acd.stats import EWT_HIT_FLOOR, EWT_HIT_SHARE, ewt_accuracy, service_level
 from voxcenter.store.models import Base
 from voxcenter.store.types import epoch
 
@@ -230,6 +234,27 @@ class AgentRow:
 
 
 @dataclass(frozen=True, slots=True)
+class EwtRow:
+    """The wait estimate's accuracy in one queue over the period."""
+
+    queue: str
+    """Queue name."""
+    judged: int
+    """Answered calls that waited and had an estimate at join."""
+    hits: int
+    """Of those, estimates that were hits."""
+    mean_ewt: float
+    """Mean estimate at join of the judged calls, seconds."""
+    mean_wait: float
+    """Mean actual wait of the judged calls, seconds."""
+
+    @property
+    def accuracy(self) -> float | None:
+        """THE EWT accuracy (``acd.stats.ewt_accuracy``)."""
+        return ewt_accuracy(self.hits, self.judged)
+
+
+@dataclass(frozen=True, slots=True)
 class WaitBand:
     """Offered calls whose wait fell in [low, high)."""
 
@@ -273,6 +298,8 @@ class Report:
     """Offered calls by wait band."""
     timezone: str = "UTC"
     """Name of the time zone the intervals are shown in (``utc_offset`` is its offset at the start)."""
+    ewt: tuple[EwtRow, ...] = field(default=())
+    """EWT accuracy per queue (queues with judged calls), by name."""
 
 
 def bucket(column: Any, seconds: int, utc_offset: float, dialect: str) -> ColumnElement[Any]:
@@ -312,7 +339,14 @@ def _call_conditions(sl_threshold: float, short_abandon: float) -> dict[str, Col
         "answered_within": and_(answered, wait <= sl_threshold),
         "abandoned_within": and_(abandoned, wait <= sl_threshold),
         "abandoned_after": and_(abandoned, wait > sl_threshold),
+        "ewt_judged": and_(answered, wait > 0.0, calls.c.ewt_seconds.is_not(None)),
     }
+
+
+def _ewt_hit(wait: ColumnElement[Any]) -> ColumnElement[bool]:
+    """SQL of ``acd.stats.ewt_hit`` on a call's estimate at join and its wait."""
+    off = func.abs(wait - calls.c.ewt_seconds)
+    return or_(off <= EWT_HIT_FLOOR, off <= EWT_HIT_SHARE * wait)
 
 
 async def build_report(
@@ -436,6 +470,18 @@ async def build_report(
         .where(in_period, cond["offered"])
         .group_by(band)
     )
+    ewt_query = (
+        select(
+            calls.c.queue,
+            func.count().label("judged"),
+            _count(_ewt_hit(wait)).label("hits"),
+            func.avg(calls.c.ewt_seconds).label("mean_ewt"),
+            func.avg(wait).label("mean_wait"),
+        )
+        .where(in_period, cond["ewt_judged"])
+        .group_by(calls.c.queue)
+        .order_by(calls.c.queue)
+    )
     by_bucket: dict[float, dict[str, Any]] = {}
     async with engine.connect() as conn:
         for query in (call_query, cb_query, sv_query):
@@ -452,6 +498,8 @@ async def build_report(
             for r in (await conn.execute(agent_query)).all()
         )
         band_counts = {int(r.band): r for r in (await conn.execute(wait_query)).all()}
+        ewt = tuple(EwtRow(str(r.queue), int(r.judged), int(r.hits), float(r.mean_ewt), float(r.mean_wait))
+                    for r in (await conn.execute(ewt_query)).all())
     rows = tuple(_kpi_row(start_at, values) for start_at, values in sorted(by_bucket.items()))
     total = KpiRow(start=start)
     for row in rows:
@@ -468,7 +516,7 @@ async def build_report(
     )
     return Report(
         start, end, queue, interval, sl_threshold, short_abandon, utc_offset, rows, total, agents, distribution,
-        timezone,
+        timezone, ewt,
     )
 
 

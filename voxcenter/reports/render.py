@@ -154,6 +154,13 @@ def report_table(report: Report) -> str:
                   "-" if a.nps is None else f"{a.nps:.0f}"] for a in report.agents],
             )
         )
+    if report.ewt:
+        parts.append(_table(
+            ["queue", "EWT judged", "hits", "EWT accuracy", "mean EWT", "mean wait"],
+            [[e.queue, str(e.judged), str(e.hits), _pct(e.accuracy), _secs(e.mean_ewt), _secs(e.mean_wait)]
+             for e in report.ewt],
+        ) + "\nEWT accuracy: answered calls whose wait w was within max(30 s, 25 % of w) of the estimate given when "
+            "they joined ÷ answered calls that waited")
     parts.append(
         _table(
             ["wait", "answered", "abandoned", "other*"],
@@ -223,6 +230,10 @@ def report_json(report: Report) -> str:
         "wait_distribution": [
             {"low": b.low, "high": b.high, "answered": b.answered, "abandoned": b.abandoned, "other": b.other}
             for b in report.wait_distribution
+        ],
+        "ewt": [
+            {"queue": e.queue, "judged": e.judged, "hits": e.hits, "accuracy": e.accuracy, "mean_ewt": e.mean_ewt,
+             "mean_wait": e.mean_wait} for e in report.ewt
         ],
     }
     return json.dumps(document, indent=2) + "\n"

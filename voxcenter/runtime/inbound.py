@@ -96,6 +96,7 @@ class InboundCall(Conversation):
         self.queued = False
         self.callback_booked = False
         self.callback_offered = False
+        self.ewt_recorded = False
         self.agent_id: str | None = None
         self.agent_leg: LegMedia | None = None
         self.agent_session: SipSession | None = None
@@ -371,6 +372,9 @@ class InboundCall(Conversation):
     def enqueued(self, decision: Enqueued) -> None:
         """The router took the caller into a queue (also after an overflow to another queue)."""
         self.queue = decision.queue
+        if not self.ewt_recorded:  # the estimate at join, judged against the wait (EWT accuracy in reports)
+            self.ewt_recorded = True
+            self.log.update(ewt_seconds=decision.ewt)
         self.log.event("ENTERQUEUE", queue=decision.queue, value=decision.ewt,
                        data={"position": decision.position})
         logger.info("call.queued", queue=decision.queue, position=decision.position,

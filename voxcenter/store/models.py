@@ -49,6 +49,7 @@ class Call(Base):
     agent_answered_at: Mapped[float | None] = mapped_column(Timestamp)
     ended_at: Mapped[float | None] = mapped_column(Timestamp)
     wait_seconds: Mapped[float | None] = mapped_column(Seconds)
+    ewt_seconds: Mapped[float | None] = mapped_column(Seconds)
     talk_seconds: Mapped[float] = mapped_column(Seconds)
     hold_seconds: Mapped[float] = mapped_column(Seconds)
     wrapup_seconds: Mapped[float] = mapped_column(Seconds)

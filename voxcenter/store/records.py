@@ -113,6 +113,8 @@ class CallRecord:
     """When the call ended (``None`` while it is in progress)."""
     wait_seconds: float | None = None
     """Actual wait in queue (entry to agent answer, or to abandon)."""
+    ewt_seconds: float | None = None
+    """The wait estimate given when the call first joined a queue (None: none given, e.g. nobody staffed)."""
     talk_seconds: float = 0.0
     """Time talking with an agent (excluding hold)."""
     hold_seconds: float = 0.0
