@@ -25,7 +25,7 @@ def test_valid_file_prints_summary() -> None:
     args = _parse(["check", "--no-prompts", str(ROOT / "config" / "voxcenter.yaml")])
     assert run_check(args, out, err) == 0
     assert err.getvalue() == ""
-    assert "OK: 3 numbers, 16 IVR nodes, 3 queues, 3 agents" in out.getvalue()
+    assert "OK: 3 numbers, 17 IVR nodes, 3 queues, 3 agents" in out.getvalue()
 
 
 def test_broken_file_lists_errors_and_fails(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,7 +35,12 @@ def test_broken_file_lists_errors_and_fails(monkeypatch: pytest.MonkeyPatch) -> 
     lines = err.getvalue().splitlines()
     assert lines[0] == "references.yaml:2:17: number 100 is routed to unknown IVR node 'mian' (did you mean 'main'?)"
     assert lines[-1] == "references.yaml: 9 errors, refused"
-    assert out.getvalue() == "references.yaml:20:3: warning: node 'lonely' is unreachable from any number\n"
+    assert out.getvalue().splitlines() == [
+        "references.yaml:20:3: warning: node 'lonely' is unreachable from any number",
+        "references.yaml:23:3: warning: queue 'sales' hangs up on a waiting caller when no agent is logged in "
+        "(join_when, leave_when) (callers of node 'sales'): give it overflow.empty (a mailbox, a callback, another "
+        "queue or a node)",
+    ]
 
 
 def test_main_entry(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

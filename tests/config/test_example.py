@@ -111,9 +111,9 @@ def test_with_prompt_files_present(tmp_path: Path, example: Config) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(config_dir / "voxcenter.yaml")
     lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
-    line, french = lines.index("    prompts: goodbye") + 1, lines.index("      2: fr") + 1
-    # The missing prompt, and what makes a caller reach it in French (the language menu's key 2).
+    line, lookup = lines.index("    prompts: goodbye") + 1, lines.index("  vip-line:") + 1
+    # The missing prompt, and what makes a caller reach it in French first: a VIP caller's customer record.
     assert [(issue.line, issue.message) for issue in caught.value.errors] == [
         (line, "prompt 'goodbye' is missing: no ../prompts/fr/goodbye.wav (nor .mp3, .flac, .ogg); fr is reached "
-               f"through key 2 of language node 'choose-language' at {config_dir / 'voxcenter.yaml'}:{french}:7")
+               f"through the customer record of lookup node 'vip-line' at {config_dir / 'voxcenter.yaml'}:{lookup}:3")
     ]

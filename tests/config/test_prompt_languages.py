@@ -77,7 +77,8 @@ def test_a_prompt_missing_in_a_reachable_language_is_an_error_that_says_what_rea
     lookup = f"{path}:{line_of('  english: {type: lookup, next: known}')}:3"
     prefix_line = line_of("  caller_languages: {'+48': pl}")
     prefix = f"{path}:{prefix_line}:22"
-    assert [(issue.severity, issue.line, issue.column, issue.message) for issue in issues] == [
+    assert [(issue.severity, issue.line, issue.column, issue.message) for issue in issues
+            if issue.severity == "error"] == [
         # 'hello' exists in en and lv, where 'latvian' plays it; after the lookup any language can be current.
         ("error", line_of("  known: {type: play, prompts: hello}"), 23,
          "prompt 'hello' is missing: no prompts/pl/hello.wav, prompts/hr/hello.wav (nor .mp3, .flac, .ogg); "

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,3 +124,30 @@ async def test_baresip_caller_takes_timeout_invalid_french_then_operator(tmp_pat
     assert events_named(events, "ENTERQUEUE")
     [(queue, from_number)] = query(db, "select queue, from_number from calls")
     assert (queue, from_number) == ("support", "1001")
+
+
+async def test_key_0_with_no_support_agent_logged_in_leaves_a_message_and_is_never_hung_up(tmp_path: Path) -> None:
+    def as_shipped(plan: Any) -> None:  # the example's own join and leave rules: nobody logged in, JOINEMPTY
+        for queue in plan["queues"].values():
+            del queue["join_when"], queue["leave_when"]
+
+    stream = caller_stream(tone(440.0, 2.5), "0", first_digit_at=0.8, tail=0.2)
+    write_pcap(tmp_path / "caller_dtmf.pcap", stream.datagrams)
+    plan = example_plan(tmp_path, sip_port=free_port(), rtp_base=rtp_base_for_test(), change=as_shipped)
+    async with served(plan) as server:
+        address = server.endpoint.address("udp")
+        # The caller hangs up by itself after 3.5 s: a BYE from voxcenter before that fails the scenario.
+        result = await run_sipp(
+            "uac_pcap_dtmf.xml", f"{address.host}:{address.port}", tmp_path, service="100", local_ip=CARRIER_IP,
+            extra=["-mi", CARRIER_IP, "-mp", str(free_port())], timeout=20,
+        )
+        assert result.successful == 1 and result.failed == 0, result.describe()
+        await wait_for(lambda: not server.calls, 10.0, "the call's end")
+        assert await server.writer.flush(10.0)
+    db = tmp_path / "voxcenter.db"
+    events = timeline(db)
+    names = [event for event, _ in events]
+    nodes = [data["node"] for data in events_named(events, "node")]
+    assert "JOINEMPTY" in names and nodes == ["main", "operator", "support-message"], events
+    [(hangup_by,)] = query(db, "select hangup_by from calls")
+    assert hangup_by == "caller"

@@ -28,6 +28,7 @@ from voxcenter.config.ivr_nodes import (
 )
 from voxcenter.config.reach import language_reach
 from voxcenter.config.schema import Config
+from voxcenter.config.stranding import strandings
 from voxcenter.media.prompts import EXTENSIONS as PROMPT_EXTENSIONS
 from voxcenter.sip.certificates import certificate_validity
 
@@ -396,6 +397,13 @@ def _check_reachable(c: _Context) -> Iterator[ConfigIssue]:
             yield c.warning(("ivr", node_id), f"node {node_id!r} is unreachable from any number")
 
 
+def _check_strandings(c: _Context) -> Iterator[ConfigIssue]:
+    if c.invalid:
+        return  # a refused entry may be the exit that was meant
+    for stranding in strandings(c.config):
+        yield c.warning(stranding.path, stranding.message)
+
+
 def _check_api_tokens(c: _Context) -> Iterator[ConfigIssue]:
     if "api" in c.invalid.sections or "agents" in c.invalid.sections:
         return
@@ -418,5 +426,6 @@ CHECKS: tuple[Callable[[_Context], Iterator[ConfigIssue]], ...] = (
     _check_api_tokens,
     _check_prompts,
     _check_reachable,
+    _check_strandings,
 )
 """Every pass-3 check, in the order their problems are listed (before sorting by position)."""

@@ -12,6 +12,8 @@ say *why* a prompt must exist in it.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from voxcenter.config.issues import Path_
@@ -78,24 +80,32 @@ def language_reach(config: Config) -> LanguageReach:
     """The languages of every reachable node and queue (see the module docstring)."""
     reach = LanguageReach()
     pending: dict[str, Reasons] = {}
-    for node_id, languages in _starting(config).items():
+    order: deque[str] = deque()  # first in, first out: the reason kept is the one found first from the numbers
+
+    def send(node_id: str, languages: Reasons) -> None:
+        if node_id not in pending:
+            order.append(node_id)
         _merge(pending.setdefault(node_id, {}), languages)
-    while pending:
-        node_id, languages = pending.popitem()
+
+    for node_id, languages in _starting(config).items():
+        send(node_id, languages)
+    while order:
+        node_id = order.popleft()
+        languages = pending.pop(node_id)
         node = config.ivr.get(node_id)
         if node is None or not _merge(reach.nodes.setdefault(node_id, {}), languages):
             continue
         leaving = _after(config, node_id, reach.nodes[node_id])
         for _, target in node.targets():
-            _merge(pending.setdefault(target, {}), leaving)
+            send(target, leaving)
         queue = node.queue if isinstance(node, QueueNode | CallbackNode | OperatorNode) else None
         if queue is not None and queue in config.queues:
-            _enter_queue(config, reach, queue, leaving, pending)
+            _enter_queue(config, reach, queue, leaving, send)
     return reach
 
 
 def _enter_queue(config: Config, reach: LanguageReach, name: str, languages: Reasons,
-                 pending: dict[str, Reasons]) -> None:
+                 send: Callable[[str, Reasons], None]) -> None:
     queue = config.queues[name]
     if not _merge(reach.queues.setdefault(name, {}), languages):
         return
@@ -104,11 +114,11 @@ def _enter_queue(config: Config, reach: LanguageReach, name: str, languages: Rea
         if target is None:
             continue
         if target.node is not None:
-            _merge(pending.setdefault(target.node, {}), reach.queues[name])
+            send(target.node, reach.queues[name])
         if target.queue is not None and target.queue in config.queues:
-            _enter_queue(config, reach, target.queue, reach.queues[name], pending)
+            _enter_queue(config, reach, target.queue, reach.queues[name], send)
     if queue.survey is not None:
-        _merge(pending.setdefault(queue.survey.node, {}), reach.queues[name])
+        send(queue.survey.node, reach.queues[name])
 
 
 __all__ = ["LanguageReach", "Reasons", "language_reach"]
