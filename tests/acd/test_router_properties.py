@@ -4,6 +4,7 @@
 - no agent is rung for two calls at once; a ringing agent is rung by exactly one entry;
 - an unreachable phone is never rung;
 - no free agent is left idle next to a waiting caller it could take (work conservation);
+- an agent of a higher penalty is rung only when nobody of a lower one is free for the call;
 - order is respected across queues: no caller ahead of a rung one is left waiting for that agent;
 - announced positions never go backwards; an announced estimate grows only with a reason;
 - every call is accounted for, and once agents are available every caller is served or exits.
@@ -47,20 +48,20 @@ from .driver import Harness
 QUEUES = [
     QueuePolicy("q1", discipline=Discipline.PRIORITY, max_wait=200.0, announce_every=20.0,
                 on_timeout=OverflowTarget(OverflowKind.QUEUE, "q2"), callback_offer_after=50.0, autopause_after=2,
-                callback_max_wait=300.0,
-                wrapup=5.0),
+                callback_max_wait=300.0, backup_group="helpers", backup_after=40.0, announce_first=10.0,
+                strategy=Strategy.LINEAR, wrapup=5.0),
     QueuePolicy("q2", discipline=Discipline.SKILLS, weight=2.0, max_length=3, announce_every=25.0,
                 on_full=OverflowTarget(OverflowKind.CALLBACK), relaxation=(RelaxationStep(30.0, min_level=1),),
                 strategy=Strategy.FEWEST_CALLS, callback_max_attempts=2, callback_retry_delay=10.0,
-                callback_max_wait=300.0),
+                callback_max_wait=300.0, cost_aware=True, skills=(SkillRequirement("x", 1),)),
     QueuePolicy("q3", strategy=Strategy.RING_ALL, join_empty=True, announce_every=15.0, max_wait=100.0,
                 on_timeout=OverflowTarget(OverflowKind.AGENT_GROUP, "helpers"), announce_position_limit=2,
                 callback_max_wait=300.0),
 ]
 AGENTS = [
-    AgentProfile("a0", queues=frozenset({"q1", "q2"}), skills={"x": 3}),
+    AgentProfile("a0", queues=frozenset({"q1", "q2"}), skills={"x": 3}, penalties={"q1": 1}, cost=5.0),
     AgentProfile("a1", queues=frozenset({"q1"}), skills={"x": 1}, wrapup=0.0),
-    AgentProfile("a2", queues=frozenset({"q2", "q3"}), skills={"x": 5, "y": 2}),
+    AgentProfile("a2", queues=frozenset({"q2", "q3"}), skills={"x": 5, "y": 2}, weights={"q3": 3.0}),
     AgentProfile("a3", queues=frozenset({"q3"}), groups=frozenset({"helpers"})),
 ]
 Item = TypeVar("Item")
@@ -212,10 +213,15 @@ class Checker:
                 if d.new is AgentState.OFFLINE or (d.new, self.pending.get(d.agent_id)) == (AgentState.PAUSED, "pause"):
                     self.pending.pop(d.agent_id, None)
             elif isinstance(d, Enqueued):
-                self.told_position[d.call_id] = d.position
-                self.told_ewt[d.call_id] = d.ewt
+                if d.announce:
+                    self.told_position[d.call_id] = d.position
+                    self.told_ewt[d.call_id] = d.ewt
+                else:  # nothing said yet: the first announcement has no earlier one to go back on
+                    self.told_position.pop(d.call_id, None)
+                    self.told_ewt.pop(d.call_id, None)
             elif isinstance(d, Announce):
-                assert d.position <= self.told_position[d.call_id], "a position went backwards"
+                if d.call_id in self.told_position:
+                    assert d.position <= self.told_position[d.call_id], "a position went backwards"
                 self.told_position[d.call_id] = d.position
                 last = self.told_ewt.get(d.call_id)
                 if d.ewt is not None and last is not None and d.ewt > last:
@@ -244,8 +250,13 @@ class Checker:
             if v.dispatchable:
                 idle = [a for a in free if r.serves(a, v.call_id)]
                 assert not idle, f"{idle} idle while {v.call_id} waits"
+        profiles = {a.agent_id: a for a in AGENTS}
         for d in decisions:
             if isinstance(d, RingAgent) and any(w.call_id == d.call_id for w in waiting):
+                [entry] = [w for w in waiting if w.call_id == d.call_id]
+                better = [a for a in free if r.serves(a, d.call_id) and a not in entry.tried
+                          and profiles[a].penalty(d.queue) < profiles[d.agent_id].penalty(d.queue)]
+                assert not better, f"{d.agent_id} rung for {d.call_id} while {better} of a lower penalty were free"
                 key = r.order_key_of(d.call_id, now)
                 for w in waiting:
                     if w.dispatchable and r.serves(d.agent_id, w.call_id) and d.agent_id not in w.tried:

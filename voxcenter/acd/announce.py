@@ -3,6 +3,8 @@
 Rules (tested in ``tests/acd``):
 
 - the caller who is next (position 1) hears nothing: an agent is about to be offered;
+- a caller not told anything on joining (the queue's first announcement comes later) hears the
+  first announcement whatever it says;
 - a position never goes backwards: if a higher-priority caller overtook, say nothing until the
   position is back at or below the last one told;
 - nothing is said when it would sound the same as last time (same position, same "more than",
@@ -51,16 +53,24 @@ class AnnouncementMemory:
 
     __slots__ = ("ewt", "position", "said", "staffed", "told_at")
 
-    def __init__(self, position: int, ewt: float | None, staffed: int, limit: int, now: float) -> None:
+    def __init__(self, position: int, ewt: float | None, staffed: int, limit: int, now: float,
+                 told: bool = True) -> None:
         self.position = position
         self.ewt = ewt
         self.told_at = now
         self.staffed = staffed
-        self.said = spoken(position, ewt, limit)
+        self.said: Spoken | None = spoken(position, ewt, limit) if told else None
+        """What the caller heard last; None: nothing yet (the first announcement is not due on joining)."""
 
     def next(self, position: int, fresh_ewt: float | None, staffed: int, limit: int, now: float) -> Said | None:
         """The announcement due now, or None for silence; remembers what is said."""
-        if position == 1 or position > self.position:
+        if position == 1:
+            return None
+        if self.said is None:
+            heard = spoken(position, fresh_ewt, limit)
+            self.position, self.ewt, self.staffed, self.said, self.told_at = position, fresh_ewt, staffed, heard, now
+            return Said(heard[0], heard[1], fresh_ewt, None)
+        if position > self.position:
             return None
         capped = announceable_ewt(fresh_ewt, self.ewt, now - self.told_at, staffed, self.staffed)
         heard = spoken(position, capped.ewt, limit)

@@ -2,7 +2,7 @@
 
 Every dispatchable entry of every queue is visited in THE queue order (``ordering.order_key``,
 with each queue's discipline and cross-queue weight), and each is given the best eligible free
-agent (all of the best skill rank for ring-all). So an agent serving several queues is offered
+agent (all of the best tier, ``selection.best_tier``, for ring-all). So an agent serving several queues is offered
 the caller with the longest weighted wait among those it can take, and a caller no free agent
 can take does not hold up the callers behind it.
 
@@ -19,13 +19,21 @@ from collections.abc import Mapping, Set
 from voxcenter.acd.agents import Agent
 from voxcenter.acd.model import QueuePolicy, SkillRequirement
 from voxcenter.acd.ordering import order_key
-from voxcenter.acd.selection import Candidate, meets, relaxed_requirements, select_agents, skill_rank
+from voxcenter.acd.selection import (
+    Candidate,
+    meets,
+    merged_requirements,
+    relaxed_requirements,
+    select_agents,
+    skill_rank,
+)
 from voxcenter.acd.waiting import Entry
 
 
 def requirements(entry: Entry, policy: QueuePolicy) -> tuple[SkillRequirement, ...]:
-    """The entry's required skills after the relaxation steps already due."""
-    return relaxed_requirements(entry.request.required, policy.relaxation[: entry.relax_index])
+    """The entry's required skills (the queue's and the call's) after the relaxation steps already due."""
+    required = merged_requirements(policy.skills, entry.request.required)
+    return relaxed_requirements(required, policy.relaxation[: entry.relax_index])
 
 
 def serves(agent: Agent, entry: Entry, policy: QueuePolicy) -> bool:
@@ -66,11 +74,12 @@ def assign(
         needed = requirements(entry, policy)
         candidates = [
             Candidate(
-                a.agent_id, a.order, a.idle_since, a.calls_taken, a.talk_time, a.profile.weight,
-                skill_rank(a.profile, needed, entry.request.preferred, policy.cost_aware),
+                a.agent_id, a.order, a.idle_since, a.calls_taken, a.talk_time, a.profile.share(entry.queue),
+                skill_rank(a.profile, needed, entry.request.preferred), a.profile.penalty(entry.queue),
+                a.profile.cost,
             )
             for a in untried
         ]
-        chosen = select_agents(candidates, policy.strategy, rng, last_rung.get(entry.queue))
+        chosen = select_agents(candidates, policy.strategy, rng, last_rung.get(entry.queue), policy.cost_aware)
         result.append((entry, [available.pop(c.agent_id) for c in chosen]))
     return result

@@ -67,6 +67,9 @@ class Enqueued:
     """When."""
     queue_log: str = "ENTERQUEUE"
     """Asterisk queue_log name."""
+    announce: bool = True
+    """Tell the caller position and estimate now; False when the queue's first announcement comes later
+    (``QueuePolicy.announce_first``, an ``Announce`` then)."""
 
 
 @dataclass(frozen=True, slots=True)

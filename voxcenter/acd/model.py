@@ -126,6 +126,7 @@ DURATION_FIELDS = (
     "ring_timeout", "retry_delay", "wrapup", "max_wait", "announce_every", "service_level", "short_abandon",
     "callback_offer_after", "callback_max_wait", "callback_retry_delay", "callback_ring_time", "default_handle_time",
     "language_relaxation",
+    "backup_after", "announce_first",
 )
 """QueuePolicy fields holding seconds."""
 
@@ -164,6 +165,8 @@ class QueuePolicy:
     """Destination when no agent is logged in."""
     announce_every: float | None = 30.0
     """Seconds between position/wait announcements; None for none."""
+    announce_first: float = 0.0
+    """Seconds after joining of the first announcement; 0: the caller is told on joining (``Enqueued``)."""
     announce_position_limit: int = 10
     """Positions above this are announced as "more than N"."""
     service_level: float = 20.0
@@ -175,8 +178,14 @@ class QueuePolicy:
     language_relaxation: float | None = 0.0
     """Seconds a caller whose language is known is offered only to agents who speak it (while one of them is
     logged in and serves the call); then to any agent. 0: languages are not matched; None: never relaxed."""
+    skills: tuple[SkillRequirement, ...] = ()
+    """Skills every call of this queue requires (besides the call's own; the higher level of the two counts)."""
     cost_aware: bool = False
-    """Skills: prefer the cheapest sufficient agent (lowest level) instead of the best."""
+    """Among the free agents of the best penalty tier and skill rank, the lowest ``cost`` is offered first."""
+    backup_group: str | None = None
+    """Agent group whose agents are offered a caller too once it has waited ``backup_after`` in this queue."""
+    backup_after: float = 60.0
+    """Seconds in this queue after which ``backup_group`` is added (the caller keeps its place)."""
     callback_offer_after: float | None = None
     """Offer a callback after this many seconds of waiting; None never offers."""
     callback_max_wait: float | None = 4 * 3600.0
@@ -242,10 +251,26 @@ class AgentProfile:
     """Share under weighted-random selection."""
     languages: frozenset[str] = frozenset()
     """Languages the agent speaks; empty: any (the agent is offered callers of every language)."""
+    """Share under weighted-random selection, in a queue ``weights`` does not name."""
+    penalties: Mapping[str, int] = field(default_factory=dict)
+    """Queue → penalty of the membership (0 when absent): a higher penalty is offered a call only when no
+    agent of a lower one is free."""
+    weights: Mapping[str, float] = field(default_factory=dict)
+    """Queue → weighted-random share of the membership (``weight`` when absent)."""
+    cost: float = 0.0
+    """What an hour of this agent costs, compared by ``cost_aware`` queues (lower is offered first)."""
 
     def __post_init__(self) -> None:
         if not self.agent_id:
             raise ConfigError("an agent needs an id")
+        for queue, penalty in self.penalties.items():
+            if penalty < 0:
+                raise ConfigError(f"agent {self.agent_id!r}: penalty in {queue!r} must be >= 0")
+        for queue, share in self.weights.items():
+            if not (share > 0 and math.isfinite(share)):
+                raise ConfigError(f"agent {self.agent_id!r}: weight in {queue!r} must be > 0")
+        if not (self.cost >= 0 and math.isfinite(self.cost)):
+            raise ConfigError(f"agent {self.agent_id!r}: cost must be >= 0")
         for skill, level in self.skills.items():
             _check_level(level, f"agent {self.agent_id!r} skill {skill!r}")
         _check_duration(self.wrapup, f"agent {self.agent_id!r}: wrapup")
@@ -259,6 +284,13 @@ class AgentProfile:
     def speaks(self, language: str) -> bool:
         """Whether the agent can take a caller of ``language`` (empty: unknown, anyone can)."""
         return not language or not self.languages or language in self.languages
+    def penalty(self, queue: str) -> int:
+        """The penalty of the agent's membership of ``queue`` (0 when none is set, or as a backup)."""
+        return self.penalties.get(queue, 0)
+
+    def share(self, queue: str) -> float:
+        """The agent's weighted-random share in ``queue``."""
+        return self.weights.get(queue, self.weight)
 
 
 @dataclass(frozen=True, slots=True)

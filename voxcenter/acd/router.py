@@ -117,6 +117,7 @@ class Router(RouterState):
         entry.timeout_at = None if policy.callback_max_wait is None else start + policy.callback_max_wait
         if due_at is not None and due_at > now:
             entry.not_before = due_at
+        self._arm_backup(entry, policy, now)
         self._insert(entry, now)
         self._counters[request.queue].offered += 1
         self._dispatch(now)
@@ -340,12 +341,15 @@ class Router(RouterState):
                 self._arm_relaxation(entry, policy)
             if entry.language_until is not None and entry.language_until <= now:
                 entry.language_until = None  # any agent may take the call now
+            if entry.backup_at is not None and entry.backup_at <= now:
+                entry.backup_at = None
+                if policy.backup_group is not None:
+                    entry.backup_groups = entry.backup_groups | {policy.backup_group}
             if entry.offer_at is not None and entry.offer_at <= now:
                 entry.offer_at = None
                 self._decisions.append(OfferCallback(entry.call_id, entry.queue, self._estimate(entry, now)))
             if entry.announce_at is not None and entry.announce_at <= now:
-                assert policy.announce_every is not None
-                entry.announce_at = now + policy.announce_every
+                entry.announce_at = None if policy.announce_every is None else now + policy.announce_every
                 self._announce(entry, now)
             if entry.timeout_at is not None and entry.timeout_at <= now:
                 entry.timeout_at = None
@@ -418,11 +422,15 @@ class Router(RouterState):
                     entry.offer_at is not None or old.callback_offer_after is None):
                 after = policy.callback_offer_after
                 entry.offer_at = None if after is None else max(now, entry.joined_at + after)
-            if policy.relaxation != old.relaxation:
+            if policy.relaxation != old.relaxation or policy.skills != old.skills:
                 entry.relax_index = sum(1 for step in policy.relaxation if entry.joined_at + step.after <= now)
                 self._arm_relaxation(entry, policy)
             if policy.language_relaxation != old.language_relaxation:
                 self._arm_language(entry, policy, now)
+            if (policy.backup_group, policy.backup_after) != (old.backup_group, old.backup_after):
+                if old.backup_group is not None and old.backup_group != policy.backup_group:
+                    entry.backup_groups = entry.backup_groups - {old.backup_group}
+                self._arm_backup(entry, policy, now)
 
     def _update_agents(self, profiles: list[AgentProfile], now: float) -> None:
         wanted = {profile.agent_id for profile in profiles}
@@ -463,18 +471,24 @@ class Router(RouterState):
             return
         self._insert(entry, now)
         self._counters[queue].offered += 1
+        told = policy.announce_first <= 0
         if not entry.callback:
             entry.timeout_at = None if policy.max_wait is None else now + policy.max_wait
-            entry.announce_at = None if policy.announce_every is None else now + policy.announce_every
+            if told:
+                entry.announce_at = None if policy.announce_every is None else now + policy.announce_every
+            else:
+                entry.announce_at = now + policy.announce_first
             entry.offer_at = None if policy.callback_offer_after is None else now + policy.callback_offer_after
         self._arm_relaxation(entry, policy)
         self._arm_language(entry, policy, now)
+        self._arm_backup(entry, policy, now)
         ewt = self._estimate(entry, now)
         if entry.first_ewt is None:
             entry.first_ewt = ewt
         position = self._position(entry)
-        entry.told = AnnouncementMemory(position, ewt, self._staffed(queue), policy.announce_position_limit, now)
-        self._decisions.append(Enqueued(entry.call_id, queue, position, ewt, now))
+        entry.told = AnnouncementMemory(position, ewt, self._staffed(queue), policy.announce_position_limit, now,
+                                        told)
+        self._decisions.append(Enqueued(entry.call_id, queue, position, ewt, now, announce=told))
 
     def _exit(self, entry: Entry, reason: ExitReason, now: float, short: bool) -> None:
         position = self._position(entry)
@@ -602,7 +616,7 @@ class Router(RouterState):
     def _arm_relaxation(self, entry: Entry, policy: QueuePolicy) -> None:
         steps = policy.relaxation
         entry.relax_at = None
-        if entry.request.required and entry.relax_index < len(steps):
+        if (entry.request.required or policy.skills) and entry.relax_index < len(steps):
             entry.relax_at = entry.joined_at + steps[entry.relax_index].after
 
     def _arm_language(self, entry: Entry, policy: QueuePolicy, now: float) -> None:
@@ -615,6 +629,17 @@ class Router(RouterState):
             entry.language_until = math.inf
         else:
             entry.language_until = entry.joined_at + wait if entry.joined_at + wait > now else None
+    def _arm_backup(self, entry: Entry, policy: QueuePolicy, now: float) -> None:
+        """Open the queue's backup group to ``entry`` once it has waited ``backup_after`` in the queue (at
+        once when it has waited that long already: no backup wait, a restored callback, a reload)."""
+        entry.backup_at = None
+        if policy.backup_group is None or policy.backup_group in entry.backup_groups:
+            return
+        at = entry.joined_at + policy.backup_after
+        if at <= now:
+            entry.backup_groups = entry.backup_groups | {policy.backup_group}
+        else:
+            entry.backup_at = at
 
     def _dispatch(self, now: float) -> None:
         free = {a.agent_id: a for a in self._agents.values() if a.offerable(now)}

@@ -1,11 +1,13 @@
 """Eligibility by skills and agent selection strategies.
 
-Skills: a call requires skills at minimum levels (relaxed over time by the queue's
-relaxation steps) and may prefer others. Among eligible agents the best-skilled are
-offered first (sum of levels on required skills, then on preferred ones); with
-``cost_aware`` the cheapest sufficient agent (lowest levels) comes first instead, so
-experts stay free for calls only they can take. The queue's strategy then picks among
-agents of the same skill rank.
+Skills: a call requires skills at minimum levels (the queue's own and the call's, relaxed over
+time by the queue's relaxation steps) and may prefer others. The free eligible agents are cut
+down to one tier, then the queue's strategy picks among the tier:
+
+1. penalty: only the agents of the lowest membership penalty among the free ones (Asterisk's
+   penalty: a higher penalty is offered a call only when nobody of a lower one is free);
+2. skill rank: the best-skilled of those (sum of levels on required skills, then on preferred ones);
+3. cost, in ``cost_aware`` queues: the cheapest of those.
 """
 
 from __future__ import annotations
@@ -39,17 +41,24 @@ def meets(profile: AgentProfile, required: tuple[SkillRequirement, ...]) -> bool
     return all(profile.level(req.skill) >= req.min_level for req in required)
 
 
+def merged_requirements(
+    queue: tuple[SkillRequirement, ...], call: tuple[SkillRequirement, ...]
+) -> tuple[SkillRequirement, ...]:
+    """The queue's required skills and the call's together; a skill both name needs the higher level."""
+    levels: dict[str, int] = {}
+    for req in (*queue, *call):
+        levels[req.skill] = max(req.min_level, levels.get(req.skill, 0))
+    return tuple(SkillRequirement(skill, level) for skill, level in levels.items())
+
+
 def skill_rank(
     profile: AgentProfile,
     required: tuple[SkillRequirement, ...],
     preferred: tuple[SkillRequirement, ...],
-    cost_aware: bool,
 ) -> tuple[int, int]:
-    """Rank of an eligible agent for a call: smaller is offered first."""
+    """Rank of an eligible agent for a call: smaller is offered first (the best-skilled)."""
     required_sum = sum(profile.level(req.skill) for req in required)
     preferred_sum = sum(profile.level(p.skill) for p in preferred if profile.level(p.skill) >= p.min_level)
-    if cost_aware:
-        return (required_sum, -preferred_sum)
     return (-required_sum, -preferred_sum)
 
 
@@ -68,23 +77,41 @@ class Candidate:
     talk_time: float
     """Seconds on calls since the router started."""
     weight: float
-    """Weighted-random share."""
+    """Weighted-random share in the call's queue."""
     rank: tuple[int, int]
-    """Skill rank for this call (smaller is better); equal for all under non-skill disciplines."""
+    """Skill rank for this call (smaller is better)."""
+    penalty: int = 0
+    """Penalty of the agent's membership of the call's queue (smaller is offered first)."""
+    cost: float = 0.0
+    """The agent's cost (compared in cost-aware queues only)."""
+
+
+def best_tier(candidates: Sequence[Candidate], cost_aware: bool = False) -> list[Candidate]:
+    """The candidates of the lowest penalty, then the best skill rank, then (``cost_aware``) the lowest cost,
+    in configured order."""
+    if not candidates:
+        return []
+    best = min((c.penalty, c.rank) for c in candidates)
+    tier = [c for c in candidates if (c.penalty, c.rank) == best]
+    if cost_aware:
+        cheapest = min(c.cost for c in tier)
+        tier = [c for c in tier if c.cost == cheapest]
+    return sorted(tier, key=lambda c: c.order)
 
 
 def select_agents(
-    candidates: Sequence[Candidate], strategy: Strategy, rng: random.Random, last_rung: int | None
+    candidates: Sequence[Candidate], strategy: Strategy, rng: random.Random, last_rung: int | None,
+    cost_aware: bool = False,
 ) -> list[Candidate]:
-    """The agents to ring for one call: all of the best skill rank for ring-all, else exactly one.
+    """The agents to ring for one call: all of the best tier (``best_tier``) for ring-all, else exactly one
+    of it.
 
     ``last_rung`` is the ``order`` of the queue's last rung agent (round robin); ``rng`` is the
     router's seeded generator, so runs are reproducible.
     """
-    if not candidates:
+    tier = best_tier(candidates, cost_aware)
+    if not tier:
         return []
-    best_rank = min(c.rank for c in candidates)
-    tier = sorted((c for c in candidates if c.rank == best_rank), key=lambda c: c.order)
     if strategy is Strategy.RING_ALL:
         return tier
     if strategy is Strategy.LONGEST_IDLE:
@@ -108,7 +135,9 @@ def select_agents(
 
 __all__ = [
     "Candidate",
+    "best_tier",
     "meets",
+    "merged_requirements",
     "relaxed_requirements",
     "select_agents",
     "skill_rank",

@@ -103,7 +103,7 @@ class RouterState:
             for _, deadline in entry.ringing.values():
                 best = min(best, deadline)
             for at in (entry.timeout_at, entry.announce_at, entry.offer_at, entry.not_before, entry.relax_at,
-                       entry.language_until):
+                       entry.language_until, entry.backup_at):
                 if at is not None and at < best:
                     best = at
         for agent in self._agents.values():

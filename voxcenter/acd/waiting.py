@@ -13,6 +13,7 @@ class Entry:
 
     __slots__ = (
         "announce_at",
+        "backup_at",
         "backup_groups",
         "callback",
         "callback_agent",
@@ -49,6 +50,8 @@ class Entry:
         self.ringing: dict[str, tuple[float, float]] = {}
         self.tried: set[str] = set()
         self.backup_groups: frozenset[str] = frozenset()
+        self.backup_at: float | None = None
+        """When the queue's backup group is opened to this entry."""
         self.hops = 0
         self.not_before: float | None = None
         self.timeout_at: float | None = None

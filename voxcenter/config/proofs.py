@@ -208,7 +208,6 @@ PROOFS: Final[dict[str, str]] = {
     "queues.<name>.strategy": "tests/config/test_includes.py::test_merged",
     "queues.<name>.selection":
         "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
-    "queues.<name>.skills": "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
     "queues.<name>.ring_timeout": "tests/config/test_changes.py::test_added_removed_and_changed_agents_and_queues",
     "queues.<name>.retry_delay":
         "tests/acd/test_callback_settings.py::test_every_callback_setting_of_the_dial_plan_reaches_the_router",
@@ -229,6 +228,22 @@ PROOFS: Final[dict[str, str]] = {
     "queues.<name>.auto_pause_after":
         "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
     "queues.<name>.weight": "tests/acd/test_router.py::test_agent_in_two_queues_gets_the_longest_weighted_wait",
+    "queues.<name>.backup_group":
+        "tests/e2e/test_routing_settings.py::test_the_backup_group_is_rung_after_backup_after_and_the_callers_keep_their_places",
+    "queues.<name>.backup_after":
+        "tests/e2e/test_routing_settings.py::test_the_backup_group_is_rung_after_backup_after_and_the_callers_keep_their_places",
+    "agents.<name>.queues[].penalty":
+        "tests/e2e/test_routing_settings.py::test_linear_rings_the_lower_penalty_first_and_the_higher_one_only_when_it_is_busy",
+    "agents.<name>.queues[].weight":
+        "tests/acd/test_routing_settings.py::test_membership_weights_share_the_calls_under_weighted_random",
+    "queues.<name>.skills":
+        "tests/e2e/test_routing_settings.py::test_the_queue_skills_leave_out_the_unskilled_and_cost_aware_takes_the_cheaper_expert",
+    "queues.<name>.cost_aware":
+        "tests/e2e/test_routing_settings.py::test_the_queue_skills_leave_out_the_unskilled_and_cost_aware_takes_the_cheaper_expert",
+    "agents.<name>.cost":
+        "tests/e2e/test_routing_settings.py::test_the_queue_skills_leave_out_the_unskilled_and_cost_aware_takes_the_cheaper_expert",
+    "queues.<name>.announcements.first_after":
+        "tests/e2e/test_routing_settings.py::test_the_first_announcement_waits_first_after",
     "queues.<name>.overflow.timeout":
         "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
     "queues.<name>.overflow.timeout.queue":
@@ -243,8 +258,6 @@ PROOFS: Final[dict[str, str]] = {
         "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
     "queues.<name>.announcements.position_every":
         "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
-    "queues.<name>.announcements.first_after":
-        "tests/e2e/test_crash.py::test_kill_9_then_restart_closes_the_calls_left_open_on_postgresql",
     "queues.<name>.callback.enabled":
         "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
     "queues.<name>.callback.offer_after":
@@ -374,7 +387,6 @@ PROOFS: Final[dict[str, str]] = {
 UNPROVEN: Final[frozenset[str]] = frozenset({
     "ivr.<name>[type: set].language",
     "queues.<name>.relaxation",
-    "agents.<name>.queues[].weight",
     "sip.external_address",
     "sip.user_agent",
     "rtp.external_address",
@@ -426,8 +438,6 @@ UNPROVEN: Final[frozenset[str]] = frozenset({
     "ivr.<name>[type: survey].description",
     "ivr.<name>[type: survey].thanks_prompt",
     "ivr.<name>[type: hangup].description",
-    "queues.<name>.backup_group",
-    "queues.<name>.backup_after",
     "queues.<name>.service_level",
     "queues.<name>.overflow.full",
     "queues.<name>.overflow.empty",
@@ -439,7 +449,6 @@ UNPROVEN: Final[frozenset[str]] = frozenset({
     "agents.<name>.ha1",
     "agents.<name>.max_calls",
     "agents.<name>.follow_me",
-    "agents.<name>.queues[].penalty",
     "agents.<name>.follow_me.after",
     "agents.<name>.follow_me.confirm_key",
     "transfers.conference",

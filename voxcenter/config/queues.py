@@ -57,7 +57,7 @@ class Announcements(Model):
     position_limit: int | None = Field(default=10, ge=1)
     """Above this position say "more than N callers ahead" instead."""
     first_after: Duration = 0.0
-    """First announcement this long after joining."""
+    """The first announcement comes this long after joining (then every ``position_every``); 0: on joining."""
 
 
 class CallbackOffer(Model):
@@ -138,9 +138,14 @@ class Queue(Model):
         "random",
         "weighted-random",
     ] = "longest-idle"
-    """Which free agent rings first."""
+    """Which free agent rings first, among the free agents of the best tier: the lowest membership ``penalty``,
+    then (every strategy) the best skill match, then the lowest ``cost`` when ``cost_aware``."""
     skills: dict[Name, SkillLevel] = Field(default_factory=dict)
-    """Skills every call in this queue requires, with minimum level."""
+    """Skills every call in this queue requires, with minimum level (with the call's own required skills; a
+    skill both name needs the higher level). Relaxation steps relax them too."""
+    cost_aware: bool = False
+    """Among the free agents of the best penalty and skill match, offer the call to the lowest agent ``cost``
+    first (the queue's ``selection`` chooses among equal costs)."""
     ring_timeout: Duration = 15.0
     """How long an agent rings before the next one is tried."""
     retry_delay: Duration = 5.0
@@ -159,9 +164,10 @@ class Queue(Model):
     overflow: Overflow = Overflow()
     """Overflow target per reason."""
     backup_group: Name | None = None
-    """Agent group rung too once a caller has waited ``backup_after``."""
+    """Agent group (``groups``) whose agents are offered a caller too, in the queue's ``selection``, once it has
+    waited ``backup_after`` in this queue; the caller keeps its place."""
     backup_after: Duration = 60.0
-    """Wait after which the backup group is added."""
+    """Wait in the queue after which the backup group is added."""
     announcements: Announcements = Announcements()
     """Music and position announcements."""
     callback: CallbackOffer = CallbackOffer()
@@ -198,9 +204,10 @@ class AgentQueue(Model):
     queue: Name
     """The queue."""
     penalty: int = Field(default=0, ge=0)
-    """Agents with a lower penalty are rung first."""
+    """Penalty tier: an agent is offered a call of this queue only when no free agent of a lower penalty can
+    take it (every ``selection``; ``linear`` rings by penalty, then in file order)."""
     weight: int = Field(default=1, ge=1)
-    """Weight for ``weighted-random`` selection."""
+    """Share of the calls under ``weighted-random`` selection (``weight: 2`` is offered twice as often as 1)."""
 
 
 def _agent_queue(value: Any) -> Any:
@@ -243,6 +250,9 @@ class Agent(Model):
     """Wrap-up time overriding the queues'."""
     max_calls: int = Field(default=1, ge=1)
     """Concurrent calls the agent can hold."""
+    cost: float = Field(default=0.0, ge=0)
+    """What the agent costs (per hour, in any one unit): a ``cost_aware`` queue offers a call to the cheapest
+    of the free agents of the best skill match."""
     languages: tuple[LanguageCode, ...] = ()
     """Languages spoken (``[pl, en]``): callers of another language come to the agent only after their queue's
     ``language_relaxation``; none listed means any."""

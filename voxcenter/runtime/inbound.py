@@ -381,7 +381,7 @@ class InboundCall(Conversation):
                     ewt=None if decision.ewt is None else round(decision.ewt))
         announcements = self.config.queues[decision.queue].announcements
         words: list[str] = []
-        if announcements.announce_position or announcements.estimated_wait:
+        if decision.announce and (announcements.announce_position or announcements.estimated_wait):
             sayer = sayer_for(self.language, self.config.prompts.sayer)
             ewt = decision.ewt if announcements.estimated_wait else None
             if decision.position > 1 or ewt:

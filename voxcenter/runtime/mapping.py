@@ -15,6 +15,7 @@ from voxcenter.acd.model import (
     Discipline,
     QueuePolicy,
     RelaxationStep,
+    SkillRequirement,
     Strategy,
 )
 from voxcenter.config import Config
@@ -190,10 +191,19 @@ def queue_policies(config: Config, wall_offset: float) -> list[QueuePolicy]:
                     if announcements.announce_position or announcements.estimated_wait
                     else None
                 ),
+                announce_first=(
+                    announcements.first_after
+                    if announcements.announce_position or announcements.estimated_wait
+                    else 0.0
+                ),
                 announce_position_limit=announcements.position_limit or 1_000_000,
                 service_level=queue.service_level,
                 relaxation=relaxation,
                 language_relaxation=queue.language_relaxation,
+                skills=tuple(SkillRequirement(skill, level) for skill, level in queue.skills.items()),
+                cost_aware=queue.cost_aware,
+                backup_group=queue.backup_group,
+                backup_after=queue.backup_after,
                 callback_offer_after=queue.callback.offer_after if queue.callback.enabled else None,
                 callback_max_wait=queue.callback.expire_after,
                 callback_retry_delay=queue.callback.retry_delay,
@@ -222,6 +232,9 @@ def agent_profiles(config: Config) -> list[AgentProfile]:
             groups=frozenset(groups_of.get(extension, ())),
             wrapup=agent.wrap_up,
             languages=frozenset(agent.languages),
+            penalties={m.queue: m.penalty for m in agent.queues if m.penalty},
+            weights={m.queue: float(m.weight) for m in agent.queues},
+            cost=agent.cost,
         )
         for extension, agent in config.agents.items()
     ]

@@ -1,0 +1,218 @@
+"""Routing settings of the dial plan with real peers: backup groups, penalties, the queue's own skills,
+cost-aware routing and the delay of the first announcement.
+
+SIPp callers from the carrier (``queue_peers.calling``, their audio heard by a test socket) and the
+harness's ``AgentPhone`` softphones (digest REGISTER, ``*45``, answering). Every check reads what a peer
+saw or what the store holds (CDRs, the queue timeline, agent events).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import (
+    CARRIER_IP,
+    AgentPhone,
+    first_heard,
+    plan_sections,
+    query,
+    rtp_base_for_test,
+    served,
+    share_heard,
+    voiced_frames,
+    wait_for,
+)
+from tests.e2e.queue_peers import call_of, calling, describe, timeline
+from tests.interop.sipp import free_port
+from voxcenter.runtime.server import Server
+from voxcenter.store.types import from_iso_text
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
+
+PLAN = textwrap.dedent(f"""\
+    trunks:
+      carrier:
+        inbound:
+          allow_from: [{CARRIER_IP}/32]
+    numbers:
+      '410': {{node: vip}}
+      '411': {{node: tiers}}
+      '412': {{node: tech}}
+      '413': {{node: later}}
+    ivr:
+      vip: {{type: queue, queue: vip}}
+      tiers: {{type: queue, queue: tiers}}
+      tech: {{type: queue, queue: tech}}
+      later: {{type: queue, queue: later}}
+    queues:
+      vip:
+        ring_timeout: 10s
+        wrap_up: 0s
+        join_when: always
+        leave_when: never
+        backup_group: supervisors
+        backup_after: 2s
+        announcements: {{position_every: null}}
+      tiers:
+        selection: linear
+        ring_timeout: 10s
+        wrap_up: 0s
+        join_when: always
+        leave_when: never
+        announcements: {{position_every: null}}
+      tech:
+        strategy: skills
+        skills: {{tech: 3}}
+        cost_aware: true
+        ring_timeout: 10s
+        wrap_up: 0s
+        join_when: always
+        leave_when: never
+        announcements: {{position_every: null}}
+      later:
+        join_when: always
+        leave_when: never
+        announcements: {{first_after: 4s, position_every: null}}
+    groups:
+      supervisors: ['1019']
+    agents:
+      '1011': {{name: Mona, password: pw-1011, queues: [vip]}}
+      '1019': {{name: Sue, password: pw-1019}}
+      '1013': {{name: Pat, password: pw-1013, queues: [{{queue: tiers, penalty: 1}}]}}
+      '1014': {{name: Kim, password: pw-1014, queues: [tiers]}}
+      '1015': {{name: Lou, password: pw-1015, cost: 5, queues: [tech]}}
+      '1016': {{name: Ann, password: pw-1016, cost: 40, skills: {{tech: 4}}, queues: [tech]}}
+      '1017': {{name: Cy, password: pw-1017, cost: 20, skills: {{tech: 4}}, queues: [tech]}}
+      '1018': {{name: Vic, password: pw-1018, queues: [later]}}
+    """)
+
+
+@asynccontextmanager
+async def settings_server(tmp: Path) -> AsyncIterator[Server]:
+    path = tmp / "voxcenter.yaml"
+    path.write_text(plan_sections(tmp, PLAN, sip_port=free_port(), rtp_base=rtp_base_for_test()))
+    async with served(path) as server:
+        yield server
+
+
+def state(server: Server, agent_id: str) -> str:
+    return server.acd.router.agent_state(agent_id).value
+
+
+def waiting(server: Server, queue: str) -> int:
+    return len(server.acd.router.waiting(queue, server.acd.now()))
+
+
+async def logged_in(server: Server, stack: AsyncExitStack, *agents: str) -> list[AgentPhone]:
+    """Phones of ``agents``, registered and logged in with ``*45`` one after the other (the first is the one
+    idle longest)."""
+    address = server.endpoint.address("udp")
+    phones = []
+    for agent in agents:
+        phone = await stack.enter_async_context(AgentPhone(agent, f"pw-{agent}", address))
+        assert await phone.register() == 200
+        assert await phone.dial("*45") == 200
+        await wait_for(lambda agent=agent: state(server, agent) == "ready", what=f"{agent} ready")  # type: ignore[misc]
+        phones.append(phone)
+    return phones
+
+
+def answered_by(db: Path, number: str) -> str:
+    [(disposition, agent)] = query(db, "select disposition, agent from calls where call_id=?", call_of(db, number))
+    assert disposition == "answered", (number, disposition)
+    return str(agent)
+
+
+def offered_at(db: Path, agent: str, call_id: str) -> float:
+    """When ``agent`` was first offered (reserved for) the call."""
+    [(at,), *_] = query(db, "select at from agent_events where agent=? and call_id=? and state='reserved' "
+                            "order by at", agent, call_id)
+    return from_iso_text(at)
+
+
+async def test_the_backup_group_is_rung_after_backup_after_and_the_callers_keep_their_places(tmp_path: Path) -> None:
+    async with settings_server(tmp_path) as server, AsyncExitStack() as stack:
+        [sue] = await logged_in(server, stack, "1019")  # a supervisor: in the backup group, no queue of hers
+        first = await stack.enter_async_context(calling(server, tmp_path, "410", name="first", number="0841000001"))
+        await wait_for(lambda: waiting(server, "vip") == 1, what="the first caller waiting")
+        second = await stack.enter_async_context(
+            calling(server, tmp_path, "410", name="second", number="0841000002"))
+        await wait_for(lambda: len(sue.calls) == 1 and state(server, "1019") == "on-call", what="Sue on the first")
+        assert waiting(server, "vip") == 1  # the second caller waits on, first in line now
+        await sue.calls[0].hangup()
+        assert (await first.finished()).successful == 1
+        await wait_for(lambda: len(sue.calls) == 2 and state(server, "1019") == "on-call", what="Sue on the second")
+        await sue.calls[1].hangup()
+        assert (await second.finished()).successful == 1
+        await wait_for(lambda: not server.calls, what="calls finished")
+        await server.writer.flush(5.0)
+    db = tmp_path / "voxcenter.db"
+    assert answered_by(db, "0841000001") == answered_by(db, "0841000002") == "1019"
+    for number in ("0841000001", "0841000002"):
+        call_id = call_of(db, number)
+        [entered] = [at for event, at, *_ in timeline(db, call_id) if event == "ENTERQUEUE"]
+        assert offered_at(db, "1019", call_id) - entered >= 2.0 - 0.05  # not before backup_after
+    first_id, second_id = call_of(db, "0841000001"), call_of(db, "0841000002")
+    assert offered_at(db, "1019", first_id) < offered_at(db, "1019", second_id)
+
+
+async def test_linear_rings_the_lower_penalty_first_and_the_higher_one_only_when_it_is_busy(tmp_path: Path) -> None:
+    async with settings_server(tmp_path) as server, AsyncExitStack() as stack:
+        pat, kim = await logged_in(server, stack, "1013", "1014")  # Pat is first in the file, penalty 1
+        first = await stack.enter_async_context(calling(server, tmp_path, "411", name="first", number="0841100001"))
+        await wait_for(lambda: state(server, "1014") == "on-call", what="Kim on the first call")
+        assert pat.calls == []
+        second = await stack.enter_async_context(
+            calling(server, tmp_path, "411", name="second", number="0841100002"))
+        await wait_for(lambda: state(server, "1013") == "on-call", what="Pat on the second call")
+        await kim.calls[0].hangup()
+        await pat.calls[0].hangup()
+        assert (await first.finished()).successful == 1 and (await second.finished()).successful == 1
+        await wait_for(lambda: not server.calls, what="calls finished")
+        await server.writer.flush(5.0)
+    db = tmp_path / "voxcenter.db"
+    assert (answered_by(db, "0841100001"), answered_by(db, "0841100002")) == ("1014", "1013")
+
+
+async def test_the_queue_skills_leave_out_the_unskilled_and_cost_aware_takes_the_cheaper_expert(
+    tmp_path: Path,
+) -> None:
+    async with settings_server(tmp_path) as server, AsyncExitStack() as stack:
+        # Lou (cheapest, no tech skill) idles longest, then Ann (tech 4, cost 40), then Cy (tech 4, cost 20).
+        lou, ann, cy = await logged_in(server, stack, "1015", "1016", "1017")
+        caller = await stack.enter_async_context(calling(server, tmp_path, "412", name="tech", number="0841200001"))
+        await wait_for(lambda: state(server, "1017") == "on-call", what="Cy on the call")
+        assert lou.calls == [] and ann.calls == []
+        await cy.calls[0].hangup()
+        assert (await caller.finished()).successful == 1
+        await wait_for(lambda: not server.calls, what="calls finished")
+        await server.writer.flush(5.0)
+    db = tmp_path / "voxcenter.db"
+    assert answered_by(db, "0841200001") == "1017"
+    offered = {str(agent) for (agent,) in query(db, "select agent from agent_events where state='reserved'")}
+    assert offered == {"1017"}
+
+
+announcement, two, music = (voiced_frames(name) for name in ("caller-number", "num-2", "moh"))
+
+
+async def test_the_first_announcement_waits_first_after(tmp_path: Path) -> None:
+    async with settings_server(tmp_path) as server, AsyncExitStack() as stack:
+        await stack.enter_async_context(calling(server, tmp_path, "413", name="ahead", number="0841300001", hold=9.0))
+        await wait_for(lambda: waiting(server, "later") == 1, what="the first caller waiting")
+        second = await stack.enter_async_context(
+            calling(server, tmp_path, "413", name="second", number="0841300002", hold=9.0))
+        await wait_for(lambda: share_heard(second.media.heard, two) > 0.8, timeout=30, what="'two' heard")
+        assert (await second.finished()).successful == 1
+    heard = second.media.heard
+    said = describe(heard, ("caller-number", "num-2", "moh"))
+    start = first_heard(heard, music)
+    assert 0 <= start < first_heard(heard, announcement) < first_heard(heard, two), said
+    # Music from the start; the position only after first_after (4 s: 200 frames of 20 ms; half of it at least
+    # even if the machine dropped frames), never on joining.
+    assert first_heard(heard, announcement) - start >= 100, said
