@@ -8,13 +8,16 @@ credentials, goes ready with Alt+R, and while the phone rings the page shows Ada
 called with its client, the IVR path, the masked account digits, the queue and the wait. Then the phone answers,
 the agent writes a note, picks an outcome and a ticket status, saves, hangs up with Alt+H and ends wrap-up with
 "Ready now"; the interaction row is in PostgreSQL, the customer's company as captured, and the history search
-finds the call by its note. The page is checked uncut at 1280 px and at tablet width (768 px).
+finds the call by its note. The page is checked uncut at 1280 px and at tablet width (768 px). A local HTTP
+receiver, the dial plan's webhook, gets the call's events and the saved interaction, each signed (HMAC), the first
+one again after it answered 503.
 With ``VOXCENTER_SCREENSHOT=path`` the 1280 px screen pop is saved there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import textwrap
@@ -37,6 +40,7 @@ from tests.e2e.whole_call_peers import baresip_agent, fetch
 from tests.interop.audio import write_tone_wav
 from tests.interop.sipp import free_port
 from tests.reports.dataset import load
+from tests.runtime.webhook_receiver import Receiver
 from voxcenter.store.records import CallRecord, CustomerRecord, InteractionRecord
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(180)]
@@ -44,6 +48,7 @@ pytestmark = [pytest.mark.interop, pytest.mark.timeout(180)]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 ADA = "+33140007"
+HOOK_SECRET = "crm-shared-secret-0042"
 
 UNCUT = """
 const cut = [];
@@ -58,7 +63,7 @@ return {cut, wider: document.documentElement.scrollWidth > window.innerWidth};
 """
 
 
-def write_plan(directory: Path, database_url: str) -> tuple[Path, int]:
+def write_plan(directory: Path, database_url: str, hooks: str, ended_only: str) -> tuple[Path, int]:
     sip_port, api_port = free_port(), free_port()
     body = textwrap.dedent(f"""\
         trunks:
@@ -95,6 +100,9 @@ def write_plan(directory: Path, database_url: str) -> tuple[Path, int]:
           pause_reasons: {{'1': lunch, '2': training}}
         desk:
           outcomes: {{sale: Sale, info: Information given}}
+        webhooks:
+          - {{url: '{hooks}', secret: {HOOK_SECRET}}}
+          - {{url: '{ended_only}', secret: {HOOK_SECRET}, events: [call.ended]}}
         """)
     text = plan_sections(directory, body, sip_port=sip_port, rtp_base=rtp_base_for_test(),
                          inactivity_timeout="60s", database_url=database_url, api_port=api_port)
@@ -166,10 +174,13 @@ async def _seed(url: str) -> None:
 
 async def test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call(
         tmp_path: Path, pg_url: str) -> None:
-    plan, api_port = write_plan(tmp_path, pg_url)
     voice = write_tone_wav(tmp_path / "agent.wav", AGENT_HZ, 60.0)
     page = Page()
-    async with served(plan) as server:
+    async with Receiver(HOOK_SECRET) as hooks, Receiver(HOOK_SECRET) as ends, \
+            contextlib.AsyncExitStack() as stack:
+        hooks.statuses = [503]  # the CRM fails the first request: it comes again
+        plan, api_port = write_plan(tmp_path, pg_url, hooks.url, ends.url)
+        server = await stack.enter_async_context(served(plan))
         await _seed(pg_url)
         address = server.endpoint.address("udp")
         registrar = f"{address.host}:{address.port}"
@@ -261,3 +272,19 @@ async def test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_th
                 assert ADA in history and "Sale" in history and "March invoice" in history
         finally:
             await page.quit()
+        # The CRM heard of it all, signed: offered (tried twice), answered, the interaction saved, ended.
+        wanted = {"call.offered", "call.answered", "interaction.saved", "call.ended"}
+        await wait_for(lambda: wanted <= {r.event for r in hooks.received if r.attempt == 1} and
+                       len([r for r in hooks.received if r.event == "call.offered"]) == 2, what="the webhooks")
+        assert all(r.signed for r in hooks.received), hooks.received
+        offered = [r for r in hooks.received if r.event == "call.offered"]
+        assert [r.attempt for r in offered] == [1, 2] and offered[0].delivery == offered[1].delivery
+        data = offered[0].body["data"]
+        assert (data["caller"], data["client"], data["agent"], data["queue"], data["entered"]) == \
+            (ADA, "Acme Travel", "1001", "sales", {"account": "***"})
+        assert not any("4242" in str(r.body) for r in hooks.received)
+        [ended] = [r.body["data"] for r in hooks.received if r.event == "call.ended"]
+        [saved] = [r.body["data"] for r in hooks.received if r.event == "interaction.saved"]
+        assert (ended["disposition"], ended["agent"]) == ("answered", "1001")
+        assert (saved["call_id"], saved["outcome"]) == (ended["call_id"], "sale")
+        assert ends.events() == ["call.ended"] and ends.received[0].signed  # it asked for that event only

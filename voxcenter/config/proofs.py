@@ -379,6 +379,14 @@ PROOFS: Final[dict[str, str]] = {
     "api.port": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",
     "api.token": "tests/config/test_api_section.py::test_listening_beyond_loopback_needs_a_token",
     "desk": "tests/api/test_desk.py::test_the_dial_plan_gives_the_desk_its_outcomes_pause_reasons_and_agents_secrets",
+    "webhooks":
+        "tests/e2e/test_agent_page.py::test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call",
+    "webhooks[].url":
+        "tests/e2e/test_agent_page.py::test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call",
+    "webhooks[].secret":
+        "tests/e2e/test_agent_page.py::test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call",
+    "webhooks[].events":
+        "tests/e2e/test_agent_page.py::test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call",
     "desk.outcomes":
         "tests/e2e/test_agent_page.py::test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call",
 }

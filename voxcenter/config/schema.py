@@ -540,6 +540,22 @@ class Desk(Model):
     given}``); the page offers them and the API refuses any other code. Empty: no outcome is asked."""
 
 
+WebhookEvent = Literal["call.offered", "call.answered", "call.ended", "interaction.saved"]
+WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = ("call.offered", "call.answered", "call.ended", "interaction.saved")
+"""What a webhook may be sent on."""
+
+
+class Webhook(Model):
+    """An HTTP endpoint told of call events (a CRM, a ticket system): a signed JSON POST for each event."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
+    """Where the events are POSTed (``http://`` or ``https://``)."""
+    secret: str = Field(min_length=16)
+    """Shared secret of the HMAC-SHA256 signature in ``X-Voxcenter-Signature`` (at least 16 characters)."""
+    events: tuple[WebhookEvent, ...] = WEBHOOK_EVENTS
+    """The events sent; all of them by default."""
+
+
 class Config(Model):
     """The whole dial plan (one file and its includes), as :func:`voxcenter.config.load_config` returns it.
 
@@ -589,6 +605,8 @@ class Config(Model):
     """Admin API, wallboard and metrics."""
     desk: Desk = Desk()
     """The agent page."""
+    webhooks: tuple[Webhook, ...] = ()
+    """Endpoints told of call events, each with its secret: ``[{url, secret, events}]``."""
 
     @property
     def source(self) -> SourceMap:

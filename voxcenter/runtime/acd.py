@@ -49,6 +49,7 @@ from voxcenter.runtime.legmedia import LegMedia
 from voxcenter.runtime.livestate import VersionStamp, agent_state_record
 from voxcenter.runtime.mapping import agent_profiles, queue_policies, static_members, with_members
 from voxcenter.runtime.services import Records
+from voxcenter.runtime.webhooks import call_fields
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.registrar import BindingChange, BindingChanged
 from voxcenter.sip.session import SipSession
@@ -138,6 +139,8 @@ class AcdService:
         """CDRs of ended calls whose agent is still in wrap-up (``wrapup_seconds`` comes when it ends)."""
         self.versions = VersionStamp()
         """Versions of the agent state rows this node writes."""
+        self.events: Callable[[str, dict[str, object]], None] = lambda name, data: None
+        """Where call events go (the webhooks): ``call.offered`` and ``call.answered``; must never block."""
         self._mark_followers()
 
     def now(self) -> float:
@@ -417,6 +420,8 @@ class AcdService:
                 self.router.call_ended(decision.call_id, self.now(), Ender.CALLER)
                 return
             call.connect_agent(decision, ring.leg, ring.session)
+            self.events("call.answered", {"call_id": decision.call_id, "agent": decision.agent_id,
+                                          "queue": decision.queue, "waited": round(decision.waited, 3)})
         elif isinstance(decision, Enqueued):
             if call is not None:
                 call.enqueued(decision)
@@ -483,6 +488,10 @@ class AcdService:
         self.rings[(decision.call_id, decision.agent_id)] = ring
         caller = call.caller if call is not None else ""
         ring.task = self._spawn(self._ring_phone(ring, caller))
+        snapshot = getattr(call, "snapshot", None)
+        self.events("call.offered", {"call_id": decision.call_id, "agent": decision.agent_id,
+                                     "callback": bool(decision.callback),
+                                     **(call_fields(snapshot()) if callable(snapshot) else {"queue": decision.queue})})
 
     async def _ring_phone(self, ring: RingAttempt, caller: str) -> None:
         """INVITE the agent's registered phone; report alerting, answer or failure to the router."""

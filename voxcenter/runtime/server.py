@@ -51,6 +51,7 @@ from voxcenter.runtime.outbound import AgentCall
 from voxcenter.runtime.services import Consultations, MediaService, Records
 from voxcenter.runtime.startup import StartupError, database_reason, os_reason
 from voxcenter.runtime.supervise import Supervision
+from voxcenter.runtime.webhooks import WebhookSender, ended_fields, endpoints_of
 from voxcenter.sip.endpoint import SipEndpoint
 from voxcenter.sip.registrar import BindingChange, BindingChanged
 from voxcenter.sip.session import SipSession
@@ -144,6 +145,8 @@ class Server:
         self.records = Records(self.writer, self.node)
         self.consultations = Consultations()
         self.acd = AcdService(config, self.dialer, self.records, self.spawn)
+        self.webhooks = WebhookSender(endpoints_of(config.webhooks))
+        self.acd.events = self.webhooks.emit
         self.services = CallServices(self.media, self.dialer, self.acd, self.records, self.customers,
                                      self.consultations)
         self.supervision = Supervision(self.calls, lambda: self.config, self.media, self.dialer,
@@ -201,6 +204,7 @@ class Server:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5.0)
         self.acd.close()
+        await self.webhooks.close()
         flushed = await self.writer.close(within=10.0)
         await self.customers.close()
         logger.info("voxcenter.stopped", records_flushed=flushed)
@@ -215,7 +219,8 @@ class Server:
         try:
             control = ServerControl(self.acd, self.calls, lambda: self.config, self.reload,
                                     database_url=self.database_url, figures=self.figures,
-                                    reload_changes=lambda: self.last_reload_changes, sink=self.writer.submit)
+                                    reload_changes=lambda: self.last_reload_changes, sink=self.writer.submit,
+                                    events=self.webhooks.emit)
             self._control = control
             self._api, port = await start_api(control, settings, desk=control, monitoring=self.supervision)
         except OSError as error:
@@ -246,6 +251,7 @@ class Server:
             self.last_reload_changes = changes
             self.media.reconfigure(config)
             self.dialer.reconfigure(config)
+            self.webhooks.reconfigure(endpoints_of(config.webhooks))
             self._lookup = credential_lookup(config)
             for note in self.endpoint.update_settings(endpoint_settings(config)):
                 logger.warning("config.reload_partial", note=note)
@@ -297,6 +303,7 @@ class Server:
         finally:
             self.calls.pop(call.call_id, None)
             self.tally.call_ended(call.disposition, call.log.cdr.wait_seconds)
+            self.webhooks.emit("call.ended", ended_fields(call.log.cdr))
             if not self.calls:
                 self._drained.set()
 
