@@ -550,6 +550,9 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
     refused = await _not_theirs(request, str(row["call_id"]))
     if refused is not None:
         return refused
+    if row.get("deleted_at") is not None:
+        when = datetime.fromtimestamp(float(row["deleted_at"]), UTC).isoformat(timespec="seconds")
+        return _error(410, f"recording {recording_id!r} was deleted at {when} (recording.retention_days)")
     content_type = RECORDING_TYPES.get(str(row["format"]), "application/octet-stream")
     headers = {"Content-Disposition": f'inline; filename="{row["call_id"]}.{row["format"]}"',
                "Cache-Control": "private, no-store"}

@@ -352,6 +352,8 @@ PROOFS: Final[dict[str, str]] = {
         "tests/e2e/test_recording_control.py::test_agent_code_and_api_pause_leave_silence_where_the_timeline_says",
     "recording.resume_code":
         "tests/e2e/test_recording_control.py::test_agent_code_and_api_pause_leave_silence_where_the_timeline_says",
+    "recording.retention_days":
+        "tests/e2e/test_recording_retention.py::test_recordings_older_than_the_period_are_deleted_at_start",
     "recording.format":
         "tests/e2e/test_dialplan_ivr.py::test_sipp_caller_presses_2_then_1_and_waits_in_support_with_billing",
     "database.url": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",

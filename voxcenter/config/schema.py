@@ -407,6 +407,10 @@ class Recording(Model):
     the timeline says who paused and for how long."""
     resume_code: DialString | None = "*2"
     """Keyed by the agent during a call: the recording takes the conversation again."""
+    retention_days: Annotated[int, Field(ge=1)] | None = None
+    """Delete recordings older than this many days (checked at start and every hour): the audio goes, the
+    ``recordings`` row stays with ``deleted_at``, and the call's timeline gets ``RECORDINGDELETED``; none keeps
+    them for ever."""
 
     @model_validator(mode="after")
     def _codes_apart(self) -> Recording:

@@ -48,6 +48,7 @@ from voxcenter.runtime.livestate import VersionStamp, registration_record, resto
 from voxcenter.runtime.mailbox import Mailbox
 from voxcenter.runtime.mapping import credential_lookup, endpoint_settings, trunk_settings, trunk_users
 from voxcenter.runtime.outbound import AgentCall
+from voxcenter.runtime.retention import keep_recordings, stop_keeping
 from voxcenter.runtime.services import Consultations, MediaService, Records
 from voxcenter.runtime.startup import StartupError, database_reason, os_reason
 from voxcenter.runtime.supervise import Supervision
@@ -93,6 +94,8 @@ class Server:
         self.started_at = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self._api: web.AppRunner | None = None
+        self._retention: asyncio.Task[None] | None = None
+        """Deletes recordings older than ``recording.retention_days`` (voxcenter.runtime.retention)."""
         self._control: ServerControl | None = None
         self._drained = asyncio.Event()
         """Set whenever the last call in progress ends (what a draining stop waits for)."""
@@ -167,6 +170,8 @@ class Server:
             self.trunks[settings.name] = trunk
             trunk.start()
         await self._start_api(config)
+        self._retention = loop.create_task(keep_recordings(url, self.writer,
+                                                           lambda: self.config.recording.retention_days, time.time))
         self.started_at = time.time()
         logger.info("voxcenter.started", node=self.node, sip=[str(a) for a in addresses],
                     rtp=f"{config.rtp.address}:{config.rtp.port_min}-{config.rtp.port_max}", database=_safe(url))
@@ -203,6 +208,7 @@ class Server:
         await self.endpoint.stop()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5.0)
+        await stop_keeping(self._retention)
         self.acd.close()
         await self.webhooks.close()
         flushed = await self.writer.close(within=10.0)

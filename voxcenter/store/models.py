@@ -123,6 +123,8 @@ class Recording(Base):
     started_at: Mapped[float] = mapped_column(Timestamp)
     truncated: Mapped[bool] = mapped_column(Boolean)
     data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    deleted_at: Mapped[float | None] = mapped_column(Timestamp)
 
 
 class Customer(Base):

@@ -36,8 +36,9 @@ def recording_url(recording_id: str) -> str:
 
 
 def _linked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each recording with the ``url`` of its audio (None once the retention period deleted it)."""
     for row in rows:
-        row["url"] = recording_url(str(row["recording_id"]))
+        row["url"] = recording_url(str(row["recording_id"])) if row.get("deleted_at") is None else None
     return rows
 
 
@@ -59,7 +60,8 @@ async def list_cdrs(engine: AsyncEngine, *, since: float | None = None, until: f
         ids = [cdr["call_id"] for cdr in cdrs]
         if ids:
             found = await connection.execute(select(_recordings.c.call_id, _recordings.c.recording_id)
-                                             .where(_recordings.c.call_id.in_(ids))
+                                             .where(_recordings.c.call_id.in_(ids),
+                                                    _recordings.c.deleted_at.is_(None))
                                              .order_by(_recordings.c.started_at))
             for call_id, recording_id in found:
                 links.setdefault(call_id, []).append(recording_url(recording_id))

@@ -250,6 +250,10 @@ class RecordingRecord:
     """When recording started."""
     truncated: bool = False
     """The recorder stopped early (disk full, crash recovery)."""
+    version: int = 1
+    """Grows with each change (upserted by it): 2 once the retention period deleted it."""
+    deleted_at: float | None = None
+    """When ``recording.retention_days`` deleted its audio (the row stays, for the record)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,7 @@ WRITE_ORDER: Final = (
 )
 VERSIONED_KINDS: Final = frozenset(
     {"call", "leg", "customer", "interaction", "callback", "registration", "agent_state", "queue_member",
-     "voicemail"}
+     "voicemail", "recording"}
 )
 REJECTED_NAME: Final = "rejected.jsonl"
 _RECORD_CLASSES: Final = tuple(RECORD_TYPES.values())
@@ -379,7 +379,8 @@ class DurableWriter:
                 rows[key] = fields
         result = {kind: list(rows.values()) for kind, rows in grouped.items()}
         for row in result.get("recording", []):
-            row["data"] = await self._recording_blob(row["path"]) if self.recordings_in_database else None
+            keep = self.recordings_in_database and row.get("deleted_at") is None  # a deleted one keeps no audio
+            row["data"] = await self._recording_blob(row["path"]) if keep else None
         return result
 
     async def _recording_blob(self, path: str) -> bytes | None:
