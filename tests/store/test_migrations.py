@@ -42,3 +42,14 @@ def test_urls(tmp_path: Path) -> None:
     assert default_database_url(tmp_path / "dialplan.yaml") == f"sqlite+aiosqlite:///{tmp_path / 'voxcenter.db'}"
     assert normalize_url("postgresql://u@h/db").drivername == "postgresql+asyncpg"
     assert normalize_url("sqlite:///x.db").drivername == "sqlite+aiosqlite"
+
+
+def test_migrations_form_one_chain_with_one_file_per_revision() -> None:
+    # Two files claiming one revision id load as one (the other is silently skipped): count the files.
+    versions = Path(__file__).parents[2] / "voxcenter" / "store" / "migrations" / "versions"
+    files = sorted(p.name for p in versions.glob("[0-9]*.py"))
+    script = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
+    revisions = list(script.walk_revisions())
+    assert len(revisions) == len(files), f"{len(files)} migration files but {len(revisions)} revisions: {files}"
+    assert len(script.get_heads()) == 1
+    assert [r.revision for r in reversed(revisions)] == [name.split("_", 1)[0] for name in files]

@@ -1,7 +1,7 @@
 """Recordings a retention period deletes: ``version`` (upserts) and ``deleted_at``.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 from voxcenter.store.types import Timestamp
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
