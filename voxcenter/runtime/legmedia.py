@@ -23,7 +23,8 @@ from voxcenter.media.prompts import PromptError, PromptLibrary
 from voxcenter.media.rtp import RtpPacket
 from voxcenter.media.session import MediaTimedOut, RtpSession
 from voxcenter.media.srtp import SrtpContext, new_sdes_key
-from voxcenter.sip.media_keys import Sdes
+from voxcenter.media.webrtc import IceCredentials, WebRtcMedia, local_fingerprint
+from voxcenter.sip.media_keys import IceDtls, Sdes
 from voxcenter.sip.offer_answer import PLAIN, Security
 from voxcenter.sip.sdp import (
     Direction,
@@ -64,6 +65,10 @@ class LegMedia:
         """What our SDP offers or accepts to encrypt the stream with (our SDES key)."""
         self.remote_sdes: Sdes | None = None
         """The peer's SDES key in use."""
+        self.webrtc: WebRtcMedia | None = None
+        """ICE-lite and DTLS-SRTP on the RTP port, for a browser's leg."""
+        if security.ice_dtls is not None:
+            self.webrtc = WebRtcMedia(session, IceCredentials(security.ice_dtls.ufrag, security.ice_dtls.pwd))
         self.prompts = prompts
         self.clock = clock
         self.local_sdp: SessionDescription | None = None
@@ -184,6 +189,8 @@ class LegMedia:
         ours = self.security.sdes
         if negotiated.sdes is not None and ours is not None:
             session.srtp = SrtpContext.from_sdes(negotiated.sdes.suite, ours.key, negotiated.sdes.key)
+        if negotiated.ice_dtls is not None and self.webrtc is not None:
+            self.webrtc.set_remote(negotiated.ice_dtls.ufrag, negotiated.ice_dtls.fingerprint)
 
     def _apply(self, negotiated: NegotiatedMedia) -> None:
         if negotiated.sdes != self.remote_sdes:
@@ -193,6 +200,11 @@ class LegMedia:
         session.telephone_event_pt = negotiated.telephone_event_payload_type
         remote = (negotiated.remote_address, negotiated.remote_port) if negotiated.remote_port else None
         session.update_remote(remote)
+        if self.webrtc is not None:
+            if negotiated.ice_dtls is not None and negotiated.ice_dtls.ufrag != self.webrtc.remote_ufrag:
+                self.webrtc.set_remote(negotiated.ice_dtls.ufrag, negotiated.ice_dtls.fingerprint)
+            if self.webrtc.remote is not None:
+                session.lock_remote(self.webrtc.remote)  # ICE chose the path, not the c= line
         self._inband = negotiated.telephone_event_payload_type is None
         self.digits = DigitStream(inband=self._inband)
 
@@ -270,6 +282,8 @@ class LegMedia:
 
     def close(self, reason: str = "") -> None:
         self.stop()
+        if self.webrtc is not None:
+            self.webrtc.close()
         self.session.close(reason)
 
 
@@ -284,6 +298,9 @@ def tone_frames(codec: Codec, frequency: float, seconds: float, level: float = 0
 def _security(secure: str | None) -> Security:
     if secure == "sdes":
         return Security(sdes=Sdes(1, "AES_CM_128_HMAC_SHA1_80", new_sdes_key()))
+    if secure == "webrtc":
+        ice = IceCredentials.new()
+        return Security(ice_dtls=IceDtls(ice.ufrag, ice.pwd, local_fingerprint()))
     return PLAIN
 
 
