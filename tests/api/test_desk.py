@@ -38,6 +38,7 @@ CUSTOMER = "+33140001"
 class FakeDesk:
     writer: DurableWriter
     events: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    holds: list[tuple[str, str, bool]] = field(default_factory=list)
 
     def desk_settings(self) -> DeskSettings:
         ha1 = hashlib.md5(b"1002:voxcenter:pw-1002").hexdigest()
@@ -50,6 +51,10 @@ class FakeDesk:
 
     def event(self, name: str, data: dict[str, object]) -> None:
         self.events.append((name, data))
+
+    def hold_call(self, call_id: str, agent_id: str, held: bool) -> bool:
+        self.holds.append((call_id, agent_id, held))
+        return True
 
 
 class Desk:
@@ -145,6 +150,9 @@ async def test_ready_pause_and_ready_now_after_a_call_with_the_wrap_up_countdown
     assert offered["queue"] == "sales" and offered["waited"] == 3.0
     desk.control.answer("C1", "1001")
     assert (await desk.call("GET", "/api/desk"))["call"]["phase"] == "talking"
+    assert (await desk.call("POST", "/api/desk/hold"))["held"] is True
+    assert (await desk.call("POST", "/api/desk/unhold"))["held"] is False
+    assert desk.desk.holds == [("C1", "1001", True), ("C1", "1001", False)]
     assert (await desk.call("POST", "/api/desk/hangup", status=202))["call_id"] == "C1"
     desk.control.hang_up_caller("C1")
     state = await desk.call("GET", "/api/desk")
@@ -152,6 +160,7 @@ async def test_ready_pause_and_ready_now_after_a_call_with_the_wrap_up_countdown
     desk.control.advance(4)
     assert (await desk.call("GET", "/api/desk"))["wrap_up_left"] == 6.0
     await desk.call("POST", "/api/desk/hangup", status=409)
+    await desk.call("POST", "/api/desk/hold", status=409)
     assert (await desk.call("POST", "/api/agents/1001/ready"))["state"] == "ready"
 
 

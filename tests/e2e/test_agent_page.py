@@ -5,12 +5,13 @@ told); the caller is SIPp from the carrier with a test RTP socket that keys the 
 account number. Ada is a known customer: an earlier call with agent 1002 and its write-up are in the records.
 Selenium drives Debian's ``chromium`` and ``chromium-driver``: the agent signs in with the phone's SIP
 credentials, goes ready with Alt+R, and while the phone rings the page shows Ada's record and history, the number
-called with its client, the IVR path, the masked account digits, the queue and the wait. Then the phone answers,
-the agent writes a note, picks an outcome and a ticket status, saves, hangs up with Alt+H and ends wrap-up with
-"Ready now"; the interaction row is in PostgreSQL, the customer's company as captured, and the history search
-finds the call by its note. The page is checked uncut at 1280 px and at tablet width (768 px). A local HTTP
-receiver, the dial plan's webhook, gets the call's events and the saved interaction, each signed (HMAC), the first
-one again after it answered 503.
+called with its client, the IVR path, the masked account digits, the queue and the wait. Then the phone answers;
+the agent holds the call from the page (the caller hears the music on hold) and resumes it, writes a note,
+captures the company, picks an outcome and a ticket status, saves, hangs up with Alt+H and ends wrap-up with
+"Ready now". The interaction row is in PostgreSQL, the customer's company as captured, the CDR counts the hold,
+and the history search finds the call by its note. The page is checked uncut at 1280 px and at tablet width
+(768 px). A local HTTP receiver, the dial plan's webhook, gets the call's events and the saved interaction, each
+signed (HMAC), the first one again after it answered 503; a second one asked for ``call.ended`` only.
 With ``VOXCENTER_SCREENSHOT=path`` the 1280 px screen pop is saved there.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import textwrap
@@ -34,7 +36,16 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.e2e.harness import AGENT_HZ, CARRIER_IP, plan_sections, rtp_base_for_test, served, wait_for
+from tests.e2e.harness import (
+    AGENT_HZ,
+    CARRIER_IP,
+    first_heard,
+    plan_sections,
+    rtp_base_for_test,
+    served,
+    voiced_frames,
+    wait_for,
+)
 from tests.e2e.queue_peers import calling
 from tests.e2e.whole_call_peers import baresip_agent, fetch
 from tests.interop.audio import write_tone_wav
@@ -49,6 +60,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 ADA = "+33140007"
 HOOK_SECRET = "crm-shared-secret-0042"
+MUSIC = voiced_frames("moh")
 
 UNCUT = """
 const cut = [];
@@ -234,6 +246,14 @@ async def test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_th
 
                     await phone.ctrl.command("accept")  # the agent answers on the desk phone
                     await page.until(_shown("pop-title", "On the call"), "talking")
+                    # Hold from the page: the caller hears the music on hold, then the agent again.
+                    heard_before = len(caller.media.heard)
+                    await page.run(lambda b: b.find_element(By.ID, "hold").click())
+                    await page.until(_shown("pop-phase", "on hold"), "on hold")
+                    await wait_for(lambda: first_heard(caller.media.heard[heard_before:], MUSIC) >= 0,
+                                   what="the music on hold")
+                    await page.run(lambda b: b.find_element(By.ID, "hold").click())
+                    await page.until(_shown("hold", "Hold"), "resumed")
                     await page.run(lambda b: b.find_element(By.ID, "f-company").clear())
                     await page.run(lambda b: b.find_element(By.ID, "f-company").send_keys("Babbage & Co"))
                     await page.run(lambda b: b.find_element(By.ID, "f-reason").send_keys("refund"))
@@ -254,8 +274,13 @@ async def test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_th
                 await page.until(_shown("state", "ready"), "ready again")
                 await server.writer.flush(10.0)
 
-                [cdr] = await fetch(pg_url, "select call_id, agent, disposition from calls where call_id <> 'EARLIER'")
-                assert (cdr["agent"], cdr["disposition"]) == ("1001", "answered")
+                [cdr] = await fetch(pg_url, "select call_id, agent, disposition, hold_seconds from calls "
+                                            "where call_id <> 'EARLIER'")
+                assert (cdr["agent"], cdr["disposition"]) == ("1001", "answered") and cdr["hold_seconds"] > 0
+                holds = await fetch(pg_url, "select event, data from call_events where call_id = $1 and event in "
+                                    "('HOLD', 'UNHOLD') order by at", cdr["call_id"])
+                assert [(h["event"], json.loads(h["data"])) for h in holds] == [
+                    ("HOLD", {"leg": "agent", "by": "page"}), ("UNHOLD", {"leg": "agent", "by": "page"})]
                 [row] = await fetch(pg_url, "select * from interactions where call_id = $1", cdr["call_id"])
                 assert (row["agent"], row["notes"], row["outcome"], row["ticket_status"], row["reason"],
                         row["customer_id"], row["number"]) == (

@@ -130,6 +130,7 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/desk/logout"): "agent",
     ("GET", "/api/desk"): "agent",
     ("POST", "/api/desk/hangup"): "agent",
+    ("POST", "/api/desk/{action}"): "agent",
     ("GET", "/api/desk/history"): "agent",
     ("GET", "/api/customers"): "agent",
     ("POST", "/api/customers"): "agent",
@@ -687,6 +688,23 @@ async def desk_hangup(request: web.Request) -> web.Response:
     return web.json_response({"status": "hanging up", "call_id": call["call_id"]}, status=202)
 
 
+async def desk_hold(request: web.Request) -> web.Response:
+    """POST /api/desk/hold|unhold: put the agent's call on hold (the caller hears music) or take it off."""
+    agent = _acting_agent(request)
+    backend = _desk(request)
+    view = desk_view(request.app[CONTROL], backend.desk_settings(), agent)
+    call = view["call"] if view is not None else None
+    if call is None or call["phase"] != "talking":
+        return _error(409, "the agent is on no call")
+    held = request.match_info["action"] == "hold"
+    try:
+        changed = backend.hold_call(str(call["call_id"]), agent, held)
+    except LookupError as exc:
+        return _error(409, str(exc.args[0]) if exc.args else "the agent is on no call")
+    logger.info("desk.hold", agent=agent, call_id=call["call_id"], held=held, changed=changed)
+    return web.json_response({"call_id": call["call_id"], "held": held, "changed": changed})
+
+
 async def desk_history(request: web.Request) -> web.Response:
     """GET /api/desk/history?q=&from=&to=&limit=: the agent's own calls with what was written about them."""
     agent = _acting_agent(request)
@@ -932,6 +950,7 @@ def create_app(
     app.router.add_post("/api/desk/logout", desk_logout)
     app.router.add_get("/api/desk", desk_state)
     app.router.add_post("/api/desk/hangup", desk_hangup)
+    app.router.add_post("/api/desk/{action:hold|unhold}", desk_hold)
     app.router.add_get("/api/desk/history", desk_history)
     app.router.add_get("/api/customers", list_customers_handler)
     app.router.add_post("/api/customers", create_customer)

@@ -72,6 +72,8 @@ class CallSnapshot:
     """The client company the called number is for (``numbers.<n>.client``)."""
     waited: float | None = None
     """How long the caller waited in the queue before an agent answered (None: not answered yet)."""
+    held: bool = False
+    """Someone holds the bridged call (from a phone or the agent page)."""
 
 
 @dataclass(frozen=True, slots=True)

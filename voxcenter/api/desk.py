@@ -77,6 +77,10 @@ class DeskBackend(Protocol):
         """Tell the webhooks of an event (``interaction.saved``); never blocks."""
         ...
 
+    def hold_call(self, call_id: str, agent_id: str, held: bool) -> bool:
+        """Hold or resume the call ``agent_id`` talks on; LookupError: it does not; False: it is so already."""
+        ...
+
 
 def password_matches(secret: AgentSecret, agent_id: str, password: str) -> bool:
     """Whether ``password`` is the agent's (compared in constant time, against the HA1 when only that is kept)."""
@@ -285,5 +289,5 @@ def desk_view(control: ControlPlane, settings: DeskSettings, agent_id: str) -> d
 def _pop(snapshot: Any, now: float) -> dict[str, Any]:
     view = call_view(snapshot, now)
     view.update({"client": snapshot.client, "ivr_path": list(snapshot.ivr_path),
-                 "entered": dict(snapshot.entered)})
+                 "entered": dict(snapshot.entered), "held": snapshot.held})
     return view

@@ -27,6 +27,8 @@ class LiveCall(Protocol):
 
     def resume_recording(self, by: str, who: str | None = None) -> bool: ...
 
+    def desk_hold(self, agent_id: str, held: bool) -> bool: ...
+
 
 class ServerControl:
     """Adapts the server's parts (the ACD, the calls in progress, reload) to the API's control plane."""
@@ -124,6 +126,12 @@ class ServerControl:
             secrets={extension: AgentSecret(agent.password, agent.ha1, realm)
                      for extension, agent in config.agents.items()},
         )
+
+    def hold_call(self, call_id: str, agent_id: str, held: bool) -> bool:
+        call = self.live_calls.get(call_id)
+        if call is None:
+            raise LookupError(f"no call {call_id!r} in progress")
+        return call.desk_hold(agent_id, held)
 
     def submit(self, record: Record) -> None:
         if self._sink is None:

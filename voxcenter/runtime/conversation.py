@@ -238,6 +238,13 @@ class Conversation:
         elif keyed.name == "conference":
             self._spawn(self._add_party(keyed.number))
 
+    def desk_hold(self, agent_id: str, held: bool) -> bool:
+        """The agent page holds or resumes the call (the caller hears music meanwhile); LookupError: the agent is
+        not the one talking to the caller; False when it is so already."""
+        if self.hold is None or self.agent is None or self.agent.party != agent_id:
+            raise LookupError(f"agent {agent_id} is not talking on this call")
+        return self.hold.desk_hold("agent", held)
+
     def pause_recording(self, by: str, who: str | None = None) -> bool:
         """Silence in the recording from now on (``by`` agent, api or ivr); LookupError: the call is not
         recorded; False when already paused."""

@@ -49,6 +49,8 @@ class BridgeHold:
         self._held_since: float | None = None
         self._hold_total = 0.0
         self._music_tasks: dict[str, asyncio.Task[None]] = {}
+        self._desk_held: set[str] = set()
+        """Roles whose party holds the call from the agent page rather than from the phone."""
 
     # --- the re-offer ----------------------------------------------------------------------------------------------
 
@@ -73,10 +75,29 @@ class BridgeHold:
         self._settle()
         return answer
 
+    def desk_hold(self, role: str, held: bool) -> bool:
+        """The agent page holds (``held``) or resumes the call for the party on leg ``role``, as that phone's own
+        re-INVITE would: the other party hears music meanwhile. False when it is so already."""
+        if held == (role in self._desk_held):
+            return False
+        was_held = self._holds(role)
+        if held:
+            self._desk_held.add(role)
+        else:
+            self._desk_held.discard(role)
+        if self._holds(role) != was_held:
+            self.log.event("HOLD" if held else "UNHOLD", queue=self.queue, data={"leg": role, "by": "page"})
+            logger.info("call.hold" if held else "call.unhold", leg=role, by="page")
+        self._settle()
+        return True
+
+    def _holds(self, role: str) -> bool:
+        return self.legs[role].held or role in self._desk_held
+
     @property
     def on_hold(self) -> bool:
-        """At least one phone holds the call."""
-        return any(leg.held for leg in self.legs.values())
+        """At least one party holds the call (from its phone or the agent page)."""
+        return any(self._holds(role) for role in self.legs)
 
     def hold_seconds(self) -> float:
         """Time with at least one side on hold so far, including a hold still in progress."""
@@ -102,9 +123,8 @@ class BridgeHold:
                 self._held_since = now
             self.bridge.stop()
             for role, leg in self.legs.items():
-                other = self._other(role)
-                # ``leg`` hears music when the other phone holds it and ``leg``'s phone itself still wants media.
-                if other.held and not leg.held:
+                # ``leg`` hears music when the other party holds it and ``leg``'s phone itself still wants media.
+                if self._holds(self._other(role)) and not leg.held:
                     self._start_music(role)
                 else:
                     self._stop_music(role)
@@ -116,8 +136,8 @@ class BridgeHold:
             self._stop_music(role)
         self.bridge.start()  # also re-anchors the relay on a new address or codec
 
-    def _other(self, role: str) -> LegMedia:
-        return next(leg for name, leg in self.legs.items() if name != role)
+    def _other(self, role: str) -> str:
+        return next(name for name in self.legs if name != role)
 
     def _start_music(self, role: str) -> None:
         if role in self._music_tasks:

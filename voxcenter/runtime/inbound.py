@@ -157,7 +157,8 @@ class InboundCall(Conversation):
                             ivr_path=tuple(self.ivr_trail + self.ivr_path),
                             entered=tuple((name, str(value)) for name, value in entered.items()),
                             client=number.client if number is not None else None,
-                            waited=self.log.cdr.wait_seconds if self.bridge is not None else None)
+                            waited=self.log.cdr.wait_seconds if self.bridge is not None else None,
+                            held=self.hold is not None and self.hold.on_hold)
 
     # --- the call's life ------------------------------------------------------------------------------------------
 
