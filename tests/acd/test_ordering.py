@@ -1,4 +1,4 @@
-"""THE queue order: priority (higher first), then weighted wait, virtual start, sequence."""
+"""THE queue order: weighted wait since the aged start (priority worth 60 s a level), then starts, sequence."""
 
 from dataclasses import dataclass
 
@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from voxcenter.acd.model import Discipline
-from voxcenter.acd.ordering import order_key
+from voxcenter.acd.ordering import PRIORITY_STEP, aged_start, order_key
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,16 @@ def test_higher_priority_first_then_earlier_start() -> None:
     entries = [E(0, 1.0, 1), E(5, 9.0, 2), E(0, 0.5, 3), E(5, 3.0, 4)]
     ranked = sorted(entries, key=lambda e: order_key(e, Discipline.PRIORITY, 1.0, 10.0))
     assert [e.seq for e in ranked] == [4, 2, 3, 1]
+
+
+def test_priority_ages_a_level_is_worth_a_minute_of_waiting() -> None:
+    assert PRIORITY_STEP == 60.0
+    patient, vip = E(0, 0.0, 1), E(1, 59.0, 2)  # the vip joined 59 s later: one level (60 s) puts it ahead
+    assert order_key(vip, Discipline.PRIORITY, 1.0, 100.0) < order_key(patient, Discipline.PRIORITY, 1.0, 100.0)
+    late_vip = E(1, 61.0, 3)  # 61 s later: the caller who has waited longer goes first
+    assert order_key(patient, Discipline.PRIORITY, 1.0, 100.0) < order_key(late_vip, Discipline.PRIORITY, 1.0, 100.0)
+    assert aged_start(E(3, 500.0, 4), Discipline.PRIORITY) == 320.0
+    assert aged_start(E(3, 500.0, 4), Discipline.LONGEST_WAIT) == 500.0
 
 
 def test_longest_wait_ignores_priority() -> None:

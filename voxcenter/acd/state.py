@@ -19,7 +19,7 @@ from voxcenter.acd.dispatch import requirements, serves
 from voxcenter.acd.estimate import AbandonRate, SteadyMean, estimate_wait
 from voxcenter.acd.events import Decision, WrapUpEnded
 from voxcenter.acd.model import AgentProfile, ConfigError, OverflowKind, QueuePolicy
-from voxcenter.acd.ordering import order_key
+from voxcenter.acd.ordering import OrderKey, order_key
 from voxcenter.acd.stats import HandleTime, QueueCounters, QueueStats, snapshot
 from voxcenter.acd.waiting import Entry, WaitingView
 from voxcenter.sip.errors import LocalProtocolError
@@ -180,7 +180,7 @@ class RouterState:
         """Connected call → agent."""
         return {call_id: agent_id for call_id, (agent_id, _, _) in self._connected.items()}
 
-    def order_key_of(self, call_id: str, now: float) -> tuple[int, float, float, int]:
+    def order_key_of(self, call_id: str, now: float) -> OrderKey:
         """THE order key of a waiting entry at ``now`` (exposed for checks)."""
         entry = self._entry(call_id)
         policy = self._policies[entry.queue]
