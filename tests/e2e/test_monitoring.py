@@ -1,11 +1,12 @@
 """Supervisor monitoring with real peers: the caller is SIPp from the carrier (its RTP on a test socket that
 speaks 440 Hz), the agent the harness's softphone speaking 660 Hz, the supervisor baresip 1.0 whose
 microphone is an 880 Hz tone. The supervisor dials ``*51`` and the agent's extension, then switches mode
-with keys (RFC 4733: 2 whisper, 3 barge, 1 listen); later the API rings the supervisor's phone straight
-into a whisper. By FFT, in each mode each party hears exactly whom it should: the caller never hears the
-supervisor but in barge, the agent hears the whisper, the supervisor hears both and not itself. A
-supervisor outside the queue's group is refused (403, from the phone and through the API), and each
-session is in the call's timeline (who, when, which mode).
+with keys (RFC 4733: 2 whisper, 3 barge, 1 listen); dials ``*52`` and ``*53`` straight into whisper and
+barge; then the API rings the supervisor's phone into a whisper and switches it to barge. By FFT, in
+each mode each party hears exactly whom it should: the caller never hears the supervisor but in barge,
+the agent hears the whisper, the supervisor hears both and not itself. A supervisor outside the queue's
+group is refused (403, from the phone and through the API), and each session is in the call's timeline
+(who, when, which mode).
 """
 
 from __future__ import annotations
@@ -162,6 +163,12 @@ async def test_listen_whisper_barge_from_the_phone_and_the_api(tmp_path: Path) -
                 assert band_share(sam_heard, rate, CALLER_HZ) > 0.2, "Sam hears the caller"
                 assert band_share(sam_heard, rate, AGENT_HZ) > 0.2, "Sam hears Alice"
                 assert band_share(sam_heard, rate, SUPERVISOR_HZ) < 0.02, "Sam hears himself"
+                for code, mode in (("*52", "whisper"), ("*53", "barge")):  # straight into a mode
+                    await sam.dial(f"sip:{code}1001@{registrar}", timeout=15)
+                    await wait_for(lambda mode=mode: mode_of(server, "1009") == mode, what=mode)  # type: ignore
+                    await check_mode(caller.media, alice_media, mode)
+                    await sam.hang_up()
+                    await wait_for(lambda: "1009" not in server.supervision.sessions, what="the session over")
 
                 status, body = await api(api_port, "POST", "/api/supervisors/1008/monitor",
                                          {"agent": "1001", "mode": "listen"})
@@ -193,10 +200,14 @@ async def test_listen_whisper_barge_from_the_phone_and_the_api(tmp_path: Path) -
         ("MONITORMODE", "1001", {"supervisor": "1009", "mode": "barge"}),
         ("MONITORMODE", "1001", {"supervisor": "1009", "mode": "listen"}),
         ("MONITOREND", "1001", {"supervisor": "1009", "mode": "listen"}),
+        ("MONITORSTART", "1001", {"supervisor": "1009", "mode": "whisper", "via": "phone"}),
+        ("MONITOREND", "1001", {"supervisor": "1009", "mode": "whisper"}),
+        ("MONITORSTART", "1001", {"supervisor": "1009", "mode": "barge", "via": "phone"}),
+        ("MONITOREND", "1001", {"supervisor": "1009", "mode": "barge"}),
         ("MONITORSTART", "1001", {"supervisor": "1009", "mode": "whisper", "via": "api"}),
         ("MONITORMODE", "1001", {"supervisor": "1009", "mode": "barge"}),
         ("MONITOREND", "1001", {"supervisor": "1009", "mode": "barge"}),
     ]
-    first_end, second_end = (float(str(value)) for event, _, _, value, _ in events if event == "MONITOREND")
-    assert first_end > 4.0 and second_end > 2.0  # seconds monitored
+    ends = [float(str(value)) for event, _, _, value, _ in events if event == "MONITOREND"]
+    assert ends[0] > 4.0 and all(seconds > 1.0 for seconds in ends)  # seconds monitored
     assert [at for _, at, *_ in events] == sorted(at for _, at, *_ in events)

@@ -319,8 +319,8 @@ PROOFS: Final[dict[str, str]] = {
     "feature_codes.voicemail": "tests/e2e/test_feature_codes.py::test_own_voicemail_plays_messages_and_deletes_by_key",
     "feature_codes.echo_test": "tests/e2e/test_feature_codes.py::test_echo_test_sends_the_phone_its_own_voice",
     "feature_codes.listen": "tests/e2e/test_monitoring.py::test_listen_whisper_barge_from_the_phone_and_the_api",
-    "feature_codes.whisper": "tests/runtime/test_monitoring.py::test_monitor_codes_are_followed_by_the_extension",
-    "feature_codes.barge": "tests/runtime/test_monitoring.py::test_monitor_codes_are_followed_by_the_extension",
+    "feature_codes.whisper": "tests/e2e/test_monitoring.py::test_listen_whisper_barge_from_the_phone_and_the_api",
+    "feature_codes.barge": "tests/e2e/test_monitoring.py::test_listen_whisper_barge_from_the_phone_and_the_api",
     "queues.<name>.supervisors":
         "tests/e2e/test_monitoring.py::test_listen_whisper_barge_from_the_phone_and_the_api",
     "groups": "tests/runtime/test_monitoring.py::test_only_the_queue_s_supervisor_groups_may_monitor",
