@@ -391,89 +391,133 @@ PROOFS: Final[dict[str, str]] = {
         "tests/e2e/test_agent_page.py::test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call",
     "desk.outcomes":
         "tests/e2e/test_agent_page.py::test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call",
+    "ivr.<name>[type: play].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>[type: menu].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>[type: collect].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>[type: goto].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>[type: hours].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>[type: language].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>[type: lookup].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>[type: set].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>[type: queue].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>[type: transfer].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>[type: voicemail].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>[type: callback].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>[type: operator].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>[type: survey].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>[type: hangup].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>.on_exit.full":
+        "tests/ivr/test_node_keys.py::test_a_queue_nodes_full_and_empty_exits_win_over_the_queues_overflow",
+    "ivr.<name>.on_exit.empty":
+        "tests/ivr/test_node_keys.py::test_a_queue_nodes_full_and_empty_exits_win_over_the_queues_overflow",
+    "ivr.<name>[type: set].language":
+        "tests/ivr/test_node_keys.py::test_a_set_node_changes_the_language_of_what_follows_and_of_the_queue",
+    "ivr.<name>[type: transfer].extension":
+        "tests/ivr/test_node_keys.py::test_a_transfer_to_an_extension_rings_it_for_its_ring_timeout",
+    "prompts.sayer": "tests/ivr/test_node_keys.py::test_the_dial_plans_sayer_reads_a_languages_numbers",
+    "sip.user_agent": "tests/runtime/test_mapped_keys.py::"
+        "test_the_endpoint_says_its_user_agent_and_asks_only_for_the_digest_algorithms_listed",
+    "sip.external_address": "tests/runtime/test_mapped_keys.py::"
+        "test_the_endpoint_says_its_user_agent_and_asks_only_for_the_digest_algorithms_listed",
+    "security.digest_algorithms": "tests/runtime/test_mapped_keys.py::"
+        "test_the_endpoint_says_its_user_agent_and_asks_only_for_the_digest_algorithms_listed",
+    "security.auth_failures": "tests/runtime/test_mapped_keys.py::"
+        "test_the_endpoint_says_its_user_agent_and_asks_only_for_the_digest_algorithms_listed",
+    "security.auth_window": "tests/runtime/test_mapped_keys.py::"
+        "test_the_endpoint_says_its_user_agent_and_asks_only_for_the_digest_algorithms_listed",
+    "agents.<name>.ha1":
+        "tests/runtime/test_mapped_keys.py::test_an_agents_ha1_is_its_digest_credential_for_its_algorithm",
+    "trunks.<name>.outbound.registration":
+        "tests/runtime/test_mapped_keys.py::test_a_trunk_registers_when_asked_for_the_expiry_given",
+    "trunks.<name>.outbound.registration_expiry":
+        "tests/runtime/test_mapped_keys.py::test_a_trunk_registers_when_asked_for_the_expiry_given",
+    "queues.<name>.service_level": "tests/runtime/test_mapped_keys.py::test_queue_settings_reach_the_router",
+    "queues.<name>.announcements.position_limit":
+        "tests/runtime/test_mapped_keys.py::test_queue_settings_reach_the_router",
+    "queues.<name>.relaxation": "tests/runtime/test_mapped_keys.py::test_queue_settings_reach_the_router",
+    "queues.<name>.relaxation[].after": "tests/runtime/test_mapped_keys.py::test_queue_settings_reach_the_router",
+    "routes.<name>.strip": "tests/runtime/test_mapped_keys.py::test_a_route_strips_prepends_and_lets_its_groups_dial",
+    "routes.<name>.prepend": "tests/runtime/test_mapped_keys.py::test_a_route_strips_prepends_and_lets_its_groups_dial",
+    "routes.<name>.allow.groups":
+        "tests/runtime/test_mapped_keys.py::test_a_route_strips_prepends_and_lets_its_groups_dial",
+    "api.tokens": "tests/e2e/test_api_tokens.py::test_each_dial_plan_token_has_its_role_and_an_agent_token_its_agent",
+    "api.tokens[].token":
+        "tests/e2e/test_api_tokens.py::test_each_dial_plan_token_has_its_role_and_an_agent_token_its_agent",
+    "api.tokens[].role":
+        "tests/e2e/test_api_tokens.py::test_each_dial_plan_token_has_its_role_and_an_agent_token_its_agent",
+    "api.tokens[].agent":
+        "tests/e2e/test_api_tokens.py::test_each_dial_plan_token_has_its_role_and_an_agent_token_its_agent",
+    "ivr.<name>[type: collect].variable": "tests/ivr/test_engine.py::test_collect_with_terminator",
+    "ivr.<name>[type: collect].terminator": "tests/ivr/test_engine.py::test_collect_with_terminator",
+    "ivr.<name>[type: collect].max_digits": "tests/ivr/test_engine.py::test_collect_ends_at_max_digits",
+    "ivr.<name>[type: collect].inter_digit_timeout":
+        "tests/ivr/test_engine.py::test_collect_inter_digit_timeout_ends_the_entry",
+    "ivr.<name>[type: collect].first_digit_timeout":
+        "tests/ivr/test_engine.py::test_collect_first_digit_timeout_counts_a_failure_and_replays",
+    "ivr.<name>[type: collect].pattern": "tests/ivr/test_engine.py::test_collect_pattern_and_min_digits",
+    "ivr.<name>[type: collect].min_digits": "tests/ivr/test_engine.py::test_collect_pattern_and_min_digits",
+    "ivr.<name>[type: play].barge_in":
+        "tests/ivr/test_engine.py::test_play_with_barge_in_keeps_the_key_for_the_next_menu",
+    "ivr.<name>[type: set].variables": "tests/ivr/test_engine.py::test_goto_and_set_build_the_queue_request",
+    "ivr.<name>[type: queue].preferred_skills": "tests/ivr/test_engine.py::test_goto_and_set_build_the_queue_request",
+    "ivr.<name>[type: queue].exit_key": "tests/ivr/test_engine.py::test_queue_exit_key_leaves_the_queue",
+    "ivr.<name>[type: hours].schedule": "tests/ivr/test_engine.py::test_hours_across_dst_and_holidays",
+    "ivr.<name>[type: hours].open": "tests/ivr/test_engine.py::test_hours_across_dst_and_holidays",
+    "ivr.<name>[type: hours].closed": "tests/ivr/test_engine.py::test_hours_across_dst_and_holidays",
+    "ivr.<name>[type: hours].holiday": "tests/ivr/test_engine.py::test_hours_across_dst_and_holidays",
+    "schedules.<name>.holidays": "tests/ivr/test_hours.py::test_status",
+    "schedules.<name>.holidays[].date": "tests/ivr/test_hours.py::test_status",
+    "schedules.<name>.holidays[].name": "tests/ivr/test_hours.py::test_status",
+    "ivr.<name>[type: lookup].by": "tests/ivr/test_engine.py::test_lookup_by_variable",
+    "ivr.<name>[type: lookup].variable": "tests/ivr/test_engine.py::test_lookup_by_variable",
+    "ivr.<name>[type: transfer].announce": "tests/ivr/test_engine.py::test_transfer_with_announce_and_failure_branch",
+    "ivr.<name>[type: transfer].route": "tests/ivr/test_engine.py::test_transfer_to_outside_number_and_answered",
+    "ivr.<name>[type: operator].extension": "tests/ivr/test_engine.py::test_operator_extension_transfers",
+    "ivr.<name>[type: voicemail].beep":
+        "tests/ivr/test_engine.py::test_voicemail_without_greeting_records_at_once_and_hangs_up_after",
+    "ivr.<name>[type: callback].confirm":
+        "tests/ivr/test_engine.py::test_callback_for_withheld_number_asks_for_one_without_confirm",
+    "ivr.<name>[type: survey].thanks_prompt":
+        "tests/e2e/test_post_call_survey.py::test_the_caller_answers_the_survey_after_the_agent_hangs_up",
+    "queues.<name>.overflow.full": "tests/ivr/test_engine.py::test_queue_without_on_exit_uses_the_queue_overflow",
+    "queues.<name>.overflow.empty": "tests/e2e/test_dialplan_ivr.py::"
+        "test_key_0_with_no_support_agent_logged_in_leaves_a_message_and_is_never_hung_up",
+    "routes.<name>.allow.unauthenticated": "tests/config/test_broken.py::test_expected_problems",
+    "transfers.conference":
+        "tests/e2e/test_conference.py::test_three_way_conference_each_hears_the_other_two_and_not_itself",
+    "agents.<name>.follow_me":
+        "tests/e2e/test_follow_me.py::test_an_unregistered_agent_is_rung_on_the_personal_number_and_must_confirm",
+    "agents.<name>.follow_me.after": "tests/runtime/test_followme.py::"
+        "test_in_parallel_after_n_seconds_the_mobile_wins_and_the_softphone_is_cancelled",
+    "agents.<name>.follow_me.confirm_key":
+        "tests/runtime/test_followme.py::test_unregistered_rings_the_mobile_which_must_confirm",
+    "rtp.external_address": "tests/e2e/test_packet_loss.py::test_calls_complete_and_keys_are_read_through_packet_loss",
+    "queues.<name>.announcements.announce_position":
+        "tests/e2e/test_queues.py::test_callers_queue_hear_their_position_and_reach_the_agent_after_wrap_up",
+    "queues.<name>.callback.prompt":
+        "tests/e2e/test_queues.py::test_callback_is_booked_then_the_agent_is_called_first_and_the_customer_dialed",
 }
 """Dial-plan key (``queues.<name>.ring_timeout``) → the test that proves it."""
 
 UNPROVEN: Final[frozenset[str]] = frozenset({
-    "ivr.<name>[type: set].language",
-    "queues.<name>.relaxation",
-    "sip.external_address",
-    "sip.user_agent",
-    "rtp.external_address",
-    "trunks.<name>.max_calls",
-    "trunks.<name>.outbound.registration",
-    "trunks.<name>.outbound.registration_expiry",
-    "routes.<name>.strip",
-    "routes.<name>.prepend",
-    "routes.<name>.allow.groups",
-    "routes.<name>.allow.unauthenticated",
-    "ivr.<name>[type: play].description",
-    "ivr.<name>[type: play].barge_in",
-    "ivr.<name>[type: menu].description",
-    "ivr.<name>[type: collect].description",
-    "ivr.<name>[type: collect].variable",
-    "ivr.<name>[type: collect].min_digits",
-    "ivr.<name>[type: collect].max_digits",
-    "ivr.<name>[type: collect].terminator",
-    "ivr.<name>[type: collect].first_digit_timeout",
-    "ivr.<name>[type: collect].inter_digit_timeout",
-    "ivr.<name>[type: collect].pattern",
-    "ivr.<name>[type: goto].description",
-    "ivr.<name>[type: hours].description",
-    "ivr.<name>[type: hours].schedule",
-    "ivr.<name>[type: hours].open",
-    "ivr.<name>[type: hours].closed",
-    "ivr.<name>[type: hours].holiday",
-    "ivr.<name>[type: language].description",
-    "ivr.<name>[type: lookup].description",
-    "ivr.<name>[type: lookup].by",
-    "ivr.<name>[type: lookup].variable",
-    "ivr.<name>[type: set].description",
-    "ivr.<name>[type: set].variables",
-    "ivr.<name>[type: queue].description",
-    "ivr.<name>[type: queue].preferred_skills",
-    "ivr.<name>[type: queue].exit_key",
-    "ivr.<name>.on_exit.full",
-    "ivr.<name>.on_exit.empty",
-    "ivr.<name>[type: transfer].description",
-    "ivr.<name>[type: transfer].extension",
-    "ivr.<name>[type: transfer].route",
-    "ivr.<name>[type: transfer].announce",
-    "ivr.<name>[type: voicemail].description",
-    "ivr.<name>[type: voicemail].beep",
-    "ivr.<name>[type: callback].description",
-    "ivr.<name>[type: callback].confirm",
-    "ivr.<name>[type: operator].description",
-    "ivr.<name>[type: operator].extension",
-    "ivr.<name>[type: survey].description",
-    "ivr.<name>[type: survey].thanks_prompt",
-    "ivr.<name>[type: hangup].description",
-    "queues.<name>.service_level",
-    "queues.<name>.overflow.full",
-    "queues.<name>.overflow.empty",
-    "queues.<name>.announcements.announce_position",
     "queues.<name>.announcements.estimated_wait",
-    "queues.<name>.announcements.position_limit",
-    "queues.<name>.callback.prompt",
-    "queues.<name>.relaxation[].after",
-    "agents.<name>.ha1",
     "agents.<name>.max_calls",
-    "agents.<name>.follow_me",
-    "agents.<name>.follow_me.after",
-    "agents.<name>.follow_me.confirm_key",
-    "transfers.conference",
     "internal_calls.ring_timeout",
-    "schedules.<name>.holidays",
-    "schedules.<name>.holidays[].date",
-    "schedules.<name>.holidays[].name",
-    "prompts.sayer",
     "recording.storage",
-    "security.digest_algorithms",
-    "security.auth_failures",
-    "security.auth_window",
-    "api.tokens",
-    "api.tokens[].token",
-    "api.tokens[].role",
-    "api.tokens[].agent",
 })
 """Keys no test exercises yet (the reference marks them)."""

@@ -228,8 +228,6 @@ class Trunk(Model):
     """Accept calls from it; none means it never sends us calls."""
     outbound: TrunkOutbound | None = None
     """Send calls to it; none means inbound only."""
-    max_calls: int | None = Field(default=None, ge=1)
-    """Concurrent calls allowed on the trunk; none means no limit."""
 
 
 class RouteAllow(Model):
