@@ -97,7 +97,7 @@ class BrowserPhone:
 
     Selenium blocks: every method runs in a thread (``await asyncio.to_thread(phone.method, ...)``)."""
 
-    def __init__(self, url: str, microphone: Path) -> None:
+    def __init__(self, url: str, microphone: Path, *, trust_any_certificate: bool = False) -> None:
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
         for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -105,6 +105,8 @@ class BrowserPhone:
                          f"--use-file-for-fake-audio-capture={microphone}",
                          "--autoplay-policy=no-user-gesture-required"):
             options.add_argument(argument)
+        if trust_any_certificate:
+            options.add_argument("--ignore-certificate-errors")  # the test's self-signed certificate
         self.browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(CHROMEDRIVER))
         self.browser.get(url)
 
@@ -149,17 +151,24 @@ async def static_files(directory: Path) -> AsyncIterator[str]:
 
 @pytest.mark.skipif(not (BROWSER_DIR / "node_modules" / "jssip").is_dir(),
                     reason="JsSIP is not installed: run scripts/bootstrap --dev")
-async def test_jssip_in_chromium_registers_over_websocket_and_takes_a_queue_call_with_webrtc(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["ws", "wss"])
+async def test_jssip_in_chromium_registers_over_websocket_and_takes_a_queue_call_with_webrtc(
+        tmp_path: Path, transport: str) -> None:
     ws_port = free_port()
-    plan = secure_plan(tmp_path, f"    - {{transport: ws, address: 127.0.0.1, port: {ws_port}}}\n")
+    listen = f"    - {{transport: {transport}, address: 127.0.0.1, port: {ws_port}}}\n"
+    if transport == "wss":  # no certificate of its own: the tls listener's (self-signed: the browser is told)
+        cert, key = certificate(tmp_path)
+        tls = f"{{transport: tls, address: 127.0.0.1, port: {free_port()}, cert: {cert}, key: {key}}}"
+        listen = f"    - {tls}\n{listen}"
+    plan = secure_plan(tmp_path, listen)
     microphone = write_tone_wav(tmp_path / "browser-mic.wav", AGENT_HZ, 30.0, rate=48000)
     async with served(plan) as server, static_files(BROWSER_DIR) as base:
-        url = (f"{base}/phone.html?ws=ws://127.0.0.1:{ws_port}&user=1001&password=pw-1001&domain=127.0.0.1")
-        phone = await asyncio.to_thread(BrowserPhone, url, microphone)
+        url = f"{base}/phone.html?ws={transport}://127.0.0.1:{ws_port}&user=1001&password=pw-1001&domain=127.0.0.1"
+        phone = await asyncio.to_thread(BrowserPhone, url, microphone, trust_any_certificate=transport == "wss")
         try:
             await asyncio.to_thread(phone.wait_text, "status", lambda text: text == "registered")
             [binding] = server.endpoint.registrar.lookup("1001")
-            assert binding.source.transport == "ws" and binding.contact.uri.host.endswith(".invalid")
+            assert binding.source.transport == transport and binding.contact.uri.host.endswith(".invalid")
             # Log in with the feature code, a call from the browser: voxcenter answers its WebRTC offer.
             await asyncio.to_thread(phone.run, "dial('sip:*45@127.0.0.1')")
             await asyncio.to_thread(phone.wait_text, "status", lambda text: text == "ended")

@@ -73,7 +73,7 @@ class Browser:
 async def test_ice_lite_and_dtls_srtp_with_a_browser_like_peer(fingerprint_matches: bool) -> None:
     session = await RtpSession.open(free_pool(), HOST, PCMU, None, rtcp_mux=True, inactivity_timeout=None)
     ice = IceCredentials.new()
-    webrtc = WebRtcMedia(session, ice)
+    webrtc = WebRtcMedia(session, ice, local_fingerprint())
     received: list[RtpPacket] = []
     session.on_packet = received.append
     browser = Browser()
@@ -109,3 +109,21 @@ async def test_ice_lite_and_dtls_srtp_with_a_browser_like_peer(fingerprint_match
         webrtc.close()
         session.close()
         browser.socket.close()
+
+
+def test_the_certificate_is_renewed_before_it_expires_and_the_old_one_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from voxcenter.media import webrtc
+
+    first = local_fingerprint()
+    assert local_fingerprint() == first
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
+            return datetime.now(UTC) + timedelta(days=29, hours=1)
+
+    monkeypatch.setattr(webrtc, "datetime", Later)
+    second = local_fingerprint()
+    assert second != first and set(webrtc._certificates) == {first, second}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from aioice import stun
@@ -24,21 +25,32 @@ from voxcenter.media.srtp import SrtpContext
 
 log = structlog.get_logger(__name__)
 
-_certificate: RTCCertificate | None = None
+_certificates: dict[str, RTCCertificate] = {}
+"""Our DTLS certificates by fingerprint: the current one, and the one before it for legs opened with it."""
+_current: str | None = None
 
 
-def certificate() -> RTCCertificate:
-    """The process's DTLS certificate (self-signed, made once: browsers pin it by the SDP fingerprint)."""
-    global _certificate
-    if _certificate is None:
-        _certificate = RTCCertificate.generateCertificate()
-    return _certificate
+def _fingerprint_of(cert: RTCCertificate) -> str:
+    sha256 = next(f for f in cert.getFingerprints() if f.algorithm == "sha-256")
+    return f"sha-256 {sha256.value}"
 
 
 def local_fingerprint() -> str:
-    """``a=fingerprint`` of our certificate: ``"sha-256 AB:CD:..."``."""
-    sha256 = next(f for f in certificate().getFingerprints() if f.algorithm == "sha-256")
-    return f"sha-256 {sha256.value}"
+    """``a=fingerprint`` of the DTLS certificate for a new leg (``"sha-256 AB:CD:..."``).
+
+    The certificate is self-signed (browsers pin it by this fingerprint) and valid 30 days; a new one is made
+    a day before it runs out, and the previous one kept for the legs that named it."""
+    global _current
+    cert = _certificates.get(_current) if _current is not None else None
+    if _current is None or cert is None or cert.expires - datetime.now(UTC) < timedelta(days=1):
+        fresh = RTCCertificate.generateCertificate()
+        fingerprint = _fingerprint_of(fresh)
+        kept = {_current: cert} if _current is not None and cert is not None else {}
+        _certificates.clear()
+        _certificates.update({fingerprint: fresh, **kept})
+        _current = fingerprint
+        return fingerprint
+    return _current
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +67,8 @@ class IceCredentials:
 class WebRtcMedia:
     """ICE-lite responder and DTLS server for one RtpSession; the SRTP keys land in ``session.srtp``."""
 
-    def __init__(self, session: RtpSession, local: IceCredentials) -> None:
+    def __init__(self, session: RtpSession, local: IceCredentials, fingerprint: str) -> None:
+        """``fingerprint``: the one our SDP names (:func:`local_fingerprint`); its certificate does the DTLS."""
         self.session = session
         self.local = local
         self.remote_ufrag: str | None = None
@@ -70,7 +83,7 @@ class WebRtcMedia:
         self._keys: SrtpContext | None = None
         """SRTP keys from a finished handshake, until the peer's fingerprint is checked."""
         self._peer_digest = ""
-        context = certificate()._create_ssl_context(srtp_profiles=SRTP_PROFILES)
+        context = _certificates[fingerprint]._create_ssl_context(srtp_profiles=SRTP_PROFILES)
         self._ssl = SSL.Connection(context, None)
         self._ssl.set_accept_state()
         session.encrypted = True

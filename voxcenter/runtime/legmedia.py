@@ -68,7 +68,8 @@ class LegMedia:
         self.webrtc: WebRtcMedia | None = None
         """ICE-lite and DTLS-SRTP on the RTP port, for a browser's leg."""
         if security.ice_dtls is not None:
-            self.webrtc = WebRtcMedia(session, IceCredentials(security.ice_dtls.ufrag, security.ice_dtls.pwd))
+            ice_dtls = security.ice_dtls
+            self.webrtc = WebRtcMedia(session, IceCredentials(ice_dtls.ufrag, ice_dtls.pwd), ice_dtls.fingerprint)
         self.prompts = prompts
         self.clock = clock
         self.local_sdp: SessionDescription | None = None
