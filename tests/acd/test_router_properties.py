@@ -1,7 +1,8 @@
 """Hypothesis: random event schedules against the router, invariants checked after every step.
 
 - every agent transition is in the table, and the reported changes chain up;
-- no agent is rung for two calls at once; a ringing agent is rung by exactly one entry;
+- no agent is rung for two calls at once; a ringing agent is rung by exactly one entry; an agent on a call
+  is rung only on a free line (``max_calls``), and never holds more calls than that;
 - an unreachable phone is never rung;
 - no free agent is left idle next to a waiting caller it could take (work conservation);
 - an agent of a higher penalty is rung only when nobody of a lower one is free for the call;
@@ -60,10 +61,11 @@ QUEUES = [
 ]
 AGENTS = [
     AgentProfile("a0", queues=frozenset({"q1", "q2"}), skills={"x": 3}, penalties={"q1": 1}, cost=5.0),
-    AgentProfile("a1", queues=frozenset({"q1"}), skills={"x": 1}, wrapup=0.0),
+    AgentProfile("a1", queues=frozenset({"q1"}), skills={"x": 1}, wrapup=0.0, max_calls=2),
     AgentProfile("a2", queues=frozenset({"q2", "q3"}), skills={"x": 5, "y": 2}, weights={"q3": 3.0}),
     AgentProfile("a3", queues=frozenset({"q3"}), groups=frozenset({"helpers"})),
 ]
+profiles_by_id = {a.agent_id: a for a in AGENTS}
 Item = TypeVar("Item")
 
 CANCELLING = {("unpause", "pause"), ("ready", "pause"), ("login", "logout")}
@@ -244,11 +246,21 @@ class Checker:
                 assert agent_id not in rung, f"{agent_id} rung for {rung.get(agent_id)} and {v.call_id}"
                 rung[agent_id] = v.call_id
         for agent_id, state in self.states.items():
-            assert (state in (AgentState.RESERVED, AgentState.RINGING)) == (agent_id in rung)
+            if state in (AgentState.RESERVED, AgentState.RINGING):
+                assert agent_id in rung
+            elif agent_id in rung:  # a free line of an agent on a call (call waiting)
+                assert state is AgentState.ON_CALL, f"{agent_id} rung while {state.value}"
+        on_calls: dict[str, int] = {}
+        for agent_id in r.connected_calls().values():
+            on_calls[agent_id] = on_calls.get(agent_id, 0) + 1
+        for agent_id, calls in on_calls.items():
+            assert calls <= profiles_by_id[agent_id].max_calls, f"{agent_id} holds {calls} calls"
+            assert self.states[agent_id] is AgentState.ON_CALL
         free = [a.agent_id for a in AGENTS if r.agent_offerable(a.agent_id, now)]
         for v in waiting:
             if v.dispatchable:
-                idle = [a for a in free if r.serves(a, v.call_id)]
+                idle = [a for a in free if r.serves(a, v.call_id)
+                        and not (v.callback and self.states[a] is AgentState.ON_CALL)]
                 assert not idle, f"{idle} idle while {v.call_id} waits"
         profiles = {a.agent_id: a for a in AGENTS}
         for d in decisions:

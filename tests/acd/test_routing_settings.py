@@ -8,13 +8,18 @@ from pathlib import Path
 
 from voxcenter.acd import (
     AgentProfile,
+    AgentState,
+    AgentStateChanged,
     Announce,
+    CallRequest,
+    CancelRing,
     Decision,
     Enqueued,
     QueuePolicy,
     RingAgent,
     SkillRequirement,
     Strategy,
+    WrapUpEnded,
 )
 from voxcenter.config import load_config
 from voxcenter.runtime.mapping import agent_profiles, queue_policies
@@ -223,3 +228,89 @@ def test_without_first_after_the_caller_is_told_on_joining_and_then_every_period
     [entered] = of_type(h.join("c2"), Enqueued)
     assert entered.announce
     assert of_type(h.advance(29.0), Announce) == []
+
+
+# --- max_calls: call waiting ----------------------------------------------------------------------------------------
+
+def two_lines(**policy: object) -> Harness:
+    agents = [AgentProfile("duo", queues=frozenset({"q"}), max_calls=2),
+              AgentProfile("solo", queues=frozenset({"q"}))]
+    h = Harness([QueuePolicy("q", wrapup=5.0, ring_timeout=10.0, retry_delay=20.0, **policy)], agents)  # type: ignore[arg-type]
+    h.staff("duo")
+    return h
+
+
+def test_an_agent_with_two_lines_is_offered_a_second_call_while_on_one_and_wraps_up_after_the_last() -> None:
+    h = two_lines()
+    assert rung(h.join("c1")) == ["duo"]
+    answer_and_keep(h, "c1", "duo")
+    out = h.join("c2")
+    assert rung(out) == ["duo"]  # call waiting: the phone rings on its free line
+    assert not of_type(out, AgentStateChanged)  # the agent stays on-call
+    answer_and_keep(h, "c2", "duo")
+    assert h.router.connected_calls() == {"c1": "duo", "c2": "duo"}
+    assert rung(h.join("c3")) == []  # both lines taken
+    h.now = 30.0
+    h.router.call_ended("c1", h.now)
+    out = h.drain()
+    assert h.router.agent_state("duo") is AgentState.ON_CALL  # still on c2: no wrap-up yet
+    [ended] = of_type(out, WrapUpEnded)
+    assert (ended.call_id, ended.wrapup_time) == ("c1", 0.0)
+    assert rung(out) == ["duo"]  # a line is free again: c3
+    h.router.caller_left("c3", h.now)
+    h.drain()
+    h.now = 40.0
+    h.router.call_ended("c2", h.now)
+    h.drain()
+    assert h.router.agent_state("duo") is AgentState.WRAP_UP
+    h.advance(45.0)
+    assert h.router.agent_state("duo") is AgentState.READY
+
+
+def test_one_line_agents_are_never_rung_while_on_a_call() -> None:
+    h = two_lines()
+    h.router.agent_logout("duo", h.now)
+    h.staff("solo")
+    h.join("c1")
+    answer_and_keep(h, "c1", "solo")
+    assert rung(h.join("c2")) == []
+
+
+def test_a_second_line_not_answered_costs_the_retry_delay_and_the_caller_goes_on() -> None:
+    h = two_lines()
+    h.join("c1")
+    answer_and_keep(h, "c1", "duo")
+    h.join("c2")
+    h.staff("solo")  # solo logs in while c2 rings duo's second line
+    assert rung(h.advance(10.0)) == ["solo"]  # duo's line rang out: c2 goes to solo at once
+    assert h.router.agent_state("duo") is AgentState.ON_CALL
+    assert not h.router.agent_offerable("duo", h.now)  # the retry delay is duo's
+    assert h.router.agent_offerable("duo", 30.0)
+
+
+def test_pausing_or_ending_the_last_call_withdraws_a_second_lines_ring() -> None:
+    h = two_lines()
+    h.join("c1")
+    answer_and_keep(h, "c1", "duo")
+    h.join("c2")
+    h.router.agent_pause("duo", h.now, "lunch")
+    [cancel] = of_type(h.drain(), CancelRing)
+    assert (cancel.call_id, cancel.agent_id) == ("c2", "duo")
+    assert rung(h.join("c3")) == []  # a pause waiting for the call's end: no more offers
+    h = two_lines()
+    h.join("c1")
+    answer_and_keep(h, "c1", "duo")
+    h.join("c2")
+    h.router.call_ended("c1", h.now)
+    out = h.drain()
+    assert [(c.call_id, c.agent_id) for c in of_type(out, CancelRing)] == [("c2", "duo")]
+    assert h.router.agent_state("duo") is AgentState.WRAP_UP  # wrap-up before another call
+    assert rung(h.advance(5.0)) == ["duo"]
+
+
+def test_callbacks_wait_for_a_free_agent_not_a_free_line() -> None:
+    h = two_lines()
+    h.join("c1")
+    answer_and_keep(h, "c1", "duo")
+    h.router.callback_restored(CallRequest("cb", "q", caller="0123"), h.now, 0, h.now)
+    assert rung(h.drain()) == []

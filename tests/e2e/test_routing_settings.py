@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import (
+    AGENT_HZ,
     CARRIER_IP,
     AgentPhone,
+    feature_code,
     first_heard,
     plan_sections,
     query,
@@ -27,8 +29,11 @@ from tests.e2e.harness import (
     voiced_frames,
     wait_for,
 )
-from tests.e2e.queue_peers import call_of, calling, describe, timeline
+from tests.e2e.queue_peers import Caller, call_of, calling, describe, timeline
+from tests.interop.audio import spectrum, write_tone_wav
+from tests.interop.baresip import Account, Baresip
 from tests.interop.sipp import free_port
+from voxcenter.media.codecs import PCMU
 from voxcenter.runtime.server import Server
 from voxcenter.store.types import from_iso_text
 
@@ -44,11 +49,13 @@ PLAN = textwrap.dedent(f"""\
       '411': {{node: tiers}}
       '412': {{node: tech}}
       '413': {{node: later}}
+      '414': {{node: duo}}
     ivr:
       vip: {{type: queue, queue: vip}}
       tiers: {{type: queue, queue: tiers}}
       tech: {{type: queue, queue: tech}}
       later: {{type: queue, queue: later}}
+      duo: {{type: queue, queue: duo}}
     queues:
       vip:
         ring_timeout: 10s
@@ -78,6 +85,12 @@ PLAN = textwrap.dedent(f"""\
         join_when: always
         leave_when: never
         announcements: {{first_after: 4s, position_every: null}}
+      duo:
+        ring_timeout: 10s
+        wrap_up: 0s
+        join_when: always
+        leave_when: never
+        announcements: {{position_every: null}}
     groups:
       supervisors: ['1019']
     agents:
@@ -89,6 +102,7 @@ PLAN = textwrap.dedent(f"""\
       '1016': {{name: Ann, password: pw-1016, cost: 40, skills: {{tech: 4}}, queues: [tech]}}
       '1017': {{name: Cy, password: pw-1017, cost: 20, skills: {{tech: 4}}, queues: [tech]}}
       '1018': {{name: Vic, password: pw-1018, queues: [later]}}
+      '1021': {{name: Duo, password: pw-1021, max_calls: 2, queues: [duo]}}
     """)
 
 
@@ -216,3 +230,45 @@ async def test_the_first_announcement_waits_first_after(tmp_path: Path) -> None:
     # Music from the start; the position only after first_after (4 s: 200 frames of 20 ms; half of it at least
     # even if the machine dropped frames), never on joining.
     assert first_heard(heard, announcement) - start >= 100, said
+
+
+def hears_the_agent(caller: Caller) -> bool:
+    """The caller's last second of audio is the agent's tone."""
+    last = caller.media.heard[-50:]
+    if len(last) < 50:
+        return False
+    heard = spectrum(PCMU.decode(b"".join(last)), 8000)
+    return abs(heard.dominant - AGENT_HZ) < 20 and heard.peak_share > 0.8
+
+
+async def test_an_agent_with_two_lines_takes_a_second_call_while_on_the_first(tmp_path: Path) -> None:
+    voice = write_tone_wav(tmp_path / "agent.wav", AGENT_HZ, 60.0)
+    async with settings_server(tmp_path) as server, AsyncExitStack() as stack:
+        address = server.endpoint.address("udp")
+        registrar = f"{address.host}:{address.port}"
+        phone = await stack.enter_async_context(
+            Baresip(tmp_path, "duo", Account("1021", registrar, "pw-1021"), voice))
+        await phone.registered()
+        await feature_code(phone, "*45", registrar)
+        await wait_for(lambda: state(server, "1021") == "ready", what="1021 ready")
+        first = await stack.enter_async_context(
+            calling(server, tmp_path, "414", name="first", number="0841400001", hold=14.0))
+        await wait_for(lambda: len(server.acd.router.connected_calls()) == 1, what="the first call connected")
+        await wait_for(lambda: hears_the_agent(first), what="the first caller hears the agent")
+        second = await stack.enter_async_context(
+            calling(server, tmp_path, "414", name="second", number="0841400002", hold=6.0))
+        await wait_for(lambda: len(server.acd.router.connected_calls()) == 2, what="both calls connected",
+                       timeout=30)
+        assert state(server, "1021") == "on-call"
+        await wait_for(lambda: hears_the_agent(second), what="the second caller hears the agent")
+        assert (await second.finished()).successful == 1
+        await wait_for(lambda: len(server.acd.router.connected_calls()) == 1, what="the second call over")
+        assert state(server, "1021") == "on-call"  # still on the first: no wrap-up yet
+        assert (await first.finished()).successful == 1
+        await wait_for(lambda: not server.calls and state(server, "1021") == "ready", what="calls finished")
+        await server.writer.flush(5.0)
+    db = tmp_path / "voxcenter.db"
+    assert answered_by(db, "0841400001") == answered_by(db, "0841400002") == "1021"
+    [(first_end,)] = query(db, "select ended_at from calls where call_id=?", call_of(db, "0841400001"))
+    [(second_answer,)] = query(db, "select answered_at from calls where call_id=?", call_of(db, "0841400002"))
+    assert from_iso_text(second_answer) < from_iso_text(first_end)  # the second call came during the first

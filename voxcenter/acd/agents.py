@@ -16,6 +16,12 @@ Rules, all in this file:
   phone (PHONE_BACK) lands in PAUSED when the agent was paused before (the pause reason is kept
   while unavailable). A call in progress is not touched by a lost registration; its wrap-up
   ends in UNAVAILABLE.
+- An agent whose ``max_calls`` is above 1 stays ON_CALL while it holds several calls: the state
+  is that of the agent, not of a line. While ON_CALL with a free line (fewer calls than
+  ``max_calls``, no pause or logout pending) it may be rung for one more call (``line_ring``,
+  call waiting) without leaving ON_CALL; a second line's ring that is not answered costs the agent
+  the retry delay as any ring does. Calls beyond the first are kept in ``extra_calls``; the agent
+  goes to WRAP_UP when its last call ends.
 
 Whatever transition is not in ``TRANSITIONS`` is illegal and raises ``LocalProtocolError``.
 """
@@ -132,7 +138,9 @@ class Agent:
         "call_id",
         "calls_taken",
         "consecutive_no_answers",
+        "extra_calls",
         "idle_since",
+        "line_ring",
         "order",
         "pause_reason",
         "pending_logout",
@@ -163,6 +171,10 @@ class Agent:
         self.wrapup_until: float | None = None
         self.retry_until: float | None = None
         """After a ring this agent did not answer: not offered another call before this time."""
+        self.line_ring: str | None = None
+        """The call this agent's phone is rung for on a free line while ON_CALL (call waiting)."""
+        self.extra_calls: list[str] = []
+        """Connected calls besides ``call_id`` (the first), while ON_CALL with ``max_calls`` above 1."""
 
     @property
     def agent_id(self) -> str:
@@ -174,11 +186,21 @@ class Agent:
         """READY with a reachable, registered phone."""
         return self.state is AgentState.READY and self.reachable
 
+    @property
+    def free_line(self) -> bool:
+        """ON_CALL with fewer calls than ``max_calls``, no line ringing, no pause or logout waiting."""
+        return (
+            self.state is AgentState.ON_CALL and self.reachable and self.line_ring is None
+            and 1 + len(self.extra_calls) < self.profile.max_calls
+            and self.pending_pause is None and self.pending_logout is None
+        )
+
     def offerable(self, now: float) -> bool:
-        """Ringable, and not within the retry delay after a ring it did not answer."""
+        """Ringable (or on a call with a free line), and not within the retry delay after a ring it did not
+        answer."""
         if self.retry_until is not None and self.retry_until <= now:
             self.retry_until = None
-        return self.ringable and self.retry_until is None
+        return (self.ringable or self.free_line) and self.retry_until is None
 
     def apply(self, via: AgentInput, now: float, reason: str) -> AgentStateChanged:
         """Take one transition of the table and return the change to report."""

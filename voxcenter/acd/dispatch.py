@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Set
 
-from voxcenter.acd.agents import Agent
+from voxcenter.acd.agents import Agent, AgentState
 from voxcenter.acd.model import QueuePolicy, SkillRequirement
 from voxcenter.acd.ordering import order_key
 from voxcenter.acd.selection import (
@@ -64,7 +64,8 @@ def assign(
             break
         policy = policies[entry.queue]
         eligible = [a for a in available.values() if serves(a, entry, policy)
-                    and (entry.call_id not in held or a.profile.speaks(entry.request.language))]
+                    and (entry.call_id not in held or a.profile.speaks(entry.request.language))
+                    and not (entry.callback and a.state is AgentState.ON_CALL)]  # a callback needs a free agent
         untried = [a for a in eligible if a.agent_id not in entry.tried]
         if eligible and not untried:
             entry.tried.clear()  # everyone was tried: start a new round

@@ -259,6 +259,9 @@ class AgentProfile:
     """Queue → weighted-random share of the membership (``weight`` when absent)."""
     cost: float = 0.0
     """What an hour of this agent costs, compared by ``cost_aware`` queues (lower is offered first)."""
+    max_calls: int = 1
+    """Queue calls the agent may hold at once: above 1, an agent on a call may be offered another one on a
+    free line of the phone (call waiting); wrap-up follows the last call."""
 
     def __post_init__(self) -> None:
         if not self.agent_id:
@@ -271,6 +274,8 @@ class AgentProfile:
                 raise ConfigError(f"agent {self.agent_id!r}: weight in {queue!r} must be > 0")
         if not (self.cost >= 0 and math.isfinite(self.cost)):
             raise ConfigError(f"agent {self.agent_id!r}: cost must be >= 0")
+        if self.max_calls < 1:
+            raise ConfigError(f"agent {self.agent_id!r}: max_calls must be >= 1")
         for skill, level in self.skills.items():
             _check_level(level, f"agent {self.agent_id!r} skill {skill!r}")
         _check_duration(self.wrapup, f"agent {self.agent_id!r}: wrapup")

@@ -166,6 +166,12 @@ class Router(RouterState):
         del entry.ringing[agent_id]
         self._cancel_rings(entry, now, "answered by another agent")
         agent.consecutive_no_answers = 0
+        if agent.line_ring == call_id:  # a second line: the agent stays ON_CALL (callbacks never come this way)
+            agent.line_ring = None
+            self._remove(entry)
+            self._connect(entry, agent_id, now)
+            self._dispatch(now)
+            return
         self._change(agent, AgentInput.ANSWER, now, "answered")
         if entry.callback:
             entry.callback_agent = agent_id
@@ -200,6 +206,20 @@ class Router(RouterState):
         policy = self._policies.get(queue) or self._retired_policies[queue]
         talk = now - since
         agent.talk_time += talk
+        if agent.extra_calls:  # the agent holds another call: no wrap-up yet, that follows the last call
+            if call_id == agent.call_id:
+                agent.call_id = agent.extra_calls.pop(0)
+            else:
+                agent.extra_calls.remove(call_id)
+            if queue in self._handle_time:
+                self._handle_time[queue].add(talk)
+            self._decisions.append(CallCompleted(call_id, agent_id, queue, talk, ended_by))
+            self._wrapping[agent_id] = (call_id, queue, talk)
+            self._wrapped_up(agent_id, 0.0)
+            self._dispatch(now)
+            return
+        if agent.line_ring is not None:  # its last call is over: wrap-up comes before another call
+            self._withdraw_line_ring(agent, now, "the agent's call ended: wrap-up first")
         wrapup = agent.profile.wrapup if agent.profile.wrapup is not None else policy.wrapup
         if queue in self._handle_time:  # not for a queue a reload removed during the call
             self._handle_time[queue].add(talk + wrapup)
@@ -237,6 +257,9 @@ class Router(RouterState):
             return
         if agent.state is AgentState.ON_CALL:
             agent.pending_logout = reason
+            if agent.line_ring is not None:
+                self._withdraw_line_ring(agent, now, "agent logging out")
+                self._dispatch(now)
             return
         if agent.state in (AgentState.RESERVED, AgentState.RINGING):
             self._withdraw_ring(agent, now, "agent logged out")
@@ -251,6 +274,9 @@ class Router(RouterState):
             raise RouterError(f"agent {agent_id!r} is not logged in and cannot pause")
         if agent.state in (AgentState.RESERVED, AgentState.RINGING, AgentState.ON_CALL):
             agent.pending_pause = reason
+            if agent.line_ring is not None:
+                self._withdraw_line_ring(agent, now, "agent pausing")
+                self._dispatch(now)
             return
         self._change(agent, AgentInput.PAUSE, now, reason)
 
@@ -308,8 +334,8 @@ class Router(RouterState):
         logged-in agent not on a call becomes UNAVAILABLE (a call in progress goes on)."""
         agent = self._agent(agent_id)
         agent.reachable = False
-        if agent.state in (AgentState.RESERVED, AgentState.RINGING):
-            entry = self._entries[agent.call_id or ""]
+        if agent.state in (AgentState.RESERVED, AgentState.RINGING) or agent.line_ring is not None:
+            entry = self._entries[agent.line_ring or agent.call_id or ""]
             self._decisions.append(CancelRing(entry.call_id, agent_id, "phone unreachable"))
             self._no_answer(entry, agent_id, now, "unreachable")
         elif agent.state in (AgentState.READY, AgentState.PAUSED):
@@ -573,8 +599,18 @@ class Router(RouterState):
             del entry.ringing[agent_id]
             self._decisions.append(CancelRing(entry.call_id, agent_id, reason))
             agent = self._agents[agent_id]
+            if agent.line_ring == entry.call_id:
+                agent.line_ring = None  # the agent's own call goes on
+                continue
             self._change(agent, AgentInput.CANCEL, now, reason)
             self._settle(agent, now)
+
+    def _withdraw_line_ring(self, agent: Agent, now: float, reason: str) -> None:
+        """Stop ringing the agent's free line (the caller is offered to others)."""
+        entry = self._entries[agent.line_ring or ""]
+        del entry.ringing[agent.agent_id]
+        agent.line_ring = None
+        self._decisions.append(CancelRing(entry.call_id, agent.agent_id, reason))
 
     def _withdraw_ring(self, agent: Agent, now: float, reason: str) -> None:
         entry = self._entries[agent.call_id or ""]
@@ -588,7 +624,11 @@ class Router(RouterState):
         policy = self._policies[entry.queue]
         self._decisions.append(RingNoAnswer(entry.call_id, agent_id, entry.queue, now - started, reason))
         agent.consecutive_no_answers += 1
-        self._change(agent, AgentInput.NO_ANSWER, now, f"ring {reason}")
+        line = agent.line_ring == entry.call_id
+        if line:
+            agent.line_ring = None  # (ON_CALL goes on)
+        else:
+            self._change(agent, AgentInput.NO_ANSWER, now, f"ring {reason}")
         # The retry delay is the agent's, not the caller's: the caller stays first in line and is offered
         # to the next free agent at once, while the agent who did not answer is left alone for a while.
         if policy.retry_delay > 0:
@@ -599,13 +639,17 @@ class Router(RouterState):
             and agent.pending_logout is None
         ):
             agent.pending_pause = f"auto-pause after {agent.consecutive_no_answers} unanswered calls"
-        self._settle(agent, now)
+        if not line:
+            self._settle(agent, now)
 
     def _connect(self, entry: Entry, agent_id: str, now: float) -> None:
         agent = self._agents[agent_id]
         policy = self._policies[entry.queue]
         agent.calls_taken += 1
-        agent.call_id = entry.call_id
+        if agent.state is AgentState.ON_CALL and agent.call_id is not None and agent.call_id != entry.call_id:
+            agent.extra_calls.append(entry.call_id)  # a second line
+        else:
+            agent.call_id = entry.call_id
         self._observe_wait(entry, now, abandoned=False)
         self._connected[entry.call_id] = (agent_id, entry.queue, now)
         self._counters[entry.queue].record_answer(now - entry.joined_at, policy.service_level)
@@ -651,8 +695,11 @@ class Router(RouterState):
         for entry, agents in pairs:
             policy = self._policies[entry.queue]
             for agent in agents:
-                agent.call_id = entry.call_id  # before the change, so that it names the call offered
-                self._change(agent, AgentInput.RESERVE, now, f"offered call {entry.call_id}")
+                if agent.state is AgentState.ON_CALL:
+                    agent.line_ring = entry.call_id  # call waiting: a free line of an agent on a call
+                else:
+                    agent.call_id = entry.call_id  # before the change, so that it names the call offered
+                    self._change(agent, AgentInput.RESERVE, now, f"offered call {entry.call_id}")
                 deadline = now + policy.ring_timeout
                 entry.ringing[agent.agent_id] = (now, deadline)
                 entry.tried.add(agent.agent_id)

@@ -244,6 +244,8 @@ PROOFS: Final[dict[str, str]] = {
         "tests/e2e/test_routing_settings.py::test_the_queue_skills_leave_out_the_unskilled_and_cost_aware_takes_the_cheaper_expert",
     "queues.<name>.announcements.first_after":
         "tests/e2e/test_routing_settings.py::test_the_first_announcement_waits_first_after",
+    "agents.<name>.max_calls":
+        "tests/e2e/test_routing_settings.py::test_an_agent_with_two_lines_takes_a_second_call_while_on_the_first",
     "queues.<name>.overflow.timeout":
         "tests/e2e/test_callback_hold.py::test_the_agent_holds_and_resumes_a_callback_conversation",
     "queues.<name>.overflow.timeout.queue":
@@ -516,7 +518,6 @@ PROOFS: Final[dict[str, str]] = {
 
 UNPROVEN: Final[frozenset[str]] = frozenset({
     "queues.<name>.announcements.estimated_wait",
-    "agents.<name>.max_calls",
     "internal_calls.ring_timeout",
     "recording.storage",
 })

@@ -249,7 +249,9 @@ class Agent(Model):
     wrap_up: Duration | None = None
     """Wrap-up time overriding the queues'."""
     max_calls: int = Field(default=1, ge=1)
-    """Concurrent calls the agent can hold."""
+    """Queue calls the agent's phone may hold at once: with 2, an agent on a call may be offered a second one
+    (call waiting: a second INVITE rings the phone); wrap-up follows the last call. Callbacks wait for an agent
+    on no call."""
     cost: float = Field(default=0.0, ge=0)
     """What the agent costs (per hour, in any one unit): a ``cost_aware`` queue offers a call to the cheapest
     of the free agents of the best skill match."""

@@ -235,6 +235,7 @@ def agent_profiles(config: Config) -> list[AgentProfile]:
             penalties={m.queue: m.penalty for m in agent.queues if m.penalty},
             weights={m.queue: float(m.weight) for m in agent.queues},
             cost=agent.cost,
+            max_calls=agent.max_calls,
         )
         for extension, agent in config.agents.items()
     ]
