@@ -140,8 +140,12 @@ async def test_a_websocket_client_registers_and_is_called_on_its_connection(tmp_
             assert refused.data.startswith("SIP/2.0 400 ")
             await client.send(client.request("OPTIONS", f"sip:127.0.0.1:{local.port}", to="sip:voxcenter@x"))
             assert (await client.final()).status == 200
-        # Gone with its connection: nobody can open one to a browser, so a request fails at once.
+        # Gone with its connection: nobody can open one to a browser, so the phone is unreachable at once, and a
+        # request to it fails at once.
         await asyncio.sleep(0.1)
+        assert endpoint.registrar.lookup("1001") == []
+        [gone] = endpoint.registrar.lookup("1001", reachable_only=False)
+        assert not gone.reachable
         with pytest.raises(RequestFailed):
             await asyncio.wait_for(endpoint.invite(binding.contact.uri, Address(
                 binding.source.transport, binding.source.host, binding.source.port), SDP.encode()), 3)

@@ -226,7 +226,7 @@ class SipEndpoint:
         self._loop = asyncio.get_running_loop()
         self.transports = SipTransports(
             self._on_message, self._on_parse_error, self._on_send_failure, limits=self.settings.transport_limits,
-            source_refused=self._is_banned,
+            source_refused=self._is_banned, on_websocket_closed=self._websocket_closed,
         )
         for listener in self.settings.listeners:
             context = None
@@ -986,6 +986,15 @@ class SipEndpoint:
                     self.on_binding_change(change)
                 except Exception:
                     logger.exception("sip.binding_handler_crash")
+
+    def _websocket_closed(self, remote: Address) -> None:
+        """A browser's connection is gone: its bindings are unreachable at once (nobody can connect to it), so
+        no call rings it; a new connection registers anew."""
+        for binding in list(self.registrar.bindings()):
+            source = binding.source
+            if (source.transport, source.host, source.port) == (remote.transport, remote.host, remote.port):
+                self.registrar.set_reachable(binding.aor, str(binding.contact.uri), False)
+        self._drain_registrar_events()
 
     async def _keepalive_loop(self) -> None:
         """OPTIONS every registered phone once per interval; one that stops answering is marked unreachable (and

@@ -316,8 +316,11 @@ class SipTransports:
         limits: TransportLimits | None = None,
         tls_client_context: ssl.SSLContext | None = None,
         source_refused: Callable[[str], bool] | None = None,
+        on_websocket_closed: Callable[[Address], None] | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
+        self.on_websocket_closed = on_websocket_closed
+        """Told when a WebSocket connection is gone: nothing can reach the browser behind it any more."""
         self.source_refused = source_refused
         """Whether connections from an address are refused at once (a banned source)."""
         self.on_message = on_message
@@ -411,6 +414,11 @@ class SipTransports:
             await connection.run()
         finally:
             self.forget(connection)
+            if self.on_websocket_closed is not None and connection.remote is not None:
+                try:
+                    self.on_websocket_closed(connection.remote)
+                except Exception:
+                    logger.exception("sip.handler_crash", source=str(connection.remote))
         return socket
 
     def _size_udp_buffers(self, transport: asyncio.DatagramTransport) -> None:
