@@ -11,6 +11,7 @@ group is refused (403, from the phone and through the API), and each session is 
 
 from __future__ import annotations
 
+import itertools
 import json
 import textwrap
 from pathlib import Path
@@ -25,7 +26,9 @@ from tests.e2e.harness import (
     CALLER_HZ,
     CARRIER_IP,
     AgentPhone,
+    feature_code,
     plan_sections,
+    query,
     rtp_base_for_test,
     served,
     wait_for,
@@ -37,6 +40,7 @@ from tests.interop.baresip import Account, Baresip
 from tests.interop.sipp import free_port
 from voxcenter.media.codecs import PCMU
 from voxcenter.runtime.server import Server
+from voxcenter.store.types import from_iso_text
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(150)]
 
@@ -73,7 +77,7 @@ def monitoring_plan(tmp: Path, sip_port: int, api_port: int) -> Path:
         agents:
           '1001': {{name: Alice, password: pw-1001, queues: [support]}}
           '1008': {{name: Bea, password: pw-1008, queues: [billing]}}
-          '1009': {{name: Sam, password: pw-1009}}
+          '1009': {{name: Sam, password: pw-1009, queues: [billing]}}
         """)
     path = tmp / "voxcenter.yaml"
     path.write_text(plan_sections(tmp, body, sip_port=sip_port, rtp_base=rtp_base_for_test(), api_port=api_port))
@@ -135,6 +139,7 @@ async def test_listen_whisper_barge_from_the_phone_and_the_api(tmp_path: Path) -
             assert await alice.register() == 200 and await alice.dial("*45") == 200
             assert await bea.register() == 200
             await sam.registered()
+            await feature_code(sam, "*45", registrar)  # Sam also takes billing's calls
             assert await bea.dial("*511001") == 404  # nobody on a call yet
             async with calling(server, tmp_path, "300", name="monitored", number="0600000013", hold=80) as caller:
                 caller.media.speak(CALLER_HZ, 80.0)
@@ -150,6 +155,7 @@ async def test_listen_whisper_barge_from_the_phone_and_the_api(tmp_path: Path) -
 
                 await sam.dial(f"sip:*511001@{registrar}", timeout=15)
                 await wait_for(lambda: mode_of(server, "1009") == "listen", what="Sam listens")
+                assert server.acd.router.agent_pause_reason("1009") == "on a direct call"  # no queue call now
                 await check_mode(caller.media, alice_media, "listen")
                 for key, mode in (("2", "whisper"), ("3", "barge"), ("1", "listen")):
                     await sam.send_digits(key)
@@ -158,6 +164,7 @@ async def test_listen_whisper_barge_from_the_phone_and_the_api(tmp_path: Path) -
                 await sam.hang_up()
                 await wait_for(lambda: "1009" not in server.supervision.sessions, what="the session over")
                 await wait_for(lambda: not next(iter(server.calls.values())).call.bridge.mixing, what="relay")
+                assert server.acd.router.agent_state("1009").value == 'ready'
                 rate, (sam_heard,) = read_wav(sam.recording("dec"))
                 sam_heard = sam_heard[rate:]  # past the first second
                 assert band_share(sam_heard, rate, CALLER_HZ) > 0.2, "Sam hears the caller"
@@ -211,3 +218,14 @@ async def test_listen_whisper_barge_from_the_phone_and_the_api(tmp_path: Path) -
     ends = [float(str(value)) for event, _, _, value, _ in events if event == "MONITOREND"]
     assert ends[0] > 4.0 and all(seconds > 1.0 for seconds in ends)  # seconds monitored
     assert [at for _, at, *_ in events] == sorted(at for _, at, *_ in events)
+    # The recording: the caller on the left, what the caller hears on the right (a barging supervisor only).
+    [(path, started)] = query(db, "select path, started_at from recordings where call_id=?", call_of(db, "0600000013"))
+    rate, (left, right) = read_wav(Path(path))
+    offset = from_iso_text(started)
+    segments = [(at, following[1], (data or {}).get("mode")) for (name, at, _, _, data), following
+                in itertools.pairwise(events) if name != "MONITOREND"]
+    for begin, end, heard_mode in segments:
+        window = slice(round((begin - offset + 0.6) * rate), round((end - offset - 0.3) * rate))
+        heard = band_share(right[window], rate, SUPERVISOR_HZ)
+        assert (heard > 0.1) if heard_mode == "barge" else (heard < 0.02), (heard_mode, begin - offset, heard)
+        assert band_share(left[window], rate, SUPERVISOR_HZ) < 0.02, (heard_mode, "on the caller's channel")

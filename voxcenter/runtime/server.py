@@ -153,7 +153,7 @@ class Server:
         self.services = CallServices(self.media, self.dialer, self.acd, self.records, self.customers,
                                      self.consultations)
         self.supervision = Supervision(self.calls, lambda: self.config, self.media, self.dialer,
-                                       lambda: self.acd.dynamic)
+                                       lambda: self.acd.dynamic, self.acd)
         self.feature_codes = FeatureCodeService(self.media, self.acd,
                                                 Mailbox(url, self.writer, config.prompts.default_language),
                                                 self.supervision)

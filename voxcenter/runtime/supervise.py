@@ -10,7 +10,8 @@ mode, how it started), MONITORMODE at each switch and MONITOREND (seconds monito
 
 Refusals: 404 when the agent is on no call voxcenter can monitor, 403 when the supervisor may not
 monitor that call's queue (:func:`~voxcenter.runtime.monitoring.may_monitor`), 486 when the supervisor
-is in a session already.
+is in a session already. A supervisor who is also a ready agent is paused for the queues while
+monitoring (reason ``on a direct call``), as on any direct call.
 """
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ class MonitoredCall(Protocol):
     """The caller's SIP side."""
 
 
+class Engagement(Protocol):
+    """Tells the ACD a supervisor is in a conversation (an :class:`~voxcenter.runtime.acd.AcdService`)."""
+
+    def engage(self, agent_id: str) -> None: ...
+
+    def disengage(self, agent_id: str) -> None: ...
+
+
 class MonitorRefused(Exception):
     """The session cannot start; ``status`` is the SIP (and HTTP) answer."""
 
@@ -89,8 +98,12 @@ class Supervision:
     """Starts and runs monitoring sessions on the server's live calls (see the module docstring)."""
 
     def __init__(self, calls: Mapping[str, MonitoredCall], config: Callable[[], Config], media: MediaService,
-                 dialer: Dialer, members: Callable[[], Iterable[tuple[str, str]]] = lambda: ()) -> None:
+                 dialer: Dialer, members: Callable[[], Iterable[tuple[str, str]]] = lambda: (),
+                 engagement: Engagement | None = None) -> None:
         self.calls = calls
+        self.engagement = engagement
+        """A supervisor who is also a ready agent is paused for the queues while monitoring (as on a direct
+        call), so no queue call rings the phone in the middle of a session."""
         self.config = config
         self.media = media
         self.dialer = dialer
@@ -225,6 +238,8 @@ class Supervision:
             monitoring.leg = leg
             monitoring.started = loop.time()
             bridge.monitor(leg, agent, monitoring.mode)
+            if self.engagement is not None:
+                self.engagement.engage(monitoring.supervisor)
             call.log.event("MONITORSTART", queue=call.queue, agent=agent.party,
                            data={"supervisor": monitoring.supervisor, "mode": monitoring.mode.value,
                                  "via": monitoring.via})
@@ -246,6 +261,8 @@ class Supervision:
         finally:
             if monitoring.leg is not None:
                 bridge.unmonitor(monitoring.leg)
+                if self.engagement is not None:
+                    self.engagement.disengage(monitoring.supervisor)
             if not session.is_ended:
                 with contextlib.suppress(Exception):
                     await session.hangup("monitoring over")
