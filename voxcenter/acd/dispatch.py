@@ -13,11 +13,12 @@ only to agents who speak it.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping, Set
 
 from voxcenter.acd.agents import Agent, AgentState
-from voxcenter.acd.model import QueuePolicy, SkillRequirement
+from voxcenter.acd.model import QueuePolicy, SkillRequirement, Strategy
 from voxcenter.acd.ordering import order_key
 from voxcenter.acd.selection import (
     Candidate,
@@ -59,10 +60,18 @@ def assign(
     result: list[tuple[Entry, list[Agent]]] = []
     ready = [e for e in entries if e.dispatchable(now)]
     ready.sort(key=lambda e: order_key(e, policies[e.queue].discipline, policies[e.queue].weight, now))
+    ring_all_left: dict[str, int] = {}
+    for entry in ready:
+        if policies[entry.queue].strategy is Strategy.RING_ALL:
+            ring_all_left[entry.queue] = ring_all_left.get(entry.queue, 0) + 1
     for entry in ready:
         if not available:
             break
         policy = policies[entry.queue]
+        callers_left = 1
+        if policy.strategy is Strategy.RING_ALL:
+            callers_left = ring_all_left[entry.queue]
+            ring_all_left[entry.queue] -= 1
         eligible = [a for a in available.values() if serves(a, entry, policy)
                     and (entry.call_id not in held or a.profile.speaks(entry.request.language))
                     and not (entry.callback and a.state is AgentState.ON_CALL)]  # a callback needs a free agent
@@ -82,5 +91,7 @@ def assign(
             for a in untried
         ]
         chosen = select_agents(candidates, policy.strategy, rng, last_rung.get(entry.queue), policy.cost_aware)
+        if callers_left > 1:  # ring-all: this caller's share of the free agents, the rest for those behind
+            chosen = chosen[:math.ceil(len(untried) / callers_left)]
         result.append((entry, [available.pop(c.agent_id) for c in chosen]))
     return result

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from voxcenter.acd.agents import PRESENT, Agent, AgentInput, AgentState
 from voxcenter.acd.announce import AnnouncementMemory
-from voxcenter.acd.dispatch import assign
+from voxcenter.acd.dispatch import assign, serves
 from voxcenter.acd.estimate import AbandonRate, SteadyMean
 from voxcenter.acd.events import (
     Announce,
@@ -43,6 +43,7 @@ from voxcenter.acd.model import (
     OverflowKind,
     OverflowTarget,
     QueuePolicy,
+    Strategy,
 )
 from voxcenter.acd.ordering import order_key
 from voxcenter.acd.state import RouterError, RouterState
@@ -685,7 +686,51 @@ class Router(RouterState):
         else:
             entry.backup_at = at
 
+    def _share_ring_all(self, now: float) -> None:
+        """Ring-all callers ringing more agents than their share give the excess back when callers behind them in
+        the same queue ring nobody.
+
+        The share is the queue's free and ringing agents ÷ its ringing and waiting callers (at least 1). Rings are
+        taken back, one at a time from the caller ringing the most (the later in queue order on a tie), the ring
+        last added first and only of an agent a waiting caller can take, until the waiting callers' shares are
+        free; dispatch then splits the free agents among them (``dispatch.assign``).
+        """
+        for name, policy in self._policies.items():
+            if policy.strategy is not Strategy.RING_ALL:
+                continue
+            entries = self._queues[name]
+            waiting = [e for e in entries if e.dispatchable(now)]
+            if not waiting:
+                continue
+            ringing = [e for e in entries if e.ringing and e.callback_agent is None]
+            if not any(len(e.ringing) > 1 for e in ringing):
+                continue
+            free = sum(1 for a in self._members(name) if a.offerable(now))
+            share = max(1, (free + sum(len(e.ringing) for e in ringing)) // (len(ringing) + len(waiting)))
+            need = share * len(waiting) - free
+            movable = {
+                e.call_id: [agent_id for agent_id in e.ringing
+                            if self._agents[agent_id].line_ring != e.call_id  # (a second line stays)
+                            and any(serves(self._agents[agent_id], w, self._policies[w.queue]) for w in waiting)]
+                for e in ringing
+            }
+            while need > 0:
+                donors = [e for e in reversed(ringing) if len(e.ringing) > share and movable[e.call_id]]
+                if not donors:
+                    break
+                entry = max(donors, key=lambda e: len(e.ringing))
+                agent_id = movable[entry.call_id].pop()
+                agent = self._agents[agent_id]
+                del entry.ringing[agent_id]
+                entry.tried.discard(agent_id)
+                reason = "ring shared with the callers behind"
+                self._decisions.append(CancelRing(entry.call_id, agent_id, reason))
+                self._change(agent, AgentInput.CANCEL, now, reason)
+                self._settle(agent, now)
+                need -= 1
+
     def _dispatch(self, now: float) -> None:
+        self._share_ring_all(now)
         free = {a.agent_id: a for a in self._agents.values() if a.offerable(now)}
         if not free or not self._entries:
             return
