@@ -24,7 +24,16 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.e2e.harness import AGENT_HZ, CALLER_HZ, feature_code, query, rtp_base_for_test, served, wait_for
+from tests.e2e.harness import (
+    AGENT_HZ,
+    CALLER_HZ,
+    feature_code,
+    query,
+    rtp_base_for_test,
+    served,
+    voiced_frames,
+    wait_for,
+)
 from tests.e2e.queue_peers import call_of, calling, queue_dial_plan
 from tests.interop.audio import spectrum, wav_spectra, write_tone_wav
 from tests.interop.baresip import Account, Baresip
@@ -33,6 +42,8 @@ from tests.interop.sipp import free_port
 from voxcenter.media.codecs import PCMU
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(90)]
+
+music = set(voiced_frames("moh"))
 
 
 def secure_plan(tmp: Path, extra_listen: str) -> Path:
@@ -173,12 +184,21 @@ async def test_jssip_in_chromium_registers_over_websocket_and_takes_a_queue_call
             await asyncio.to_thread(phone.run, "dial('sip:*45@127.0.0.1')")
             await asyncio.to_thread(phone.wait_text, "status", lambda text: text == "ended")
             await wait_for(lambda: server.acd.router.agent_state("1001").value == "ready", what="1001 ready")
-            async with calling(server, tmp_path, "300", name="caller", number="0100000001", hold=12.0) as caller:
+            async with calling(server, tmp_path, "300", name="caller", number="0100000001", hold=16.0) as caller:
                 await asyncio.to_thread(phone.wait_text, "status", lambda text: text == "in call")
                 caller.media.speak(CALLER_HZ, 30.0)
                 heard = await asyncio.to_thread(
                     phone.wait_text, "heard", lambda text: text.isdigit() and abs(int(text) - CALLER_HZ) <= 15)
                 assert abs(int(heard) - CALLER_HZ) <= 15
+                # The browser's hold (a re-INVITE over the WebSocket, new WebRTC offer): the caller hears music
+                # until it resumes, then the browser again.
+                held_from = len(caller.media.heard)
+                await asyncio.to_thread(phone.run, "current.hold()")
+                await wait_for(lambda: sum(f in music for f in caller.media.heard[held_from:]) >= 25,
+                               what="music on hold heard by the caller")
+                await asyncio.to_thread(phone.run, "current.unhold()")
+                resumed_from = len(caller.media.heard)
+                await wait_for(lambda: len(caller.media.heard) - resumed_from >= 150, what="3 s after resuming")
                 assert (await caller.finished()).successful == 1
             await asyncio.to_thread(phone.wait_text, "status", lambda text: text == "ended")
             assert await asyncio.to_thread(phone.text, "calls") == "2"
@@ -186,12 +206,15 @@ async def test_jssip_in_chromium_registers_over_websocket_and_takes_a_queue_call
         finally:
             await asyncio.to_thread(phone.quit)
         await server.writer.flush(5.0)
-    # The caller heard the browser's microphone, through DTLS-SRTP and back to plain G.711.
-    assert abs(spectrum(PCMU.decode(b"".join(caller.media.heard)), 8000).dominant - AGENT_HZ) <= 15
+    # The caller heard the browser's microphone, through DTLS-SRTP and back to plain G.711, before and after hold.
+    before, after = caller.media.heard[:held_from], caller.media.heard[resumed_from + 25:]
+    for part in (before, after):
+        assert abs(spectrum(PCMU.decode(b"".join(part)), 8000).dominant - AGENT_HZ) <= 15
     db = tmp_path / "voxcenter.db"
     call_id = call_of(db, "0100000001")
-    [(disposition, agent)] = query(db, "select disposition, agent from calls where call_id=?", call_id)
-    assert (disposition, agent) == ("answered", "1001")
+    [(disposition, agent, held)] = query(db, "select disposition, agent, hold_seconds from calls where call_id=?",
+                                         call_id)
+    assert (disposition, agent) == ("answered", "1001") and held > 0
     [(recording,)] = query(db, "select path from recordings where call_id=?", call_id)
     left, right = wav_spectra(Path(str(recording)))
     assert abs(left.dominant - CALLER_HZ) <= 15 and abs(right.dominant - AGENT_HZ) <= 15, (left, right)
