@@ -314,3 +314,22 @@ def test_callbacks_wait_for_a_free_agent_not_a_free_line() -> None:
     answer_and_keep(h, "c1", "duo")
     h.router.callback_restored(CallRequest("cb", "q", caller="0123"), h.now, 0, h.now)
     assert rung(h.drain()) == []
+
+
+def test_a_reload_that_adds_a_backup_group_opens_it_to_callers_who_waited_long_enough() -> None:
+    agents = [AgentProfile("member", queues=frozenset({"vip"})),
+              AgentProfile("sue", groups=frozenset({"supervisors"}))]
+    h = Harness([QueuePolicy("vip", join_empty=True, leave_when_empty=False, announce_every=None)], agents)
+    h.staff("sue")
+    h.join("old", "vip")
+    h.now = 40.0
+    h.join("new", "vip")
+    h.now = 50.0
+    h.router.reconfigure([QueuePolicy("vip", join_empty=True, leave_when_empty=False, announce_every=None,
+                                      backup_group="supervisors", backup_after=45.0)], agents, h.now)
+    assert rung(h.drain()) == ["sue"]  # the caller who waited 50 s, at once
+    assert [v.call_id for v in h.router.waiting("vip", h.now) if v.ringing] == ["old"]
+    h.router.caller_left("old", h.now)
+    assert rung(h.drain()) == []  # the other one has waited 10 s only
+    assert rung(h.advance(84.9)) == []
+    assert rung(h.advance(85.0)) == ["sue"]  # at 45 s of its own wait

@@ -50,12 +50,14 @@ PLAN = textwrap.dedent(f"""\
       '412': {{node: tech}}
       '413': {{node: later}}
       '414': {{node: duo}}
+      '415': {{node: shares}}
     ivr:
       vip: {{type: queue, queue: vip}}
       tiers: {{type: queue, queue: tiers}}
       tech: {{type: queue, queue: tech}}
       later: {{type: queue, queue: later}}
       duo: {{type: queue, queue: duo}}
+      shares: {{type: queue, queue: shares}}
     queues:
       vip:
         ring_timeout: 10s
@@ -91,6 +93,13 @@ PLAN = textwrap.dedent(f"""\
         join_when: always
         leave_when: never
         announcements: {{position_every: null}}
+      shares:
+        selection: weighted-random
+        ring_timeout: 10s
+        wrap_up: 0s
+        join_when: always
+        leave_when: never
+        announcements: {{position_every: null}}
     groups:
       supervisors: ['1019']
     agents:
@@ -103,6 +112,8 @@ PLAN = textwrap.dedent(f"""\
       '1017': {{name: Cy, password: pw-1017, cost: 20, skills: {{tech: 4}}, queues: [tech]}}
       '1018': {{name: Vic, password: pw-1018, queues: [later]}}
       '1021': {{name: Duo, password: pw-1021, max_calls: 2, queues: [duo]}}
+      '1031': {{name: Lee, password: pw-1031, queues: [{{queue: shares, weight: 1}}]}}
+      '1032': {{name: Max, password: pw-1032, queues: [{{queue: shares, weight: 1000000}}]}}
     """)
 
 
@@ -210,6 +221,22 @@ async def test_the_queue_skills_leave_out_the_unskilled_and_cost_aware_takes_the
     assert answered_by(db, "0841200001") == "1017"
     offered = {str(agent) for (agent,) in query(db, "select agent from agent_events where state='reserved'")}
     assert offered == {"1017"}
+
+
+async def test_weighted_random_follows_the_membership_weights(tmp_path: Path) -> None:
+    """Weights 1 and 1 000 000: the light agent takes one of three calls once in 333 333 tries (and the
+    router's generator is seeded: the same draw every run)."""
+    async with settings_server(tmp_path) as server, AsyncExitStack() as stack:
+        lee, max_ = await logged_in(server, stack, "1031", "1032")
+        for n in range(3):
+            caller = await stack.enter_async_context(
+                calling(server, tmp_path, "415", name=f"share{n}", number=f"084150000{n}", hold=1.0))
+            assert (await caller.finished()).successful == 1
+            await wait_for(lambda: not server.calls and state(server, "1032") == "ready", what="call over")
+        assert lee.calls == [] and len(max_.calls) == 3
+        await server.writer.flush(5.0)
+    db = tmp_path / "voxcenter.db"
+    assert [answered_by(db, f"084150000{n}") for n in range(3)] == ["1032"] * 3
 
 
 announcement, two, music = (voiced_frames(name) for name in ("caller-number", "num-2", "moh"))

@@ -235,7 +235,7 @@ PROOFS: Final[dict[str, str]] = {
     "agents.<name>.queues[].penalty":
         "tests/e2e/test_routing_settings.py::test_linear_rings_the_lower_penalty_first_and_the_higher_one_only_when_it_is_busy",
     "agents.<name>.queues[].weight":
-        "tests/acd/test_routing_settings.py::test_membership_weights_share_the_calls_under_weighted_random",
+        "tests/e2e/test_routing_settings.py::test_weighted_random_follows_the_membership_weights",
     "queues.<name>.skills":
         "tests/e2e/test_routing_settings.py::test_the_queue_skills_leave_out_the_unskilled_and_cost_aware_takes_the_cheaper_expert",
     "queues.<name>.cost_aware":
