@@ -21,7 +21,7 @@ from voxcenter.acd import CallRequest
 from voxcenter.api import ApiSettings, create_app
 from voxcenter.api.app import ApiToken
 from voxcenter.api.control import CallSnapshot
-from voxcenter.api.desk import AgentSecret, DeskSettings, password_matches
+from voxcenter.api.desk import AgentSecret, DeskSettings, TransferNotPossible, password_matches
 from voxcenter.config import load_config
 from voxcenter.runtime.control import ServerControl
 from voxcenter.store import commands as store_commands
@@ -55,6 +55,11 @@ class FakeDesk:
     def hold_call(self, call_id: str, agent_id: str, held: bool) -> bool:
         self.holds.append((call_id, agent_id, held))
         return True
+
+    def transfer_call(self, call_id: str, agent_id: str, number: str) -> None:
+        if number == agent_id:
+            raise TransferNotPossible(403, "Cannot Transfer To Yourself")
+        self.holds.append((call_id, number, False))
 
 
 class Desk:
@@ -153,6 +158,9 @@ async def test_ready_pause_and_ready_now_after_a_call_with_the_wrap_up_countdown
     assert (await desk.call("POST", "/api/desk/hold"))["held"] is True
     assert (await desk.call("POST", "/api/desk/unhold"))["held"] is False
     assert desk.desk.holds == [("C1", "1001", True), ("C1", "1001", False)]
+    assert "Yourself" in (await desk.call("POST", "/api/desk/transfer", body={"to": "1001"}, status=403))["error"]
+    await desk.call("POST", "/api/desk/transfer", body={"too": "1002"}, status=400)
+    assert (await desk.call("POST", "/api/desk/transfer", body={"to": "1002"}, status=202))["to"] == "1002"
     assert (await desk.call("POST", "/api/desk/hangup", status=202))["call_id"] == "C1"
     desk.control.hang_up_caller("C1")
     state = await desk.call("GET", "/api/desk")

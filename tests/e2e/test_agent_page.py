@@ -46,7 +46,7 @@ from tests.e2e.harness import (
     voiced_frames,
     wait_for,
 )
-from tests.e2e.queue_peers import calling
+from tests.e2e.queue_peers import Caller, calling
 from tests.e2e.whole_call_peers import baresip_agent, fetch
 from tests.interop.audio import write_tone_wav
 from tests.interop.sipp import free_port
@@ -184,6 +184,26 @@ async def _seed(url: str) -> None:
     ])
 
 
+async def _through_the_menu(caller: Caller) -> None:
+    """Sales (1), then the account number, once the menu plays."""
+    await wait_for(lambda: caller.media.peer is not None, what="the menu playing")
+    await caller.media.press("1")
+    await asyncio.sleep(0.5)
+    for digit in "4242":
+        await caller.media.press(digit)
+        await asyncio.sleep(0.2)
+
+
+async def _signed_in_ready(page: Page, api_port: int) -> None:
+    await page.run(lambda b: b.get(f"http://127.0.0.1:{api_port}/agent"))
+    await page.run(lambda b: b.find_element(By.ID, "signin-agent").send_keys("1001"))
+    await page.run(lambda b: b.find_element(By.ID, "signin-password").send_keys("pw-1001"))
+    await page.run(lambda b: b.find_element(By.ID, "signin-button").click())
+    await page.until(_shown("me", "Alice 1001"), "signed in")
+    await page.run(lambda b: b.find_element(By.ID, "ready").click())
+    await page.until(_shown("state", "ready"), "ready")
+
+
 async def test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call(
         tmp_path: Path, pg_url: str) -> None:
     voice = write_tone_wav(tmp_path / "agent.wav", AGENT_HZ, 60.0)
@@ -216,12 +236,7 @@ async def test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_th
                 assert server.acd.router.agent_state("1001").value == "ready"
 
                 async with calling(server, tmp_path, "100", name="ada", number=ADA, hold=90) as caller:
-                    await wait_for(lambda: caller.media.peer is not None, what="the menu playing")
-                    await caller.media.press("1")
-                    await asyncio.sleep(0.5)
-                    for digit in "4242":
-                        await caller.media.press(digit)
-                        await asyncio.sleep(0.2)
+                    await _through_the_menu(caller)
                     await phone.ctrl.wait_event("CALL_INCOMING", 20)
                     await page.until(_shown("pop-title", "Incoming call"), "the screen pop")
                     await page.until(_shown("previous", "asked for the March invoice"), "the customer's history")
@@ -313,3 +328,43 @@ async def test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_th
         assert (ended["disposition"], ended["agent"]) == ("answered", "1001")
         assert (saved["call_id"], saved["outcome"]) == (ended["call_id"], "sale")
         assert ends.events() == ["call.ended"] and ends.received[0].signed  # it asked for that event only
+
+
+async def test_the_agent_transfers_the_caller_to_another_agent_from_the_page(tmp_path: Path, pg_url: str) -> None:
+    voice = write_tone_wav(tmp_path / "agent.wav", AGENT_HZ, 60.0)
+    page = Page()
+    async with Receiver(HOOK_SECRET) as hooks, Receiver(HOOK_SECRET) as ends:
+        plan, api_port = write_plan(tmp_path, pg_url, hooks.url, ends.url)
+        async with served(plan) as server:
+            address = server.endpoint.address("udp")
+            registrar = f"{address.host}:{address.port}"
+            try:
+                async with (
+                    baresip_agent(tmp_path, "1001", registrar, voice, answer="manual", login=False) as alice,
+                    baresip_agent(tmp_path, "1002", registrar, voice, login=False) as bob,
+                ):
+                    await _signed_in_ready(page, api_port)
+                    async with calling(server, tmp_path, "100", name="ada", number=ADA, hold=60) as caller:
+                        await _through_the_menu(caller)
+                        await alice.ctrl.wait_event("CALL_INCOMING", 20)
+                        await alice.ctrl.command("accept")
+                        await page.until(_shown("pop-title", "On the call"), "talking")
+                        await page.run(lambda b: b.find_element(By.ID, "transfer-to").send_keys("1001"))
+                        await page.run(lambda b: b.find_element(By.ID, "transfer").click())
+                        await page.until(_shown("message", "Cannot Transfer To Yourself"), "a refused transfer")
+                        await page.run(lambda b: b.find_element(By.ID, "transfer-to").clear())
+                        await page.run(lambda b: b.find_element(By.ID, "transfer-to").send_keys("1002"))
+                        await page.run(lambda b: b.find_element(By.ID, "transfer").click())
+                        await bob.ctrl.wait_event("CALL_ESTABLISHED", 20)  # Bob's phone answers by itself
+                        await alice.ctrl.wait_event("CALL_CLOSED", 15)  # Alice's phone is let go
+                        await page.until(_shown("pop-title", "Call ended"), "the call gone from Alice's page")
+                        await bob.hang_up()
+                        await caller.finished(30)
+            finally:
+                await page.quit()
+            await server.writer.flush(10.0)
+    [cdr] = await fetch(pg_url, "select call_id, agent, disposition from calls")
+    events = await fetch(pg_url, "select event, agent, data from call_events where call_id = $1 and event in "
+                         "('BLINDTRANSFER', 'TRANSFER') order by at", cdr["call_id"])
+    assert [(e["event"], e["agent"]) for e in events] == [("BLINDTRANSFER", "1001"), ("TRANSFER", "1002")]
+    assert json.loads(events[1]["data"]) == {"kind": "agent", "by": "1001"}

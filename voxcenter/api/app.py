@@ -42,6 +42,7 @@ from voxcenter.api.desk import (
     DeskSessions,
     FieldError,
     Remembered,
+    TransferNotPossible,
     check_fields,
     customer_view,
     desk_view,
@@ -131,6 +132,7 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/desk"): "agent",
     ("POST", "/api/desk/hangup"): "agent",
     ("POST", "/api/desk/{action}"): "agent",
+    ("POST", "/api/desk/transfer"): "agent",
     ("GET", "/api/desk/history"): "agent",
     ("GET", "/api/customers"): "agent",
     ("POST", "/api/customers"): "agent",
@@ -705,6 +707,33 @@ async def desk_hold(request: web.Request) -> web.Response:
     return web.json_response({"call_id": call["call_id"], "held": held, "changed": changed})
 
 
+async def desk_transfer(request: web.Request) -> web.Response:
+    """POST /api/desk/transfer ``{"to": number}``: transfer the agent's caller blind (to an agent, a dial-plan
+    number, a queue, or an outside number a route allows the agent); 202, or 403/404 with the reason."""
+    agent = _acting_agent(request)
+    backend = _desk(request)
+    body = await _json_object(request)
+    try:
+        check_fields(body, {"to"})
+        number = text_field(body, "to")
+    except FieldError as exc:
+        return _error(400, str(exc))
+    if not number:
+        return _error(400, "say where to with {'to': an extension, number or queue}")
+    view = desk_view(request.app[CONTROL], backend.desk_settings(), agent)
+    call = view["call"] if view is not None else None
+    if call is None or call["phase"] != "talking":
+        return _error(409, "the agent is on no call")
+    try:
+        backend.transfer_call(str(call["call_id"]), agent, number)
+    except LookupError as exc:
+        return _error(409, str(exc.args[0]) if exc.args else "the agent is on no call")
+    except TransferNotPossible as exc:
+        return _error(409 if exc.status == 491 else 404 if exc.status == 404 else 403, str(exc))
+    logger.info("desk.transfer", agent=agent, call_id=call["call_id"], to=number)
+    return web.json_response({"call_id": call["call_id"], "to": number, "status": "transferring"}, status=202)
+
+
 async def desk_history(request: web.Request) -> web.Response:
     """GET /api/desk/history?q=&from=&to=&limit=: the agent's own calls with what was written about them."""
     agent = _acting_agent(request)
@@ -951,6 +980,7 @@ def create_app(
     app.router.add_get("/api/desk", desk_state)
     app.router.add_post("/api/desk/hangup", desk_hangup)
     app.router.add_post("/api/desk/{action:hold|unhold}", desk_hold)
+    app.router.add_post("/api/desk/transfer", desk_transfer)
     app.router.add_get("/api/desk/history", desk_history)
     app.router.add_get("/api/customers", list_customers_handler)
     app.router.add_post("/api/customers", create_customer)

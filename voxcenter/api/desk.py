@@ -62,6 +62,14 @@ class DeskSettings:
     """Agent extension -> its phone's secret."""
 
 
+class TransferNotPossible(Exception):
+    """A transfer the dial plan does not allow; ``status`` is what a REFER would have been answered."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
 class DeskBackend(Protocol):
     """What the desk needs from the running server besides the control plane."""
 
@@ -79,6 +87,11 @@ class DeskBackend(Protocol):
 
     def hold_call(self, call_id: str, agent_id: str, held: bool) -> bool:
         """Hold or resume the call ``agent_id`` talks on; LookupError: it does not; False: it is so already."""
+        ...
+
+    def transfer_call(self, call_id: str, agent_id: str, number: str) -> None:
+        """Transfer the caller blind to ``number``; LookupError: ``agent_id`` does not talk on the call;
+        TransferNotPossible: not a target for this agent."""
         ...
 
 

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voxcenter.acd.router import Router
 from voxcenter.api.control import AgentSnapshot, CallSnapshot, ServerFigures
-from voxcenter.api.desk import AgentSecret, DeskSettings
+from voxcenter.api.desk import AgentSecret, DeskSettings, TransferNotPossible
 from voxcenter.config import Config, ConfigIssue
 from voxcenter.runtime.acd import AcdService
+from voxcenter.runtime.transfer import TransferRefused
 from voxcenter.store.db import make_engine
 from voxcenter.store.records import CallbackRecord, Record
 
@@ -28,6 +29,8 @@ class LiveCall(Protocol):
     def resume_recording(self, by: str, who: str | None = None) -> bool: ...
 
     def desk_hold(self, agent_id: str, held: bool) -> bool: ...
+
+    def desk_transfer(self, agent_id: str, number: str) -> object: ...
 
 
 class ServerControl:
@@ -132,6 +135,15 @@ class ServerControl:
         if call is None:
             raise LookupError(f"no call {call_id!r} in progress")
         return call.desk_hold(agent_id, held)
+
+    def transfer_call(self, call_id: str, agent_id: str, number: str) -> None:
+        call = self.live_calls.get(call_id)
+        if call is None:
+            raise LookupError(f"no call {call_id!r} in progress")
+        try:
+            call.desk_transfer(agent_id, number)
+        except TransferRefused as refused:
+            raise TransferNotPossible(refused.status, refused.reason) from None
 
     def submit(self, record: Record) -> None:
         if self._sink is None:

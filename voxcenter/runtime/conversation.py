@@ -335,6 +335,17 @@ class Conversation:
         self._blind = self._spawn(self._blind_transfer(session, target))
         return 202
 
+    def desk_transfer(self, agent_id: str, number: str) -> TransferTarget:
+        """The agent page transfers the caller blind to ``number`` (as the phone's REFER would, without its
+        NOTIFYs): LookupError when ``agent_id`` is not the one talking; TransferRefused with the reason."""
+        if self.agent is None or self.agent.party != agent_id or self.agent_session is None:
+            raise LookupError(f"agent {agent_id} is not talking on this call")
+        if self._blind is not None:
+            raise TransferRefused(491, "A Transfer Is Under Way")
+        target = resolve_target(self.config, agent_id, number, self.services.dialer.route_allowed(agent_id, number))
+        self._blind = self._spawn(self._blind_transfer(self.agent_session, target, notify=False))
+        return target
+
     def _refer_replacing(self, session: SipSession, replaces: str) -> int:
         """An attended transfer (RFC 3891): the agent's phone consulted someone on another call and now joins
         the caller to that party."""
@@ -365,8 +376,9 @@ class Conversation:
         finally:
             self._blind = None
 
-    async def _blind_transfer(self, session: SipSession, target: TransferTarget) -> None:
-        """RFC 3515 with NOTIFY progress: the caller hears music while the target rings, then talks to it."""
+    async def _blind_transfer(self, session: SipSession, target: TransferTarget, *, notify: bool = True) -> None:
+        """RFC 3515 with NOTIFY progress (``notify``: the phone sent a REFER): the caller hears music while the
+        target rings, then talks to it."""
         loop = asyncio.get_running_loop()
         transferor = self.agent
         assert transferor is not None and self.leg is not None
@@ -374,26 +386,28 @@ class Conversation:
             self.log.event("BLINDTRANSFER", queue=self.queue, agent=transferor.party,
                            value=self.call.legs[0].talked(loop.time()),
                            data={"target": target.target, "kind": target.kind.value})
-            logger.info("call.blind_transfer", agent=transferor.party, target=target.target, kind=target.kind.value)
-            await session.notify_refer(100, "Trying", final=False)
+            logger.info("call.blind_transfer", agent=transferor.party, target=target.target, kind=target.kind.value,
+                        by="phone" if notify else "page")
+            if notify:
+                await session.notify_refer(100, "Trying", final=False)
             if self.hold is not None:
                 self._hold_before += self.hold.close()
                 self.hold = None
             self.call.bridge.leave(transferor)
             await self._music_for_caller()
             if target.kind is TargetKind.NODE:
-                await self._transferor_done(session, 200, "OK")
+                await self._transferor_done(session, 200, "OK", notify=notify)
                 self.inputs.put_nowait(("to-node", target.target))
                 return
             try:
                 leg, answered = await self._ring_target(target)
             except RequestFailed as failure:
-                await self._transfer_failed(session, transferor, target, failure)
+                await self._transfer_failed(session, transferor, target, failure, notify=notify)
                 return
             self.leg.stop()
             self._connect(target.target, leg, answered, role="agent" if target.kind is TargetKind.AGENT else "callee")
             self.log.event("TRANSFER", agent=target.target, data={"kind": target.kind.value, "by": transferor.party})
-            await self._transferor_done(session, 200, "OK")
+            await self._transferor_done(session, 200, "OK", notify=notify)
         finally:
             self._blind = None
 
@@ -418,27 +432,30 @@ class Conversation:
         return await dialer.call_number(target.target, target.route, ring_timeout=ring_timeout,
                                         caller_id=self.session.caller, cancel=self._caller_gone)
 
-    async def _transferor_done(self, session: SipSession, status: int, reason: str) -> None:
+    async def _transferor_done(self, session: SipSession, status: int, reason: str, *, notify: bool = True) -> None:
         """The final NOTIFY, then the transferring agent's phone is hung up and the ACD lets the agent go."""
-        await session.notify_refer(status, reason, final=True)
+        if notify:
+            await session.notify_refer(status, reason, final=True)
         await session.hangup("transferred", wait=BYE_WAIT)
         self._release_agent(Ender.AGENT)
 
     async def _transfer_failed(self, session: SipSession, transferor: Leg, target: TransferTarget,
-                               failure: RequestFailed) -> None:
+                               failure: RequestFailed, *, notify: bool = True) -> None:
         """The target did not answer: back to the transferring agent or into the queue, as the dial plan says."""
         self.log.event("TRANSFERFAILED", agent=transferor.party,
                        data={"target": target.target, "status": failure.status})
         logger.info("call.transfer_failed", target=target.target, status=failure.status)
         if self._caller_gone.is_set():
-            await session.notify_refer(487, "Request Terminated", final=True)
+            if notify:
+                await session.notify_refer(487, "Request Terminated", final=True)
             return
         node = queue_node(self.config, self.queue) if self.queue is not None else None
         if self.config.transfers.on_failure == "queue" and node is not None:
-            await self._transferor_done(session, failure.status, failure.reason)
+            await self._transferor_done(session, failure.status, failure.reason, notify=notify)
             self.inputs.put_nowait(("to-node", node))
             return
-        await session.notify_refer(failure.status, failure.reason, final=True)
+        if notify:
+            await session.notify_refer(failure.status, failure.reason, final=True)
         assert self.leg is not None
         if not session.is_ended:  # the agent is still there: the caller talks to them again
             self.leg.stop()
