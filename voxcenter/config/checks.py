@@ -194,9 +194,34 @@ def _check_queues(c: _Context) -> Iterator[ConfigIssue]:
                 yield c.error((*where, "node"), f"queue {name!r}: overflow to unknown IVR node {target.node!r}")
         if queue.backup_group is not None and not c.known("groups", queue.backup_group):
             yield c.error((*base, "backup_group"), f"queue {name!r}: unknown agent group {queue.backup_group!r}")
+        yield from _check_routing(c, name)
         for index, group in enumerate(queue.supervisors):
             if not c.known("groups", group):
                 yield c.error((*base, "supervisors", index), f"queue {name!r}: unknown supervisor group {group!r}")
+
+
+def _check_routing(c: _Context, name: str) -> Iterator[ConfigIssue]:
+    """Routing settings of a queue that would do nothing, or strand its callers: warnings."""
+    queue = c.config.queues[name]
+    base: Path_ = ("queues", name)
+    agents = [agent for agent in c.config.agents.values() if any(m.queue == name for m in agent.queues)]
+    if queue.skills and agents:
+        needed = dict(queue.skills)  # once every relaxation step applied
+        for step in queue.relaxation:
+            if step.drop is not None:
+                needed.pop(step.drop, None)
+            if step.min_level is not None:
+                needed = {skill: min(level, step.min_level) for skill, level in needed.items()}
+        if not any(all(agent.skills.get(skill, 0) >= level for skill, level in needed.items()) for agent in agents):
+            wanted = ", ".join(f"{skill} {level}" for skill, level in needed.items())
+            yield c.warning((*base, "skills"), f"queue {name!r}: no agent of the queue has {wanted} (or more), "
+                                               "even after its relaxation steps: its callers wait for nobody")
+    if queue.backup_group is not None and queue.max_wait is not None and queue.backup_after >= queue.max_wait:
+        yield c.warning((*base, "backup_after"), f"queue {name!r}: backup_after is not shorter than max_wait: "
+                                                 "callers leave before the backup group is ever rung")
+    if queue.cost_aware and agents and len({agent.cost for agent in agents}) == 1:
+        yield c.warning((*base, "cost_aware"), f"queue {name!r}: every agent of the queue has the same cost: "
+                                               "cost_aware changes nothing (set agents' cost)")
 
 
 def _check_agents(c: _Context) -> Iterator[ConfigIssue]:
