@@ -17,6 +17,11 @@ from typing import TextIO, cast
 
 import structlog
 
+DEBUG = False
+"""Whether debug lines are written at all (set by :func:`configure_logging`). Hot paths (a SIP transaction's
+every state change) test it before building a debug line: even a filtered-out structlog call costs a proxy
+lookup and its keyword arguments."""
+
 
 class _Stderr:
     """Writes to whatever ``sys.stderr`` is when a line is logged, not when logging was configured
@@ -31,11 +36,13 @@ class _Stderr:
 
 def configure_logging(level: str = "info", *, json: bool | None = None) -> None:
     """Configure structlog and the standard library logging once, at start."""
+    global DEBUG
     if json is None:
         json = not sys.stderr.isatty()
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r}")
+    DEBUG = numeric <= logging.DEBUG
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )

@@ -412,3 +412,10 @@ def test_stream_info_and_timer():
     for ts, marker, payload in _press("9", 16000, 2):
         stream.receive_rfc4733(ts, marker, payload, 5.0)
     assert [(d.digit, d.source) for d in _drain(stream)] == [("9", "rfc4733")]
+
+
+def test_detectors_share_one_basis_per_block_size() -> None:
+    from voxcenter.media.dtmf import GoertzelDetector
+
+    first, second = GoertzelDetector(), GoertzelDetector()
+    assert first._basis is second._basis and not first._basis.flags.writeable

@@ -11,7 +11,7 @@ import pytest
 
 from voxcenter.media.codecs import PCMU
 from voxcenter.media.dtmf import DtmfReceived, Rfc4733Sender
-from voxcenter.media.ports import PortPool, PortPoolExhaustedError
+from voxcenter.media.ports import PortLease, PortPool, PortPoolExhaustedError
 from voxcenter.media.rtcp import ReceiverReport, build_rtcp
 from voxcenter.media.rtp import LearningState, RtpPacket, build_rtp
 from voxcenter.media.session import MediaTimedOut, RtpSession
@@ -224,3 +224,86 @@ def test_port_pool_rejects_a_bad_range() -> None:
     with pytest.raises(ValueError, match="RTP port range"):
         PortPool(20000, 20000)
     assert PortPool(10001, 10010).start == 10002
+
+
+def test_a_reserved_pair_binds_nothing_until_asked() -> None:
+    pool = free_pool(2)
+    lease = pool.reserve(HOST)
+    try:
+        assert not lease.bound and lease.rtp_socket is None and pool.in_use == 1
+        assert pool.reserve(HOST).port != lease.port  # the number is taken all the same
+        assert lease.bind() and lease.bound and lease.rtcp_socket is not None
+        assert lease.bind()  # idempotent
+    finally:
+        for sock in (lease.rtp_socket, lease.rtcp_socket):
+            if sock is not None:
+                sock.close()
+        lease.release()
+
+
+def test_binding_a_reserved_pair_another_process_holds_fails() -> None:
+    pool = free_pool(1)
+    lease = pool.reserve(HOST)
+    busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        busy.bind((HOST, lease.port))
+        assert not lease.bind() and not lease.bound
+    finally:
+        busy.close()
+        lease.release()
+
+
+def reserved_free(pool: PortPool) -> PortLease:
+    """A reserved pair that nobody else on the machine holds right now (other test processes share the host)."""
+    taken: list[PortLease] = []
+    try:
+        return _first_bindable(pool, taken)
+    finally:
+        for lease in taken:
+            lease.release()
+
+
+def _first_bindable(pool: PortPool, taken: list[PortLease]) -> PortLease:
+    for _ in range(pool.capacity):
+        lease = pool.reserve(HOST)
+        if lease.bind():
+            for sock in (lease.rtp_socket, lease.rtcp_socket):
+                assert sock is not None
+                sock.close()
+            lease.rtp_socket = lease.rtcp_socket = None
+            return lease
+        taken.append(lease)
+    raise AssertionError("no free pair")
+
+
+async def test_a_session_opened_unstarted_has_no_socket_until_started() -> None:
+    pool = free_pool(4)
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind((HOST, 0))
+    peer.setblocking(False)
+    session = await RtpSession.open(pool, HOST, PCMU, peer.getsockname(), lease=reserved_free(pool), start=False,
+                                    inactivity_timeout=0.05)
+    try:
+        assert not session.started and session.lease.rtp_socket is None
+        assert not session.send_payload(b"\xff" * 160)  # nowhere to send from
+        timeouts: list[MediaTimedOut] = []
+        session.on_timeout = timeouts.append
+        await asyncio.sleep(0.15)
+        assert timeouts == []  # no timer runs for a leg that never started
+        await session.start()
+        assert session.started and session.send_payload(b"\xff" * 160)
+        loop = asyncio.get_running_loop()
+        data = await asyncio.wait_for(loop.sock_recv(peer, 2048), 2.0)
+        assert len(data) == 172
+        await eventually(lambda: bool(timeouts))  # the media timeout counts from the start
+    finally:
+        session.close()
+        peer.close()
+    assert pool.in_use == 0
+
+
+async def test_closing_a_session_that_never_started_gives_its_pair_back() -> None:
+    pool = free_pool(1)
+    session = await RtpSession.open(pool, HOST, PCMU, ("127.0.0.1", 9), lease=pool.reserve(HOST), start=False)
+    session.close()
+    assert pool.in_use == 0 and session.closed

@@ -10,6 +10,7 @@ Everything here is pure: audio, payloads and bodies go in with a ``now``; digits
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -293,6 +294,18 @@ class GoertzelSettings:
     """Second harmonic of each tone, relative to the tone: DTMF is two pure sines, voices and instruments are not."""
 
 
+@functools.lru_cache(maxsize=8)
+def _goertzel_basis(block: int, sample_rate: int) -> npt.NDArray[np.float64]:
+    """The (32, block) matrix of cosines and sines of the DTMF frequencies and their harmonics: built once per
+    block size and rate, shared by every detector (read only)."""
+    fundamentals = np.array(ROW_FREQUENCIES + COLUMN_FREQUENCIES)
+    frequencies = np.concatenate([fundamentals, 2.0 * fundamentals])
+    phase = 2.0 * np.pi * np.outer(frequencies, np.arange(block)) / sample_rate
+    basis = np.concatenate([np.cos(phase), np.sin(phase)])  # real and imaginary parts
+    basis.setflags(write=False)
+    return basis
+
+
 class GoertzelDetector:
     """In-band DTMF detector for 8 kHz int16 audio, fed one frame (e.g. 20 ms) at a time.
 
@@ -307,10 +320,7 @@ class GoertzelDetector:
         self.settings = settings or GoertzelSettings()
         self.sample_rate = sample_rate
         n = self.settings.block
-        fundamentals = np.array(ROW_FREQUENCIES + COLUMN_FREQUENCIES)
-        frequencies = np.concatenate([fundamentals, 2.0 * fundamentals])
-        phase = 2.0 * np.pi * np.outer(frequencies, np.arange(n)) / sample_rate
-        self._basis = np.concatenate([np.cos(phase), np.sin(phase)])  # (32, n): real and imaginary parts
+        self._basis = _goertzel_basis(n, sample_rate)
         full_scale = 22_700.0 * 10 ** (self.settings.min_tone_dbm0 / 20.0)
         self._min_energy = full_scale**2 * n / 2.0  # energy of that sine over one block
         self._pending = np.zeros(0, dtype=np.float64)

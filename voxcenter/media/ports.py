@@ -2,7 +2,9 @@
 
 The pool hands out *bound sockets*, not numbers, so there is no window between
 "this port looks free" and "bind": a port another process holds fails to
-bind and is skipped. Allocation walks the range round-robin from where the
+bind and is skipped. A leg that may never carry media (a call the IVR hangs up
+at once) can :meth:`PortPool.reserve` a pair instead: the number is its own,
+nothing is bound until :meth:`PortLease.bind`. Allocation walks the range round-robin from where the
 last one ended, so a port just released is the last to be reused (late
 packets of the old call do not land in a new one).
 """
@@ -22,7 +24,8 @@ class PortLease:
     __slots__ = ("_pool", "host", "port", "rtcp_socket", "rtp_socket")
 
     def __init__(
-        self, pool: PortPool, host: str, port: int, rtp_socket: socket.socket, rtcp_socket: socket.socket | None
+        self, pool: PortPool, host: str, port: int, rtp_socket: socket.socket | None,
+        rtcp_socket: socket.socket | None,
     ) -> None:
         self._pool: PortPool | None = pool
         self.host = host
@@ -30,9 +33,24 @@ class PortLease:
         self.port = port
         """The even RTP port; RTCP is ``port + 1``."""
         self.rtp_socket = rtp_socket
-        """Bound, non-blocking UDP socket for RTP (and RTCP too under rtcp-mux)."""
+        """Bound, non-blocking UDP socket for RTP (and RTCP too under rtcp-mux); None until bound (reserved)."""
         self.rtcp_socket = rtcp_socket
         """Bound UDP socket for RTCP, or ``None`` under rtcp-mux (the port stays reserved either way)."""
+
+    @property
+    def bound(self) -> bool:
+        return self.rtp_socket is not None
+
+    def bind(self, rtcp_mux: bool = False) -> bool:
+        """Bind a reserved pair (RTP, and RTCP unless ``rtcp_mux``); False when another process holds it."""
+        if self.rtp_socket is not None:
+            return True
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        pair = _bind_pair(family, self.host, self.port, rtcp_mux)
+        if pair is None:
+            return False
+        self.rtp_socket, self.rtcp_socket = pair
+        return True
 
     def release(self) -> None:
         """Return the port pair to the pool. Closing the sockets is the transport's job; idempotent."""
@@ -74,25 +92,48 @@ class PortPool:
             self._next = port + 2 if port + 3 <= self.end else self.start
             if port in self._in_use:
                 continue
-            rtp = _bind(family, host, port)
-            if rtp is None:
+            pair = _bind_pair(family, host, port, rtcp_mux)
+            if pair is None:
                 continue
-            # The pair must be whole even under mux, so a peer without a=rtcp-mux can still be answered.
-            rtcp = _bind(family, host, port + 1)
-            if rtcp is None:
-                rtp.close()
-                continue
-            if rtcp_mux:
-                rtcp.close()
-                rtcp = None
             self._in_use.add(port)
-            return PortLease(self, host, port, rtp, rtcp)
-        raise PortPoolExhaustedError(
+            return PortLease(self, host, port, *pair)
+        raise self._exhausted(host)
+
+    def reserve(self, host: str) -> PortLease:
+        """The next pair not leased here, bound to nothing yet (``lease.bind()`` binds it, and can fail when
+        another process holds the port); raise :class:`PortPoolExhaustedError` when every pair is leased."""
+        for _ in range(self.capacity):
+            port = self._next
+            self._next = port + 2 if port + 3 <= self.end else self.start
+            if port not in self._in_use:
+                self._in_use.add(port)
+                return PortLease(self, host, port, None, None)
+        raise self._exhausted(host)
+
+    def _exhausted(self, host: str) -> PortPoolExhaustedError:
+        return PortPoolExhaustedError(
             f"no free RTP port pair in {self.start}-{self.end} on {host} ({self.in_use} leased here): widen the range"
         )
 
     def _release(self, port: int) -> None:
         self._in_use.discard(port)
+
+
+def _bind_pair(
+    family: socket.AddressFamily, host: str, port: int, rtcp_mux: bool
+) -> tuple[socket.socket, socket.socket | None] | None:
+    rtp = _bind(family, host, port)
+    if rtp is None:
+        return None
+    # The pair must be whole even under mux, so a peer without a=rtcp-mux can still be answered.
+    rtcp = _bind(family, host, port + 1)
+    if rtcp is None:
+        rtp.close()
+        return None
+    if rtcp_mux:
+        rtcp.close()
+        return rtp, None
+    return rtp, rtcp
 
 
 def _bind(family: socket.AddressFamily, host: str, port: int) -> socket.socket | None:

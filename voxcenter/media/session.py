@@ -160,6 +160,8 @@ class RtpSession:
         cname: str | None = None,
         rtcp_interval: float = 5.0,
         rng: random.Random | None = None,
+        lease: PortLease | None = None,
+        start: bool = True,
     ) -> RtpSession:
         """Bind a port pair from ``pool`` on ``local_host`` and start receiving.
 
@@ -168,32 +170,61 @@ class RtpSession:
         RFC 4733 payload type; ``rtcp_mux`` per RFC 5761; ``remote_rtcp`` from
         ``a=rtcp`` (RFC 3605), else RTP port + 1; ``inactivity_timeout`` in
         seconds or ``None``; ``rtcp_interval`` the base report interval.
-        Raises :class:`~voxcenter.media.ports.PortPoolExhaustedError`.
+        ``lease``: a pair already taken from the pool (reserved or bound) instead of a new one; with
+        ``start=False`` nothing is bound, sent or received until :meth:`start` (a leg that may never need
+        media costs no socket). Raises :class:`~voxcenter.media.ports.PortPoolExhaustedError`.
         """
         loop = asyncio.get_running_loop()
-        lease = pool.allocate(local_host, rtcp_mux=rtcp_mux)
+        if lease is None:
+            lease = pool.allocate(local_host, rtcp_mux=rtcp_mux)
         session = cls(
             lease, codec, remote,
             telephone_event_pt=telephone_event_pt, rtcp_mux=rtcp_mux, remote_rtcp=remote_rtcp,
             inactivity_timeout=inactivity_timeout, cname=cname or f"voxcenter-{secrets.token_hex(6)}",
             rtcp_interval=rtcp_interval, loop=loop, rng=rng or random.Random(secrets.randbits(64)),
         )
+        if start:
+            try:
+                await session.start()
+            except BaseException:
+                session.close()
+                raise
+        return session
+
+    @property
+    def started(self) -> bool:
+        """Receiving and sending (:meth:`start` ran)."""
+        return self._transport is not None
+
+    async def start(self) -> None:
+        """Bind the lease's ports when only reserved, open the transports and arm RTCP and the media timeout.
+
+        Raises ``OSError`` when a reserved port turned out to be held by another process. Idempotent."""
+        if self._transport is not None or self.closed:
+            return
+        lease = self.lease
+        if not lease.bind(self.rtcp_mux):
+            raise OSError(f"RTP port {lease.port} on {lease.host} is held by another process")
+        assert lease.rtp_socket is not None
         try:
-            session._transport, _ = await loop.create_datagram_endpoint(
-                lambda: _RtpProtocol(session), sock=lease.rtp_socket
+            self._transport, _ = await self._loop.create_datagram_endpoint(
+                lambda: _RtpProtocol(self), sock=lease.rtp_socket
             )
             if lease.rtcp_socket is not None:
-                session._rtcp_transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _RtcpProtocol(session), sock=lease.rtcp_socket
+                self._rtcp_transport, _ = await self._loop.create_datagram_endpoint(
+                    lambda: _RtcpProtocol(self), sock=lease.rtcp_socket
                 )
         except BaseException:
-            session.close()
-            lease.rtp_socket.close()
-            if lease.rtcp_socket is not None:
-                lease.rtcp_socket.close()
+            for transport in (self._transport, self._rtcp_transport):
+                if transport is not None:
+                    transport.close()
+            self._transport = self._rtcp_transport = None
+            for sock in (lease.rtp_socket, lease.rtcp_socket):
+                if sock is not None:
+                    sock.close()
             raise
-        session._arm_timer()
-        return session
+        self._inactivity.rearm(self._inactivity.timeout, self._loop.time())
+        self._arm_timer()
 
     @property
     def local_address(self) -> Address:
@@ -292,7 +323,8 @@ class RtpSession:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._send_rtcp(self.rtcp.build_bye(reason))
+        if self._transport is not None:
+            self._send_rtcp(self.rtcp.build_bye(reason))
         for transport in (self._transport, self._rtcp_transport):
             if transport is not None:
                 transport.close()
@@ -391,7 +423,7 @@ class RtpSession:
         return deadline
 
     def _arm_timer(self) -> None:
-        if self.closed:
+        if self.closed or self._transport is None:
             return
         deadline = self._deadline()
         if self._timer is not None:

@@ -23,6 +23,7 @@ from voxcenter.acd.model import CallRequest, SkillRequirement
 from voxcenter.acd.state import RouterError
 from voxcenter.api.control import CallSnapshot
 from voxcenter.config import Config
+from voxcenter.config.ivr_nodes import HangupNode
 from voxcenter.ivr import (
     CallInfo,
     EnterQueue,
@@ -182,8 +183,10 @@ class InboundCall(Conversation):
             self.disposition, self.cause = "rejected", "no SDP offer"
             return
         try:
+            # A call the IVR hangs up at once (a bare hangup node) is answered without opening a socket.
             self.leg, answer = await self.services.media.answer(session.remote_sdp,
-                                                                  transport=session.remote.transport)
+                                                                transport=session.remote.transport,
+                                                                open_sockets=not self._hangs_up_at_once())
         except MediaSetupError as error:
             session.reject(error.status, error.reason[:80])
             self.disposition, self.cause = "rejected", error.reason
@@ -207,6 +210,11 @@ class InboundCall(Conversation):
         )
         self.ivr.start(loop.time())
         await self._drive(self.ivr)
+
+    def _hangs_up_at_once(self) -> bool:
+        """The entry node is a ``hangup`` with nothing to play: the call needs no media at all."""
+        node = self.config.ivr.get(self.entry_node)
+        return isinstance(node, HangupNode) and not node.prompts
 
     async def _drive(self, ivr: IvrRun) -> None:
         loop = asyncio.get_running_loop()
@@ -324,6 +332,7 @@ class InboundCall(Conversation):
         self._stop_queue_audio()
         if self.leg is None:
             return
+        await self.leg.session.start()  # a no-op unless the leg was answered without sockets
         player = await self.leg.play(names, language)
 
         async def finished() -> None:

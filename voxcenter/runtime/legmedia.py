@@ -18,7 +18,7 @@ import structlog
 from voxcenter.media.codecs import Codec, codec_by_name
 from voxcenter.media.dtmf import DigitStream, DtmfReceived
 from voxcenter.media.player import MediaClock, Player, PlayOutcome
-from voxcenter.media.ports import PortPool
+from voxcenter.media.ports import PortLease, PortPool
 from voxcenter.media.prompts import PromptError, PromptLibrary
 from voxcenter.media.rtp import RtpPacket
 from voxcenter.media.session import MediaTimedOut, RtpSession
@@ -96,20 +96,42 @@ class LegMedia:
     async def answer(
         cls, offer_body: bytes, pool: PortPool, host: str, prompts: PromptLibrary, clock: MediaClock,
         *, inactivity_timeout: float | None, advertised_host: str | None = None, secure: str | None = None,
+        open_sockets: bool = True,
     ) -> tuple[LegMedia, bytes]:
         """Answer an SDP offer: returns the leg and our SDP answer (RFC 3264).
 
-        ``secure`` (:func:`media_security`) says which SRTP offers may be taken besides plain RTP."""
+        ``secure`` (:func:`media_security`) says which SRTP offers may be taken besides plain RTP.
+        ``open_sockets=False``: the answer names a reserved port pair, but nothing is bound until
+        ``leg.session.start()`` (a call the IVR hangs up at once never needs a socket)."""
         security = _security(secure)
         try:
             offer = parse_sdp(offer_body)
-            _, negotiated = answer_offer(offer, advertised_host or host, 9, security=security)
         except Exception as error:
             status = getattr(error, "status_hint", None) or 488
             raise MediaSetupError(status, str(error)) from error
-        session = await cls._open(negotiated, pool, host, inactivity_timeout)
-        answer, negotiated = answer_offer(offer, advertised_host or host, session.local_address[1],
-                                          security=security)
+        try:
+            lease = pool.reserve(host)
+        except Exception as error:  # port pool exhausted
+            raise MediaSetupError(503, f"no media port: {error}") from error
+        try:
+            try:
+                answer, negotiated = answer_offer(offer, advertised_host or host, lease.port, security=security)
+            except Exception as error:
+                status = getattr(error, "status_hint", None) or 488
+                raise MediaSetupError(status, str(error)) from error
+            session = await cls._open(negotiated, pool, host, inactivity_timeout, lease, start=False)
+        except BaseException:
+            lease.release()
+            raise
+        if open_sockets:
+            try:
+                await session.start()
+            except OSError:
+                # Another process holds the reserved pair: take one the pool can bind, and answer with it.
+                session.close()
+                session = await cls._open(negotiated, pool, host, inactivity_timeout, None, start=True)
+                answer, negotiated = answer_offer(offer, advertised_host or host, session.local_address[1],
+                                                  security=security)
         leg = cls(session, prompts, clock, security)
         leg._secure(negotiated)
         leg.local_sdp = answer
@@ -166,8 +188,8 @@ class LegMedia:
         self._apply(negotiated)
 
     @staticmethod
-    async def _open(negotiated: NegotiatedMedia, pool: PortPool, host: str,
-                    inactivity_timeout: float | None) -> RtpSession:
+    async def _open(negotiated: NegotiatedMedia, pool: PortPool, host: str, inactivity_timeout: float | None,
+                    lease: PortLease | None, *, start: bool) -> RtpSession:
         remote = (negotiated.remote_address, negotiated.remote_port) if negotiated.remote_port else None
         remote_rtcp = (
             (negotiated.remote_rtcp_address or negotiated.remote_address, negotiated.remote_rtcp_port)
@@ -178,6 +200,7 @@ class LegMedia:
                 pool, host, _codec(negotiated.codec), remote,
                 telephone_event_pt=negotiated.telephone_event_payload_type,
                 rtcp_mux=negotiated.rtcp_mux, remote_rtcp=remote_rtcp, inactivity_timeout=inactivity_timeout,
+                lease=lease, start=start,
             )
         except Exception as error:  # port pool exhausted, bind failure
             raise MediaSetupError(503, f"no media port: {error}") from error

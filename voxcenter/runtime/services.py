@@ -37,12 +37,14 @@ class MediaService:
         self.inactivity_timeout: float | None = config.rtp.inactivity_timeout
 
     async def answer(self, offer: bytes, *, watch_silence: bool = True,
-                     transport: str = "udp") -> tuple[LegMedia, bytes]:
+                     transport: str = "udp", open_sockets: bool = True) -> tuple[LegMedia, bytes]:
         """A leg answering an inbound offer that came over ``transport``, and our SDP answer
-        (``MediaSetupError`` when unacceptable); SRTP is taken as the transport allows (``media_security``)."""
+        (``MediaSetupError`` when unacceptable); SRTP is taken as the transport allows (``media_security``).
+        ``open_sockets=False`` binds nothing until ``leg.session.start()``."""
         return await LegMedia.answer(offer, self.ports, self.host, self.prompts, self.clock,
                                      inactivity_timeout=self.inactivity_timeout if watch_silence else None,
-                                     advertised_host=self.advertised, secure=media_security(transport))
+                                     advertised_host=self.advertised, secure=media_security(transport),
+                                     open_sockets=open_sockets)
 
     async def offer(self, transport: str = "udp") -> tuple[LegMedia, bytes]:
         """A leg for an outbound INVITE over ``transport``, and our SDP offer (apply the answer with

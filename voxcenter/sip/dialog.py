@@ -35,6 +35,7 @@ from collections import deque
 
 import structlog
 
+from voxcenter import logs
 from voxcenter.sip.builders import new_call_id as new_call_id
 from voxcenter.sip.builders import new_request as new_request
 from voxcenter.sip.builders import new_tag
@@ -245,13 +246,15 @@ class DialogLayer:
     def _add(self, dialog: Dialog) -> None:
         self.dialogs[dialog.id] = dialog
         self._events.append(DialogCreated(dialog))
-        _log.debug("sip dialog created", sip_call_id=dialog.call_id, state=dialog.state.name)
+        if logs.DEBUG:
+            _log.debug("sip dialog created", sip_call_id=dialog.call_id, state=dialog.state.name)
 
     def _confirm(self, dialog: Dialog) -> None:
         if dialog.state is DialogState.EARLY:
             dialog.state = DialogState.CONFIRMED
             self._events.append(DialogConfirmed(dialog))
-            _log.debug("sip dialog confirmed", sip_call_id=dialog.call_id)
+            if logs.DEBUG:
+                _log.debug("sip dialog confirmed", sip_call_id=dialog.call_id)
 
     def _terminate(self, dialog: Dialog, reason: str) -> None:
         if dialog.state is DialogState.TERMINATED:
@@ -260,7 +263,8 @@ class DialogLayer:
         self.dialogs.pop(dialog.id, None)
         self._retransmissions.pop(dialog.id, None)
         self._events.append(DialogTerminated(dialog, reason))
-        _log.debug("sip dialog terminated", sip_call_id=dialog.call_id, reason=reason)
+        if logs.DEBUG:
+            _log.debug("sip dialog terminated", sip_call_id=dialog.call_id, reason=reason)
 
     def _uas_dialog(self, transaction: ServerTransaction, created: Dialog, status: int) -> Dialog:
         dialog = self.dialogs.get(created.id)

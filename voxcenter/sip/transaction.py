@@ -35,6 +35,7 @@ from collections import deque
 
 import structlog
 
+from voxcenter import logs
 from voxcenter.sip.builders import BRANCH_PLACEHOLDER as BRANCH_PLACEHOLDER
 from voxcenter.sip.builders import MAGIC_COOKIE as MAGIC_COOKIE
 from voxcenter.sip.builders import make_cancel as make_cancel
@@ -152,10 +153,11 @@ class Transaction:
         return self.request.headers.get("Call-ID")
 
     def _set_state(self, new: TransactionState, stimulus: Stimulus) -> None:
-        _log.debug(
-            "sip transaction state", kind=self.kind, method=self.request.method, old=self.state.name,
-            new=new.name, stimulus=stimulus.value, sip_call_id=self.call_id,
-        )
+        if logs.DEBUG:
+            _log.debug(
+                "sip transaction state", kind=self.kind, method=self.request.method, old=self.state.name,
+                new=new.name, stimulus=stimulus.value, sip_call_id=self.call_id,
+            )
         self.state = new
 
     def _step(self, stimulus: Stimulus, now: float) -> bool:
@@ -163,10 +165,11 @@ class Transaction:
         new = self.table[self.state].get(stimulus)
         if new is None:
             if stimulus in ABSORBABLE:
-                _log.debug(
-                    "sip transaction absorbed", kind=self.kind, method=self.request.method,
-                    state=self.state.name, stimulus=stimulus.value, sip_call_id=self.call_id,
-                )
+                if logs.DEBUG:
+                    _log.debug(
+                        "sip transaction absorbed", kind=self.kind, method=self.request.method,
+                        state=self.state.name, stimulus=stimulus.value, sip_call_id=self.call_id,
+                    )
                 return False
             raise LocalProtocolError(
                 f"{self.kind} {self.request.method}: {stimulus.value} is not allowed in state {self.state.name}"
