@@ -513,12 +513,14 @@ PROOFS: Final[dict[str, str]] = {
         "tests/e2e/test_queues.py::test_callers_queue_hear_their_position_and_reach_the_agent_after_wrap_up",
     "queues.<name>.callback.prompt":
         "tests/e2e/test_queues.py::test_callback_is_booked_then_the_agent_is_called_first_and_the_customer_dialed",
+    "internal_calls.ring_timeout":
+        "tests/e2e/test_internal_ring_timeout.py::test_an_unanswered_internal_call_rings_for_the_dial_plans_ring_timeout",
+    "recording.storage":
+        "tests/e2e/test_recording_storage.py::test_a_recording_kept_in_the_database_is_the_file_written",
 }
 """Dial-plan key (``queues.<name>.ring_timeout``) → the test that proves it."""
 
 UNPROVEN: Final[frozenset[str]] = frozenset({
     "queues.<name>.announcements.estimated_wait",
-    "internal_calls.ring_timeout",
-    "recording.storage",
 })
 """Keys no test exercises yet (the reference marks them)."""
