@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.e2e.harness import (
@@ -118,9 +119,9 @@ PLAN = textwrap.dedent(f"""\
 
 
 @asynccontextmanager
-async def settings_server(tmp: Path) -> AsyncIterator[Server]:
+async def settings_server(tmp: Path, api_port: int | None = None) -> AsyncIterator[Server]:
     path = tmp / "voxcenter.yaml"
-    path.write_text(plan_sections(tmp, PLAN, sip_port=free_port(), rtp_base=rtp_base_for_test()))
+    path.write_text(plan_sections(tmp, PLAN, sip_port=free_port(), rtp_base=rtp_base_for_test(), api_port=api_port))
     async with served(path) as server:
         yield server
 
@@ -270,7 +271,8 @@ def hears_the_agent(caller: Caller) -> bool:
 
 async def test_an_agent_with_two_lines_takes_a_second_call_while_on_the_first(tmp_path: Path) -> None:
     voice = write_tone_wav(tmp_path / "agent.wav", AGENT_HZ, 60.0)
-    async with settings_server(tmp_path) as server, AsyncExitStack() as stack:
+    api_port = free_port()
+    async with settings_server(tmp_path, api_port) as server, AsyncExitStack() as stack:
         address = server.endpoint.address("udp")
         registrar = f"{address.host}:{address.port}"
         phone = await stack.enter_async_context(
@@ -287,6 +289,11 @@ async def test_an_agent_with_two_lines_takes_a_second_call_while_on_the_first(tm
         await wait_for(lambda: len(server.acd.router.connected_calls()) == 2, what="both calls connected",
                        timeout=30)
         assert state(server, "1021") == "on-call"
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        async with http.get(f"http://127.0.0.1:{api_port}/api/agents/1021",
+                            headers={"Authorization": "Bearer test-token"}) as response:
+            agent = await response.json()
+        assert (agent["state"], len(agent["calls"]), agent["call_id"]) == ("on-call", 2, agent["calls"][0]), agent
         await wait_for(lambda: hears_the_agent(second), what="the second caller hears the agent")
         assert (await second.finished()).successful == 1
         await wait_for(lambda: len(server.acd.router.connected_calls()) == 1, what="the second call over")

@@ -95,11 +95,13 @@ class AgentSnapshot:
     calls_handled: int
     """Calls connected to this agent since the router started."""
     call_id: str | None
-    """The connected call, if on a call."""
+    """The connected call, if on a call (the first connected, when it holds several)."""
     name: str = ""
     """The agent's name from the dial plan (empty when it has none)."""
     dynamic_queues: tuple[str, ...] = ()
     """Of ``queues``, those the agent was added to at run time (not in the dial plan), sorted."""
+    calls: tuple[str, ...] = ()
+    """Every connected call of the agent, in the order they were connected (several with ``max_calls``)."""
 
 
 WAIT_BUCKETS: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -287,7 +289,9 @@ class AgentLedger:
 
     def snapshots(self, router: Router) -> list[AgentSnapshot]:
         """Every agent of the ledger with its live state from ``router``, in configuration order."""
-        on_call = {agent_id: call_id for call_id, agent_id in router.connected_calls().items()}
+        on_call: dict[str, list[str]] = {}
+        for call_id, agent_id in router.connected_calls().items():
+            on_call.setdefault(agent_id, []).append(call_id)
         return [
             AgentSnapshot(
                 agent_id=agent_id,
@@ -297,7 +301,8 @@ class AgentLedger:
                 queues=self._queues[agent_id],
                 reachable=router.agent_reachable(agent_id),
                 calls_handled=facts.calls_handled,
-                call_id=on_call.get(agent_id),
+                call_id=on_call[agent_id][0] if agent_id in on_call else None,
+                calls=tuple(on_call.get(agent_id, ())),
             )
             for agent_id, facts in self._facts.items()
             if router.knows_agent(agent_id)

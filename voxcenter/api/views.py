@@ -96,6 +96,7 @@ def agent_view(agent: AgentSnapshot, now: float, call: CallSnapshot | None = Non
         "reachable": agent.reachable,
         "calls_handled": agent.calls_handled,
         "call_id": agent.call_id,
+        "calls": list(agent.calls),
         "call_queue": call.queue if call is not None else None,
         "caller": call.caller if call is not None else None,
     }
