@@ -190,6 +190,8 @@ async def test_jssip_in_chromium_registers_over_websocket_and_takes_a_queue_call
                 heard = await asyncio.to_thread(
                     phone.wait_text, "heard", lambda text: text.isdigit() and abs(int(text) - CALLER_HZ) <= 15)
                 assert abs(int(heard) - CALLER_HZ) <= 15
+                # Opus toward the browser (G.711 toward the caller): the browser says what it sends with.
+                await asyncio.to_thread(phone.wait_text, "codec", lambda text: text == "audio/opus/48000")
                 # The browser's hold (a re-INVITE over the WebSocket, new WebRTC offer): the caller hears music
                 # until it resumes, then the browser again.
                 held_from = len(caller.media.heard)

@@ -8,7 +8,7 @@ import pytest
 
 from voxcenter.sip.errors import RemoteProtocolError
 from voxcenter.sip.media_keys import IceDtls, Sdes, parse_crypto
-from voxcenter.sip.offer_answer import Security
+from voxcenter.sip.offer_answer import WEBRTC_CODECS, Security
 from voxcenter.sip.sdp import accept_answer, answer_offer, create_offer, parse_sdp
 
 THEIR_KEY = base64.b64encode(bytes(range(30))).decode()
@@ -77,6 +77,8 @@ def test_a_webrtc_offer_is_answered_ice_lite_passive_with_one_host_candidate() -
         answer_offer(parse_sdp(offer("UDP/TLS/RTP/SAVPF", "a=ice-ufrag:abcd", "a=ice-pwd:browserpassword01234",
                                      f"a=fingerprint:sha-256 {':'.join(['cd'] * 32)}", "a=setup:passive",
                                      "a=rtcp-mux")), "10.1.1.1", 4000, security=ours)
-    offered = create_offer("10.1.1.1", 4000, security=ours)
+    offered = create_offer("10.1.1.1", 4000, WEBRTC_CODECS, security=ours)
     assert offered.media[0].proto == "UDP/TLS/RTP/SAVPF" and offered.media[0].rtcp_mux
+    assert offered.media[0].formats[:3] == ("96", "0", "8")  # Opus first
+    assert offered.media[0].attribute("rtpmap") == "96 opus/48000/2"
     assert offered.media[0].attribute("setup") == "actpass"

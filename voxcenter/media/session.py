@@ -15,7 +15,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -39,6 +39,14 @@ log = structlog.get_logger(__name__)
 
 FRAME_TIME = 0.020
 """Packetization time of everything voxcenter sends (20 ms, RFC 3551 §4.5 default for G.711)."""
+
+
+class WireCodec(Protocol):
+    """A codec on the wire other than the leg's own (``voxcenter.media.opus.OpusWire``)."""
+
+    def outgoing(self, data: bytes) -> bytes | None: ...
+
+    def incoming(self, data: bytes) -> bytes | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +140,8 @@ class RtpSession:
         """The stream is SRTP: nothing goes out or is taken in until ``srtp`` holds its keys."""
         self.srtp: SrtpContext | None = None
         """The leg's SRTP keys (SDES, or from the DTLS handshake)."""
+        self.wire: WireCodec | None = None
+        """Converts our packets for the wire and the peer's back (Opus to a browser), or None."""
         self.on_other: Callable[[bytes, Address], None] | None = None
         """Datagrams on the RTP port that are not RTP or RTCP (RFC 7983: STUN, DTLS), for the WebRTC leg."""
         self._remote_rtcp = remote_rtcp
@@ -265,6 +275,11 @@ class RtpSession:
                                                                 self._loop.time()), target)
 
     def _send_rtp(self, transport: asyncio.DatagramTransport, data: bytes, target: Address) -> bool:
+        if self.wire is not None:
+            converted = self.wire.outgoing(data)
+            if converted is None:
+                return False
+            data = converted
         if self.encrypted:
             protected = self.srtp.protect(data) if self.srtp is not None else None
             if protected is None:
@@ -347,6 +362,12 @@ class RtpSession:
                 self.packets_dropped += 1
                 return
             data = plain
+        if self.wire is not None:
+            converted = self.wire.incoming(data)
+            if converted is None:
+                self.packets_dropped += 1
+                return
+            data = converted
         packet = parse_rtp(data)
         if packet is None:
             self.packets_dropped += 1

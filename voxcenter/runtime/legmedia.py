@@ -17,6 +17,7 @@ import structlog
 
 from voxcenter.media.codecs import Codec, codec_by_name
 from voxcenter.media.dtmf import DigitStream, DtmfReceived
+from voxcenter.media.opus import OpusWire
 from voxcenter.media.player import MediaClock, Player, PlayOutcome
 from voxcenter.media.ports import PortLease, PortPool
 from voxcenter.media.prompts import PromptError, PromptLibrary
@@ -25,7 +26,8 @@ from voxcenter.media.session import MediaTimedOut, RtpSession
 from voxcenter.media.srtp import SrtpContext, new_sdes_key
 from voxcenter.media.webrtc import IceCredentials, WebRtcMedia, local_fingerprint
 from voxcenter.sip.media_keys import IceDtls, Sdes
-from voxcenter.sip.offer_answer import PLAIN, Security
+from voxcenter.sip.offer_answer import DEFAULT_CODECS, PLAIN, WEBRTC_CODECS, Security
+from voxcenter.sip.offer_answer import Codec as SdpCodec
 from voxcenter.sip.sdp import (
     Direction,
     NegotiatedMedia,
@@ -115,7 +117,8 @@ class LegMedia:
             raise MediaSetupError(503, f"no media port: {error}") from error
         try:
             try:
-                answer, negotiated = answer_offer(offer, advertised_host or host, lease.port, security=security)
+                answer, negotiated = answer_offer(offer, advertised_host or host, lease.port, _codecs(security),
+                                                  security=security)
             except Exception as error:
                 status = getattr(error, "status_hint", None) or 488
                 raise MediaSetupError(status, str(error)) from error
@@ -131,9 +134,10 @@ class LegMedia:
                 session.close()
                 session = await cls._open(negotiated, pool, host, inactivity_timeout, None, start=True)
                 answer, negotiated = answer_offer(offer, advertised_host or host, session.local_address[1],
-                                                  security=security)
+                                                  _codecs(security), security=security)
         leg = cls(session, prompts, clock, security)
         leg._secure(negotiated)
+        _set_wire(session, negotiated)
         leg.local_sdp = answer
         leg.sdp_host = advertised_host or host
         leg.inactivity_timeout = inactivity_timeout
@@ -153,7 +157,7 @@ class LegMedia:
         session = await RtpSession.open(pool, host, codec, None, telephone_event_pt=101,
                                         inactivity_timeout=inactivity_timeout)
         session.encrypted = security != PLAIN
-        offer = create_offer(advertised_host or host, session.local_address[1], security=security)
+        offer = create_offer(advertised_host or host, session.local_address[1], _codecs(security), security=security)
         leg = cls(session, prompts, clock, security)
         leg.local_sdp = offer
         leg.sdp_host = advertised_host or host
@@ -170,7 +174,8 @@ class LegMedia:
         try:
             offer = parse_sdp(offer_body)
             answer, negotiated = answer_offer(offer, self.sdp_host, self.session.local_address[1],
-                                              previous=self.local_sdp, security=self.security)
+                                              _codecs(self.security), previous=self.local_sdp,
+                                              security=self.security)
         except Exception as error:
             logger.info("media.reoffer_refused", reason=str(error))
             return None
@@ -222,6 +227,7 @@ class LegMedia:
         session = self.session
         session.codec = _codec(negotiated.codec)
         session.telephone_event_pt = negotiated.telephone_event_payload_type
+        _set_wire(session, negotiated)
         remote = (negotiated.remote_address, negotiated.remote_port) if negotiated.remote_port else None
         session.update_remote(remote)
         if self.webrtc is not None:
@@ -328,8 +334,25 @@ def _security(secure: str | None) -> Security:
     return PLAIN
 
 
+def _codecs(security: Security) -> tuple[SdpCodec, ...]:
+    """What a leg offers or accepts, in order of preference: Opus first toward a browser."""
+    return WEBRTC_CODECS if security.ice_dtls is not None else DEFAULT_CODECS
+
+
+def _set_wire(session: RtpSession, negotiated: NegotiatedMedia) -> None:
+    """Opus on the wire (the leg stays PCMU inside); none for G.711."""
+    if negotiated.codec.lower() != "opus":
+        session.wire = None
+        return
+    wire = session.wire
+    te = negotiated.telephone_event_payload_type
+    if not isinstance(wire, OpusWire) or (wire.payload_type, wire.telephone_event_pt) != (negotiated.payload_type, te):
+        session.wire = OpusWire(negotiated.payload_type, te)
+
+
 def _codec(name: str) -> Codec:
-    codec = codec_by_name(name)
+    """The leg's own codec for a negotiated one (Opus legs are PCMU inside, see ``_set_wire``)."""
+    codec = codec_by_name("PCMU" if name.lower() == "opus" else name)
     if codec is None:
         raise MediaSetupError(488, f"codec {name} is not supported")
     return codec

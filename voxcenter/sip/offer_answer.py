@@ -52,7 +52,10 @@ class Codec:
 PCMU = Codec("PCMU", 8000, 1, 0)
 PCMA = Codec("PCMA", 8000, 1, 8)
 G722 = Codec("G722", 8000, 1, 9)
+OPUS = Codec("opus", 48000, 2)
+"""RFC 7587: always written opus/48000/2; offered to browsers only (WebRTC requires it)."""
 DEFAULT_CODECS: tuple[Codec, ...] = (PCMU, PCMA)
+WEBRTC_CODECS: tuple[Codec, ...] = (OPUS, PCMU, PCMA)
 
 
 @dataclass(frozen=True, slots=True)
