@@ -39,12 +39,14 @@ class FakeDesk:
     writer: DurableWriter
     events: list[tuple[str, dict[str, object]]] = field(default_factory=list)
     holds: list[tuple[str, str, bool]] = field(default_factory=list)
+    library: Path | None = None
 
     def desk_settings(self) -> DeskSettings:
         ha1 = hashlib.md5(b"1002:voxcenter:pw-1002").hexdigest()
         return DeskSettings(outcomes=OUTCOMES, pause_reasons=("lunch", "training"),
                             secrets={"1001": AgentSecret("pw-1001", None, "voxcenter"),
-                                     "1002": AgentSecret(None, ha1, "voxcenter")})
+                                     "1002": AgentSecret(None, ha1, "voxcenter")},
+                            phone={"transport": "ws", "host": None, "port": 5066}, phone_library=self.library)
 
     def submit(self, record: Record) -> None:
         self.writer.submit(record)
@@ -245,3 +247,20 @@ def test_the_dial_plan_gives_the_desk_its_outcomes_pause_reasons_and_agents_secr
     assert password_matches(settings.secrets["1001"], "1001", "pw-1001")
     assert password_matches(settings.secrets["1002"], "1002", "pw-1002")
     assert not password_matches(settings.secrets["1002"], "1002", "pw-1001")
+
+
+async def test_the_browser_phone_library_is_served_from_its_directory_and_nothing_else(
+        desk: Desk, tmp_path: Path) -> None:
+    assert (await desk.client.get("/node_modules/jssip/package.json")).status == 404  # none configured
+    assert (await desk.call("GET", "/api/desk"))["phone"] is None
+    library = tmp_path / "web" / "node_modules"
+    (library / "jssip" / "lib").mkdir(parents=True)
+    (library / "jssip" / "lib" / "JsSIP.js").write_text("module.exports = {};")
+    (library / "jssip" / "README.md").write_text("not served")
+    desk.desk.library = library
+    served = await desk.client.get("/node_modules/jssip/lib/JsSIP.js")
+    assert served.status == 200 and await served.text() == "module.exports = {};"
+    assert (await desk.client.get("/node_modules/jssip/README.md")).status == 404
+    assert (await desk.client.get("/node_modules/..%2F..%2Frecords.db")).status == 404
+    assert (await desk.client.get("/agent/cjs.js")).status == 200
+    assert (await desk.call("GET", "/api/desk"))["phone"] == {"transport": "ws", "host": None, "port": 5066}

@@ -13,6 +13,10 @@ and the history search finds the call by its note. The page is checked uncut at 
 (768 px). A local HTTP receiver, the dial plan's webhook, gets the call's events and the saved interaction, each
 signed (HMAC), the first one again after it answered 503; a second one asked for ``call.ended`` only.
 With ``VOXCENTER_SCREENSHOT=path`` the 1280 px screen pop is saved there.
+
+Then the browser itself is the phone: the page loads JsSIP (the npm package installed for the tests, served by
+voxcenter from ``desk.phone_library``), registers over the ``ws`` listener, and the agent answers with Alt+A; the
+caller hears the browser's microphone tone and the page plays the caller's (FFT on both sides).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.e2e.harness import (
     AGENT_HZ,
+    CALLER_HZ,
     CARRIER_IP,
     first_heard,
     plan_sections,
@@ -48,14 +53,16 @@ from tests.e2e.harness import (
 )
 from tests.e2e.queue_peers import Caller, calling
 from tests.e2e.whole_call_peers import baresip_agent, fetch
-from tests.interop.audio import write_tone_wav
+from tests.interop.audio import spectrum, write_tone_wav
 from tests.interop.sipp import free_port
 from tests.reports.dataset import load
 from tests.runtime.webhook_receiver import Receiver
+from voxcenter.media.codecs import PCMU
 from voxcenter.store.records import CallRecord, CustomerRecord, InteractionRecord
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(180)]
 
+BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 ADA = "+33140007"
@@ -75,7 +82,8 @@ return {cut, wider: document.documentElement.scrollWidth > window.innerWidth};
 """
 
 
-def write_plan(directory: Path, database_url: str, hooks: str, ended_only: str) -> tuple[Path, int]:
+def write_plan(directory: Path, database_url: str, hooks: str, ended_only: str, *,
+               ws_port: int | None = None) -> tuple[Path, int]:
     sip_port, api_port = free_port(), free_port()
     body = textwrap.dedent(f"""\
         trunks:
@@ -110,37 +118,48 @@ def write_plan(directory: Path, database_url: str, hooks: str, ended_only: str) 
           '1002': {{name: Bob, password: pw-1002, queues: [sales]}}
         feature_codes:
           pause_reasons: {{'1': lunch, '2': training}}
-        desk:
-          outcomes: {{sale: Sale, info: Information given}}
         webhooks:
           - {{url: '{hooks}', secret: {HOOK_SECRET}}}
           - {{url: '{ended_only}', secret: {HOOK_SECRET}, events: [call.ended]}}
+        desk:
+          outcomes: {{sale: Sale, info: Information given}}
         """)
+    if ws_port is not None:  # the browser is the phone: JsSIP as installed for the tests, SIP over WebSocket
+        body += f"  phone_library: {BROWSER_DIR / 'node_modules'}\n"
     text = plan_sections(directory, body, sip_port=sip_port, rtp_base=rtp_base_for_test(),
                          inactivity_timeout="60s", database_url=database_url, api_port=api_port)
+    if ws_port is not None:
+        udp = f"    - {{transport: udp, address: 127.0.0.1, port: {sip_port}}}\n"
+        text = text.replace(udp, udp + f"    - {{transport: ws, address: 127.0.0.1, port: {ws_port}}}\n")
     path = directory / "voxcenter.yaml"
     path.write_text(text)
     return path, api_port
 
 
-def _browser() -> webdriver.Chrome:
+def _browser(microphone: Path | None = None) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--hide-scrollbars", "--lang=en-GB", "--window-size=1280,1000"):
         options.add_argument(argument)
+    if microphone is not None:  # the agent's microphone: a tone file
+        for argument in ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                         f"--use-file-for-fake-audio-capture={microphone}",
+                         "--autoplay-policy=no-user-gesture-required"):
+            options.add_argument(argument)
     return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)))
 
 
 class Page:
     """The agent page in Chromium; every Selenium call runs in a thread (it blocks)."""
 
-    def __init__(self) -> None:
+    def __init__(self, microphone: Path | None = None) -> None:
         self.browser: webdriver.Chrome | None = None
+        self.microphone = microphone
 
     async def run(self, action: Callable[[webdriver.Chrome], Any]) -> Any:
         if self.browser is None:
-            self.browser = await asyncio.to_thread(_browser)
+            self.browser = await asyncio.to_thread(_browser, self.microphone)
         return await asyncio.to_thread(action, self.browser)
 
     async def until(self, condition: Callable[[webdriver.Chrome], Any], what: str, timeout: float = 20) -> Any:
@@ -368,3 +387,66 @@ async def test_the_agent_transfers_the_caller_to_another_agent_from_the_page(tmp
                          "('BLINDTRANSFER', 'TRANSFER') order by at", cdr["call_id"])
     assert [(e["event"], e["agent"]) for e in events] == [("BLINDTRANSFER", "1001"), ("TRANSFER", "1002")]
     assert json.loads(events[1]["data"]) == {"kind": "agent", "by": "1001"}
+
+
+HEARD = """
+// The dominant frequency of what the page plays from the call (its remote audio), over about a second.
+const done = arguments[arguments.length - 1];
+const stream = document.getElementById("remote-audio").srcObject;
+if (!stream) { done(null); return; }
+const context = new AudioContext();
+const analyser = context.createAnalyser();
+analyser.fftSize = 8192;
+context.createMediaStreamSource(stream).connect(analyser);
+setTimeout(() => {
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  analyser.getFloatFrequencyData(bins);
+  let best = 1;
+  for (let i = 2; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+  done(bins[best] > -70 ? best * context.sampleRate / analyser.fftSize : null);
+}, 1200);
+"""
+
+
+@pytest.mark.skipif(not (BROWSER_DIR / "node_modules" / "jssip").is_dir(),
+                    reason="JsSIP is not installed: run scripts/bootstrap --dev")
+async def test_the_browser_is_the_phone_the_agent_answers_with_alt_a_and_both_hear_each_other(
+        tmp_path: Path, pg_url: str) -> None:
+    microphone = write_tone_wav(tmp_path / "browser-mic.wav", AGENT_HZ, 60.0, rate=48000)
+    page = Page(microphone)
+    async with Receiver(HOOK_SECRET) as hooks, Receiver(HOOK_SECRET) as ends:
+        plan, api_port = write_plan(tmp_path, pg_url, hooks.url, ends.url, ws_port=free_port())
+        async with served(plan) as server:
+            try:
+                await page.run(lambda b: b.get(f"http://127.0.0.1:{api_port}/agent"))
+                await page.run(lambda b: b.find_element(By.ID, "signin-agent").send_keys("1001"))
+                await page.run(lambda b: b.find_element(By.ID, "signin-password").send_keys("pw-1001"))
+                await page.run(lambda b: b.find_element(By.ID, "signin-button").click())
+                await page.until(_shown("me", "Alice 1001"), "signed in")
+                await page.run(lambda b: b.find_element(By.ID, "phone-toggle").click())
+                await page.until(_shown("phone-status", "browser phone ready"), "the browser registered")
+                [binding] = server.endpoint.registrar.lookup("1001")
+                assert binding.source.transport == "ws"
+                await page.shortcut("r")
+                await page.until(_shown("state", "ready"), "ready")
+                async with calling(server, tmp_path, "100", name="ada", number=ADA, hold=60) as caller:
+                    await _through_the_menu(caller)
+                    await page.until(_shown("pop-title", "Incoming call"), "the screen pop")
+                    await page.until(lambda b: b.find_element(By.ID, "answer").is_enabled(), "the answer button")
+                    await page.shortcut("a")
+                    await page.until(_shown("pop-title", "On the call"), "answered in the browser")
+                    caller.media.speak(CALLER_HZ, 30.0)
+                    answered_at = len(caller.media.heard)
+                    await wait_for(lambda: len(caller.media.heard) - answered_at >= 150, what="3 s of the browser")
+                    heard_by_caller = spectrum(PCMU.decode(b"".join(caller.media.heard[answered_at + 25:])), 8000)
+                    assert abs(heard_by_caller.dominant - AGENT_HZ) <= 15, heard_by_caller
+                    heard_by_agent = await page.run(lambda b: b.execute_async_script(HEARD))
+                    assert heard_by_agent is not None and abs(heard_by_agent - CALLER_HZ) <= 15, heard_by_agent
+                    await page.shortcut("h")
+                    assert (await caller.finished(30)).successful == 1
+                await page.until(_shown("pop-title", "Call ended"), "the call over")
+            finally:
+                await page.quit()
+            await server.writer.flush(10.0)
+    [cdr] = await fetch(pg_url, "select agent, disposition from calls")
+    assert (cdr["agent"], cdr["disposition"]) == ("1001", "answered")

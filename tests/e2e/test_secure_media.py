@@ -99,6 +99,7 @@ async def test_an_srtp_phone_on_tls_takes_a_queue_call_from_a_plain_trunk(tmp_pa
 # --- a browser softphone: JsSIP in headless Chromium, SIP over WebSocket, WebRTC media ------------------------------
 
 BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
+CJS_LOADER = Path(__file__).resolve().parents[2] / "voxcenter" / "api" / "static" / "cjs.js"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
@@ -148,6 +149,11 @@ class BrowserPhone:
 async def static_files(directory: Path) -> AsyncIterator[str]:
     """``directory`` over HTTP on loopback (the page and the JsSIP package it loads); yields the base URL."""
     app = web.Application()
+
+    async def loader(_: web.Request) -> web.FileResponse:  # the agent page's own (voxcenter/api/static/cjs.js)
+        return web.FileResponse(CJS_LOADER)
+
+    app.router.add_get("/cjs.js", loader)
     app.router.add_static("/", directory)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

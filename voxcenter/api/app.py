@@ -57,7 +57,7 @@ from voxcenter.api.desk import (
 from voxcenter.api.metrics import metrics_registry, render
 from voxcenter.api.monitoring import MonitoringPlane, add_monitoring_routes
 from voxcenter.api.views import agent_views, call_view, queue_detail, queue_view
-from voxcenter.api.wallboard import WallboardHub, agent_page, wallboard_page
+from voxcenter.api.wallboard import WallboardHub, agent_page, static_file, wallboard_page
 from voxcenter.config import ConfigError
 from voxcenter.sip.errors import LocalProtocolError
 from voxcenter.store.queries import (
@@ -83,8 +83,10 @@ MAX_BODY = 64 * 1024
 """Largest request body accepted, bytes."""
 MAX_REASON = 200
 """Longest pause reason accepted, characters."""
-PUBLIC_PATHS = frozenset({"/healthz", "/", "/wallboard", "/agent", "/api/desk/login"})
+PUBLIC_PATHS = frozenset({"/healthz", "/", "/wallboard", "/agent", "/agent/cjs.js", "/api/desk/login"})
 """Paths served without a token: a liveness probe, pages that hold no data, and the agents' sign-in."""
+PUBLIC_PREFIXES = ("/node_modules/",)
+"""Path prefixes served without a token: the browser phone's library (an open-source package, no data)."""
 WEBSOCKET_PATH = "/api/wallboard/ws"
 
 
@@ -267,7 +269,8 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     presented = _presented_token(request)
     signed_in = request.app[SESSIONS].agent_of(presented) if presented else None
-    if request.path in PUBLIC_PATHS or (signed_in is None and settings.token is None and not settings.tokens):
+    public = request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES)
+    if public or (signed_in is None and settings.token is None and not settings.tokens):
         request[PRINCIPAL] = ApiToken("", "admin")
         return await handler(request)
     principal = ApiToken(str(presented), "agent", signed_in) if signed_in is not None else \
@@ -643,6 +646,34 @@ async def desk_page(request: web.Request) -> web.Response:
                         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
+async def desk_loader(request: web.Request) -> web.Response:
+    """The CommonJS loader the agent page loads the browser phone's library with."""
+    return web.Response(body=static_file("cjs.js"), content_type="text/javascript", charset="utf-8")
+
+
+LIBRARY_TYPES = {".js": "text/javascript", ".json": "application/json"}
+
+
+async def desk_library(request: web.Request) -> web.StreamResponse:
+    """GET /node_modules/{path}: a file of the browser phone's library (``desk.phone_library``), .js and .json only."""
+    backend = request.app[DESK]
+    root = backend.desk_settings().phone_library if backend is not None else None
+    wanted = request.match_info["path"]
+    if root is None:
+        return _error(404, "no browser phone library on this server (desk.phone_library)")
+    def find() -> Path | None:
+        base = Path(root).resolve()
+        path = (base / wanted).resolve()
+        inside = path.is_relative_to(base) and path.suffix in LIBRARY_TYPES and path.is_file()
+        return path if inside else None
+
+    path = await asyncio.to_thread(find)
+    if path is None:
+        return _error(404, f"no such file {wanted!r}")
+    kind = LIBRARY_TYPES[path.suffix]
+    return web.FileResponse(path, headers={"Content-Type": kind, "Cache-Control": "max-age=3600"})
+
+
 async def desk_login(request: web.Request) -> web.Response:
     """POST /api/desk/login ``{"agent", "password"}`` (the phone's SIP credentials): a desk token."""
     backend = _desk(request)
@@ -975,6 +1006,8 @@ def create_app(
     app.router.add_get("/wallboard", wallboard)
     app.router.add_get(WEBSOCKET_PATH, wallboard_ws)
     app.router.add_get("/agent", desk_page)
+    app.router.add_get("/agent/cjs.js", desk_loader)
+    app.router.add_get("/node_modules/{path:.+}", desk_library)
     app.router.add_post("/api/desk/login", desk_login)
     app.router.add_post("/api/desk/logout", desk_logout)
     app.router.add_get("/api/desk", desk_state)

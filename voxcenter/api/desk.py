@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 from voxcenter.acd import AgentState
@@ -60,6 +61,11 @@ class DeskSettings:
     """The pause reasons an agent picks from (``feature_codes.pause_reasons``)."""
     secrets: dict[str, AgentSecret]
     """Agent extension -> its phone's secret."""
+    phone: dict[str, object] | None = None
+    """Where the page's browser phone registers (``{"transport": "ws"|"wss", "host", "port"}``; ``host`` None: the
+    page's own host); None when the browser cannot be the phone."""
+    phone_library: Path | None = None
+    """The ``node_modules`` directory holding JsSIP, served to the page (``desk.phone_library``)."""
 
 
 class TransferNotPossible(Exception):
@@ -295,6 +301,7 @@ def desk_view(control: ControlPlane, settings: DeskSettings, agent_id: str) -> d
         "wrap_up_left": None if until is None else round(max(0.0, until - now), 3),
         "pause_reasons": list(settings.pause_reasons),
         "outcomes": settings.outcomes,
+        "phone": settings.phone if settings.phone_library is not None else None,
         "call": call,
     }
 

@@ -30,7 +30,12 @@ def wallboard_page() -> bytes:
 
 def agent_page() -> bytes:
     """The self-contained agent page (no CDN, no build step)."""
-    return resources.files("voxcenter.api").joinpath("static/agent.html").read_bytes()
+    return static_file("agent.html")
+
+
+def static_file(name: str) -> bytes:
+    """A file of the package's ``static`` directory."""
+    return resources.files("voxcenter.api").joinpath("static", name).read_bytes()
 
 
 class _Client:

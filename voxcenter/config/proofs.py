@@ -391,6 +391,8 @@ PROOFS: Final[dict[str, str]] = {
         "tests/e2e/test_agent_page.py::test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call",
     "webhooks[].events":
         "tests/e2e/test_agent_page.py::test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call",
+    "desk.phone_library": "tests/e2e/test_agent_page.py::"
+        "test_the_browser_is_the_phone_the_agent_answers_with_alt_a_and_both_hear_each_other",
     "desk.outcomes":
         "tests/e2e/test_agent_page.py::test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call",
     "ivr.<name>[type: play].description":

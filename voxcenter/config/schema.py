@@ -540,6 +540,10 @@ class Desk(Model):
     outcomes: dict[Name, str] = Field(default_factory=dict)
     """Outcome (disposition) codes an agent gives a call, code -> label (``{sale: Sale, info: Information
     given}``); the page offers them and the API refuses any other code. Empty: no outcome is asked."""
+    phone_library: Path | None = None
+    """The ``node_modules`` directory where npm installed JsSIP (``npm install --prefix DIR jssip``): the page
+    loads it from there and the browser can be the agent's phone (WebRTC over the ``ws`` or ``wss`` listener of
+    ``sip.listen``). None: agents use their desk phones."""
 
 
 WebhookEvent = Literal["call.offered", "call.answered", "call.ended", "interaction.saved"]

@@ -128,6 +128,8 @@ class ServerControl:
             pause_reasons=tuple(dict.fromkeys(config.feature_codes.pause_reasons.values())),
             secrets={extension: AgentSecret(agent.password, agent.ha1, realm)
                      for extension, agent in config.agents.items()},
+            phone=browser_phone_listener(config),
+            phone_library=config.desk.phone_library,
         )
 
     def hold_call(self, call_id: str, agent_id: str, held: bool) -> bool:
@@ -175,3 +177,14 @@ class ServerControl:
                 yield await queue.get()
         finally:
             listeners.remove(queue)
+
+
+def browser_phone_listener(config: Config) -> dict[str, object] | None:
+    """Where a browser phone registers: the first ``wss`` listener, else the first ``ws`` one (None: neither)."""
+    for transport in ("wss", "ws"):
+        for listen in config.sip.listen:
+            if listen.transport == transport:
+                host = str(listen.address)
+                return {"transport": transport, "port": listen.port or (7443 if transport == "wss" else 5066),
+                        "host": None if host in ("0.0.0.0", "::") else host}
+    return None
