@@ -27,6 +27,7 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "language": {"prompts": "choose", "options": {1: "en"}, "next": "a"},
     "lookup": {"next": "a"},
     "set": {"next": "a"},
+    "recording": {"action": "pause", "next": "a"},
     "queue": {"queue": "sales"},
     "transfer": {"extension": "1001"},
     "voicemail": {"mailbox": "sales"},

@@ -1,5 +1,6 @@
 """Hold inside an agent-first callback: the agent's phone holds the customer (re-INVITE ``sendonly``), voxcenter
-answers ``recvonly``, the timeline says HOLD then UNHOLD, and the callback's CDR counts ``hold_seconds``."""
+answers ``recvonly``, the timeline says HOLD then UNHOLD, and the callback's CDR counts ``hold_seconds``; the
+callback is recorded like any other call."""
 
 from __future__ import annotations
 
@@ -49,3 +50,4 @@ async def test_the_agent_holds_and_resumes_a_callback_conversation(tmp_path: Pat
     assert 0.8 < hold_seconds < 5.0 and talk_seconds >= 0.0
     events = [row[0] for row in query(db, "select event from call_events where call_id=? order by at", call_id)]
     assert events.index("CONNECT") < events.index("HOLD") < events.index("UNHOLD")
+    assert query(db, "select count(*) from recordings where call_id=?", call_id) == [(1,)]

@@ -16,6 +16,7 @@ from voxcenter.ivr import (
     LookupCaller,
     Phase,
     Play,
+    RecordingControl,
     RecordVoicemail,
     RequestCallback,
     StartCollect,
@@ -263,6 +264,22 @@ def test_sensitive_digits_never_reach_the_timeline() -> None:
     assert len(d.events("digit-masked")) == 3 + 2 + 16
     assert not d.events("digit")
     assert StopCollect("ask") in d.actions
+
+
+def test_recording_nodes_pause_around_a_card_number_and_resume() -> None:
+    ivr = {"card": {"type": "recording", "action": "pause", "next": "ask"},
+           **collect_plan(sensitive=True, min_digits=16, max_digits=16)}
+    ivr["ask"]["next"] = "resume"
+    ivr["resume"] = {"type": "recording", "action": "resume", "next": "done"}
+    d = Driver(make_config(ivr), "card")
+    first = d.start()
+    assert first[0] == RecordingControl("pause", "card")  # before the collect starts: no key is recorded
+    assert first.index(RecordingControl("pause", "card")) < first.index(StartCollect("ask", True))
+    d.finish_prompt()
+    out = d.press("4970101234567890")
+    assert RecordingControl("resume", "resume") in out
+    assert [e.data["action"] for e in d.events("recording")] == ["pause", "resume"]
+    assert d.nodes()[:3] == ["card", "ask", "resume"]
 
 
 def test_sensitive_entry_after_barge_in_play_is_masked_too() -> None:

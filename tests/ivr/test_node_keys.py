@@ -19,7 +19,8 @@ EVERY_TYPE: dict[str, Any] = {
     "hours": {"type": "hours", "schedule": "always", "open": "language", "closed": "hangup"},
     "language": {"type": "language", "prompts": "choose", "options": {1: "en"}, "next": "lookup"},
     "lookup": {"type": "lookup", "by": "variable", "variable": "account", "next": "set"},
-    "set": {"type": "set", "priority": 3, "next": "survey"},
+    "set": {"type": "set", "priority": 3, "next": "recording"},
+    "recording": {"type": "recording", "action": "pause", "next": "survey"},
     "survey": {"type": "survey", "prompts": "nps", "next": "voicemail"},
     "voicemail": {"type": "voicemail", "mailbox": "1001", "next": "callback"},
     "callback": {"type": "callback", "prompts": "offer", "confirm": False, "queue": "sales", "next": "transfer"},
@@ -42,7 +43,7 @@ def walk_every_type(ivr: dict[str, Any]) -> tuple[list[Any], list[tuple[str, dic
     d.finish_prompt()
     d.press("1")      # English; then the lookup by variable
     d.run.lookup_result(None, d.now)
-    d.pull()          # set, then the survey
+    d.pull()          # set, recording, then the survey
     d.finish_prompt()
     d.press("9")      # survey answered; voicemail
     d.run.recording_finished(3.0, "silence", d.now)

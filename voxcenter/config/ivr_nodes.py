@@ -214,6 +214,17 @@ class SetNode(NodeBase):
     """Node after setting."""
 
 
+class RecordingNode(NodeBase):
+    """Pause or resume the call's recording (PCI: around the collection of a card number); the file holds
+    silence meanwhile and the timeline says so. Nothing happens to a call that is not being recorded."""
+
+    type: Literal["recording"]
+    action: Literal["pause", "resume"]
+    """``pause``: silence in the recording from now on; ``resume``: record again."""
+    next: Name
+    """Node after."""
+
+
 class QueueExits(Model):
     """Where a caller goes when leaving a queue without being answered; none means the queue's overflow."""
 
@@ -366,6 +377,7 @@ IvrNode = Annotated[
     | LanguageNode
     | LookupNode
     | SetNode
+    | RecordingNode
     | QueueNode
     | TransferNode
     | VoicemailNode
@@ -386,6 +398,7 @@ NODE_TYPES: dict[str, type[NodeBase]] = {
     "language": LanguageNode,
     "lookup": LookupNode,
     "set": SetNode,
+    "recording": RecordingNode,
     "queue": QueueNode,
     "transfer": TransferNode,
     "voicemail": VoicemailNode,

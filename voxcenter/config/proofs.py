@@ -356,6 +356,18 @@ PROOFS: Final[dict[str, str]] = {
         "tests/e2e/test_recording_control.py::test_agent_code_and_api_pause_leave_silence_where_the_timeline_says",
     "recording.retention_days":
         "tests/e2e/test_recording_retention.py::test_recordings_older_than_the_period_are_deleted_at_start",
+    "numbers.<name>.record":
+        "tests/e2e/test_recording_control.py::test_a_number_recorded_from_the_answer_pauses_around_the_card_number",
+    "ivr.<name>[type: recording].description":
+        "tests/ivr/test_node_keys.py::test_a_description_is_never_played_and_changes_nothing",
+    "ivr.<name>[type: recording].type":
+        "tests/e2e/test_recording_control.py::test_a_number_recorded_from_the_answer_pauses_around_the_card_number",
+    "ivr.<name>[type: recording].action":
+        "tests/e2e/test_recording_control.py::test_a_number_recorded_from_the_answer_pauses_around_the_card_number",
+    "ivr.<name>[type: recording].next":
+        "tests/e2e/test_recording_control.py::test_a_number_recorded_from_the_answer_pauses_around_the_card_number",
+    "queues.<name>.record": "tests/e2e/test_recording_control.py::"
+        "test_a_queue_recorded_from_the_queue_keeps_the_wait_and_the_conversation_in_one_file",
     "recording.format":
         "tests/e2e/test_dialplan_ivr.py::test_sipp_caller_presses_2_then_1_and_waits_in_support_with_billing",
     "database.url": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",

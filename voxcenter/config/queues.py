@@ -174,6 +174,10 @@ class Queue(Model):
     """Callback offer."""
     survey: PostCallSurvey | None = None
     """Post-call survey of answered calls the agent hung up; none: the call ends with the agent."""
+    record: Literal["conversation", "everything", "off"] = "conversation"
+    """What of its calls is recorded (when ``recording.enabled``): ``conversation`` from the agent's answer,
+    ``everything`` from joining the queue (music, announcements, then the conversation), ``off`` not the
+    conversation either. A number's ``record: everything`` records its calls whatever their queue says."""
     service_level: Duration = 20.0
     """Service-level threshold: answered within it / (answered + abandoned), short abandons left out."""
     relaxation: tuple[Relaxation, ...] = ()

@@ -273,6 +273,10 @@ class Number(Model):
     """Starting prompt language; none means ``prompts.default_language``."""
     client: str | None = None
     """The client company calls to this number are for: the agent page's screen pop shows it."""
+    record: Literal["conversation", "everything", "off"] = "conversation"
+    """What of its calls is recorded (when ``recording.enabled``): ``conversation`` from the agent's answer,
+    ``everything`` from our answer (the IVR, the queue, voicemail, the conversation; calls that never reach an
+    agent too), ``off`` nothing."""
 
 
 # ----------------------------------------------------------------------------------------------- time

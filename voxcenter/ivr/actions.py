@@ -138,6 +138,15 @@ class StoreSurvey:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingControl:
+    """Pause or resume the call's recording (a ``recording`` node); nothing to report back."""
+
+    action: Literal["pause", "resume"]
+    node: str
+    """The node that asked (the timeline's ``who``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Hangup:
     """End the call."""
 
@@ -174,6 +183,7 @@ Action = (
     | RequestCallback
     | LookupCaller
     | StoreSurvey
+    | RecordingControl
     | Hangup
     | TimelineEvent
 )

@@ -44,6 +44,7 @@ from voxcenter.config.ivr_nodes import (
     PlayNode,
     QueueExits,
     QueueNode,
+    RecordingNode,
     SetNode,
     SurveyNode,
     TransferNode,
@@ -54,6 +55,7 @@ from voxcenter.ivr.actions import (
     EnterQueue,
     LeaveQueue,
     LookupCaller,
+    RecordingControl,
     RecordVoicemail,
     RequestCallback,
     StopPlayback,
@@ -233,6 +235,10 @@ class IvrRun(RunCore):
                 self._enter_lookup(node, now)
             case SetNode():
                 self._enter_set(node, now)
+            case RecordingNode():
+                self._emit(RecordingControl(node.action, self._node_id or ""))
+                self._timeline("recording", now, action=node.action)
+                self._goto(node.next, now)
             case QueueNode():
                 self._enter_queue_node(node, now)
             case TransferNode():

@@ -136,6 +136,9 @@ class RtpSession:
         self.on_packet: Callable[[RtpPacket], None] | None = None
         self.on_dtmf: Callable[[DtmfReceived], None] | None = None
         self.on_timeout: Callable[[MediaTimedOut], None] | None = None
+        self.on_sent: Callable[[bytes], None] | None = None
+        """Called with each audio payload ``send_payload`` sends (prompts, music, the mix): a call recorded
+        while no bridge carries it hears what we play."""
         self.encrypted = False
         """The stream is SRTP: nothing goes out or is taken in until ``srtp`` holds its keys."""
         self.srtp: SrtpContext | None = None
@@ -252,6 +255,8 @@ class RtpSession:
         self, payload: bytes, payload_type: int | None = None, timestamp_step: int | None = None, marker: bool = False
     ) -> bool:
         """Send one frame, timestamp ``timestamp_step`` (default 20 ms) after the last; False if nowhere to send."""
+        if self.on_sent is not None and payload_type is None:
+            self.on_sent(payload)
         target = self.learner.target
         transport = self._transport
         if target is None or transport is None:
@@ -344,7 +349,7 @@ class RtpSession:
             if transport is not None:
                 transport.close()
         self._transport = self._rtcp_transport = None
-        self.on_packet = self.on_dtmf = self.on_timeout = None
+        self.on_packet = self.on_dtmf = self.on_timeout = self.on_sent = None
         self.lease.release()
 
     # ---- receiving ---------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The agent-first callback's conversation: the agent has answered; dial the customer and bridge them.
 
 The outbound call leaves its own CDR (direction ``outbound``; its CONNECT event
-names the callback's call id). Either phone may hold the call, as in any other
-conversation.
+names the callback's call id) and its own recording (the agent on the left, as
+in the agent's other calls out; unless the queue's ``record`` is ``off``).
+Either phone may hold the call, as in any other conversation.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from voxcenter.runtime.call import Call, CallBridge, Leg
 from voxcenter.runtime.dialer import Dialer
 from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia
+from voxcenter.runtime.recording import CallRecording
 from voxcenter.runtime.services import Records
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.session import SipSession
@@ -64,6 +66,11 @@ async def connect_callback(
                       queue=decision.queue)
     agent_session.on_offer = lambda request: hold.reoffer("agent", request.body)
     session.on_offer = lambda request: hold.reoffer("callee", request.body)
+    queue = dialer.config.queues.get(decision.queue or "")
+    recording = None if queue is not None and queue.record == "off" else \
+        CallRecording.start(dialer.config, log.call_id, call.bridge, log)
+    if recording is not None:
+        agent_leg.on_digit = recording.agent_keys(dialer.config.recording, decision.agent_id)
     call.bridge.start()
     await asyncio.wait([agent_session.ended, session.ended], return_when=asyncio.FIRST_COMPLETED)
     ender = Ender.AGENT if agent_session.ended.done() else Ender.CALLER
@@ -74,6 +81,8 @@ async def connect_callback(
         await other.hangup("callback finished")
     agent_leg.close()
     leg.close()
+    if recording is not None:
+        await recording.finish(records.sink)
     log.update(talk_seconds=max(0.0, customer.talk_seconds), hold_seconds=hold_seconds)
     log.finish("answered", hangup_by=ender.value, cause=f"{ender.value} hung up")
     return ender

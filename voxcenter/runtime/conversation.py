@@ -121,14 +121,37 @@ class Conversation:
         self.agent = self.call.add(Leg(role, agent_id, agent_session, agent_leg))
         self.bridge.join(self.agent)
         self._new_hold(agent_leg)
-        if self.recording is None:  # one recording per call: it follows the call's bridge through transfers
-            self.recording = CallRecording.start(self.config, self.call_id, self.bridge, self.log)
+        self._start_recording("conversation")  # one recording per call: it follows the call through transfers
         self.bridge.start()
         agent_leg.on_timeout = lambda _: self.inputs.put_nowait(("agent-hangup", agent_session))
         agent_session.on_offer = lambda request: self._reoffer(agent_leg, request.body)
         agent_session.on_refer = lambda request: self._refer(request, agent_session)
         agent_leg.on_digit = lambda event: self._agent_key(agent_session, event.digit)
         self._watch(agent_session, "agent-hangup")
+
+    def _start_recording(self, moment: str) -> None:
+        """Start the call's one recording if the dial plan records it from ``moment``: ``answer`` (the number
+        records ``everything``), ``queue`` (the queue does), ``conversation`` (unless the number or the queue
+        says ``off``; a number's ``everything`` wins over its queue)."""
+        if self.recording is not None:
+            return
+        number = self.config.numbers.get(self.session.called)
+        by_number = number.record if number is not None else "conversation"
+        queue = self.config.queues.get(self.queue or "")
+        by_queue = queue.record if queue is not None else "conversation"
+        wanted = by_number == "everything" or {
+            "answer": False,
+            "queue": by_queue == "everything",
+            "conversation": by_queue != "off",
+        }[moment]
+        if by_number == "off" or not wanted:
+            return
+        self.recording = CallRecording.start(self.config, self.call_id, self.call.bridge, self.log)
+        if self.recording is not None and self.leg is not None:
+            bridge = self.call.bridge
+            self.recording.follow(self.leg, lambda: bridge.active)
+            if moment != "conversation":  # the file starts before the agent answers: the timeline says where
+                self.log.event("RECORDING", queue=self.queue, data={"from": moment})
 
     def _new_hold(self, agent_leg: LegMedia) -> None:
         """Hold for the conversation of the caller and ``agent_leg`` (the previous one's time is kept)."""

@@ -32,6 +32,7 @@ from voxcenter.ivr import (
     LeaveQueue,
     LookupCaller,
     Play,
+    RecordingControl,
     RecordVoicemail,
     RequestCallback,
     StartCollect,
@@ -202,6 +203,7 @@ class InboundCall(Conversation):
         # a lost ACK's retransmission arrives count. A caller whose ACK never comes is hung up after 64·T1.
         self._spawn(self._expect_ack(session))
         self.log.update(answered_at=self.log.now())
+        self._start_recording("answer")
         self._watch(session, "caller-hangup")
         self.ivr = IvrRun(
             self.config, self.entry_node,
@@ -298,6 +300,11 @@ class InboundCall(Conversation):
                 self.records.sink.submit(SurveyRecord(survey_id=new_id(), call_id=self.call_id, at=time.time(),
                                                        score=action.score, agent=self.agent_id,
                                                        queue=self.queue))
+            elif isinstance(action, RecordingControl):
+                if self.recording is not None and action.action == "pause":
+                    self.recording.pause("ivr", action.node)
+                elif self.recording is not None:
+                    self.recording.resume("ivr", action.node)
             elif isinstance(action, Hangup):
                 self.cause = action.cause
                 if self.disposition == "abandoned_ivr" and self.hangup_by is None:
@@ -387,6 +394,7 @@ class InboundCall(Conversation):
             self.log.update(ewt_seconds=decision.ewt)
         self.log.event("ENTERQUEUE", queue=decision.queue, value=decision.ewt,
                        data={"position": decision.position})
+        self._start_recording("queue")
         logger.info("call.queued", queue=decision.queue, position=decision.position,
                     ewt=None if decision.ewt is None else round(decision.ewt))
         announcements = self.config.queues[decision.queue].announcements

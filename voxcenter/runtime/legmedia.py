@@ -84,6 +84,8 @@ class LegMedia:
         self.on_timeout: Callable[[MediaTimedOut], None] | None = None
         self.on_audio: Callable[[bytes], None] | None = None
         """Called with each audio payload the peer sends (voicemail recording)."""
+        self.on_heard: Callable[[RtpPacket], None] | None = None
+        """Called with each audio packet the peer sends while no bridge carries it (the call's recording)."""
         self.held = False
         """The phone put this leg on hold: its last offer lets us send nothing (RFC 3264 §8.4)."""
         self._player: Player | None = None
@@ -295,6 +297,8 @@ class LegMedia:
         self._deliver()
 
     def _packet(self, packet: RtpPacket) -> None:
+        if packet.payload_type == self.session.codec.payload_type and self.on_heard is not None:
+            self.on_heard(packet)
         if packet.payload_type == self.session.codec.payload_type and self.on_audio is not None:
             self.on_audio(packet.payload)
         if self._inband and packet.payload_type == self.session.codec.payload_type:

@@ -19,11 +19,9 @@ import structlog
 from voxcenter.config import Config
 from voxcenter.ivr import RecordVoicemail
 from voxcenter.media.bridge import Bridge as MediaBridge
-from voxcenter.media.dtmf import DtmfReceived
 from voxcenter.runtime.acd import AcdService
 from voxcenter.runtime.call import Call, CallBridge, Leg
 from voxcenter.runtime.dialer import Dialer
-from voxcenter.runtime.featurecodes import InCallKeys
 from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
 from voxcenter.runtime.recording import CallRecording
@@ -182,7 +180,7 @@ class AgentCall:
                         agent_answered_at=self.log.now(), trunk=far.trunk or self.log.cdr.trunk)
         recording = CallRecording.start(self.config, self.call_id, bridge, self.log)
         if recording is not None:
-            self._keys_for(agent_leg, recording)
+            agent_leg.on_digit = recording.agent_keys(self.config.recording, self.agent_id)
         bridge.start()
         handed_over: asyncio.Future[object] = asyncio.ensure_future(self._handed_over.wait())
         ends: list[asyncio.Future[object]] = [session.ended, far.ended, handed_over]  # type: ignore[list-item]
@@ -204,20 +202,6 @@ class AgentCall:
         self.log.finish("answered", hangup_by="agent" if by_agent or transferred else "far_end",
                         cause="transferred" if transferred else "agent hung up" if by_agent else "far end hung up",
                         talk_seconds=far_end.talk_seconds, hold_seconds=hold_seconds)
-
-    def _keys_for(self, agent_leg: LegMedia, recording: CallRecording) -> None:
-        """The agent's recording pause and resume codes, keyed during the call."""
-        codes = self.config.recording
-        keys = InCallKeys({"pause_recording": codes.pause_code, "resume_recording": codes.resume_code}, None)
-
-        def key(event: DtmfReceived) -> None:
-            keyed = keys.feed(event.digit)
-            if keyed is not None and keyed.name == "pause_recording":
-                recording.pause("agent", self.agent_id)
-            elif keyed is not None and keyed.name == "resume_recording":
-                recording.resume("agent", self.agent_id)
-
-        agent_leg.on_digit = key
 
     def _takes_voicemail(self, failure: RequestFailed) -> bool:
         return (self.far_role == "agent" and self.config.internal_calls.busy == "voicemail"

@@ -1,8 +1,10 @@
 """One call's stereo recording, from the bridge tap to its row in the store.
 
 Started when two legs are bridged (the caller side on the left, everybody
-else on the right) and tapped on the call's bridge, so it follows the call
-through transfers and conferences; finished after the call: the WAV is
+else on the right), or earlier when the number or the queue records
+everything, and tapped on the call's bridge, so it follows the call through
+transfers and conferences; while no bridge carries the call (the IVR, the
+queue, voicemail) it listens to the customer's leg instead; finished after the call: the WAV is
 closed, re-encoded when the dial plan asks for FLAC or MP3 (the WAV stays if
 that fails: a recording is never lost to a re-encode), and its metadata is
 handed to the durable writer.
@@ -24,9 +26,14 @@ from typing import Protocol
 import structlog
 
 from voxcenter.config import Config
+from voxcenter.config.schema import Recording as RecordingSettings
 from voxcenter.media.bridge import Tap
+from voxcenter.media.dtmf import DtmfReceived
 from voxcenter.media.recorder import CallRecorder, compress
+from voxcenter.media.rtp import RtpPacket
 from voxcenter.runtime.calllog import CallLog, RecordSink
+from voxcenter.runtime.featurecodes import InCallKeys
+from voxcenter.runtime.legmedia import LegMedia
 from voxcenter.store.records import RecordingRecord, new_id
 
 logger = structlog.get_logger(__name__)
@@ -52,6 +59,7 @@ class CallRecording:
         """Where pauses and resumes go (the call's timeline)."""
         self.started_at = time.time()
         self._paused_by: tuple[str, str | None, float] | None = None  # (by, who, loop time)
+        self._followed: LegMedia | None = None
 
     @classmethod
     def start(cls, config: Config, call_id: str, bridge: Tappable, log: CallLog | None = None) -> CallRecording | None:
@@ -68,6 +76,39 @@ class CallRecording:
             return None
         bridge.add_tap(recorder.write)
         return cls(recorder, call_id, recording.format, log)
+
+    def follow(self, leg: LegMedia, carried: Callable[[], bool]) -> None:
+        """Record the customer's ``leg`` whenever no bridge carries the call (``carried()`` false): what the
+        caller says on the left, what we play to them on the right (the IVR's prompts, queue announcements
+        and music, a voicemail greeting). So a call recorded from the answer, or sent back to the IVR by a
+        transfer, keeps one file."""
+        recorder, clock = self.recorder, self._clock
+
+        def heard(packet: RtpPacket) -> None:
+            if not carried():
+                recorder.write("caller", packet.timestamp, packet.payload, leg.session.codec)
+
+        def sent(payload: bytes) -> None:
+            if not carried():  # our own stream: placed by the clock it is paced by
+                codec = leg.session.codec
+                recorder.write("agent", round(clock() * codec.clock_rate) & 0xFFFFFFFF, payload, codec)
+
+        leg.on_heard = heard
+        leg.session.on_sent = sent
+        self._followed = leg
+
+    def agent_keys(self, codes: RecordingSettings, agent: str) -> Callable[[DtmfReceived], None]:
+        """What an agent's phone's keys do on a call with no other code: the pause and resume codes."""
+        keys = InCallKeys({"pause_recording": codes.pause_code, "resume_recording": codes.resume_code}, None)
+
+        def key(event: DtmfReceived) -> None:
+            keyed = keys.feed(event.digit)
+            if keyed is not None and keyed.name == "pause_recording":
+                self.pause("agent", agent)
+            elif keyed is not None and keyed.name == "resume_recording":
+                self.resume("agent", agent)
+
+        return key
 
     @property
     def paused(self) -> bool:
@@ -107,6 +148,9 @@ class CallRecording:
     async def finish(self, sink: RecordSink) -> None:
         """Close, re-encode if asked, and write the recording's row."""
         self.resume("end of call")
+        if self._followed is not None:
+            self._followed.on_heard = None
+            self._followed.session.on_sent = None
         try:
             info = await self.recorder.close_async()
         except Exception:
