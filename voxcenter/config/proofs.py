@@ -448,8 +448,8 @@ PROOFS: Final[dict[str, str]] = {
     "prompts.sayer": "tests/ivr/test_node_keys.py::test_the_dial_plans_sayer_reads_a_languages_numbers",
     "sip.user_agent": "tests/runtime/test_mapped_keys.py::"
         "test_the_endpoint_says_its_user_agent_and_asks_only_for_the_digest_algorithms_listed",
-    "sip.external_address": "tests/runtime/test_mapped_keys.py::"
-        "test_the_endpoint_says_its_user_agent_and_asks_only_for_the_digest_algorithms_listed",
+    "sip.external_address":
+        "tests/e2e/test_external_addresses.py::test_the_invite_to_an_agent_names_the_external_addresses",
     "security.digest_algorithms": "tests/runtime/test_mapped_keys.py::"
         "test_the_endpoint_says_its_user_agent_and_asks_only_for_the_digest_algorithms_listed",
     "security.auth_failures": "tests/runtime/test_mapped_keys.py::"
@@ -522,7 +522,8 @@ PROOFS: Final[dict[str, str]] = {
         "test_in_parallel_after_n_seconds_the_mobile_wins_and_the_softphone_is_cancelled",
     "agents.<name>.follow_me.confirm_key":
         "tests/runtime/test_followme.py::test_unregistered_rings_the_mobile_which_must_confirm",
-    "rtp.external_address": "tests/e2e/test_packet_loss.py::test_calls_complete_and_keys_are_read_through_packet_loss",
+    "rtp.external_address":
+        "tests/e2e/test_external_addresses.py::test_the_invite_to_an_agent_names_the_external_addresses",
     "queues.<name>.announcements.announce_position":
         "tests/e2e/test_queues.py::test_callers_queue_hear_their_position_and_reach_the_agent_after_wrap_up",
     "queues.<name>.callback.prompt":
