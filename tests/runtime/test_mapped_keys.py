@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.interop.apps import answer_and_wait
 from tests.interop.rawclient import UdpClient, sip_request
+from tests.interop.test_endpoint_security import challenge_then_answer
 from voxcenter.acd.model import RelaxationStep
 from voxcenter.config import Config, load_config
 from voxcenter.runtime.dialer import Dialer
@@ -65,7 +66,9 @@ def config(tmp_path: Path) -> Config:
     return load_config(path, check_prompts=False)
 
 
-async def test_the_endpoint_says_its_user_agent_and_asks_only_for_the_digest_algorithms_listed(tmp_path: Path) -> None:
+async def test_the_endpoint_says_its_user_agent_asks_for_the_digest_algorithms_listed_and_bans_after_failures(
+    tmp_path: Path,
+) -> None:
     settings = endpoint_settings(config(tmp_path))
     assert (settings.user_agent, settings.advertised_host) == ("acme-contact/2.1", "203.0.113.10")
     assert (settings.auth_max_failures, settings.auth_window) == (2, 30.0)
@@ -80,10 +83,16 @@ async def test_the_endpoint_says_its_user_agent_and_asks_only_for_the_digest_alg
             phone.send(sip_request("REGISTER", phone.port, call_id="ua-2", uri="sip:127.0.0.1",
                                    extra="Expires: 60\r\n"), "127.0.0.1", port)
             challenge = await phone.final_response()
+            # Two wrong passwords within the 30 s window (auth_failures: 2): the source is banned.
+            for attempt in range(2):
+                assert (await challenge_then_answer(phone, port, f"ua-bad-{attempt}", "1001", "guess")).status == 401
+            phone.send(sip_request("OPTIONS", phone.port, call_id="ua-3", uri="sip:127.0.0.1"), "127.0.0.1", port)
+            banned = await phone.receive(timeout=0.5) is None
     finally:
         await endpoint.stop()
     assert options is not None and options.headers.get("Server") == "acme-contact/2.1"
     assert challenge is not None and challenge.status == 401
+    assert banned, "not banned after auth_failures wrong answers"
     offered = challenge.headers.get_all("WWW-Authenticate")
     assert offered and all("algorithm=SHA-256" in value for value in offered), offered
 

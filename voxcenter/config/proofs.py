@@ -447,15 +447,15 @@ PROOFS: Final[dict[str, str]] = {
         "tests/ivr/test_node_keys.py::test_a_transfer_to_an_extension_rings_it_for_its_ring_timeout",
     "prompts.sayer": "tests/ivr/test_node_keys.py::test_the_dial_plans_sayer_reads_a_languages_numbers",
     "sip.user_agent": "tests/runtime/test_mapped_keys.py::"
-        "test_the_endpoint_says_its_user_agent_and_asks_only_for_the_digest_algorithms_listed",
+        "test_the_endpoint_says_its_user_agent_asks_for_the_digest_algorithms_listed_and_bans_after_failures",
     "sip.external_address":
         "tests/e2e/test_external_addresses.py::test_the_invite_to_an_agent_names_the_external_addresses",
     "security.digest_algorithms": "tests/runtime/test_mapped_keys.py::"
-        "test_the_endpoint_says_its_user_agent_and_asks_only_for_the_digest_algorithms_listed",
+        "test_the_endpoint_says_its_user_agent_asks_for_the_digest_algorithms_listed_and_bans_after_failures",
     "security.auth_failures": "tests/runtime/test_mapped_keys.py::"
-        "test_the_endpoint_says_its_user_agent_and_asks_only_for_the_digest_algorithms_listed",
+        "test_the_endpoint_says_its_user_agent_asks_for_the_digest_algorithms_listed_and_bans_after_failures",
     "security.auth_window": "tests/runtime/test_mapped_keys.py::"
-        "test_the_endpoint_says_its_user_agent_and_asks_only_for_the_digest_algorithms_listed",
+        "test_the_endpoint_says_its_user_agent_asks_for_the_digest_algorithms_listed_and_bans_after_failures",
     "agents.<name>.ha1":
         "tests/runtime/test_mapped_keys.py::test_an_agents_ha1_is_its_digest_credential_for_its_algorithm",
     "trunks.<name>.outbound.registration":
