@@ -134,6 +134,11 @@ async def test_an_agent_signs_in_with_its_phone_credentials_and_sees_only_itself
     await desk.call("GET", "/api/agents/1002", token, status=403)
     await desk.call("POST", "/api/desk/logout", token)
     await desk.call("GET", "/api/desk", token, status=401)
+    # a token the API issues (a supervisor's or admin's) works the same
+    issued = await desk.call("POST", "/api/desk/tokens", ADMIN, {"agent": "1002"}, 201)
+    assert (await desk.call("GET", "/api/desk", issued["token"]))["agent"]["id"] == "1002"
+    await desk.call("POST", "/api/desk/tokens", ADMIN, {"agent": "9999"}, 404)
+    await desk.call("POST", "/api/desk/tokens", AGENT, {"agent": "1001"}, 403)
     # five wrong passwords in a minute: sign-in is refused for a while, even with the right one
     for _ in range(5):
         await desk.call("POST", "/api/desk/login", None, {"agent": "1001", "password": "guess"}, 401)

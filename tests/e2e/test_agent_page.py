@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
@@ -213,16 +214,6 @@ async def _through_the_menu(caller: Caller) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _signed_in_ready(page: Page, api_port: int) -> None:
-    await page.run(lambda b: b.get(f"http://127.0.0.1:{api_port}/agent"))
-    await page.run(lambda b: b.find_element(By.ID, "signin-agent").send_keys("1001"))
-    await page.run(lambda b: b.find_element(By.ID, "signin-password").send_keys("pw-1001"))
-    await page.run(lambda b: b.find_element(By.ID, "signin-button").click())
-    await page.until(_shown("me", "Alice 1001"), "signed in")
-    await page.run(lambda b: b.find_element(By.ID, "ready").click())
-    await page.until(_shown("state", "ready"), "ready")
-
-
 async def test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_the_call(
         tmp_path: Path, pg_url: str) -> None:
     voice = write_tone_wav(tmp_path / "agent.wav", AGENT_HZ, 60.0)
@@ -329,6 +320,12 @@ async def test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_th
                 await page.until(_shown("history-table", "refund promised for the March invoice"), "the history")
                 history = await page.text("history-table")
                 assert ADA in history and "Sale" in history and "March invoice" in history
+                # its recording plays from the history
+                await page.run(lambda b: b.find_element(By.CSS_SELECTOR, "#history-table button.play").click())
+                await page.until(lambda b: b.execute_script(
+                    "const p = document.getElementById('playback');"
+                    "return !p.hidden && p.dataset.call === arguments[0] && p.duration > 1;", cdr["call_id"]),
+                    "the recording loaded in the player")
         finally:
             await page.quit()
         # The CRM heard of it all, signed: offered (tried twice), answered, the interaction saved, ended.
@@ -362,7 +359,16 @@ async def test_the_agent_transfers_the_caller_to_another_agent_from_the_page(tmp
                     baresip_agent(tmp_path, "1001", registrar, voice, answer="manual", login=False) as alice,
                     baresip_agent(tmp_path, "1002", registrar, voice, login=False) as bob,
                 ):
-                    await _signed_in_ready(page, api_port)
+                    # Alice signs in through a link with a token the API issued (a portal's single sign-on).
+                    async with aiohttp.ClientSession(headers={"Authorization": "Bearer test-token"}) as http, \
+                            http.post(f"http://127.0.0.1:{api_port}/api/desk/tokens", json={"agent": "1001"}) as r:
+                        assert r.status == 201
+                        token = (await r.json())["token"]
+                    await page.run(lambda b: b.get(f"http://127.0.0.1:{api_port}/agent?token={token}"))
+                    await page.until(_shown("me", "Alice 1001"), "signed in with the issued token")
+                    assert "token" not in await page.run(lambda b: b.current_url)
+                    await page.run(lambda b: b.find_element(By.ID, "ready").click())
+                    await page.until(_shown("state", "ready"), "ready")
                     async with calling(server, tmp_path, "100", name="ada", number=ADA, hold=60) as caller:
                         await _through_the_menu(caller)
                         await alice.ctrl.wait_event("CALL_INCOMING", 20)

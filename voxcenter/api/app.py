@@ -131,6 +131,7 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/supervisors/{supervisor}/mode"): "supervisor",
     ("GET", WEBSOCKET_PATH): "supervisor",
     ("POST", "/api/desk/logout"): "agent",
+    ("POST", "/api/desk/tokens"): "supervisor",
     ("GET", "/api/desk"): "agent",
     ("POST", "/api/desk/hangup"): "agent",
     ("POST", "/api/desk/{action}"): "agent",
@@ -694,6 +695,20 @@ async def desk_login(request: web.Request) -> web.Response:
     return web.json_response({"token": token, "agent": agent, "expires_in": lifetime})
 
 
+async def desk_token(request: web.Request) -> web.Response:
+    """POST /api/desk/tokens ``{"agent"}``: a desk token for that agent, as its sign-in would give (for a
+    single sign-on portal, or a supervisor setting up a desk)."""
+    body = await _json_object(request)
+    agent = body.get("agent")
+    if set(body) - {"agent"} or not isinstance(agent, str) or not agent:
+        return _error(400, "send {'agent': extension}")
+    if agent not in _desk(request).desk_settings().secrets:
+        return _error(404, f"unknown agent {agent!r}")
+    token, lifetime = request.app[SESSIONS].issue(agent)
+    logger.info("desk.token_issued", agent=agent, role=request[PRINCIPAL].role)
+    return web.json_response({"token": token, "agent": agent, "expires_in": lifetime}, status=201)
+
+
 async def desk_logout(request: web.Request) -> web.Response:
     """POST /api/desk/logout: the desk token presented is revoked (the agent's queue state is not touched)."""
     request.app[SESSIONS].revoke(request[PRINCIPAL].token)
@@ -1010,6 +1025,7 @@ def create_app(
     app.router.add_get("/node_modules/{path:.+}", desk_library)
     app.router.add_post("/api/desk/login", desk_login)
     app.router.add_post("/api/desk/logout", desk_logout)
+    app.router.add_post("/api/desk/tokens", desk_token)
     app.router.add_get("/api/desk", desk_state)
     app.router.add_post("/api/desk/hangup", desk_hangup)
     app.router.add_post("/api/desk/{action:hold|unhold}", desk_hold)
