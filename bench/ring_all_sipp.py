@@ -37,102 +37,12 @@ from call_path import (  # noqa: E402  (the call-path benchmark's peers: agent r
     _free_udp_port,
     agent_ids,
     register_agents,
-    scenario,
 )
 from sip_cps import SIPP, process_cpu_seconds  # noqa: E402
 
-AGENT_ANSWERS_LATER = """
-  <recv request="INVITE" crlf="true">
-    <action><ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="cseq" /></action>
-  </recv>
-  <send>
-    <![CDATA[
-
-      SIP/2.0 180 Ringing
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=agent[pid]-[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:agent@[local_ip]:[local_port]>
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="CANCEL" timeout="{delay_ms}" ontimeout="1" />
-  <send>
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <label id="3" />
-  <send>
-    <![CDATA[
-
-      SIP/2.0 487 Request Terminated
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=agent[pid]-[call_number]
-      [last_Call-ID:]
-      CSeq: [$cseq] INVITE
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="INVITE" optional="true" next="3" />
-  <recv request="ACK" next="2" />
-  <label id="1" />
-  <send retrans="500">
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=agent[pid]-[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:agent@[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=agent 1 1 IN IP4 [local_ip]
-      s=-
-      c=IN IP4 [local_ip]
-      t=0 0
-      m=audio 9 RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-      a=ptime:20
-
-    ]]>
-  </send>
-  <recv request="ACK" crlf="true" />
-  <recv request="BYE" />
-  <send>
-    <![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <label id="2" />
-"""
+AGENT_SCENARIO = ROOT / "tests" / "interop" / "scenarios" / "uas_answer_later_or_cancel.xml"
+"""The agent phones: answer 2 s after the INVITE (``timeout="2000"``, replaced by ``--answer-delay``) or take a
+CANCEL."""
 
 
 def dial_plan(work: Path, *, sip_port: int, rtp_base: int, api_port: int, token: str, agents: int,
@@ -227,8 +137,8 @@ def main() -> None:
             time.sleep(0.1)
         asyncio.run(register_agents(agent_ids(args.agents), agent_port, sip_port))
         answer = work / "agent.xml"
-        answer.write_text(scenario("agent answers later or takes a CANCEL",
-                                   AGENT_ANSWERS_LATER.format(delay_ms=int(args.answer_delay * 1000))))
+        answer.write_text(AGENT_SCENARIO.read_text().replace('timeout="2000"',
+                                                             f'timeout="{int(args.answer_delay * 1000)}"'))
         agents_sipp = subprocess.Popen(
             [SIPP, "-sf", str(answer), "-t", "u1", "-i", "127.0.0.1", "-p", str(agent_port), "-nostdin", "-aa",
              "-buff_size", "4194304", "-l", "5000", "-trace_err", "-trace_stat", "-fd", "1"],
