@@ -438,8 +438,23 @@ def _check_api_tokens(c: _Context) -> Iterator[ConfigIssue]:
                           f"API token for agent {entry.agent!r}, who is not in agents")
 
 
+def _check_desk(c: _Context) -> Iterator[ConfigIssue]:
+    """The browser phone needs its library where the dial plan says, and a WebSocket listener to register on."""
+    library = c.config.desk.phone_library
+    if library is None:
+        return
+    where = library if library.is_absolute() else c.base_dir / library
+    if not (where / "jssip" / "package.json").is_file():
+        yield c.error(("desk", "phone_library"), f"no JsSIP in {where} (install it: npm install --prefix "
+                                                 f"{where.parent} jssip)")
+    if "sip" not in c.invalid.sections and not any(item.transport in ("ws", "wss") for item in c.config.sip.listen):
+        yield c.error(("desk", "phone_library"), "a browser phone registers over SIP on WebSocket: add a ws or "
+                                                 "wss listener to sip.listen")
+
+
 CHECKS: tuple[Callable[[_Context], Iterator[ConfigIssue]], ...] = (
     _check_listen,
+    _check_desk,
     _check_trunks,
     _check_routes,
     _check_numbers,
