@@ -368,17 +368,29 @@ class GcWatch:
         self.count = [0, 0, 0]
         self.total = 0.0
         self.longest = 0.0
+        self.longest_by_generation = [0.0, 0.0, 0.0]
+        self.longest_cpu_by_generation = [0.0, 0.0, 0.0]
+        self.started_cpu = 0.0
+        self.total_cpu = 0.0
         self.lock = threading.Lock()
 
     def callback(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self.started = time.perf_counter()
+            self.started_cpu = time.thread_time()
             return
         pause = time.perf_counter() - self.started
+        # The collector's own CPU time: on a host whose other jobs deschedule us, wall-clock pauses include
+        # the time spent waiting for the CPU, thread time does not.
+        work = time.thread_time() - self.started_cpu
         with self.lock:
-            self.count[info["generation"]] += 1
+            generation = info["generation"]
+            self.count[generation] += 1
             self.total += pause
+            self.total_cpu += work
             self.longest = max(self.longest, pause)
+            self.longest_by_generation[generation] = max(self.longest_by_generation[generation], pause)
+            self.longest_cpu_by_generation[generation] = max(self.longest_cpu_by_generation[generation], work)
 
     def run(self) -> None:
         with self.path.open("a") as out:
@@ -386,8 +398,11 @@ class GcWatch:
                 time.sleep(1.0)
                 with self.lock:
                     line = {"t": time.monotonic(), "count": list(self.count), "total": self.total,
-                            "longest": self.longest}
+                            "longest": self.longest, "by_generation": list(self.longest_by_generation),
+                            "total_cpu": self.total_cpu, "cpu_by_generation": list(self.longest_cpu_by_generation)}
                     self.longest = 0.0
+                    self.longest_by_generation = [0.0, 0.0, 0.0]
+                    self.longest_cpu_by_generation = [0.0, 0.0, 0.0]
                 out.write(json.dumps(line) + "\n")
                 out.flush()
 
@@ -396,6 +411,9 @@ def serve_voxcenter(gc_file: Path, argv: list[str]) -> int:
     """``voxcenter run`` itself (voxcenter.cli.main), with the collector's pauses written to ``gc_file``."""
     watch = GcWatch(gc_file)
     gc.callbacks.append(watch.callback)
+    thresholds = os.environ.get("CALL_PATH_GC_THRESHOLD")  # e.g. "10000,50,100": try other collector settings
+    if thresholds:
+        gc.set_threshold(*(int(value) for value in thresholds.split(",")))
     threading.Thread(target=watch.run, daemon=True).start()
     from voxcenter.cli import main
 
@@ -416,14 +434,20 @@ def gc_between(gc_file: Path, start: float, end: float) -> dict[str, float]:
     before = [line for line in lines if line["t"] <= start]
     during = [line for line in lines if start < line["t"] <= end + 1.0]
     if not during:
-        return {"collections": 0, "full": 0, "longest_ms": 0.0, "total_ms": 0.0}
-    first = before[-1] if before else {"count": [0, 0, 0], "total": 0.0}
+        return {"collections": 0, "full": 0, "longest_ms": 0.0, "total_ms": 0.0, "longest_ms_by_generation": []}
+    first = before[-1] if before else {"count": [0, 0, 0], "total": 0.0, "total_cpu": 0.0}
     last = during[-1]
     return {
         "collections": sum(last["count"]) - sum(first["count"]),
         "full": last["count"][2] - first["count"][2],
         "longest_ms": 1000 * max(line["longest"] for line in during),
         "total_ms": 1000 * (last["total"] - first["total"]),
+        "collections_by_generation": [b - a for a, b in zip(first["count"], last["count"], strict=True)],
+        "longest_ms_by_generation": [round(1000 * max(line["by_generation"][g] for line in during), 1)
+                                     for g in range(3)],
+        "cpu_total_ms": round(1000 * (last["total_cpu"] - first["total_cpu"]), 1),
+        "cpu_longest_ms_by_generation": [round(1000 * max(line["cpu_by_generation"][g] for line in during), 1)
+                                         for g in range(3)],
     }
 
 
@@ -973,6 +997,7 @@ def main() -> None:
     for r in results:
         if r.media:
             print(f"{r.name} {r.rate:g}/s media: " + json.dumps(r.media))
+        print(f"{r.name} {r.rate:g}/s garbage collector: " + json.dumps(r.gc))
         if r.name == "S4":
             late = r.media.get("late_p99_ms", 0.0)
             print(f"S4: {r.core_pct_per_call:.3f} % of a core per call in progress (voxcenter CPU over call-seconds: "
