@@ -177,6 +177,11 @@ async def test_ready_pause_and_ready_now_after_a_call_with_the_wrap_up_countdown
     await desk.call("POST", "/api/desk/hangup", status=409)
     await desk.call("POST", "/api/desk/hold", status=409)
     assert (await desk.call("POST", "/api/agents/1001/ready"))["state"] == "ready"
+    # a caller transferred to the agent (not through the queue) is its call too
+    desk.control.live["C2"] = CallSnapshot("C2", "+4420790002", "100", "talking", "sales", "1003", desk.control.clock,
+                                           "en", talking_to="1001")
+    transferred = (await desk.call("GET", "/api/desk"))["call"]
+    assert (transferred["call_id"], transferred["phase"]) == ("C2", "talking")
 
 
 async def test_customers_and_interactions_are_written_and_read_back(desk: Desk) -> None:

@@ -383,6 +383,11 @@ async def test_the_agent_transfers_the_caller_to_another_agent_from_the_page(tmp
                         await bob.ctrl.wait_event("CALL_ESTABLISHED", 20)  # Bob's phone answers by itself
                         await alice.ctrl.wait_event("CALL_CLOSED", 15)  # Alice's phone is let go
                         await page.until(_shown("pop-title", "Call ended"), "the call gone from Alice's page")
+                        # Bob's desk has the transferred call
+                        async with aiohttp.ClientSession(headers={"Authorization": "Bearer test-token"}) as http, \
+                                http.get(f"http://127.0.0.1:{api_port}/api/desk?agent=1002") as r:
+                            bobs = (await r.json())["call"]
+                        assert (bobs["phase"], bobs["caller"], bobs["client"]) == ("talking", ADA, "Acme Travel")
                         await bob.hang_up()
                         await caller.finished(30)
             finally:

@@ -74,6 +74,8 @@ class CallSnapshot:
     """How long the caller waited in the queue before an agent answered (None: not answered yet)."""
     held: bool = False
     """Someone holds the bridged call (from a phone or the agent page)."""
+    talking_to: str | None = None
+    """Who the caller talks to now (after a transfer: its target; ``agent`` stays the first agent)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -286,6 +286,8 @@ def desk_view(control: ControlPlane, settings: DeskSettings, agent_id: str) -> d
     calls = {call.call_id: call for call in control.calls()}
     call: dict[str, Any] | None = None
     connected = agent.get("call_id")
+    if not isinstance(connected, str):  # a call the queue did not give it: transferred to it, say
+        connected = next((c.call_id for c in calls.values() if c.talking_to == agent_id), None)
     if isinstance(connected, str) and connected in calls:
         snapshot = calls[connected]
         call = {"phase": "talking", "waited": snapshot.waited, **_pop(snapshot, now)}

@@ -160,7 +160,9 @@ class InboundCall(Conversation):
                             entered=tuple((name, str(value)) for name, value in entered.items()),
                             client=number.client if number is not None else None,
                             waited=self.log.cdr.wait_seconds if self.bridge is not None else None,
-                            held=self.hold is not None and self.hold.on_hold)
+                            held=self.hold is not None and self.hold.on_hold,
+                            talking_to=self.agent.party if self.agent is not None and self.bridge is not None
+                            else None)
 
     # --- the call's life ------------------------------------------------------------------------------------------
 
