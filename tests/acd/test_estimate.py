@@ -4,6 +4,14 @@ import random
 
 import pytest
 
+from voxcenter.acd import (
+    AgentProfile,
+    Discipline,
+    Enqueued,
+    QueuePolicy,
+    RingAgent,
+    SkillRequirement,
+)
 from voxcenter.acd.erlang import answered_wait_cdf
 from voxcenter.acd.estimate import (
     FEWER_AGENTS,
@@ -16,6 +24,8 @@ from voxcenter.acd.estimate import (
 )
 from voxcenter.acd.simulate import Goal, goals, simulate
 from voxcenter.acd.stats import ewt_accuracy, ewt_band, ewt_hit, ewt_judged
+
+from .driver import Harness, of_type
 
 
 def test_the_hit_rule() -> None:
@@ -115,3 +125,56 @@ def test_no_growth_without_a_reason() -> None:
     assert (said.ewt, said.reason) == (40.0, LONGER_CALLS)  # the promise ran out: the caller waited longer
     assert announceable_ewt(100.0, 90.0, 0.0, 5, 5).ewt == 100.0  # the same started minutes: not heard as more
     assert announceable_ewt(60.0, None, 0.0, 5, 5).ewt == 60.0
+
+
+def busy_harness(policies: list[QueuePolicy], agents: list[AgentProfile], busy: int) -> Harness:
+    """Every agent logged in and on a call (``busy`` callers answered in the first queue)."""
+    h = Harness(policies, agents)
+    h.staff(*(a.agent_id for a in agents))
+    for i in range(busy):
+        ring = of_type(h.join(f"busy{i}", policies[0].name), RingAgent)[0]
+        h.router.ring_answered(ring.call_id, ring.agent_id, 0.0)
+    h.drain()
+    return h
+
+
+def test_shared_agents_count_the_callers_they_take_first_in_the_other_queue() -> None:
+    policies = [QueuePolicy(name, announce_every=None, default_handle_time=180.0) for name in ("a", "b")]
+    agents = [AgentProfile(f"x{i}", queues=frozenset({"a", "b"})) for i in range(4)]
+    h = busy_harness(policies, agents, busy=4)
+    for i in range(6):  # six callers of queue a, waiting longer than b's caller
+        h.join(f"a{i}", "a")
+    h.now = 1.0
+    ewt = of_type(h.join("b0", "b"), Enqueued)[0].ewt
+    # b0 is first in queue b, but the four shared agents take a's six callers first: 7 steps, not 1
+    assert ewt == estimate_wait(6, 0, 0, 4, 180.0) != estimate_wait(0, 0, 0, 4, 180.0)
+    assert [v.ewt for v in h.router.waiting("b", 1.0)] == [ewt]
+
+
+def test_a_caller_ahead_counts_for_the_share_of_its_agents_that_can_take_this_one() -> None:
+    policies = [QueuePolicy(name, announce_every=None, default_handle_time=180.0) for name in ("a", "b")]
+    # queue a has four agents, two of whom also serve b: a's callers ahead take b's agents half the time
+    agents = [AgentProfile("s0", queues=frozenset({"a", "b"})), AgentProfile("s1", queues=frozenset({"a", "b"})),
+              AgentProfile("o0", queues=frozenset({"a"})), AgentProfile("o1", queues=frozenset({"a"}))]
+    h = busy_harness(policies, agents, busy=4)
+    for i in range(4):
+        h.join(f"a{i}", "a")
+    h.now = 1.0
+    ewt = of_type(h.join("b0", "b"), Enqueued)[0].ewt
+    assert ewt == estimate_wait(2.0, 0, 0, 2, 180.0)  # 4 callers × 2/4 of their agents, 2 agents for b0
+
+
+def test_capacity_counts_only_the_agents_with_the_skills_the_call_needs() -> None:
+    policy = QueuePolicy("q", discipline=Discipline.SKILLS, announce_every=None, default_handle_time=180.0)
+    agents = [AgentProfile(f"g{i}", queues=frozenset({"q"})) for i in range(3)] + [
+        AgentProfile(f"f{i}", queues=frozenset({"q"}), skills={"french": 3}) for i in range(2)]
+    h = busy_harness([policy], agents, busy=5)
+    for i in range(4):
+        h.join(f"c{i}")
+    plain = of_type(h.join("c4"), Enqueued)[0].ewt
+    french = of_type(h.join("fr", required=(SkillRequirement("french", 2),)), Enqueued)[0].ewt
+    assert plain == estimate_wait(4, 0, 0, 5, 180.0)
+    # the five callers ahead can be taken by all five agents, two of them French speakers: 2/5 each for "fr",
+    # whom only those two can take
+    assert french == estimate_wait(2.0, 0, 0, 2, 180.0)
+    assert french is not None and plain is not None and french > plain
