@@ -670,6 +670,8 @@ class Result:
     wall: float = 0.0
     recovery_s: float | None = None
     refused: int = 0
+    rss_before_kib: int = 0
+    rss_peak_kib: int = 0
     peers_pct: float = 0.0
     """CPU of SIPp and the media peer (% of a core)."""
     core_pct_per_call: float = float("nan")
@@ -848,7 +850,7 @@ class Bench:
             gc=gc_between(self.gc_file, started, ended), others_pct=max(0.0, 100.0 * others / wall),
             drops=udp_receive_buffer_errors() - drops_before, wall=wall,
             recovery_s=None if last_failure is None else float(last_failure + 1), refused=refused,
-            peers_pct=100.0 * (sipp_cpu + media_cpu) / wall,
+            peers_pct=100.0 * (sipp_cpu + media_cpu) / wall, rss_before_kib=rss_before, rss_peak_kib=peak_rss,
             core_pct_per_call=100.0 * cpu / (attempted * hold) if hold and attempted else float("nan"),
         )
         return result
@@ -1003,8 +1005,14 @@ def main() -> None:
             print(f"S4: {r.core_pct_per_call:.3f} % of a core per call in progress (voxcenter CPU over call-seconds: "
                   f"{100 / r.core_pct_per_call:.0f} calls per core); media peer late p99 {late:.1f} ms"
                   if r.core_pct_per_call == r.core_pct_per_call and r.core_pct_per_call > 0 else "S4: no calls")
-        if r.recovery_s is not None and r.name == "after":
-            print(f"after the overload: calls still refused during the first {r.recovery_s:.0f} s")
+        if r.name in ("overload", "after"):
+            accepted = r.attempted - r.failed
+            print(f"{r.name}: {accepted} calls accepted, {r.refused} refused with 503, setup p95 {r.p95_ms:.0f} ms "
+                  f"(accepted calls); RSS {r.rss_before_kib / 1024:.0f} MiB before, "
+                  f"{r.rss_peak_kib / 1024:.0f} MiB peak")
+        if r.name == "after":
+            print("after the overload: " + ("no call refused" if r.recovery_s is None else
+                                            f"calls still refused during the first {r.recovery_s:.0f} s"))
     for name in ("S1", "S2"):
         clean = [r for r in results if r.name == name and r.clean]
         if clean:
