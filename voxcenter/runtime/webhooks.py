@@ -5,8 +5,9 @@ of the dial plan's ``webhooks`` that want it, off the call path.
 endpoint; it never waits on the network and never raises. A delivery is retried with exponential back-off
 (:func:`retry_delay`) after a connection failure, a timeout, ``408``, ``429`` or a ``5xx``, up to
 ``MAX_ATTEMPTS`` tries; any other answer ends it (``2xx`` delivered, another ``4xx`` refused). At most
-``MAX_PENDING`` deliveries per endpoint are in flight or waiting to retry: beyond that a new event for it is
-dropped with a log line, so a dead CRM costs bounded memory.
+``CONCURRENCY`` requests go to one endpoint at a time, and at most ``MAX_PENDING`` deliveries per endpoint
+are under way (sending, waiting their turn or waiting to retry): beyond that a new event for it is dropped
+with a log line, so a dead or slow CRM costs bounded memory and sockets.
 
 Each request carries ``X-Voxcenter-Event``, ``X-Voxcenter-Delivery`` (the same id on every try),
 ``X-Voxcenter-Attempt``, ``X-Voxcenter-Timestamp`` (Unix seconds of this try) and ``X-Voxcenter-Signature:
@@ -42,6 +43,8 @@ TIMEOUT = 5.0
 """Seconds one try may take, connection included."""
 MAX_PENDING = 1000
 """Deliveries per endpoint in flight or waiting for a retry."""
+CONCURRENCY = 4
+"""Requests in flight to one endpoint at a time; the other deliveries wait their turn (within ``MAX_PENDING``)."""
 RETRIED_STATUSES = frozenset({408, 429})
 
 
@@ -86,6 +89,7 @@ class WebhookSender:
         self.attempts = attempts
         self.clock = clock
         self._pending: dict[str, int] = {}
+        self._gates: dict[str, asyncio.Semaphore] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
 
@@ -116,8 +120,10 @@ class WebhookSender:
 
     async def _deliver(self, endpoint: Endpoint, event: str, delivery: str, body: bytes) -> None:
         try:
+            gate = self._gates.setdefault(endpoint.url, asyncio.Semaphore(CONCURRENCY))
             for attempt in range(1, self.attempts + 1):
-                status = await self._try(endpoint, event, delivery, body, attempt)
+                async with gate:
+                    status = await self._try(endpoint, event, delivery, body, attempt)
                 if status is not None and 200 <= status < 300:
                     logger.info("webhook.delivered", url=endpoint.url, webhook_event=event, delivery=delivery,
                                 attempt=attempt)
