@@ -47,6 +47,7 @@ class FakeControlPlane:
         self.listeners: list[asyncio.Queue[dict[str, object]]] = []
         self.commands: list[tuple[str, str, str | None]] = []
         self.recorded: dict[str, bool] = {}
+        self.sealing_key: bytes | None = None
         """Live calls being recorded: call id -> paused."""
         self.recording_actions: list[tuple[str, str, str, str | None]] = []
 
@@ -86,6 +87,9 @@ class FakeControlPlane:
             return False
         self.hung_up.append(call_id)
         return True
+
+    def recording_key(self) -> bytes | None:
+        return self.sealing_key
 
     def recording_control(self, call_id: str, action: str, by: str, who: str | None) -> bool:
         if call_id not in self.live:

@@ -4,6 +4,7 @@ its recordings and voicemails through the API."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from tests.api.fake import FakeControlPlane
 from tests.reports.dataset import H9, load, records
 from voxcenter.api import ApiSettings, create_app
 from voxcenter.api.app import PERMISSIONS, ApiToken
+from voxcenter.media.sealed import seal
 from voxcenter.store import commands as store_commands
 from voxcenter.store.db import make_engine
 from voxcenter.store.models import TABLE_OF_KIND
@@ -22,6 +24,7 @@ from voxcenter.store.records import (
     CallEvent,
     CallLegRecord,
     CallRecord,
+    Record,
     RecordingRecord,
     VoicemailRecord,
     record_fields,
@@ -185,7 +188,7 @@ async def test_an_agent_hears_only_the_calls_it_took_part_in(api: tuple[TestClie
     client, control, _ = api
     assert control.engine is not None
     blob = b"RIFF" + bytes(range(256)) * 4
-    mine = [
+    mine: list[Record] = [
         CallRecord("M1", 1, "n", "inbound", H9 + 900, agent="1001", disposition="answered"),
         CallRecord("M2", 1, "n", "inbound", H9 + 950, agent="1002", disposition="answered"),
         CallLegRecord("l1", "M2", 1, "agent", "1001", H9 + 960, "sip-m2"),  # 1001 joined M2 (a transfer)
@@ -210,3 +213,36 @@ async def test_an_agent_hears_only_the_calls_it_took_part_in(api: tuple[TestClie
     assert tail.headers["Content-Range"] == f"bytes {len(blob) - 100}-{len(blob) - 1}/{len(blob)}"
     beyond = await client.get("/api/recordings/r3", headers={**bearer(AGENT), "Range": f"bytes={len(blob)}-"})
     assert beyond.status == 416 and beyond.headers["Content-Range"] == f"bytes */{len(blob)}"
+
+
+async def test_sealed_recordings_are_served_decrypted(api: tuple[TestClient[Any, Any], FakeControlPlane, Path],
+                                                      tmp_path: Path) -> None:
+    client, control, _ = api
+    assert control.engine is not None
+    key = os.urandom(32)
+    audio = b"RIFF" + os.urandom(3000)
+    on_disk = tmp_path / "S1.wav.enc"
+    on_disk.write_bytes(seal(audio, key))
+    rows: list[Record] = [
+        CallRecord("S1", 1, "n", "inbound", H9 + 700, disposition="answered"),
+        RecordingRecord("rs-disk", "S1", str(on_disk), "wav", 1.0, len(audio), "0" * 64, H9 + 701),
+        RecordingRecord("rs-db", "S1", str(tmp_path / "gone.wav.enc"), "wav", 1.0, len(audio), "0" * 64, H9 + 702),
+    ]
+    async with control.engine.begin() as connection:
+        for record in rows:
+            row = record_fields(record)
+            if record.kind == "recording":
+                row["data"] = seal(audio, key) if row["recording_id"] == "rs-db" else None
+            await connection.execute(TABLE_OF_KIND[record.kind].insert(), [row])
+    refused = await client.get("/api/recordings/rs-disk", headers=bearer(SUPERVISOR))
+    assert refused.status == 503 and "key_file" in (await refused.json())["error"]
+    control.sealing_key = key
+    for recording_id in ("rs-disk", "rs-db"):
+        whole = await client.get(f"/api/recordings/{recording_id}", headers=bearer(SUPERVISOR))
+        assert whole.status == 200 and await whole.read() == audio, recording_id
+        part = await client.get(f"/api/recordings/{recording_id}", headers={**bearer(SUPERVISOR),
+                                                                            "Range": "bytes=0-3"})
+        assert part.status == 206 and await part.read() == b"RIFF"
+    control.sealing_key = os.urandom(32)
+    wrong = await client.get("/api/recordings/rs-db", headers=bearer(SUPERVISOR))
+    assert wrong.status == 503 and "does not open" in (await wrong.json())["error"]

@@ -59,6 +59,7 @@ from voxcenter.api.monitoring import MonitoringPlane, add_monitoring_routes
 from voxcenter.api.views import agent_views, call_view, queue_detail, queue_view
 from voxcenter.api.wallboard import WallboardHub, agent_page, static_file, wallboard_page
 from voxcenter.config import ConfigError
+from voxcenter.media.sealed import SEALED_SUFFIX, SealError, is_sealed, unseal
 from voxcenter.sip.errors import LocalProtocolError
 from voxcenter.store.queries import (
     MAX_LIMIT,
@@ -563,9 +564,22 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
     content_type = RECORDING_TYPES.get(str(row["format"]), "application/octet-stream")
     headers = {"Content-Disposition": f'inline; filename="{row["call_id"]}.{row["format"]}"',
                "Cache-Control": "private, no-store"}
+    path = Path(str(row["path"]))
+    if data is None and path.suffix == SEALED_SUFFIX:
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            return _error(410, f"recording {recording_id!r} is no longer at {path}")
+    if data is not None and is_sealed(data):
+        key = request.app[CONTROL].recording_key()
+        if key is None:
+            return _error(503, "the recording is encrypted and recording.key_file is not set on this server")
+        try:
+            data = await asyncio.to_thread(unseal, data, key)
+        except SealError as exc:
+            return _error(503, f"recording {recording_id!r}: {exc}")
     if data is not None:
         return _ranged(request, data, content_type, headers)
-    path = Path(str(row["path"]))
     if not await asyncio.to_thread(path.is_file):
         return _error(410, f"recording {recording_id!r} is no longer at {path}")
     return web.FileResponse(path, headers={**headers, "Content-Type": content_type})

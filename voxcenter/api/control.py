@@ -188,6 +188,10 @@ class ControlPlane(Protocol):
         """End the live call ``call_id`` from the server's side (its CDR says the system hung up); False if unknown."""
         ...
 
+    def recording_key(self) -> bytes | None:
+        """The key sealed recordings open with (``recording.key_file``), or None."""
+        ...
+
     def recording_control(self, call_id: str, action: str, by: str, who: str | None) -> bool:
         """``pause`` or ``resume`` the live call's recording; False when it already was.
 

@@ -260,7 +260,9 @@ def _resolve_paths(config: Config, base_dir: Path) -> Config:
         update={
             "sip": config.sip.model_copy(update={"listen": listen}),
             "prompts": config.prompts.model_copy(update={"directory": resolved(config.prompts.directory)}),
-            "recording": config.recording.model_copy(update={"directory": resolved(config.recording.directory)}),
+            "recording": config.recording.model_copy(update={
+                "directory": resolved(config.recording.directory),
+                "key_file": None if config.recording.key_file is None else resolved(config.recording.key_file)}),
             "desk": config.desk.model_copy(update={"phone_library": resolved(config.desk.phone_library)}),
             "database": config.database.model_copy(
                 update={"url": database_url, "journal_directory": resolved(config.database.journal_directory)}

@@ -354,6 +354,8 @@ PROOFS: Final[dict[str, str]] = {
         "tests/e2e/test_recording_control.py::test_agent_code_and_api_pause_leave_silence_where_the_timeline_says",
     "recording.resume_code":
         "tests/e2e/test_recording_control.py::test_agent_code_and_api_pause_leave_silence_where_the_timeline_says",
+    "recording.key_file":
+        "tests/e2e/test_recording_encryption.py::test_a_recording_is_sealed_on_disk_and_served_decrypted",
     "recording.retention_days":
         "tests/e2e/test_recording_retention.py::test_recordings_older_than_the_period_are_deleted_at_start",
     "numbers.<name>.record":

@@ -409,6 +409,10 @@ class Recording(Model):
     the timeline says who paused and for how long."""
     resume_code: DialString | None = "*2"
     """Keyed by the agent during a call: the recording takes the conversation again."""
+    key_file: Path | None = None
+    """Encrypt recordings at rest (AES-256-GCM) with the 32-byte key this file holds, base64 or hex
+    (``openssl rand -base64 32``): each finished recording is sealed as ``<name>.enc`` and the API decrypts
+    what it serves. Keep the key elsewhere than the recordings; without it they cannot be read."""
     retention_days: Annotated[int, Field(ge=1)] | None = None
     """Delete recordings older than this many days (checked at start and every hour): the audio goes, the
     ``recordings`` row stays with ``deleted_at``, and the call's timeline gets ``RECORDINGDELETED``; none keeps

@@ -13,7 +13,9 @@ from voxcenter.acd.router import Router
 from voxcenter.api.control import AgentSnapshot, CallSnapshot, ServerFigures
 from voxcenter.api.desk import AgentSecret, DeskSettings, TransferNotPossible
 from voxcenter.config import Config, ConfigIssue
+from voxcenter.media.sealed import SealError
 from voxcenter.runtime.acd import AcdService
+from voxcenter.runtime.recording import recording_key
 from voxcenter.runtime.transfer import TransferRefused
 from voxcenter.store.db import make_engine
 from voxcenter.store.records import CallbackRecord, Record
@@ -109,6 +111,12 @@ class ServerControl:
             return False
         call.end("hung up through the API")
         return True
+
+    def recording_key(self) -> bytes | None:
+        try:
+            return recording_key(self.config().recording)
+        except SealError:
+            return None
 
     def recording_control(self, call_id: str, action: str, by: str, who: str | None) -> bool:
         call = self.live_calls.get(call_id)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -31,12 +32,28 @@ from voxcenter.media.bridge import Tap
 from voxcenter.media.dtmf import DtmfReceived
 from voxcenter.media.recorder import CallRecorder, compress
 from voxcenter.media.rtp import RtpPacket
+from voxcenter.media.sealed import SealError, load_key, seal_file
 from voxcenter.runtime.calllog import CallLog, RecordSink
 from voxcenter.runtime.featurecodes import InCallKeys
 from voxcenter.runtime.legmedia import LegMedia
 from voxcenter.store.records import RecordingRecord, new_id
 
 logger = structlog.get_logger(__name__)
+
+
+_KEYS: dict[Path, bytes] = {}
+
+
+def recording_key(settings: RecordingSettings) -> bytes | None:
+    """The key recordings are sealed with (``recording.key_file``, read once), or None: kept plain.
+    Raises SealError for a key file that is missing or not a key (the start checks it first)."""
+    if settings.key_file is None:
+        return None
+    path = Path(settings.key_file)
+    key = _KEYS.get(path)
+    if key is None:
+        key = _KEYS[path] = load_key(path)
+    return key
 
 
 class Tappable(Protocol):
@@ -60,6 +77,8 @@ class CallRecording:
         self.started_at = time.time()
         self._paused_by: tuple[str, str | None, float] | None = None  # (by, who, loop time)
         self._followed: LegMedia | None = None
+        self.key: bytes | None = None
+        """Seal the finished file with this key (``recording.key_file``)."""
 
     @classmethod
     def start(cls, config: Config, call_id: str, bridge: Tappable, log: CallLog | None = None) -> CallRecording | None:
@@ -75,7 +94,12 @@ class CallRecording:
             logger.error("recording.not_started", path=str(path), reason=error.strerror or str(error))
             return None
         bridge.add_tap(recorder.write)
-        return cls(recorder, call_id, recording.format, log)
+        started = cls(recorder, call_id, recording.format, log)
+        try:
+            started.key = recording_key(recording)
+        except SealError as error:  # a reload brought a bad key file: record, but say the file stays plain
+            logger.error("recording.not_sealed", path=str(path), reason=str(error))
+        return started
 
     def follow(self, leg: LegMedia, carried: Callable[[], bool]) -> None:
         """Record the customer's ``leg`` whenever no bridge carries the call (``carried()`` false): what the
@@ -163,6 +187,11 @@ class CallRecording:
             except Exception:
                 logger.exception("call.recording_compress_failed", format=fmt)
                 fmt = "wav"
+        if self.key is not None:
+            try:
+                info = replace(info, path=await asyncio.to_thread(seal_file, info.path, self.key))
+            except OSError:  # the plain file stays: a recording is never lost to encryption
+                logger.exception("call.recording_seal_failed", path=str(info.path))
         sink.submit(RecordingRecord(
             recording_id=new_id(), call_id=self.call_id, path=str(info.path), format=fmt,
             duration_seconds=info.duration, size_bytes=info.size, sha256=info.sha256,

@@ -20,6 +20,7 @@ import re
 import socket
 import time
 from collections.abc import Awaitable
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
@@ -36,6 +37,7 @@ from voxcenter.media.player import MediaClock
 from voxcenter.media.ports import PortPool
 from voxcenter.media.prompts import PromptLibrary
 from voxcenter.media.recorder import RecordingInfo, repair_recordings
+from voxcenter.media.sealed import SealError, seal_file
 from voxcenter.runtime.acd import AcdService
 from voxcenter.runtime.control import ServerControl
 from voxcenter.runtime.conversation import CallServices
@@ -48,6 +50,7 @@ from voxcenter.runtime.livestate import VersionStamp, registration_record, resto
 from voxcenter.runtime.mailbox import Mailbox
 from voxcenter.runtime.mapping import credential_lookup, endpoint_settings, trunk_settings, trunk_users
 from voxcenter.runtime.outbound import AgentCall
+from voxcenter.runtime.recording import recording_key
 from voxcenter.runtime.retention import keep_recordings, stop_keeping
 from voxcenter.runtime.services import Consultations, MediaService, Records
 from voxcenter.runtime.startup import StartupError, database_reason, os_reason
@@ -112,6 +115,10 @@ class Server:
         for warning in self.config.warnings:
             logger.warning("config.warning", issue=str(warning))
         config = self.config
+        try:
+            key = recording_key(config.recording)
+        except SealError as error:
+            raise StartupError(str(error)) from error
         url = self.database_url or config.database.url or \
             f"sqlite+aiosqlite:///{self.config_path.parent / 'voxcenter.db'}"
         self.database_url = url
@@ -130,6 +137,8 @@ class Server:
         if config.recording.enabled:
             repaired = await loop.run_in_executor(None, _repair, Path(config.recording.directory))
             for info in repaired:
+                if key is not None:  # sealed like every finished recording
+                    info = replace(info, path=await asyncio.to_thread(seal_file, info.path, key))
                 logger.warning("recording.repaired", path=str(info.path), seconds=round(info.duration, 1))
                 self.writer.submit(repaired_recording_record(info))
         await close_calls_left_open(self.writer, url, self.node)
