@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import structlog
 
 from tests.e2e.harness import CARRIER_IP, AgentPhone, answer_sdp, dial_plan, rtp_base_for_test, served, wait_for
 from tests.interop.rawclient import UdpClient, sip_request
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.interop
 
 async def test_a_bridged_call_counts_once_against_max_calls_in_progress(tmp_path: Path) -> None:
     plan = dial_plan(tmp_path, sip_port=free_port(), rtp_base=rtp_base_for_test())
-    plan.write_text(plan.read_text().replace("security:\n", "security:\n  max_calls_in_progress: 2\n"
+    plan.write_text(plan.read_text().replace("  max_loop_lag: 2s\n", "  max_calls_in_progress: 2\n"
                                              "  max_call_rate: 50\n  max_loop_lag: 200ms\n", 1))
     async with served(plan) as server:
         address = server.endpoint.address("udp")
@@ -53,3 +54,23 @@ async def test_a_bridged_call_counts_once_against_max_calls_in_progress(tmp_path
 
 async def _no_calls(session: SipSession) -> None:
     session.reject(603)
+
+
+async def test_a_late_event_loop_sheds_customer_calls_but_never_an_agents_phone(tmp_path: Path) -> None:
+    plan = dial_plan(tmp_path, sip_port=free_port(), rtp_base=rtp_base_for_test())
+    plan.write_text(plan.read_text().replace("  max_loop_lag: 2s\n", "  max_loop_lag: 200ms\n", 1))
+    with structlog.testing.capture_logs() as logs:
+        async with served(plan) as server:
+            address = server.endpoint.address("udp")
+            async with AgentPhone("1001", "pw-1001", address) as phone:
+                assert await phone.register() == 200
+                server.endpoint.overload.lag = 1.0  # five times the limit: every new customer call is shed
+                async with UdpClient(CARRIER_IP) as carrier:
+                    carrier.send(sip_request("INVITE", carrier.port, call_id="shed-1", uri="sip:200@127.0.0.1"),
+                                 address.host, address.port)
+                    refused = await carrier.final_response()
+                assert refused is not None and refused.status == 503
+                server.endpoint.overload.lag = 1.0
+                assert await phone.dial("*45") == 200  # the agent logs in all the same
+    [line] = [line for line in logs if line["event"] == "sip.overload"]
+    assert (line["reason"], line["refused"], line["loop_lag_ms"]) == ("event-loop lag", 1, 1000.0), line

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import ipaddress
+import math
 import secrets
 import ssl
 import time
@@ -38,7 +39,7 @@ from voxcenter.sip.dialog import (
 )
 from voxcenter.sip.errors import LocalProtocolError, RemoteProtocolError
 from voxcenter.sip.message import Request, Response, make_response
-from voxcenter.sip.overload import OverloadControl, OverloadPolicy, Refusal
+from voxcenter.sip.overload import Admission, OverloadControl, OverloadPolicy, Refusal
 from voxcenter.sip.ratelimit import RateLimit, SourceRateLimiter, Verdict
 from voxcenter.sip.received import stamp_received
 from voxcenter.sip.registrar import Binding, BindingChanged, Registrar, RegistrarPolicy, Source
@@ -191,6 +192,8 @@ class SipEndpoint:
         )
         self.accounts = AccountGuard(settings.account_max_failures, settings.account_window, settings.account_delay)
         self.overload = OverloadControl(_overload_policy(settings))
+        self._refusal_logged_at = -math.inf
+        self._refused_unlogged = 0
         self._counted: set[str] = set()
         self._lag_probe: asyncio.TimerHandle | None = None
         self._delayed: set[asyncio.TimerHandle] = set()
@@ -643,15 +646,20 @@ class SipEndpoint:
         if self.draining:
             self._refuse_call(transaction, request, self.settings.retry_after)
             return
-        admission = self.overload.admit(self._now(), len(self._counted))
-        if admission.refusal is not None:
+        trunk = self._trunk_of(source)
+        # Load is shed on the customers' calls that trunks bring; an agent's phone (a login, a call out) is
+        # only held to the limit of calls in progress: refusing agents would leave the queues less staffed.
+        admission = self.overload.admit(self._now(), len(self._counted)) if trunk is not None else None
+        if admission is None and len(self._counted) >= self.overload.policy.max_calls:
+            admission = Admission(Refusal.CALLS, self.overload.policy.retry_after)
+        if admission is not None and admission.refusal is not None:
             if admission.refusal is Refusal.RATE:
                 self.stats["rejected_rate"] += 1
             elif admission.refusal is Refusal.LAG:
                 self.stats["rejected_lag"] += 1
+            self._log_refusal(admission.refusal)
             self._refuse_call(transaction, request, admission.retry_after)
             return
-        trunk = self._trunk_of(source)
         user: str | None = None
         if trunk is None:
             user = self._authenticate(transaction, request, source)
@@ -662,6 +670,15 @@ class SipEndpoint:
         self._counted.add(session.key)
         self._by_server_tx[transaction] = session
         self._spawn(self._run_application(session))
+
+    def _log_refusal(self, refusal: Refusal) -> None:
+        """One line a second at most while calls are refused, with how many were."""
+        self._refused_unlogged += 1
+        now = self._now()
+        if now - self._refusal_logged_at >= 1.0:
+            logger.warning("sip.overload", reason=refusal.value, refused=self._refused_unlogged,
+                           calls=len(self._counted), loop_lag_ms=round(self.overload.lag * 1000, 1))
+            self._refusal_logged_at, self._refused_unlogged = now, 0
 
     def _refuse_call(self, transaction: ServerTransaction, request: Request, retry_after: int) -> None:
         self.stats["rejected_overload"] += 1
