@@ -14,6 +14,7 @@ from voxcenter import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     from voxcenter.acd.commands import add_commands as add_acd_commands
+    from voxcenter.api.campaigns_cli import add_commands as add_campaign_commands
     from voxcenter.api.views_cli import add_commands as add_view_commands
     from voxcenter.config_commands import add_commands as add_config_commands
     from voxcenter.reports.commands import add_commands as add_report_commands
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_acd_commands(subparsers)
     add_health_commands(subparsers)
     add_view_commands(subparsers)
+    add_campaign_commands(subparsers)
     return parser
 
 

@@ -13,7 +13,10 @@ from voxcenter.store.records import (
     CallEvent,
     CallLegRecord,
     CallRecord,
+    CampaignStateRecord,
+    ContactRecord,
     CustomerRecord,
+    DoNotCallRecord,
     InteractionRecord,
     QueueMemberRecord,
     Record,
@@ -94,7 +97,12 @@ def call_lifecycle(t0: float, recording_dir: Path, node: str = "node-a") -> list
                   [("ready", t0 - 50, None), ("on-call", t0 + 40, None), ("paused", t0 + 220, "lunch")], 1)]
     members = [QueueMemberRecord("vip", "alice", 1, True, t0 - 40, node),
                QueueMemberRecord("vip", "alice", 2, False, t0 + 300, node)]
+    contact = ContactRecord("01CONTACT", 1, "renewals", "+15551230009", "Europe/Warsaw", t0 - 90, name="Ola")
+    campaign = [contact, dataclasses.replace(contact, version=2, status="done", attempts=1, last_outcome="answered",
+                                             last_call_id=call_id),
+                DoNotCallRecord("+15551230666", 1, True, t0 - 80), CampaignStateRecord("renewals", 1, True, t0 - 70)]
     return [
+        *campaign,
         registration,
         members[0],
         states[0],

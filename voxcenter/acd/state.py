@@ -148,6 +148,10 @@ class RouterState:
         """Whether the router has this agent (a reload may have removed it)."""
         return agent_id in self._agents
 
+    def members_of(self, queue: str) -> list[str]:
+        """The agents who serve ``queue`` (the dial plan's members and those added at run time)."""
+        return [agent.agent_id for agent in self._members(queue)]
+
     def agent_state(self, agent_id: str) -> AgentState:
         """The agent's current state."""
         return self._agent(agent_id).state

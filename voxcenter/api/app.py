@@ -35,6 +35,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voxcenter.api.callbacks import callback_view, parse_booking
+from voxcenter.api.campaigns import CampaignPlane, add_campaign_routes
 from voxcenter.api.control import ControlPlane
 from voxcenter.api.desk import (
     INTERACTION_FIELDS,
@@ -121,6 +122,12 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/callbacks"): "supervisor",
     ("POST", "/api/callbacks"): "supervisor",
     ("DELETE", "/api/callbacks/{callback_id}"): "supervisor",
+    ("GET", "/api/campaigns"): "supervisor",
+    ("GET", "/api/campaigns/{name}"): "supervisor",
+    ("POST", "/api/campaigns/{name}/contacts"): "supervisor",
+    ("POST", "/api/campaigns/{name}/{command}"): "supervisor",
+    ("POST", "/api/do-not-call"): "supervisor",
+    ("DELETE", "/api/do-not-call"): "supervisor",
     ("GET", "/api/cdrs"): "agent",
     ("GET", "/api/cdrs/{call_id}"): "agent",
     ("GET", "/api/cdrs/{call_id}/recordings"): "agent",
@@ -985,6 +992,7 @@ async def update_interaction(request: web.Request) -> web.Response:
 def create_app(
     control: ControlPlane, settings: ApiSettings, *, registry: CollectorRegistry | None = None,
     desk: DeskBackend | None = None, monitoring: MonitoringPlane | None = None,
+    campaigns: CampaignPlane | None = None,
 ) -> web.Application:
     """The API application; ``registry`` (e.g. prometheus_client.REGISTRY) also exports its own metrics;
     without ``desk`` the agent desk's writes and sign-in answer 503; ``monitoring``: supervisors'
@@ -1055,6 +1063,8 @@ def create_app(
     app.router.add_patch("/api/interactions/{interaction_id}", update_interaction)
     if monitoring is not None:
         add_monitoring_routes(app, monitoring)
+    if campaigns is not None:
+        add_campaign_routes(app, campaigns)
     return app
 
 
@@ -1079,6 +1089,7 @@ def is_loopback(host: str) -> bool:
 async def start_api(
     control: ControlPlane, settings: ApiSettings, *, registry: CollectorRegistry | None = None,
     desk: DeskBackend | None = None, monitoring: MonitoringPlane | None = None,
+    campaigns: CampaignPlane | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Serve the API; returns the runner (``await runner.cleanup()`` to stop) and the bound port.
 
@@ -1092,7 +1103,8 @@ async def start_api(
             host = "127.0.0.1"
         else:
             logger.warning("api.no_token", host=host, note="no API token: serving on loopback only")
-    runner = web.AppRunner(create_app(control, settings, registry=registry, desk=desk, monitoring=monitoring),
+    runner = web.AppRunner(create_app(control, settings, registry=registry, desk=desk, monitoring=monitoring,
+                                      campaigns=campaigns),
                            access_log_class=StructuredAccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, host, settings.port)

@@ -26,7 +26,7 @@ CLEAR = "\x1b[H\x1b[2J"
 Fetch = Callable[[str], Any]
 
 
-def _api_options(parser: argparse.ArgumentParser) -> None:
+def api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="config/voxcenter.yaml",
                         help="the dial plan, for the API's address and token (default: %(default)s)")
     parser.add_argument("--api", default=None, metavar="URL", help="the admin API (default: from the dial plan)")
@@ -40,20 +40,20 @@ def add_commands(subparsers: Any) -> None:
     member.add_argument("action", choices=["add", "remove"])
     member.add_argument("queue")
     member.add_argument("agent")
-    _api_options(member)
+    api_options(member)
     member.set_defaults(handler=run_member)
     for name, helptext in (("queues", "live queues: waiting callers, agents by state, SL, ASA, lost calls"),
                            ("agents", "live agents: state, time in it, the call they are on"),
                            ("calls", "calls in progress")):
         parser = subparsers.add_parser(name, help=helptext)
-        _api_options(parser)
+        api_options(parser)
         parser.add_argument("--watch", nargs="?", const="2s", default=None, type=cli_duration, metavar="EVERY",
                             help="redraw in place every EVERY (default 2s) until Ctrl-C")
         parser.add_argument("--json", action="store_true", help="the API's JSON instead of a table")
         parser.set_defaults(handler=run_view, view=name)
 
 
-def _endpoint(args: argparse.Namespace) -> tuple[str, str | None]:
+def endpoint(args: argparse.Namespace) -> tuple[str, str | None]:
     api, token = args.api, args.token or os.environ.get("VOXCENTER_API_TOKEN") or None
     if api is None or token is None:
         from voxcenter.config import ConfigError, load_config
@@ -69,11 +69,12 @@ def _endpoint(args: argparse.Namespace) -> tuple[str, str | None]:
     return (api or "http://127.0.0.1:8088").rstrip("/"), token
 
 
-def http_fetch(base: str, token: str | None, method: str = "GET") -> Fetch:
-    """``method`` ``base + path``, the answer as JSON; raises ViewError with the API's own message on failure."""
+def http_fetch(base: str, token: str | None, method: str = "GET", body: bytes | None = None) -> Fetch:
+    """``method`` ``base + path`` (with ``body``), the answer as JSON; raises ViewError with the API's own
+    message on failure."""
 
     def fetch(path: str) -> Any:
-        request = urllib.request.Request(base + path, method=method,
+        request = urllib.request.Request(base + path, method=method, data=body,
                                          headers={"Authorization": f"Bearer {token}"} if token else {})
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
@@ -180,7 +181,7 @@ def read_view(view: str, fetch: Fetch) -> tuple[Any, str]:
 
 
 def run_view(args: argparse.Namespace) -> int:
-    base, token = _endpoint(args)
+    base, token = endpoint(args)
     fetch = http_fetch(base, token)
     try:
         while True:
@@ -204,7 +205,7 @@ def run_view(args: argparse.Namespace) -> int:
 
 
 def run_member(args: argparse.Namespace) -> int:
-    base, token = _endpoint(args)
+    base, token = endpoint(args)
     path = f"/api/queues/{urllib.parse.quote(args.queue)}/members/{urllib.parse.quote(args.agent)}"
     try:
         queue = http_fetch(base, token, "POST" if args.action == "add" else "DELETE")(path)

@@ -224,6 +224,17 @@ def _check_routing(c: _Context, name: str) -> Iterator[ConfigIssue]:
                                                "cost_aware changes nothing (set agents' cost)")
 
 
+def _check_campaigns(c: _Context) -> Iterator[ConfigIssue]:
+    for name, campaign in c.config.campaigns.items():
+        base: Path_ = ("campaigns", name)
+        for section, reference in (("queues", campaign.queue), ("routes", campaign.route),
+                                   ("schedules", campaign.hours)):
+            if reference is not None and not c.known(section, reference):
+                key = {"queues": "queue", "routes": "route", "schedules": "hours"}[section]
+                yield c.error((*base, key), f"campaign {name!r}: unknown {key} {reference!r}"
+                                            f"{_suggest(reference, getattr(c.config, section))}")
+
+
 def _check_agents(c: _Context) -> Iterator[ConfigIssue]:
     for extension, agent in c.config.agents.items():
         for index, membership in enumerate(agent.queues):
@@ -341,6 +352,8 @@ def prompt_references(config: Config) -> list[tuple[Path_, str]]:
             refs.append((("queues", queue_name, "announcements", "music_on_hold"), queue.announcements.music_on_hold))
         if queue.callback.enabled:
             refs.append((("queues", queue_name, "callback", "prompt"), queue.callback.prompt))
+    for campaign_name, campaign in config.campaigns.items():
+        refs.append((("campaigns", campaign_name, "abandon_prompt"), campaign.abandon_prompt))
     return refs
 
 
@@ -461,6 +474,7 @@ CHECKS: tuple[Callable[[_Context], Iterator[ConfigIssue]], ...] = (
     _check_languages,
     _check_nodes,
     _check_queues,
+    _check_campaigns,
     _check_agents,
     _check_codes,
     _check_api_tokens,

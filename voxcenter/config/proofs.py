@@ -25,7 +25,31 @@ def key_of(model: type[BaseModel], path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
+CAMPAIGN_E2E: Final = "tests/e2e/test_campaign.py::test_a_progressive_campaign_dials_its_contacts_for_the_free_agent"
+
+CAMPAIGN_PACING_E2E: Final = \
+    "tests/e2e/test_campaign.py::test_a_predictive_campaign_paces_with_its_own_limit_window_and_wait"
+CAMPAIGN_LIMITS_E2E: Final = "tests/e2e/test_campaign.py::test_abandons_rings_out_and_calling_hours"
+
 PROOFS: Final[dict[str, str]] = {
+    "campaigns.<name>.route": CAMPAIGN_LIMITS_E2E,
+    "campaigns.<name>.hours": CAMPAIGN_LIMITS_E2E,
+    "campaigns.<name>.connect_within": CAMPAIGN_LIMITS_E2E,
+    "campaigns.<name>.abandon_prompt": CAMPAIGN_LIMITS_E2E,
+    "campaigns.<name>.ring_time": CAMPAIGN_LIMITS_E2E,
+    "campaigns.<name>.caller_id": CAMPAIGN_LIMITS_E2E,
+    "campaigns.<name>.retries.no_answer": CAMPAIGN_LIMITS_E2E,
+    "campaigns.<name>.retries.failed": CAMPAIGN_LIMITS_E2E,
+    "campaigns.<name>.abandon_limit": CAMPAIGN_PACING_E2E,
+    "campaigns.<name>.abandon_window": CAMPAIGN_PACING_E2E,
+    "campaigns.<name>.retries.abandoned": CAMPAIGN_LIMITS_E2E,
+    "campaigns": CAMPAIGN_E2E,
+    "campaigns.<name>.queue": CAMPAIGN_E2E,
+    "campaigns.<name>.mode": CAMPAIGN_E2E,
+    "campaigns.<name>.retries": CAMPAIGN_E2E,
+    "campaigns.<name>.retries.busy": CAMPAIGN_E2E,
+    "campaigns.<name>.retries.busy.attempts": CAMPAIGN_E2E,
+    "campaigns.<name>.retries.busy.delay": CAMPAIGN_E2E,
     "include": "tests/config/test_includes.py::test_include_as_single_name",
     "sip": "tests/interop/test_sipp_trunks.py::test_trunk_registers_with_digest",
     "rtp": "tests/e2e/test_bad_sdp.py::test_offers_that_cannot_be_right_are_refused_and_leave_a_cdr",

@@ -26,6 +26,7 @@ from voxcenter.config.base import (
     Regex,
     keys_to_text,
 )
+from voxcenter.config.campaigns import Campaign
 from voxcenter.config.issues import ConfigIssue, SourceMap
 from voxcenter.config.ivr_nodes import IvrNode
 from voxcenter.config.queues import Agent, FeatureCodes, InternalCalls, Queue, Transfers
@@ -597,6 +598,8 @@ class Config(Model):
     """Queues, by name."""
     agents: Annotated[dict[DialString, Agent], BeforeValidator(keys_to_text)] = Field(default_factory=dict)
     """Agents, by extension."""
+    campaigns: dict[Name, Campaign] = Field(default_factory=dict)
+    """Outbound campaigns, by name."""
     groups: dict[Name, tuple[str, ...]] = Field(default_factory=dict)
     """Agent groups: name -> agent extensions (for routes, backup groups and queue supervisors)."""
     feature_codes: FeatureCodes = FeatureCodes()

@@ -231,6 +231,10 @@ class AcdService:
     def forget(self, call_id: str) -> None:
         self.calls.pop(call_id, None)
 
+    def ringing_for(self, call_id: str) -> bool:
+        """Some agent's phone is being rung for ``call_id`` now."""
+        return any(ring_call == call_id for ring_call, _ in self.rings)
+
     # --- agents on calls the router does not route (internal calls, transfer targets) --------------------------------
 
     def busy_status(self, agent_id: str, *, paused_reachable: bool) -> int | None:

@@ -9,7 +9,7 @@ Either phone may hold the call, as in any other conversation.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import structlog
 
@@ -29,23 +29,29 @@ logger = structlog.get_logger(__name__)
 
 async def connect_callback(
     dialer: Dialer, records: Records, decision: StartCallback, agent_leg: LegMedia, agent_session: SipSession,
-    on_answered: Callable[[str], None] | None = None,
+    on_answered: Callable[[str], None] | None = None, *, route: str | None = None,
+    cdr_fields: Mapping[str, object] | None = None, on_failed: Callable[[RequestFailed], None] | None = None,
 ) -> Ender | None:
     """Dial the customer and bridge them to the waiting agent until one hangs up.
 
     ``on_answered`` runs with the outbound call's id as soon as the customer answers (the ACD counts
-    the agent on a call from then on). Returns who hung up, or None when the customer was not reached.
+    the agent on a call from then on); ``on_failed`` with the final response when the customer was not
+    reached. ``route`` is the outbound route (None: the first that takes the number); ``cdr_fields`` go
+    into the outbound call's CDR (a campaign's name and contact). Returns who hung up, or None when the
+    customer was not reached.
     """
     number = decision.number
     log = records.call_log(call_id=new_id(), direction="outbound", from_number=decision.agent_id,
                            to_number=number, trunk="", sip_call_id="")
-    log.update(queue=decision.queue, agent=decision.agent_id, agent_answered_at=log.now())
+    log.update(queue=decision.queue, agent=decision.agent_id, agent_answered_at=log.now(), **(cdr_fields or {}))
     agent_gone = asyncio.Event()  # the agent hung up while the customer's phone rang: CANCEL it
     agent_session.ended.add_done_callback(lambda _: agent_gone.set())
     try:
-        leg, session = await dialer.call_number(number, None, ring_timeout=decision.ring_time, cancel=agent_gone)
+        leg, session = await dialer.call_number(number, route, ring_timeout=decision.ring_time, cancel=agent_gone)
     except RequestFailed as failure:
         logger.info("callback.failed", number=number, status=failure.status)
+        if on_failed is not None:
+            on_failed(failure)
         await agent_session.hangup("callback not answered")
         agent_leg.close()
         log.finish("failed", hangup_by="system", cause=f"customer not reached ({failure.status})")

@@ -48,6 +48,7 @@ from voxcenter.ivr import (
 from voxcenter.media.dtmf import DtmfReceived
 from voxcenter.media.player import PlayOutcome
 from voxcenter.runtime.call import Call, CallBridge, Leg
+from voxcenter.runtime.calllog import CallLog
 from voxcenter.runtime.conversation import BYE_WAIT, MEDIA_TIMEOUT_CAUSE, CallServices, Conversation
 from voxcenter.runtime.featurecodes import InCallKeys
 from voxcenter.runtime.hold import BridgeHold
@@ -64,7 +65,8 @@ _IVR_HANDOFFS: dict[type, str] = {EnterQueue: "queue", Transfer: "transfer", Rec
                                   Hangup: "hangup"}
 """The IVR actions that end a stretch of the IVR path (what the ``call.ivr_path`` line says came next)."""
 
-_END_CAUSES = {"caller-hangup": "caller hung up", "media-timeout": MEDIA_TIMEOUT_CAUSE, "no-ack": "no ACK"}
+END_CAUSES = {"caller-hangup": "caller hung up", "media-timeout": MEDIA_TIMEOUT_CAUSE, "no-ack": "no ACK"}
+"""The ``hangup_cause`` of a call that ended by one of these inputs before reaching an agent."""
 
 ACK_WAIT = 32.0
 """How long to wait for the ACK of our 200 (64·T1) before giving the call up."""
@@ -74,19 +76,19 @@ class InboundCall(Conversation):
     """See the module docstring."""
 
     def __init__(self, services: CallServices, config: Config, session: SipSession, entry_node: str,
-                 language: str | None) -> None:
+                 language: str | None, log: CallLog | None = None) -> None:
         self.services = services
         self.acd = services.acd
         self.records = services.records
         self.config: Config = config  # this call keeps the config it started with
         self.session = session
         self.entry_node = entry_node
-        self.call_id = new_id()
+        self.call_id = log.call_id if log is not None else new_id()
         self.started = asyncio.get_running_loop().time()
         self.number_language = language
         """The number's own language (None: the caller's prefix or the default decides)."""
         self.language = starting_language(self.config, language, session.caller).language
-        self.log = services.records.call_log(
+        self.log = log or services.records.call_log(
             call_id=self.call_id, direction="inbound", from_number=session.caller, to_number=session.called,
             trunk=session.trunk or "", sip_call_id=session.call_id,
         )
@@ -168,8 +170,7 @@ class InboundCall(Conversation):
 
     async def run(self) -> None:
         with structlog.contextvars.bound_contextvars(call_id=self.call_id):
-            logger.info("call.arrived", **{"from": self.session.caller or None}, to=self.session.called,
-                        trunk=self.session.trunk, sip_call_id=self.session.call_id)
+            self._log_arrival()
             try:
                 await self._run()
             except Exception:
@@ -177,6 +178,10 @@ class InboundCall(Conversation):
                 self.disposition, self.cause = "failed", "internal error"
             finally:
                 await self._finish()
+
+    def _log_arrival(self) -> None:
+        logger.info("call.arrived", **{"from": self.session.caller or None}, to=self.session.called,
+                    trunk=self.session.trunk, sip_call_id=self.session.call_id)
 
     async def _run(self) -> None:
         session = self.session
@@ -260,7 +265,7 @@ class InboundCall(Conversation):
             elif kind in ("caller-hangup", "media-timeout", "no-ack"):
                 # A caller who went silent, or never acknowledged the answer, did not hang up: voxcenter did.
                 self.hangup_by = "caller" if kind == "caller-hangup" else "system"
-                self.cause = _END_CAUSES[kind]
+                self.cause = END_CAUSES[kind]
                 if self.queued:
                     self.disposition = "abandoned_queue"
                     if not self.callback_booked:

@@ -137,5 +137,6 @@ def apply_live_state(server: Server, state: LiveState) -> None:
         server.acd.callback_records[callback.callback_id] = callback
         callbacks += 1
     server.acd.pump()
+    server.campaigns.restore(state.contacts, state.do_not_call, state.campaign_states)
     logger.info("restore.done", registrations=registered, agents_logged_in=agents, agents_paused=paused,
-                callbacks=callbacks)
+                callbacks=callbacks, contacts=len(state.contacts))

@@ -39,6 +39,7 @@ from voxcenter.media.prompts import PromptLibrary
 from voxcenter.media.recorder import RecordingInfo, repair_recordings
 from voxcenter.media.sealed import SealError, seal_file
 from voxcenter.runtime.acd import AcdService
+from voxcenter.runtime.campaigns import CampaignService
 from voxcenter.runtime.control import ServerControl
 from voxcenter.runtime.conversation import CallServices
 from voxcenter.runtime.crash import close_calls_left_open, repaired_recording_record
@@ -161,6 +162,7 @@ class Server:
         self.acd.events = self.webhooks.emit
         self.services = CallServices(self.media, self.dialer, self.acd, self.records, self.customers,
                                      self.consultations)
+        self.campaigns = CampaignService(lambda: self.config, self.services, self.calls, self.spawn)
         self.supervision = Supervision(self.calls, lambda: self.config, self.media, self.dialer,
                                        lambda: self.acd.dynamic, self.acd)
         self.feature_codes = FeatureCodeService(self.media, self.acd,
@@ -211,6 +213,7 @@ class Server:
             await trunk.stop()
         if self._api is not None:
             await self._api.cleanup()
+        self.campaigns.close()
         await self.supervision.close()
         if self._control is not None:
             await self._control.close()
@@ -237,7 +240,8 @@ class Server:
                                     reload_changes=lambda: self.last_reload_changes, sink=self.writer.submit,
                                     events=self.webhooks.emit)
             self._control = control
-            self._api, port = await start_api(control, settings, desk=control, monitoring=self.supervision)
+            self._api, port = await start_api(control, settings, desk=control, monitoring=self.supervision,
+                                              campaigns=self.campaigns)
         except OSError as error:
             # Calls matter more than the admin API: keep serving them and say loudly what is missing.
             logger.error("api.unavailable", address=f"{api.address}:{api.port}", error=str(error))

@@ -15,7 +15,15 @@ from sqlalchemy import select
 
 from voxcenter.store.db import make_engine
 from voxcenter.store.models import TABLE_OF_KIND
-from voxcenter.store.records import AgentStateRecord, CallbackRecord, QueueMemberRecord, RegistrationRecord
+from voxcenter.store.records import (
+    AgentStateRecord,
+    CallbackRecord,
+    CampaignStateRecord,
+    ContactRecord,
+    DoNotCallRecord,
+    QueueMemberRecord,
+    RegistrationRecord,
+)
 
 LIVE_CALLBACK_STATUSES = ("pending", "dialing")
 """Callback statuses that are still owed to the customer ("dialing": the attempt died with the process)."""
@@ -33,6 +41,12 @@ class LiveState:
     """Callbacks still owed, oldest request first."""
     queue_members: tuple[QueueMemberRecord, ...] = ()
     """Members added at run time and not removed since."""
+    contacts: tuple[ContactRecord, ...] = ()
+    """Every campaign's contacts, in import order."""
+    do_not_call: tuple[DoNotCallRecord, ...] = ()
+    """Numbers on the do-not-call list."""
+    campaign_states: tuple[CampaignStateRecord, ...] = ()
+    """Whether each campaign was dialling."""
 
 
 _R = TypeVar("_R")
@@ -60,11 +74,19 @@ async def load_live_state(url: str, node: str, now: float, *, statement_timeout:
             )
             members = TABLE_OF_KIND["queue_member"]
             dynamic = await connection.execute(select(members).where(members.c.active.is_(True)))
+            contact_table = TABLE_OF_KIND["campaign_contact"]
+            contacts = await connection.execute(select(contact_table).order_by(contact_table.c.imported_at))
+            barred = TABLE_OF_KIND["do_not_call"]
+            do_not_call = await connection.execute(select(barred).where(barred.c.active.is_(True)))
+            campaigns = await connection.execute(select(TABLE_OF_KIND["campaign_state"]))
             return LiveState(
                 registrations=tuple(record_of(RegistrationRecord, row) for row in registrations),
                 agent_states=tuple(record_of(AgentStateRecord, row) for row in states),
                 callbacks=tuple(record_of(CallbackRecord, row) for row in callbacks),
                 queue_members=tuple(record_of(QueueMemberRecord, row) for row in dynamic),
+                contacts=tuple(record_of(ContactRecord, row) for row in contacts),
+                do_not_call=tuple(record_of(DoNotCallRecord, row) for row in do_not_call),
+                campaign_states=tuple(record_of(CampaignStateRecord, row) for row in campaigns),
             )
     finally:
         await engine.dispose()

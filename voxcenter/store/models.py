@@ -61,6 +61,8 @@ class Call(Base):
     jitter_ms: Mapped[float | None] = mapped_column(Double)
     packet_loss: Mapped[float | None] = mapped_column(Double)
     rtt_ms: Mapped[float | None] = mapped_column(Double)
+    campaign: Mapped[str | None] = mapped_column(String(64), index=True)
+    contact_id: Mapped[str | None] = mapped_column(_ID)
 
 
 class CallLeg(Base):
@@ -252,6 +254,47 @@ class QueueMember(Base):
     node: Mapped[str] = mapped_column(String(64))
 
 
+class CampaignContact(Base):
+    """``campaign_contacts``: the contacts of outbound campaigns (see ``ContactRecord``)."""
+
+    __tablename__ = "campaign_contacts"
+    contact_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    campaign: Mapped[str] = mapped_column(String(64), index=True)
+    number: Mapped[str] = mapped_column(String(128), index=True)
+    time_zone: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[float] = mapped_column(Timestamp)
+    name: Mapped[str] = mapped_column(Text)
+    data: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[float] = mapped_column(Timestamp)
+    last_outcome: Mapped[str | None] = mapped_column(String(16))
+    last_call_id: Mapped[str | None] = mapped_column(_ID)
+
+
+class DoNotCall(Base):
+    """``do_not_call``: numbers no campaign dials (see ``DoNotCallRecord``)."""
+
+    __tablename__ = "do_not_call"
+    number: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    active: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[float] = mapped_column(Timestamp)
+    source: Mapped[str] = mapped_column(String(16))
+
+
+class CampaignState(Base):
+    """``campaign_states``: whether each campaign dials (see ``CampaignStateRecord``)."""
+
+    __tablename__ = "campaign_states"
+    campaign: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    running: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[float] = mapped_column(Timestamp)
+    node: Mapped[str] = mapped_column(String(64))
+
+
 TABLE_OF_KIND: dict[str, Table] = {
     kind: Base.metadata.tables[name]
     for kind, name in (
@@ -268,6 +311,9 @@ TABLE_OF_KIND: dict[str, Table] = {
         ("registration", "registrations"),
         ("agent_state", "agent_states"),
         ("queue_member", "queue_members"),
+        ("campaign_contact", "campaign_contacts"),
+        ("do_not_call", "do_not_call"),
+        ("campaign_state", "campaign_states"),
     )
 }
 """Record kind → table it is written to."""

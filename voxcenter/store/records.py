@@ -137,6 +137,10 @@ class CallRecord:
     """Fraction of packets lost, 0..1, from RTCP."""
     rtt_ms: float | None = None
     """Round-trip time from RTCP, milliseconds."""
+    campaign: str | None = None
+    """The outbound campaign that dialled the customer."""
+    contact_id: str | None = None
+    """The campaign's contact this call was to."""
 
     def __post_init__(self) -> None:
         if self.direction not in ("inbound", "outbound", "internal"):
@@ -493,6 +497,64 @@ class QueueMemberRecord:
     """Node that made the change."""
 
 
+@dataclass(frozen=True, slots=True)
+class ContactRecord:
+    """A campaign's contact, in ``campaign_contacts``: imported from CSV, then a new version per attempt."""
+
+    kind: ClassVar[str] = "campaign_contact"
+
+    contact_id: str
+    """Globally unique contact id."""
+    version: int
+    """Grows with each change."""
+    campaign: str
+    number: str
+    """The number dialled (E.164 or as the route expects)."""
+    time_zone: str
+    """IANA time zone the calling hours are read in for this contact."""
+    imported_at: float
+    name: str = ""
+    data: str | None = None
+    """The CSV row's other columns, as a JSON object (text)."""
+    status: str = "pending"
+    """``pending``, ``dialing``, ``done``, ``exhausted`` or ``do_not_call``."""
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    """No attempt before this time."""
+    last_outcome: str | None = None
+    """``answered``, ``busy``, ``no_answer``, ``failed`` or ``abandoned``."""
+    last_call_id: str | None = None
+    """The CDR of the last attempt."""
+
+
+@dataclass(frozen=True, slots=True)
+class DoNotCallRecord:
+    """A number on the do-not-call list, in ``do_not_call``; no campaign dials it. A removal is a new version
+    with ``active`` false."""
+
+    kind: ClassVar[str] = "do_not_call"
+
+    number: str
+    version: int
+    active: bool
+    at: float
+    source: str = "api"
+    """Who put it there: ``api``, ``cli``, or ``csv`` (an import's file)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignStateRecord:
+    """Whether a campaign dials, in ``campaign_states``; restored at start."""
+
+    kind: ClassVar[str] = "campaign_state"
+
+    campaign: str
+    version: int
+    running: bool
+    at: float
+    node: str = ""
+
+
 Record = (
     CallRecord
     | CallLegRecord
@@ -507,6 +569,9 @@ Record = (
     | RegistrationRecord
     | AgentStateRecord
     | QueueMemberRecord
+    | ContactRecord
+    | DoNotCallRecord
+    | CampaignStateRecord
 )
 
 RECORD_TYPES: Final[Mapping[str, type[Record]]] = {
@@ -525,6 +590,9 @@ RECORD_TYPES: Final[Mapping[str, type[Record]]] = {
         RegistrationRecord,
         AgentStateRecord,
         QueueMemberRecord,
+        ContactRecord,
+        DoNotCallRecord,
+        CampaignStateRecord,
     )
 }
 

@@ -63,10 +63,13 @@ WRITE_ORDER: Final = (
     "registration",
     "agent_state",
     "queue_member",
+    "campaign_contact",
+    "do_not_call",
+    "campaign_state",
 )
 VERSIONED_KINDS: Final = frozenset(
     {"call", "leg", "customer", "interaction", "callback", "registration", "agent_state", "queue_member",
-     "voicemail", "recording"}
+     "voicemail", "recording", "campaign_contact", "do_not_call", "campaign_state"}
 )
 REJECTED_NAME: Final = "rejected.jsonl"
 _RECORD_CLASSES: Final = tuple(RECORD_TYPES.values())
