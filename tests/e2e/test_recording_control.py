@@ -192,3 +192,24 @@ async def test_a_queue_recorded_from_the_queue_keeps_the_wait_and_the_conversati
     left, right = spectrum(talking[0], rate), spectrum(talking[1], rate)
     assert abs(left.dominant - CALLER_HZ) < 15 and left.peak_share > 0.6, left
     assert abs(right.dominant - AGENT_HZ) < 15 and right.peak_share > 0.6, right
+
+
+async def test_a_caller_who_leaves_a_voicemail_is_recorded_when_the_number_records_everything(
+        tmp_path: Path, pg_url: str) -> None:
+    path, sip_port = write_plan(tmp_path, pg_url)
+    text = path.read_text()
+    path.write_text(text.replace("numbers:\n", "numbers:\n  '106': {node: leave-message, record: everything}\n", 1))
+    async with served(path, node="whole-call") as server:
+        result = await sipp_caller(tmp_path, f"127.0.0.1:{sip_port}", number="106", talk=12.0, timeout=40.0)
+        assert result.successful == 1, result.describe()
+        await wait_for(lambda: not server.calls, 15, "call finished")
+        await server.writer.flush(10.0)
+    [cdr] = await fetch(pg_url, "select * from calls")
+    [voicemail] = await fetch(pg_url, "select * from voicemails where call_id = $1", cdr["call_id"])
+    assert voicemail["mailbox"] == "sales"
+    [recording] = await fetch(pg_url, "select * from recordings where call_id = $1", cdr["call_id"])
+    rate, samples = read_wav(Path(recording["path"]))
+    greeting = spectrum(samples[1, round(0.3 * rate):round(2.5 * rate)], rate)
+    assert greeting.rms > 300, greeting  # the greeting the caller heard, on the right
+    caller = spectrum(samples[0, round(1.0 * rate):round(4.0 * rate)], rate)
+    assert abs(caller.dominant - CALLER_HZ) < 15 and caller.peak_share > 0.6, caller  # and the caller's message

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from tests.interop.audio import read_wav
+from voxcenter.config.schema import Recording
 from voxcenter.media.codecs import PCMU
+from voxcenter.media.dtmf import DtmfReceived
 from voxcenter.media.recorder import CallRecorder
 from voxcenter.runtime.calllog import CallLog
 from voxcenter.runtime.featurecodes import InCallKeys, KeyedCode
@@ -92,3 +94,23 @@ async def test_a_pause_is_silence_in_the_file_and_two_lines_in_the_timeline(tmp_
               for i in range(samples.shape[1] // 4000)]  # per half second
     assert all(e > 1000 for e in energy[:4]) and all(e == 0 for e in energy[4:8]), energy
     assert all(e > 1000 for e in energy[8:12]) and all(e == 0 for e in energy[12:]), energy
+
+
+async def test_the_agents_codes_on_its_own_calls_out_and_callbacks(tmp_path: Path) -> None:
+    sink = Sink()
+    log = CallLog(sink, node="n", call_id="c2", direction="outbound", from_number="1001", to_number="+331",
+                  trunk="t", sip_call_id="s")
+    clock = [100.0]
+    recorder = CallRecorder(tmp_path / "c2.wav", clock[0])
+    recording = CallRecording(recorder, "c2", "wav", log, clock=lambda: clock[0])
+    key = recording.agent_keys(Recording(pause_code="*7", resume_code="*8"), "1001")
+    for digit in "*7":
+        key(DtmfReceived(digit, "rfc4733", clock[0], clock[0], 0.1))
+    assert recording.paused
+    clock[0] += 1.5
+    for digit in "3*8":  # a stray key, then the resume code
+        key(DtmfReceived(digit, "rfc4733", clock[0], clock[0], 0.1))
+    assert not recording.paused
+    await recording.finish(sink)
+    events = [(r.event, r.agent, r.value) for r in sink.records if isinstance(r, CallEvent)]
+    assert events == [("RECORDINGPAUSED", "1001", None), ("RECORDINGRESUMED", "1001", 1.5)]
