@@ -1,6 +1,7 @@
 """Recordings encrypted at rest (``recording.key_file``), with a real SIPp caller: the finished file on disk is
 sealed (AES-256-GCM, no WAV left in plain), and the API serves the decrypted WAV, whole or by range, with the
-caller's tone in it."""
+caller's tone in it. A recording a crash cut short is repaired at the next start, linked in ``recordings`` and
+sealed too."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import os
 from pathlib import Path
 
 import aiohttp
+import numpy as np
 import pytest
 
-from tests.e2e.harness import CALLER_HZ, served, wait_for
+from tests.e2e.harness import CALLER_HZ, dial_plan, query, rtp_base_for_test, served, wait_for
 from tests.e2e.whole_call_peers import fetch, sipp_caller, write_plan
-from tests.interop.audio import wav_spectra
+from tests.interop.audio import tone, wav_spectra
 from tests.interop.sipp import free_port
-from voxcenter.media.sealed import is_sealed
+from voxcenter.media.sealed import is_sealed, unseal
+from voxcenter.media.wav import pcm_header
 
 pytestmark = pytest.mark.interop
 
@@ -63,3 +66,31 @@ async def test_a_recording_is_sealed_on_disk_and_served_decrypted(tmp_path: Path
     plain.write_bytes(audio)
     left, _ = wav_spectra(plain)
     assert abs(left.dominant - CALLER_HZ) < 15, left
+
+
+async def test_a_recording_a_crash_cut_short_is_repaired_linked_and_sealed_at_start(tmp_path: Path) -> None:
+    key_file = tmp_path / "recording.key"
+    key_file.write_text(os.urandom(32).hex())
+    plan = dial_plan(tmp_path, sip_port=free_port(), rtp_base=rtp_base_for_test())
+    text = plan.read_text()
+    plan.write_text(text.replace("recording:\n  enabled: true\n", f"recording:\n  enabled: true\n"
+                                 f"  key_file: {key_file}\n"))
+    left = tone(CALLER_HZ, 2.0)
+    frames = np.column_stack([left, np.zeros_like(left)]).astype("<i2").tobytes()
+    partial = tmp_path / "recordings" / "2026" / "12" / "03" / "CRASHEDCALL.wav.part"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(pcm_header(0, channels=2, sample_rate=8000) + frames + b"\x01")  # sizes never written
+    async with served(plan) as server:
+        await server.writer.flush(10.0)
+    [(recording_id, path, truncated, duration)] = query(
+        tmp_path / "voxcenter.db", "select recording_id, path, truncated, duration_seconds from recordings "
+                                   "where call_id = 'CRASHEDCALL'")
+    sealed = Path(path)
+    assert truncated and abs(duration - 2.0) < 0.01 and sealed.name == "CRASHEDCALL.wav.enc", (path, duration)
+    assert not partial.exists() and not sealed.with_name("CRASHEDCALL.wav").exists()
+    audio = unseal(sealed.read_bytes(), bytes.fromhex(key_file.read_text()))
+    plain = tmp_path / "repaired.wav"
+    plain.write_bytes(audio)
+    repaired, _ = wav_spectra(plain)
+    assert abs(repaired.dominant - CALLER_HZ) < 15, repaired
+    assert recording_id
