@@ -26,17 +26,6 @@ async def api_url() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def voxcenter(*argv: str, seconds: float | None = None) -> tuple[int | None, str, str]:
-    """Run the command line in a child process; with ``seconds``, interrupt it (Ctrl-C) after that long."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "voxcenter.cli", *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    if seconds is not None:
-        await asyncio.sleep(seconds)
-        process.send_signal(2)  # SIGINT, as Ctrl-C
-    out, err = await asyncio.wait_for(process.communicate(), 30)
-    return process.returncode, out.decode(), err.decode()
-
-
 async def in_thread(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     """Run the command line in a thread (the API keeps serving in this loop), with what it printed."""
     status = await asyncio.to_thread(main, list(argv))
@@ -59,8 +48,23 @@ async def test_queues_agents_and_calls(api_url: str, capsys: pytest.CaptureFixtu
     assert status == 1 and "401" in error
 
 
+async def watched(*argv: str, frames: int) -> tuple[int | None, str]:
+    """Run a ``--watch`` command until it has drawn ``frames`` whole frames, then Ctrl-C it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voxcenter.cli", *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    out = b""
+    while out.count(CLEAR.encode()) <= frames:  # a frame is whole once the next one starts
+        chunk = await asyncio.wait_for(process.stdout.read(4096), 60)
+        assert chunk, f"the command ended after {out.count(CLEAR.encode())} frames"
+        out += chunk
+    process.send_signal(2)  # SIGINT, as Ctrl-C
+    rest, _ = await asyncio.wait_for(process.communicate(), 30)
+    return process.returncode, (out + rest).decode()
+
+
 async def test_watch_redraws_in_place_until_ctrl_c(api_url: str) -> None:
-    status, out, _ = await voxcenter("agents", "--api", api_url, "--token", TOKEN, "--watch", "300ms", seconds=4.0)
+    status, out = await watched("agents", "--api", api_url, "--token", TOKEN, "--watch", "300ms", frames=3)
     assert status == 0
     frames = out.split(CLEAR)[1:]
     assert len(frames) >= 3 and all("Alice Martin" in frame for frame in frames)
