@@ -465,8 +465,34 @@ def _check_desk(c: _Context) -> Iterator[ConfigIssue]:
                                                  "wss listener to sip.listen")
 
 
+def _check_recording(c: _Context) -> Iterator[ConfigIssue]:
+    """The key recordings are sealed with must be a key; the codes an agent keys during a call must not hide
+    one another."""
+    if "recording" in c.invalid.sections:
+        return
+    recording = c.config.recording
+    if recording.key_file is not None:
+        from voxcenter.media.sealed import SealError, load_key
+
+        where = recording.key_file if recording.key_file.is_absolute() else c.base_dir / recording.key_file
+        try:
+            load_key(where)
+        except SealError as error:
+            yield c.error(("recording", "key_file"), str(error))
+    codes = [("recording.pause_code", recording.pause_code), ("recording.resume_code", recording.resume_code)]
+    if "transfers" not in c.invalid.sections:
+        codes.append(("transfers.conference", c.config.transfers.conference))
+    present = [(name, code) for name, code in codes if code]
+    for index, (name, code) in enumerate(present):
+        for other_name, other in present[index + 1:]:
+            if name.startswith("recording.") and (other.startswith(code) or code.startswith(other)):
+                yield c.error(("recording", name.split(".")[1]), f"{name} {code} overlaps {other_name} {other}: "
+                                                                 "the agent could never key the longer one")
+
+
 CHECKS: tuple[Callable[[_Context], Iterator[ConfigIssue]], ...] = (
     _check_listen,
+    _check_recording,
     _check_desk,
     _check_trunks,
     _check_routes,
