@@ -112,6 +112,27 @@ async def test_overload_gets_503_with_retry_after() -> None:
         assert second.headers.get("Retry-After") == "7"
 
 
+async def test_a_late_loop_shortens_the_udp_receive_queue_until_it_catches_up() -> None:
+    import socket
+
+    async with running_endpoint(answer_and_wait, transports=("udp",)) as endpoint:
+        assert endpoint.transports is not None
+        sock = next(iter(endpoint.transports._udp.values())).transport.get_extra_info("socket")  # type: ignore[union-attr]
+        normal = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        now = endpoint.now()
+        for step in range(40):  # two seconds of the loop running 300 ms late
+            endpoint.overload.record_lag(0.3, now + 0.05 * step)
+        endpoint._probe_lag(endpoint.now())
+        assert endpoint.overload.shedding
+        short = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        assert short < normal and short <= 2 * endpoint.settings.transport_limits.udp_overload_buffer_size
+        for step in range(200):
+            endpoint.overload.record_lag(0.0, now + 2.0 + 0.05 * step)
+        endpoint._probe_lag(endpoint.now())
+        assert not endpoint.overload.shedding
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == normal
+
+
 async def test_options_over_tls(tmp_path: Path) -> None:
     from tests.interop.apps import REALM, credentials
     from voxcenter.sip.endpoint import EndpointSettings, Listener, SipEndpoint

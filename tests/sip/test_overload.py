@@ -88,3 +88,20 @@ def test_keepalives_are_spread_evenly_over_the_interval() -> None:
     assert offsets[0] == 0.0 and len(offsets) == 400
     gaps = {round(b - a, 9) for a, b in itertools.pairwise(offsets)}
     assert gaps == {0.075} and offsets[-1] < 30.0
+
+
+def test_shedding_starts_past_the_limit_and_ends_under_half_of_it() -> None:
+    guard = control(max_lag=0.05)
+    now = 0.0
+    states = []
+    for lag in [0.0] * 10 + [0.2] * 20 + [0.04] * 40 + [0.0] * 40:
+        now += 0.05
+        guard.record_lag(lag, now)
+        states.append(guard.shedding)
+    first_on = states.index(True)
+    assert 10 < first_on < 30  # once the smoothed lag passed 50 ms
+    # Still on while the smoothed lag falls from 200 ms through 50 ms and sits at 40 ms (above 25 ms) ...
+    assert all(states[first_on:70])
+    # ... off once it has decayed under 25 ms, and stays off.
+    assert not states[-1] and states[70:].count(True) < 40
+    assert not control(max_lag=None).shedding

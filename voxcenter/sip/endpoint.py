@@ -196,6 +196,7 @@ class SipEndpoint:
         self._refused_unlogged = 0
         self._counted: set[str] = set()
         self._lag_probe: asyncio.TimerHandle | None = None
+        self._short_queue = False
         self._delayed: set[asyncio.TimerHandle] = set()
         self.registrar = Registrar(settings.registrar)
         self._trusted = [
@@ -344,6 +345,13 @@ class SipEndpoint:
         """How late this callback runs is how long anything ready waited for the loop."""
         now = self._now()
         self.overload.record_lag(now - due, now)
+        if self.overload.shedding != self._short_queue:
+            self._short_queue = self.overload.shedding
+            if self.transports is not None:
+                self.transports.set_receive_buffer(self._short_queue)
+            logger.warning("sip.overload_started" if self._short_queue else "sip.overload_ended",
+                           loop_lag_ms=round(1000 * self.overload.lag, 1), calls=len(self._counted),
+                           refused=self.stats["rejected_overload"])
         self._schedule_lag_probe()
 
     # --- the pump: after every input, flush outputs, hand out events, re-arm the timer -------------------------------

@@ -14,6 +14,11 @@ measures (how late a periodic probe runs) and every new call, and asks
   refused, all of them at twice ``max_lag``. Signalling and media share the loop,
   so its lag is what every accepted call pays in set-up time and jitter.
 
+While calls are being shed on lag (from past ``max_lag`` until the lag is back under half of it,
+:attr:`OverloadControl.shedding`) the endpoint also shortens its UDP receive queue: requests the loop could
+not read in time then wait in the kernel no longer than they are worth, and the excess is dropped there at
+no cost (the callers retransmit, backing off); calls admitted are recent ones.
+
 The Retry-After of a refusal follows the load: ``retry_after`` while refusals are
 rare, rising towards ``retry_after_max`` as the share of calls refused over the
 last several seconds goes to one, so that callers held back by a long overload
@@ -78,6 +83,8 @@ class OverloadControl:
         self.rng = rng or random.Random()
         self.lag = 0.0
         """The smoothed event-loop lag, in seconds."""
+        self.shedding = False
+        """The smoothed lag went past ``max_lag`` and has not yet come back under half of it."""
         self._lag_at: float | None = None
         self._tokens = float(self._burst)
         self._tokens_at: float | None = None
@@ -106,6 +113,13 @@ class OverloadControl:
             weight = 1.0 - math.exp(-max(0.0, now - self._lag_at) / LAG_TIME_CONSTANT)
             self.lag += (lag - self.lag) * weight
         self._lag_at = now
+        limit = self.policy.max_lag
+        if limit is None or limit <= 0:
+            self.shedding = False
+        elif self.lag > limit:
+            self.shedding = True
+        elif self.lag < limit / 2:
+            self.shedding = False
 
     @property
     def refused_share(self) -> float:

@@ -78,6 +78,9 @@ class TransportLimits:
     The default (~200 KB) holds about 100 datagrams: one 100 ms pause of the
     loop at a few hundred calls per second overflows it, and every lost INVITE
     costs the caller a 500 ms retransmission."""
+    udp_overload_buffer_size: int = 256 * 1024
+    """SO_RCVBUF while new calls are shed on event-loop lag: about 300 INVITEs, a fraction of a second of
+    backlog, instead of the seconds ``udp_buffer_size`` holds when the loop cannot keep up."""
 
 
 MessageHandler = Callable[[Request | Response, Address], None]
@@ -420,6 +423,20 @@ class SipTransports:
                 except Exception:
                     logger.exception("sip.handler_crash", source=str(connection.remote))
         return socket
+
+    def set_receive_buffer(self, overloaded: bool) -> None:
+        """Every UDP listener's SO_RCVBUF: ``udp_overload_buffer_size`` while overloaded, else ``udp_buffer_size``
+        (what is queued stays; new datagrams beyond the smaller size are dropped by the kernel)."""
+        size = self.limits.udp_overload_buffer_size if overloaded else self.limits.udp_buffer_size
+        if size <= 0:
+            return
+        for protocol in self._udp.values():
+            sock = protocol.transport.get_extra_info("socket") if protocol.transport is not None else None
+            if sock is not None:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+                except OSError as error:
+                    logger.warning("sip.udp_buffer_not_set", size=size, error=str(error))
 
     def _size_udp_buffers(self, transport: asyncio.DatagramTransport) -> None:
         sock = transport.get_extra_info("socket")
