@@ -20,10 +20,10 @@ pytestmark = pytest.mark.interop
 async def test_a_bridged_call_counts_once_against_max_calls_in_progress(tmp_path: Path) -> None:
     plan = dial_plan(tmp_path, sip_port=free_port(), rtp_base=rtp_base_for_test())
     plan.write_text(plan.read_text().replace("  max_loop_lag: 2s\n", "  max_calls_in_progress: 2\n"
-                                             "  max_call_rate: 50\n  max_loop_lag: 200ms\n", 1))
+                                             "  max_call_rate: 50\n  max_loop_lag: 2500ms\n", 1))
     async with served(plan) as server:
         address = server.endpoint.address("udp")
-        assert (server.endpoint.settings.max_call_rate, server.endpoint.settings.max_loop_lag) == (50.0, 0.2)
+        assert (server.endpoint.settings.max_call_rate, server.endpoint.settings.max_loop_lag) == (50.0, 2.5)
         carrier = SipEndpoint(EndpointSettings(listeners=[Listener("udp", CARRIER_IP, 0)]),
                               credentials=lambda *_: None, application=_no_calls)
         await carrier.start()
