@@ -58,10 +58,10 @@ class FakeDesk:
         self.holds.append((call_id, agent_id, held))
         return True
 
-    def transfer_call(self, call_id: str, agent_id: str, number: str) -> None:
+    def transfer_call(self, call_id: str, agent_id: str, number: str, *, conference: bool = False) -> None:
         if number == agent_id:
             raise TransferNotPossible(403, "Cannot Transfer To Yourself")
-        self.holds.append((call_id, number, False))
+        self.holds.append((call_id, number, conference))
 
 
 class Desk:
@@ -167,7 +167,9 @@ async def test_ready_pause_and_ready_now_after_a_call_with_the_wrap_up_countdown
     assert desk.desk.holds == [("C1", "1001", True), ("C1", "1001", False)]
     assert "Yourself" in (await desk.call("POST", "/api/desk/transfer", body={"to": "1001"}, status=403))["error"]
     await desk.call("POST", "/api/desk/transfer", body={"too": "1002"}, status=400)
+    assert (await desk.call("POST", "/api/desk/conference", body={"to": "1003"}, status=202))["status"] == "adding"
     assert (await desk.call("POST", "/api/desk/transfer", body={"to": "1002"}, status=202))["to"] == "1002"
+    assert desk.desk.holds[-2:] == [("C1", "1003", True), ("C1", "1002", False)]
     assert (await desk.call("POST", "/api/desk/hangup", status=202))["call_id"] == "C1"
     desk.control.hang_up_caller("C1")
     state = await desk.call("GET", "/api/desk")

@@ -461,3 +461,48 @@ async def test_the_browser_is_the_phone_the_agent_answers_with_alt_a_and_both_he
             await server.writer.flush(10.0)
     [cdr] = await fetch(pg_url, "select agent, disposition from calls")
     assert (cdr["agent"], cdr["disposition"]) == ("1001", "answered")
+
+
+async def test_the_agent_adds_another_agent_to_the_call_and_leaves_the_two_talking(tmp_path: Path, pg_url: str) -> None:
+    voice = write_tone_wav(tmp_path / "agent.wav", AGENT_HZ, 60.0)
+    page = Page()
+    async with Receiver(HOOK_SECRET) as hooks, Receiver(HOOK_SECRET) as ends:
+        plan, api_port = write_plan(tmp_path, pg_url, hooks.url, ends.url)
+        async with served(plan) as server:
+            address = server.endpoint.address("udp")
+            registrar = f"{address.host}:{address.port}"
+            try:
+                async with (
+                    baresip_agent(tmp_path, "1001", registrar, voice, answer="manual", login=False) as alice,
+                    baresip_agent(tmp_path, "1002", registrar, voice, login=False) as bob,
+                ):
+                    await page.run(lambda b: b.get(f"http://127.0.0.1:{api_port}/agent"))
+                    await page.run(lambda b: b.find_element(By.ID, "signin-agent").send_keys("1001"))
+                    await page.run(lambda b: b.find_element(By.ID, "signin-password").send_keys("pw-1001"))
+                    await page.run(lambda b: b.find_element(By.ID, "signin-button").click())
+                    await page.until(_shown("me", "Alice 1001"), "signed in")
+                    await page.shortcut("r")
+                    await page.until(_shown("state", "ready"), "ready")
+                    async with calling(server, tmp_path, "100", name="ada", number=ADA, hold=60) as caller:
+                        await _through_the_menu(caller)
+                        await alice.ctrl.wait_event("CALL_INCOMING", 20)
+                        await alice.ctrl.command("accept")
+                        await page.until(_shown("pop-title", "On the call"), "talking")
+                        await page.run(lambda b: b.find_element(By.ID, "transfer-to").send_keys("1002"))
+                        await page.run(lambda b: b.find_element(By.ID, "conference").click())
+                        await page.until(_shown("message", "Adding 1002"), "adding Bob")
+                        await bob.ctrl.wait_event("CALL_ESTABLISHED", 20)  # Bob's phone answers by itself
+                        await wait_for(lambda: any(len(c.call.bridge.legs) == 3 for c in server.calls.values()),
+                                       what="three in the conversation")
+                        await alice.hang_up()  # Alice leaves; Ada and Bob talk on
+                        await wait_for(lambda: any(len(c.call.bridge.legs) == 2 for c in server.calls.values()),
+                                       what="the two left talking")
+                        await bob.hang_up()
+                        await caller.finished(30)
+            finally:
+                await page.quit()
+            await server.writer.flush(10.0)
+    [cdr] = await fetch(pg_url, "select call_id from calls")
+    [event] = await fetch(pg_url, "select agent, data from call_events where call_id = $1 and event = 'CONFERENCE'",
+                          cdr["call_id"])
+    assert (event["agent"], json.loads(event["data"])) == ("1001", {"target": "1002", "kind": "agent"})

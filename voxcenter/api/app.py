@@ -144,6 +144,7 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/desk/hangup"): "agent",
     ("POST", "/api/desk/{action}"): "agent",
     ("POST", "/api/desk/transfer"): "agent",
+    ("POST", "/api/desk/conference"): "agent",
     ("GET", "/api/desk/history"): "agent",
     ("GET", "/api/customers"): "agent",
     ("POST", "/api/customers"): "agent",
@@ -776,7 +777,9 @@ async def desk_hold(request: web.Request) -> web.Response:
 
 async def desk_transfer(request: web.Request) -> web.Response:
     """POST /api/desk/transfer ``{"to": number}``: transfer the agent's caller blind (to an agent, a dial-plan
-    number, a queue, or an outside number a route allows the agent); 202, or 403/404 with the reason."""
+    number, a queue, or an outside number a route allows the agent); 202, or 403/404 with the reason.
+    POST /api/desk/conference: ring that party (a person) and add it to the conversation."""
+    conference = request.path.endswith("/conference")
     agent = _acting_agent(request)
     backend = _desk(request)
     body = await _json_object(request)
@@ -792,13 +795,14 @@ async def desk_transfer(request: web.Request) -> web.Response:
     if call is None or call["phase"] != "talking":
         return _error(409, "the agent is on no call")
     try:
-        backend.transfer_call(str(call["call_id"]), agent, number)
+        backend.transfer_call(str(call["call_id"]), agent, number, conference=conference)
     except LookupError as exc:
         return _error(409, str(exc.args[0]) if exc.args else "the agent is on no call")
     except TransferNotPossible as exc:
         return _error(409 if exc.status == 491 else 404 if exc.status == 404 else 403, str(exc))
-    logger.info("desk.transfer", agent=agent, call_id=call["call_id"], to=number)
-    return web.json_response({"call_id": call["call_id"], "to": number, "status": "transferring"}, status=202)
+    logger.info("desk.conference" if conference else "desk.transfer", agent=agent, call_id=call["call_id"], to=number)
+    return web.json_response({"call_id": call["call_id"], "to": number,
+                              "status": "adding" if conference else "transferring"}, status=202)
 
 
 async def desk_history(request: web.Request) -> web.Response:
@@ -1052,6 +1056,7 @@ def create_app(
     app.router.add_post("/api/desk/hangup", desk_hangup)
     app.router.add_post("/api/desk/{action:hold|unhold}", desk_hold)
     app.router.add_post("/api/desk/transfer", desk_transfer)
+    app.router.add_post("/api/desk/conference", desk_transfer)
     app.router.add_get("/api/desk/history", desk_history)
     app.router.add_get("/api/customers", list_customers_handler)
     app.router.add_post("/api/customers", create_customer)

@@ -95,9 +95,9 @@ class DeskBackend(Protocol):
         """Hold or resume the call ``agent_id`` talks on; LookupError: it does not; False: it is so already."""
         ...
 
-    def transfer_call(self, call_id: str, agent_id: str, number: str) -> None:
-        """Transfer the caller blind to ``number``; LookupError: ``agent_id`` does not talk on the call;
-        TransferNotPossible: not a target for this agent."""
+    def transfer_call(self, call_id: str, agent_id: str, number: str, *, conference: bool = False) -> None:
+        """Transfer the caller blind to ``number`` (``conference``: add it to the conversation instead);
+        LookupError: ``agent_id`` does not talk on the call; TransferNotPossible: not a target for this agent."""
         ...
 
 

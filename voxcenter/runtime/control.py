@@ -34,6 +34,8 @@ class LiveCall(Protocol):
 
     def desk_transfer(self, agent_id: str, number: str) -> object: ...
 
+    def desk_conference(self, agent_id: str, number: str) -> object: ...
+
 
 class ServerControl:
     """Adapts the server's parts (the ACD, the calls in progress, reload) to the API's control plane."""
@@ -146,12 +148,15 @@ class ServerControl:
             raise LookupError(f"no call {call_id!r} in progress")
         return call.desk_hold(agent_id, held)
 
-    def transfer_call(self, call_id: str, agent_id: str, number: str) -> None:
+    def transfer_call(self, call_id: str, agent_id: str, number: str, *, conference: bool = False) -> None:
         call = self.live_calls.get(call_id)
         if call is None:
             raise LookupError(f"no call {call_id!r} in progress")
         try:
-            call.desk_transfer(agent_id, number)
+            if conference:
+                call.desk_conference(agent_id, number)
+            else:
+                call.desk_transfer(agent_id, number)
         except TransferRefused as refused:
             raise TransferNotPossible(refused.status, refused.reason) from None
 

@@ -261,6 +261,17 @@ class Conversation:
         elif keyed.name == "conference":
             self._spawn(self._add_party(keyed.number))
 
+    def desk_conference(self, agent_id: str, number: str) -> TransferTarget:
+        """The agent page adds ``number`` to the conversation (as ``*3`` and the number would): LookupError when
+        ``agent_id`` is not the one talking; TransferRefused when the dial plan does not let it call that."""
+        if self.agent is None or self.agent.party != agent_id or self.bridge is None:
+            raise LookupError(f"agent {agent_id} is not talking on this call")
+        target = resolve_target(self.config, agent_id, number, self.services.dialer.route_allowed(agent_id, number))
+        if target.kind is TargetKind.NODE:
+            raise TransferRefused(403, "A Conference Needs A Person")
+        self._spawn(self._add_party(number))
+        return target
+
     def desk_hold(self, agent_id: str, held: bool) -> bool:
         """The agent page holds or resumes the call (the caller hears music meanwhile); LookupError: the agent is
         not the one talking to the caller; False when it is so already."""
