@@ -257,21 +257,25 @@ class Checker:
             assert calls <= profiles_by_id[agent_id].max_calls, f"{agent_id} holds {calls} calls"
             assert self.states[agent_id] is AgentState.ON_CALL
         free = [a.agent_id for a in AGENTS if r.agent_offerable(a.agent_id, now)]
+
+        def takes(agent_id: str, view: WaitingView) -> bool:  # a callback waits for an agent on no call
+            on_call = self.states[agent_id] is AgentState.ON_CALL
+            return r.serves(agent_id, view.call_id) and not (view.callback and on_call)
+
         for v in waiting:
             if v.dispatchable:
-                idle = [a for a in free if r.serves(a, v.call_id)
-                        and not (v.callback and self.states[a] is AgentState.ON_CALL)]
+                idle = [a for a in free if takes(a, v)]
                 assert not idle, f"{idle} idle while {v.call_id} waits"
         profiles = {a.agent_id: a for a in AGENTS}
         for d in decisions:
             if isinstance(d, RingAgent) and any(w.call_id == d.call_id for w in waiting):
                 [entry] = [w for w in waiting if w.call_id == d.call_id]
-                better = [a for a in free if r.serves(a, d.call_id) and a not in entry.tried
+                better = [a for a in free if takes(a, entry) and a not in entry.tried
                           and profiles[a].penalty(d.queue) < profiles[d.agent_id].penalty(d.queue)]
                 assert not better, f"{d.agent_id} rung for {d.call_id} while {better} of a lower penalty were free"
                 key = r.order_key_of(d.call_id, now)
                 for w in waiting:
-                    if w.dispatchable and r.serves(d.agent_id, w.call_id) and d.agent_id not in w.tried:
+                    if w.dispatchable and takes(d.agent_id, w) and d.agent_id not in w.tried:
                         assert r.order_key_of(w.call_id, now) > key, f"{w.call_id} skipped for {d.call_id}"
         connected = set(r.connected_calls())
         queued = {v.call_id for v in waiting}

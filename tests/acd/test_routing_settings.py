@@ -316,6 +316,46 @@ def test_callbacks_wait_for_a_free_agent_not_a_free_line() -> None:
     assert rung(h.drain()) == []
 
 
+def start_callback(h: Harness) -> None:
+    """A callback rings "duo", whose phone answers: the customer's number is dialled now."""
+    h.router.callback_restored(CallRequest("cb", "q", caller="0123"), h.now, 0, h.now)
+    assert rung(h.drain()) == ["duo"]
+    answer_and_keep(h, "cb", "duo")
+
+
+def test_an_agent_who_took_a_second_line_during_a_failed_callback_stays_on_that_call() -> None:
+    h = two_lines()
+    start_callback(h)
+    h.join("c1")  # the agent waits for the customer on one line; the other rings
+    answer_and_keep(h, "c1", "duo")
+    h.router.callback_result("cb", False, h.now)
+    h.drain()
+    assert h.router.agent_state("duo") is AgentState.ON_CALL
+    assert h.router.connected_calls() == {"c1": "duo"}
+
+
+def test_a_second_line_ringing_when_a_callback_fails_is_withdrawn() -> None:
+    h = two_lines()
+    start_callback(h)
+    assert rung(h.join("c1")) == ["duo"]
+    h.router.callback_result("cb", False, h.now)
+    out = h.drain()
+    assert [(c.call_id, c.agent_id) for c in of_type(out, CancelRing)] == [("c1", "duo")]
+    assert h.router.agent_state("duo") is AgentState.RESERVED  # offered c1 again, on its only call now
+    assert rung(out) == ["duo"]
+
+
+def test_unpausing_an_agent_with_a_pending_pause_offers_its_free_line_again() -> None:
+    h = two_lines(autopause_after=1)
+    h.join("c1")
+    answer_and_keep(h, "c1", "duo")
+    assert rung(h.join("c2")) == ["duo"]
+    h.advance(10.0)  # the second line rings out: a pause is pending for after the call
+    assert rung(h.advance(40.0)) == []  # past the retry delay, but pausing
+    h.router.agent_unpause("duo", h.now)
+    assert rung(h.drain()) == ["duo"]
+
+
 def test_a_reload_that_adds_a_backup_group_opens_it_to_callers_who_waited_long_enough() -> None:
     agents = [AgentProfile("member", queues=frozenset({"vip"})),
               AgentProfile("sue", groups=frozenset({"supervisors"}))]

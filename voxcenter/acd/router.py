@@ -143,8 +143,16 @@ class Router(RouterState):
             self._connect(entry, agent_id, now)
         else:
             agent = self._agents[agent_id]
-            self._change(agent, AgentInput.HANGUP, now, "callback not answered")
-            self._end_wrapup(agent, now, "no wrap-up after an unanswered callback")
+            if agent.extra_calls:  # the agent took a call on another line meanwhile: still on that one
+                if agent.call_id == call_id:
+                    agent.call_id = agent.extra_calls.pop(0)
+                elif call_id in agent.extra_calls:
+                    agent.extra_calls.remove(call_id)
+            else:
+                if agent.line_ring is not None:  # a second line rings: the agent is free of calls now
+                    self._withdraw_line_ring(agent, now, "the agent's callback was not answered")
+                self._change(agent, AgentInput.HANGUP, now, "callback not answered")
+                self._end_wrapup(agent, now, "no wrap-up after an unanswered callback")
             if entry.callback_attempts >= policy.callback_max_attempts:
                 self._exit(entry, ExitReason.CALLBACK_FAILED, now, short=False)
             else:
@@ -284,10 +292,13 @@ class Router(RouterState):
     def agent_unpause(self, agent_id: str, now: float, reason: str = "unpause") -> None:
         """The agent is ready again; a pending pause is cancelled."""
         agent = self._agent(agent_id)
-        agent.pending_pause = None
+        pending, agent.pending_pause = agent.pending_pause, None
         if agent.state is AgentState.PAUSED or (agent.state is AgentState.UNAVAILABLE and agent.pause_reason):
             agent.consecutive_no_answers = 0
             self._change(agent, AgentInput.UNPAUSE, now, reason)
+            self._dispatch(now)
+        elif pending is not None:  # an agent on a call with a free line may be offered calls again
+            agent.consecutive_no_answers = 0
             self._dispatch(now)
 
     def agent_ready(self, agent_id: str, now: float) -> None:
