@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import CARRIER_IP, dial_plan, query, rtp_base_for_test, served, wait_for
+from tests.e2e.harness import CARRIER_IP, answer_sdp, dial_plan, query, rtp_base_for_test, served, wait_for
+from tests.interop.rawclient import UdpClient
 from tests.interop.sipp import free_port, run_sipp
 from voxcenter.media import ports
+from voxcenter.sip.message import Request
+from voxcenter.sip.parser import parse_message
 
 pytestmark = pytest.mark.interop
 
@@ -45,3 +49,41 @@ async def test_a_bare_hangup_node_answers_without_opening_a_socket(tmp_path: Pat
     legs = query(tmp_path / "voxcenter.db", "select role, codec from call_legs")
     assert ("caller", "PCMU") in legs
 
+
+
+async def test_the_bye_waits_for_the_ack_of_the_answer(tmp_path: Path) -> None:
+    """RFC 3261 §15: a node that hangs up at once sends its BYE only once the caller's ACK has arrived, however
+    late (here the first 200 OK and its first retransmission go unacknowledged)."""
+    plan = dial_plan(tmp_path, sip_port=free_port(), rtp_base=rtp_base_for_test())
+    text = plan.read_text().replace("numbers:\n", "numbers:\n  '299': {node: hang-up}\n", 1)
+    plan.write_text(text.replace("ivr:\n", "ivr:\n  hang-up:\n    type: hangup\n", 1))
+    async with served(plan) as server, UdpClient(CARRIER_IP) as carrier:
+        address = server.endpoint.address("udp")
+        sdp = answer_sdp(free_port())
+        head = (f"INVITE sip:299@{address.host} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {CARRIER_IP}:{carrier.port};branch=z9hG4bKlateack1;rport\r\n"
+                f"Max-Forwards: 70\r\nFrom: <sip:+331400@{CARRIER_IP}>;tag=late\r\nTo: <sip:299@{address.host}>\r\n"
+                f"Call-ID: late-ack\r\nCSeq: 1 INVITE\r\nContact: <sip:+331400@{CARRIER_IP}:{carrier.port}>\r\n"
+                f"Content-Type: application/sdp\r\nContent-Length: {len(sdp)}\r\n\r\n")
+        carrier.send(head.encode() + sdp, address.host, address.port)
+        answer = await carrier.final_response(5.0)
+        assert answer is not None and answer.status == 200
+        seen: list[str] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.2  # the 200 is sent again at 0.5 s (T1); no BYE meanwhile
+        while (left := deadline - loop.time()) > 0 and (data := await carrier.receive(left)) is not None:
+            message = parse_message(data)
+            seen.append(message.method if isinstance(message, Request) else str(message.status))
+        assert "BYE" not in seen and "200" in seen, seen
+        to = answer.headers.get("To")
+        carrier.send((f"ACK sip:299@{address.host} SIP/2.0\r\n"
+                      f"Via: SIP/2.0/UDP {CARRIER_IP}:{carrier.port};branch=z9hG4bKlateack2;rport\r\n"
+                      f"Max-Forwards: 70\r\nFrom: <sip:+331400@{CARRIER_IP}>;tag=late\r\nTo: {to}\r\n"
+                      f"Call-ID: late-ack\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n").encode(),
+                     address.host, address.port)
+        while (data := await carrier.receive(5.0)) is not None:
+            message = parse_message(data)
+            if isinstance(message, Request) and message.method == "BYE":
+                break
+        else:
+            raise AssertionError("no BYE after the ACK")

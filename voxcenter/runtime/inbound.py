@@ -12,6 +12,7 @@ the caller back to the IVR at another node. Whatever ends the call, the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -565,9 +566,9 @@ class InboundCall(Conversation):
             ))
 
     async def _expect_ack(self, session: SipSession) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(session.confirmed.wait(), ACK_WAIT)
-        except TimeoutError:
+        if session.ack_timed_out or not session.confirmed.is_set():
             self.inputs.put_nowait(("no-ack", None))
 
     async def _lookup(self, key: str) -> None:

@@ -479,6 +479,8 @@ class SipEndpoint:
         elif isinstance(event, AckTimedOut):
             session = self._by_dialog.get(event.dialog.id)
             if session is not None:
+                session.ack_timed_out = True
+                session.confirmed.set()  # a hang-up waiting for the ACK may send its BYE now
                 self._spawn(session.hangup("no ACK"))
         elif isinstance(event, DialogTerminated):
             session = self._by_dialog.pop(event.dialog.id, None)

@@ -72,7 +72,10 @@ class SipSession:
         self.local_sdp: bytes | None = None
         self.answered = False
         self.confirmed = asyncio.Event()
-        """Set when the call is established: the ACK of our 2xx arrived (inbound) or we sent ours (outbound)."""
+        """Set when the call is established: the ACK of our 2xx arrived (inbound) or we sent ours (outbound);
+        also when the wait for the ACK was given up (``ack_timed_out``) or the call ended."""
+        self.ack_timed_out = False
+        """No ACK of our 2xx came within 64·T1 (the dialog layer stopped retransmitting it)."""
         self.ended: asyncio.Future[SessionEnded] = asyncio.get_running_loop().create_future()
         self.on_info: Callable[[Request], None] | None = None
         """Called with each INFO request (DTMF relay); the endpoint answers it 200."""
@@ -164,6 +167,12 @@ class SipSession:
             self.endpoint.cancel(self)
             self._end(reason, by_remote=False)
             return
+        if self.inbound and not self.confirmed.is_set():
+            # RFC 3261 §15: no BYE before the ACK of our 2xx. A lost ACK is still coming (the 2xx is
+            # retransmitted); the dialog layer gives up after 64·T1 and sets ``confirmed`` then.
+            await self.confirmed.wait()
+            if self.is_ended:
+                return
         dialog = self.dialog
         if dialog is None:
             self._end(reason, by_remote=False)
