@@ -13,11 +13,12 @@ import pytest
 
 from tests.interop.apps import PASSWORDS, REALM, answer_and_wait, credentials
 from tests.interop.certificates import certificate
+from tests.interop.test_stream_faults import closed_within
 from voxcenter.sip.auth import DigestClient
 from voxcenter.sip.endpoint import EndpointSettings, Listener, RequestFailed, SipEndpoint
 from voxcenter.sip.message import Request, Response, make_response, parse_message
 from voxcenter.sip.session import SipSession
-from voxcenter.sip.transport import Address
+from voxcenter.sip.transport import Address, TransportLimits
 from voxcenter.sip.uri import parse_name_addr
 
 SDP = (
@@ -164,5 +165,31 @@ async def test_a_handshake_without_the_sip_subprotocol_is_refused() -> None:
             async with http.get(f"http://127.0.0.1:{port}/") as plain:
                 assert plain.status == 400
         assert endpoint.transports is not None and endpoint.transports.connection_count == 0
+    finally:
+        await endpoint.stop()
+
+
+async def test_connections_that_never_upgrade_are_limited_and_closed_after_the_message_timeout() -> None:
+    settings = EndpointSettings(listeners=[Listener("ws", "127.0.0.1", 0)], realm=REALM,
+                                transport_limits=TransportLimits(message_timeout=1.0, max_connections_per_source=8))
+    endpoint = SipEndpoint(settings, credentials=credentials, application=answer_and_wait)
+    await endpoint.start()
+    port = endpoint.address("ws").port
+    try:
+        # Ten connections from one address that send half an HTTP request and then nothing: eight are let in
+        # (the per-source limit), two refused at once; the eight are closed once the message timeout is over.
+        opened = [await asyncio.open_connection("127.0.0.1", port) for _ in range(10)]
+        for _, writer in opened:
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        closed_at_once = await asyncio.gather(*(closed_within(reader, 0.5) for reader, _ in opened))
+        assert sum(closed_at_once) == 2
+        later = await asyncio.gather(*(closed_within(reader, 2.5) for (reader, _), gone in zip(
+            opened, closed_at_once, strict=True) if not gone))
+        assert all(later) and len(later) == 8
+        for _, writer in opened:
+            writer.close()
+        # The limit counts only connections still upgrading: a client now gets its WebSocket.
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"ws://127.0.0.1:{port}/", protocols=("sip",)):
+            pass
     finally:
         await endpoint.stop()

@@ -304,6 +304,70 @@ class _WebSocketConnection:
         self._outgoing.put_nowait(None)
 
 
+class _UpgradeGate(asyncio.Protocol):
+    """Stands before aiohttp's HTTP protocol on a WebSocket listener until the upgrade: counts the connection
+    against the per-source limit, refuses banned sources, and closes a connection whose HTTP request is not
+    complete within ``message_timeout`` (nothing holds a socket by trickling its headers)."""
+
+    def __init__(self, owner: SipTransports, inner: asyncio.Protocol) -> None:
+        self.owner = owner
+        self.inner = inner
+        self.source: str | None = None
+        self.transport: asyncio.Transport | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self._counted = False
+        """Counted among the connections upgrading (until the upgrade or the end)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        stream = cast(asyncio.Transport, transport)
+        peer = stream.get_extra_info("peername")
+        self.transport = stream
+        self.source = str(peer[0]) if peer else None
+        if self.source is None or not self.owner.admit_upgrade(self):
+            self.source = None
+            stream.abort()
+            return
+        self._counted = True
+        self._deadline = self.owner.loop.call_later(self.owner.limits.message_timeout, self._timed_out)
+        self.inner.connection_made(transport)
+
+    def upgraded(self) -> None:
+        """The WebSocket is open: from now on it is a SIP connection, limited as one."""
+        self._release()
+
+    def _release(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        if self._counted:
+            self._counted = False
+            self.owner.release_upgrade(self)
+
+    def _timed_out(self) -> None:
+        self._deadline = None
+        logger.info("sip.message_timeout", remote=self.source, buffered=-1,
+                    timeout=self.owner.limits.message_timeout)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._release()
+        if self.source is not None:  # aiohttp saw the connection open
+            self.inner.connection_lost(exc)
+
+
 _Connection = _StreamProtocol | _WebSocketConnection
 
 
@@ -337,6 +401,9 @@ class SipTransports:
         self._web_servers: list[web.Server] = []
         self._connections: dict[Address, _Connection] = {}
         self._per_source: dict[str, int] = defaultdict(int)
+        self._upgrading: dict[str, int] = defaultdict(int)
+        """WebSocket listener connections whose HTTP upgrade is under way, by source."""
+        self._gates: dict[asyncio.BaseTransport, _UpgradeGate] = {}
         self._connecting: dict[Address, _StreamProtocol] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.server_contexts: dict[Address, ssl.SSLContext] = {}
@@ -390,7 +457,8 @@ class SipTransports:
 
         web_server = web.Server(accept, access_log=None)
         handshake_timeout = self.limits.tls_handshake_timeout if ssl_context is not None else None
-        server = await self.loop.create_server(web_server, host, port, ssl=ssl_context, reuse_address=True,
+        server = await self.loop.create_server(lambda: _UpgradeGate(self, web_server()), host, port,
+                                               ssl=ssl_context, reuse_address=True,
                                                ssl_handshake_timeout=handshake_timeout)
         self._servers.append(server)
         self._web_servers.append(web_server)
@@ -409,6 +477,9 @@ class SipTransports:
         peer = request.transport.get_extra_info("peername") if request.transport is not None else None
         if peer is None:
             return web.Response(status=400)
+        gate = self._gates.get(request.transport) if request.transport is not None else None
+        if gate is not None:
+            gate.upgraded()
         connection = _WebSocketConnection(self, Address(transport, str(peer[0]), int(peer[1])), socket)
         if not self.adopt(connection):
             return web.Response(status=503, text="too many connections\n")
@@ -506,6 +577,30 @@ class SipTransports:
             self.on_send_failure(destination)
 
     # --- connection bookkeeping (called by the protocols) ---------------------
+
+    def admit_upgrade(self, gate: _UpgradeGate) -> bool:
+        """A connection to a WebSocket listener, before its upgrade: within the limits, not banned?"""
+        source = gate.source or ""
+        upgrading = self._upgrading[source]
+        if (upgrading + self._per_source[source] >= self.limits.max_connections_per_source
+                or len(self._connections) + len(self._gates) >= self.limits.max_connections):
+            logger.warning("sip.connection_refused", source=source, reason="connection limit")
+            return False
+        if self.source_refused is not None and self.source_refused(source):
+            logger.info("sip.connection_refused", source=source, reason="banned")
+            return False
+        self._upgrading[source] = upgrading + 1
+        assert gate.transport is not None
+        self._gates[gate.transport] = gate
+        return True
+
+    def release_upgrade(self, gate: _UpgradeGate) -> None:
+        source = gate.source or ""
+        if gate.transport is not None:
+            self._gates.pop(gate.transport, None)
+        self._upgrading[source] -= 1
+        if self._upgrading[source] <= 0:
+            del self._upgrading[source]
 
     def adopt(self, connection: _Connection) -> bool:
         assert connection.remote is not None
