@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import json
 import os
 import shutil
@@ -69,6 +70,8 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 ADA = "+33140007"
 HOOK_SECRET = "crm-shared-secret-0042"
 ACCOUNT = "73915268"
+FOLLOW_UP = (datetime.date.today() + datetime.timedelta(days=1)).isoformat() + "T10:30"
+"""A callback time as the page's date-time field holds it (local time, no zone)."""
 """What the caller keys at the (sensitive) account prompt: never shown, never sent."""
 MUSIC = voiced_frames("moh")
 
@@ -93,6 +96,14 @@ def write_plan(directory: Path, database_url: str, hooks: str, ended_only: str, 
           carrier:
             inbound:
               allow_from: [{CARRIER_IP}/32]
+            outbound:
+              proxy: sip:{CARRIER_IP}:5999
+              options_interval: null
+        routes:
+          callbacks:
+            patterns: ['\\+33[0-9]+']
+            trunk: carrier
+            allow: {{ivr: true}}
         numbers:
           '100': {{node: welcome, client: Acme Travel}}
         ivr:
@@ -501,10 +512,27 @@ async def test_the_agent_adds_another_agent_to_the_call_and_leaves_the_two_talki
                                        what="the two left talking")
                         await bob.hang_up()
                         await caller.finished(30)
+                    # The write-up asks for a callback tomorrow at 10:30 (the browser's time zone): booked in sales.
+                    await page.until(_shown("pop-title", "Call ended"), "the call over")
+                    await page.run(lambda b: b.execute_script(
+                        "document.getElementById('f-follow-up').value = arguments[0];", FOLLOW_UP))
+                    await page.run(lambda b: b.find_element(By.ID, "f-notes").send_keys("send the quote, call back"))
+                    await page.run(lambda b: b.find_element(By.ID, "save").click())
+                    await page.until(_shown("saved", "callback booked"), "the follow-up booked")
+                    due = await page.run(lambda b: b.execute_script(
+                        "return new Date(arguments[0]).getTime() / 1000;", FOLLOW_UP))
             finally:
                 await page.quit()
             await server.writer.flush(10.0)
-    [cdr] = await fetch(pg_url, "select call_id from calls")
+    [cdr] = await fetch(pg_url, "select call_id from calls where direction = 'inbound'")
     [event] = await fetch(pg_url, "select agent, data from call_events where call_id = $1 and event = 'CONFERENCE'",
                           cdr["call_id"])
     assert (event["agent"], json.loads(event["data"])) == ("1001", {"target": "1002", "kind": "agent"})
+    [note] = await fetch(pg_url, "select ticket_status, follow_up_at, callback_id from interactions where call_id = $1",
+                         cdr["call_id"])
+    [booked] = await fetch(pg_url, "select number, queue, due_at, status, customer_data from callbacks "
+                           "where callback_id = $1", note["callback_id"])
+    assert note["ticket_status"] == "needs_follow_up" and note["follow_up_at"].timestamp() == due
+    assert (booked["number"], booked["queue"], booked["due_at"].timestamp(), booked["status"]) == \
+        (ADA, "sales", due, "pending")
+    assert json.loads(booked["customer_data"])["agent"] == "1001"
