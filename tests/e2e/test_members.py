@@ -72,3 +72,27 @@ async def test_members_added_and_removed_at_run_time(tmp_path: Path) -> None:
     assert query(tmp_path / "voxcenter.db", "select active from queue_members") == [(0,)]
     async with served(plan) as server:
         assert server.acd.dynamic == set()
+
+
+async def test_a_run_time_members_penalty_is_set_changed_routed_by_and_kept(tmp_path: Path) -> None:
+    api_port = free_port()
+    plan = dial_plan(tmp_path, sip_port=free_port(), rtp_base=rtp_base_for_test(), api_port=api_port)
+    base = f"http://127.0.0.1:{api_port}"
+    async with served(plan) as server, aiohttp.ClientSession(headers=HEADERS) as http:
+        async with http.post(f"{base}/api/queues/short/members/1002", json={"penalty": 3}) as response:
+            assert response.status == 201
+            members = {m["agent"]: m["penalty"] for m in (await response.json())["members"]}
+            assert members == {"1001": 0, "1002": 3}
+        assert server.acd.router.penalty_of("1002", "short") == 3  # what the router offers calls by
+        for body, status in (({"penalty": -1}, 400), ({"penalty": "high"}, 400), ({"penalties": 1}, 400), ({}, 400)):
+            async with http.patch(f"{base}/api/queues/short/members/1002", json=body) as response:
+                assert response.status == status, body
+        async with http.patch(f"{base}/api/queues/short/members/1001", json={"penalty": 1}) as response:
+            assert response.status == 409 and "the dial plan's" in (await response.json())["error"]
+        status, out, _ = await cli("member", "penalty", "short", "1002", "5", "--api", base, "--token", "test-token")
+        assert status == 0 and out.strip() == "queue short: 1001, 1002 (dynamic) penalty 5", out
+        assert server.acd.router.penalty_of("1002", "short") == 5
+        await server.writer.flush(5.0)
+    assert query(tmp_path / "voxcenter.db", "select agent, penalty from queue_members") == [("1002", 5)]
+    async with served(plan) as server:
+        assert server.acd.router.penalty_of("1002", "short") == 5  # restored with its penalty

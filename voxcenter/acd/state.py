@@ -152,6 +152,10 @@ class RouterState:
         """The agents who serve ``queue`` (the dial plan's members and those added at run time)."""
         return [agent.agent_id for agent in self._members(queue)]
 
+    def penalty_of(self, agent_id: str, queue: str) -> int:
+        """The agent's penalty in ``queue`` (0: none)."""
+        return self._agent(agent_id).profile.penalty(queue)
+
     def agent_state(self, agent_id: str) -> AgentState:
         """The agent's current state."""
         return self._agent(agent_id).state

@@ -113,6 +113,7 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/queues/{name}"): "agent",
     ("POST", "/api/queues/{name}/members/{agent_id}"): "supervisor",
     ("DELETE", "/api/queues/{name}/members/{agent_id}"): "supervisor",
+    ("PATCH", "/api/queues/{name}/members/{agent_id}"): "supervisor",
     ("GET", "/api/agents"): "supervisor",
     ("GET", "/api/agents/{agent_id}"): "agent",
     ("POST", "/api/agents/{agent_id}/{command}"): "agent",
@@ -398,12 +399,24 @@ async def list_calls(request: web.Request) -> web.Response:
 
 
 async def member(request: web.Request) -> web.Response:
-    """POST (add) or DELETE (remove) /api/queues/{name}/members/{agent_id}: run-time queue membership."""
+    """POST (add, ``{"penalty": n}`` optional), PATCH (``{"penalty": n}``) or DELETE (remove)
+    /api/queues/{name}/members/{agent_id}: run-time queue membership."""
     control = request.app[CONTROL]
     queue, agent_id = request.match_info["name"], request.match_info["agent_id"]
+    body = await _json_object(request) if request.method != "DELETE" else {}
+    unknown = set(body) - {"penalty"}
+    if unknown:
+        return _error(400, f"unknown field(s) {sorted(unknown)}; only 'penalty' is accepted")
+    penalty = body.get("penalty", 0)
+    if request.method == "PATCH" and "penalty" not in body:
+        return _error(400, "PATCH needs {\"penalty\": n}")
+    if not isinstance(penalty, int) or isinstance(penalty, bool) or not 0 <= penalty <= 1000:
+        return _error(400, "'penalty' must be a whole number from 0 to 1000")
     try:
         if request.method == "POST":
-            control.add_member(queue, agent_id)
+            control.add_member(queue, agent_id, penalty)
+        elif request.method == "PATCH":
+            control.set_penalty(queue, agent_id, penalty)
         else:
             control.remove_member(queue, agent_id)
     except KeyError as exc:
@@ -1028,6 +1041,7 @@ def create_app(
     app.router.add_get("/api/queues/{name}", get_queue)
     app.router.add_post("/api/queues/{name}/members/{agent_id}", member)
     app.router.add_delete("/api/queues/{name}/members/{agent_id}", member)
+    app.router.add_patch("/api/queues/{name}/members/{agent_id}", member)
     app.router.add_get("/api/agents", list_agents)
     app.router.add_get("/api/agents/{agent_id}", get_agent)
     app.router.add_post("/api/agents/{agent_id}/{command:login|logout|pause|unpause|ready}", agent_command)

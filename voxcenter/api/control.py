@@ -102,6 +102,8 @@ class AgentSnapshot:
     """The agent's name from the dial plan (empty when it has none)."""
     dynamic_queues: tuple[str, ...] = ()
     """Of ``queues``, those the agent was added to at run time (not in the dial plan), sorted."""
+    penalties: tuple[tuple[str, int], ...] = ()
+    """The agent's penalty in each queue that gives it one (the dial plan's, or a run-time member's)."""
     calls: tuple[str, ...] = ()
     """Every connected call of the agent, in the order they were connected (several with ``max_calls``)."""
 
@@ -198,10 +200,17 @@ class ControlPlane(Protocol):
         KeyError: no such live call; LookupError: the call is not being recorded."""
         ...
 
-    def add_member(self, queue: str, agent_id: str) -> None:
-        """Add ``agent_id`` to ``queue`` at run time (kept across restarts).
+    def add_member(self, queue: str, agent_id: str, penalty: int = 0) -> None:
+        """Add ``agent_id`` to ``queue`` at run time, with ``penalty`` (kept across restarts).
 
         KeyError: unknown queue or agent; ValueError: a member already.
+        """
+        ...
+
+    def set_penalty(self, queue: str, agent_id: str, penalty: int) -> None:
+        """A run-time member's penalty from now on (kept across restarts).
+
+        KeyError: unknown queue or agent; ValueError: not a run-time member (the dial plan's own keep its).
         """
         ...
 

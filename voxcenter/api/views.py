@@ -79,7 +79,8 @@ def queue_detail(control: ControlPlane, name: str) -> JsonObject | None:
     view = queue_view(stats)
     view["waiting"] = waiting_views(control.router.waiting(name, now), stats, members, now)
     view["members"] = [{"agent": a.agent_id, "name": a.name, "state": a.state.value,
-                        "dynamic": name in a.dynamic_queues} for a in members]
+                        "dynamic": name in a.dynamic_queues, "penalty": dict(a.penalties).get(name, 0)}
+                       for a in members]
     return view
 
 

@@ -35,11 +35,14 @@ def api_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_commands(subparsers: Any) -> None:
-    member = subparsers.add_parser("member", help="add or remove a queue member at run time (kept across "
-                                                  "restarts), as Asterisk's QueueAdd/QueueRemove")
-    member.add_argument("action", choices=["add", "remove"])
+    member = subparsers.add_parser("member", help="add or remove a queue member at run time, or change its "
+                                                  "penalty (kept across restarts), as Asterisk's "
+                                                  "QueueAdd/QueueRemove/QueuePenalty")
+    member.add_argument("action", choices=["add", "remove", "penalty"])
     member.add_argument("queue")
     member.add_argument("agent")
+    member.add_argument("penalty", nargs="?", type=int, default=None,
+                        help="add: the member's penalty (default 0); penalty: the new one")
     api_options(member)
     member.set_defaults(handler=run_member)
     for name, helptext in (("queues", "live queues: waiting callers, agents by state, SL, ASA, lost calls"),
@@ -204,14 +207,25 @@ def run_view(args: argparse.Namespace) -> int:
         return 0
 
 
+def _member(view: dict[str, Any]) -> str:
+    dynamic = " (dynamic)" if view["dynamic"] else ""
+    penalty = f" penalty {view['penalty']}" if view.get("penalty") else ""
+    return f"{view['agent']}{dynamic}{penalty}"
+
+
 def run_member(args: argparse.Namespace) -> int:
     base, token = endpoint(args)
     path = f"/api/queues/{urllib.parse.quote(args.queue)}/members/{urllib.parse.quote(args.agent)}"
+    if args.action == "penalty" and args.penalty is None:
+        print("voxcenter member penalty: give the new penalty (voxcenter member penalty QUEUE AGENT N)",
+              file=sys.stderr)
+        return 2
+    method = {"add": "POST", "remove": "DELETE", "penalty": "PATCH"}[args.action]
+    body = json.dumps({"penalty": args.penalty}).encode() if args.penalty is not None else None
     try:
-        queue = http_fetch(base, token, "POST" if args.action == "add" else "DELETE")(path)
+        queue = http_fetch(base, token, method, body)(path)
     except ViewError as error:
         print(f"voxcenter member: {error}", file=sys.stderr)
         return 1
-    print(f"queue {queue['name']}: " + ", ".join(
-        f"{m['agent']}{' (dynamic)' if m['dynamic'] else ''}" for m in queue.get("members", [])))
+    print(f"queue {queue['name']}: " + ", ".join(_member(m) for m in queue.get("members", [])))
     return 0

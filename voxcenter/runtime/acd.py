@@ -111,6 +111,8 @@ class AcdService:
         loop = asyncio.get_running_loop()
         self.loop = loop
         self.dynamic: set[tuple[str, str]] = set()
+        self.dynamic_penalties: dict[tuple[str, str], int] = {}
+        """The penalty of each run-time member that has one (none: 0)."""
         """Queue members added at run time, ``(queue, agent)`` (the dial plan's own are in its agents)."""
         self.wall_offset = time.time() - loop.time()
         """Unix time minus loop time, measured once: the router's calling hours read the wall clock through it."""
@@ -305,7 +307,8 @@ class AcdService:
         now = self.now()
         kept = {(queue, agent) for queue, agent in self.dynamic if queue in config.queues and agent in config.agents
                 and (queue, agent) not in static_members(config)}
-        profiles = with_members(agent_profiles(config), kept)
+        self.dynamic_penalties = {member: p for member, p in self.dynamic_penalties.items() if member in kept}
+        profiles = with_members(agent_profiles(config), kept, self.dynamic_penalties)
         self.router.reconfigure(queue_policies(config, self.wall_offset), profiles, now)
         self.ledger.reconfigure(profiles, now)
         for queue, agent in sorted(self.dynamic - kept):  # gone from the plan, or written into it: not dynamic
@@ -331,15 +334,37 @@ class AcdService:
 
     # --- run-time queue members ---------------------------------------------------------------------------------------
 
-    def add_member(self, queue: str, agent: str) -> None:
+    def add_member(self, queue: str, agent: str, penalty: int = 0) -> None:
         """Make ``agent`` a member of ``queue`` now (persisted); KeyError for an unknown one, MemberError if it is."""
         self._check_member(queue, agent)
         if (queue, agent) in static_members(self.config) or (queue, agent) in self.dynamic:
             raise MemberError(f"agent {agent} is already a member of queue {queue}")
         self.dynamic.add((queue, agent))
+        self._set_penalty(queue, agent, penalty)
         self._apply_members()
         self._member_record(queue, agent, active=True)
-        logger.info("acd.member_added", queue=queue, agent=agent)
+        logger.info("acd.member_added", queue=queue, agent=agent, penalty=penalty)
+
+    def set_penalty(self, queue: str, agent: str, penalty: int) -> None:
+        """A run-time member's penalty from now on (persisted), as Asterisk's QueuePenalty; the dial plan's own
+        members keep the plan's (MemberError: edit it there and reload)."""
+        self._check_member(queue, agent)
+        if (queue, agent) in static_members(self.config):
+            raise MemberError(f"agent {agent}'s penalty in queue {queue} is the dial plan's: edit it there and reload")
+        if (queue, agent) not in self.dynamic:
+            raise MemberError(f"agent {agent} is not a member of queue {queue}")
+        self._set_penalty(queue, agent, penalty)
+        self._apply_members()
+        self._member_record(queue, agent, active=True)
+        logger.info("acd.member_penalty", queue=queue, agent=agent, penalty=penalty)
+
+    def _set_penalty(self, queue: str, agent: str, penalty: int) -> None:
+        if penalty < 0:
+            raise ValueError("a penalty is 0 or more")
+        if penalty:
+            self.dynamic_penalties[(queue, agent)] = penalty
+        else:
+            self.dynamic_penalties.pop((queue, agent), None)
 
     def remove_member(self, queue: str, agent: str) -> None:
         """Take a run-time member out of ``queue``; the dial plan's own members stay (edit the plan for them)."""
@@ -349,14 +374,16 @@ class AcdService:
         if (queue, agent) not in self.dynamic:
             raise MemberError(f"agent {agent} is not a member of queue {queue}")
         self.dynamic.discard((queue, agent))
+        self.dynamic_penalties.pop((queue, agent), None)
         self._apply_members()
         self._member_record(queue, agent, active=False)
         logger.info("acd.member_removed", queue=queue, agent=agent)
 
-    def restore_members(self, members: set[tuple[str, str]]) -> None:
-        """Members read back at start; those the dial plan no longer allows are left out."""
+    def restore_members(self, members: dict[tuple[str, str], int]) -> None:
+        """Members read back at start, with their penalties; those the dial plan no longer allows are left out."""
         self.dynamic = {(q, a) for q, a in members if q in self.config.queues and a in self.config.agents
                         and (q, a) not in static_members(self.config)}
+        self.dynamic_penalties = {member: members[member] for member in self.dynamic if members[member]}
         self._apply_members()
 
     def _check_member(self, queue: str, agent: str) -> None:
@@ -367,7 +394,7 @@ class AcdService:
 
     def _apply_members(self) -> None:
         now = self.now()
-        profiles = with_members(agent_profiles(self.config), self.dynamic)
+        profiles = with_members(agent_profiles(self.config), self.dynamic, self.dynamic_penalties)
         self.router.reconfigure(queue_policies(self.config, self.wall_offset), profiles, now)
         self.ledger.reconfigure(profiles, now)
         self._mark_followers()
@@ -375,7 +402,8 @@ class AcdService:
 
     def _member_record(self, queue: str, agent: str, *, active: bool) -> None:
         self.records.sink.submit(QueueMemberRecord(queue=queue, agent=agent, version=self.versions.next(),
-                                                   active=active, at=time.time(), node=self.records.node))
+                                                   active=active, at=time.time(), node=self.records.node,
+                                                   penalty=self.dynamic_penalties.get((queue, agent), 0)))
 
     def _known(self, agent_id: str) -> bool:
         return self.router.knows_agent(agent_id)

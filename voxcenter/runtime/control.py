@@ -75,8 +75,14 @@ class ServerControl:
     def agents(self) -> list[AgentSnapshot]:
         configured = self.config().agents
         dynamic = self.acd.dynamic
+        penalties: dict[str, dict[str, int]] = {}
+        for extension, settings in configured.items():
+            penalties[extension] = {m.queue: m.penalty for m in settings.queues if m.penalty}
+        for (queue, agent_id), penalty in self.acd.dynamic_penalties.items():
+            penalties.setdefault(agent_id, {})[queue] = penalty
         return [replace(agent, name=configured[agent.agent_id].name if agent.agent_id in configured else "",
-                        dynamic_queues=tuple(sorted(q for q, a in dynamic if a == agent.agent_id)))
+                        dynamic_queues=tuple(sorted(q for q, a in dynamic if a == agent.agent_id)),
+                        penalties=tuple(sorted(penalties.get(agent.agent_id, {}).items())))
                 for agent in self.acd.ledger.snapshots(self.acd.router)]
 
     def calls(self) -> list[CallSnapshot]:
@@ -85,8 +91,11 @@ class ServerControl:
     async def reload(self) -> list[ConfigIssue]:
         return await self._reload()
 
-    def add_member(self, queue: str, agent_id: str) -> None:
-        self.acd.add_member(queue, agent_id)
+    def add_member(self, queue: str, agent_id: str, penalty: int = 0) -> None:
+        self.acd.add_member(queue, agent_id, penalty)
+
+    def set_penalty(self, queue: str, agent_id: str, penalty: int) -> None:
+        self.acd.set_penalty(queue, agent_id, penalty)
 
     def remove_member(self, queue: str, agent_id: str) -> None:
         self.acd.remove_member(queue, agent_id)

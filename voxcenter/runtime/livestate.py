@@ -120,7 +120,7 @@ def apply_live_state(server: Server, state: LiveState) -> None:
                 paused += 1
         except RouterError as error:
             logger.warning("restore.agent_refused", agent=record.agent, reason=str(error))
-    server.acd.restore_members({(member.queue, member.agent) for member in state.queue_members})
+    server.acd.restore_members({(member.queue, member.agent): member.penalty for member in state.queue_members})
     callbacks = 0
     for callback in state.callbacks:
         if callback.queue not in config.queues:

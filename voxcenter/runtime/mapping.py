@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 
 from voxcenter.acd.model import (
     HANGUP,
@@ -241,13 +242,18 @@ def agent_profiles(config: Config) -> list[AgentProfile]:
     ]
 
 
-def with_members(profiles: list[AgentProfile], dynamic: set[tuple[str, str]]) -> list[AgentProfile]:
-    """``profiles`` with the run-time members (``(queue, agent)``) added to their agents' queues."""
+def with_members(profiles: list[AgentProfile], dynamic: set[tuple[str, str]],
+                 penalties: Mapping[tuple[str, str], int] | None = None) -> list[AgentProfile]:
+    """``profiles`` with the run-time members (``(queue, agent)``) added to their agents' queues, with their
+    ``penalties`` (none: 0)."""
     extra: dict[str, set[str]] = {}
     for queue, agent in dynamic:
         extra.setdefault(agent, set()).add(queue)
-    return [dataclasses.replace(p, queues=p.queues | extra[p.agent_id]) if p.agent_id in extra else p
-            for p in profiles]
+    penalties = penalties or {}
+    return [dataclasses.replace(p, queues=p.queues | extra[p.agent_id],
+                                penalties={**p.penalties, **{q: penalties[q, p.agent_id] for q in extra[p.agent_id]
+                                                             if penalties.get((q, p.agent_id))}})
+            if p.agent_id in extra else p for p in profiles]
 
 
 def static_members(config: Config) -> set[tuple[str, str]]:

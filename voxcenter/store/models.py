@@ -252,6 +252,7 @@ class QueueMember(Base):
     active: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[float] = mapped_column(Timestamp)
     node: Mapped[str] = mapped_column(String(64))
+    penalty: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class CampaignContact(Base):

@@ -495,6 +495,8 @@ class QueueMemberRecord:
     """When it was added or removed."""
     node: str = ""
     """Node that made the change."""
+    penalty: int = 0
+    """Its penalty in the queue (a higher one is offered calls only when no lower one is free)."""
 
 
 @dataclass(frozen=True, slots=True)
