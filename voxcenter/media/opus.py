@@ -25,12 +25,16 @@ log = structlog.get_logger(__name__)
 WIRE_RATE = 48000
 """RTP clock and sample rate of Opus (RFC 7587 §4.1), whatever the audio bandwidth."""
 RATIO = WIRE_RATE // PCMU.clock_rate
+COMPLEXITY = 5
+"""libopus's encoder complexity (0..10): its default, 10, costs about a third more CPU per packet than 5
+(docs/benchmarks.md), for speech that is bridged to G.711 at 8 kHz anyway."""
 
 
 class OpusWire:
     """Opus coding of one leg: ``outgoing`` for the packets we send, ``incoming`` for the peer's."""
 
-    def __init__(self, payload_type: int, telephone_event_pt: int | None = None, *, bit_rate: int = 32000) -> None:
+    def __init__(self, payload_type: int, telephone_event_pt: int | None = None, *, bit_rate: int = 32000,
+                 complexity: int = COMPLEXITY) -> None:
         self.payload_type = payload_type
         """Opus's payload type on this leg (dynamic, the one the SDP named)."""
         self.telephone_event_pt = telephone_event_pt
@@ -41,6 +45,7 @@ class OpusWire:
         self._encoder.format = "s16"
         self._encoder.bit_rate = bit_rate
         self._encoder.time_base = Fraction(1, WIRE_RATE)
+        self._encoder.options = {"compression_level": str(complexity)}
         self._encoder.open()
         self._decoder = av.CodecContext.create("opus", "r")
         self._decoder.sample_rate = WIRE_RATE
