@@ -21,12 +21,19 @@ from voxcenter.acd import CallRequest
 from voxcenter.api import ApiSettings, create_app
 from voxcenter.api.app import ApiToken
 from voxcenter.api.control import CallSnapshot
-from voxcenter.api.desk import AgentSecret, DeskSettings, TransferNotPossible, password_matches
+from voxcenter.api.desk import (
+    AgentSecret,
+    DeskSessions,
+    DeskSettings,
+    TransferNotPossible,
+    password_matches,
+    token_digest,
+)
 from voxcenter.config import load_config
 from voxcenter.runtime.control import ServerControl
 from voxcenter.store import commands as store_commands
 from voxcenter.store.db import make_engine
-from voxcenter.store.records import CallbackRecord, CallRecord, Record
+from voxcenter.store.records import CallbackRecord, CallRecord, DeskSessionRecord, Record
 from voxcenter.store.writer import DurableWriter
 
 ADMIN, AGENT = "admin-token-0123456789", "agent-1001-token-0123"
@@ -276,3 +283,27 @@ async def test_the_browser_phone_library_is_served_from_its_directory_and_nothin
     assert (await desk.client.get("/node_modules/..%2F..%2Frecords.db")).status == 404
     assert (await desk.client.get("/agent/cjs.js")).status == 200
     assert (await desk.call("GET", "/api/desk"))["phone"] == {"transport": "ws", "host": None, "port": 5066}
+
+
+def test_desk_sign_ins_are_handed_to_the_writer_by_digest_and_restored_until_they_expire() -> None:
+    now = [1_000_000.0]
+    written: list[DeskSessionRecord] = []
+    sessions = DeskSessions(clock=lambda: now[0], sink=written.append)
+    token, lifetime = sessions.issue("1001")
+    kept, signed_out = sessions.issue("1002")[0], sessions.issue("1003")[0]
+    sessions.revoke(signed_out)
+    assert [(r.agent, r.version, r.revoked) for r in written] == [
+        ("1001", 1, False), ("1002", 1, False), ("1003", 1, False), ("1003", 2, True)]
+    assert written[0].token_hash == token_digest(token) and token not in repr(written)
+    assert written[0].expires_at == now[0] + lifetime
+    # A new process: what the database kept (the last version of each row) is put back.
+    latest = {record.token_hash: record for record in written}
+    restarted = DeskSessions(clock=lambda: now[0])
+    assert restarted.restore(latest.values()) == 2
+    assert (restarted.agent_of(token), restarted.agent_of(kept), restarted.agent_of(signed_out)) == ("1001", "1002",
+                                                                                                    None)
+    restarted.revoke(kept)
+    assert restarted.agent_of(kept) is None
+    now[0] += lifetime
+    assert restarted.agent_of(token) is None  # expired
+    assert DeskSessions(clock=lambda: now[0]).restore(latest.values()) == 0

@@ -16,6 +16,7 @@ from voxcenter.store.records import (
     CampaignStateRecord,
     ContactRecord,
     CustomerRecord,
+    DeskSessionRecord,
     DoNotCallRecord,
     InteractionRecord,
     QueueMemberRecord,
@@ -101,8 +102,11 @@ def call_lifecycle(t0: float, recording_dir: Path, node: str = "node-a") -> list
     campaign = [contact, dataclasses.replace(contact, version=2, status="done", attempts=1, last_outcome="answered",
                                              last_call_id=call_id),
                 DoNotCallRecord("+15551230666", 1, True, t0 - 80), CampaignStateRecord("renewals", 1, True, t0 - 70)]
+    desk = [DeskSessionRecord("ab" * 32, 1, "alice", t0 - 30, t0 + 43170),
+             DeskSessionRecord("ab" * 32, 2, "alice", t0 - 30, t0 + 43170, revoked=True)]
     return [
         *campaign,
+        desk[0],
         registration,
         members[0],
         states[0],
@@ -125,4 +129,5 @@ def call_lifecycle(t0: float, recording_dir: Path, node: str = "node-a") -> list
         states[2],
         members[1],
         survey,
+        desk[1],
     ]

@@ -1009,15 +1009,16 @@ async def update_interaction(request: web.Request) -> web.Response:
 def create_app(
     control: ControlPlane, settings: ApiSettings, *, registry: CollectorRegistry | None = None,
     desk: DeskBackend | None = None, monitoring: MonitoringPlane | None = None,
-    campaigns: CampaignPlane | None = None,
+    campaigns: CampaignPlane | None = None, sessions: DeskSessions | None = None,
 ) -> web.Application:
     """The API application; ``registry`` (e.g. prometheus_client.REGISTRY) also exports its own metrics;
     without ``desk`` the agent desk's writes and sign-in answer 503; ``monitoring``: supervisors'
-    monitoring (``/api/supervisors/...``, see api/monitoring.py)."""
+    monitoring (``/api/supervisors/...``, see api/monitoring.py); ``sessions``: the desk sign-ins (the server's
+    are kept in the database; by default they live in memory)."""
     app = web.Application(middlewares=[_cors, _errors, _auth], client_max_size=MAX_BODY)
     app[CONTROL] = control
     app[DESK] = desk
-    app[SESSIONS] = DeskSessions()
+    app[SESSIONS] = sessions if sessions is not None else DeskSessions()
     app[REMEMBERED] = Remembered()
     app[SETTINGS] = settings
     app[HUB] = WallboardHub(control, settings.wallboard_min_interval, settings.wallboard_max_interval)
@@ -1108,7 +1109,7 @@ def is_loopback(host: str) -> bool:
 async def start_api(
     control: ControlPlane, settings: ApiSettings, *, registry: CollectorRegistry | None = None,
     desk: DeskBackend | None = None, monitoring: MonitoringPlane | None = None,
-    campaigns: CampaignPlane | None = None,
+    campaigns: CampaignPlane | None = None, sessions: DeskSessions | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Serve the API; returns the runner (``await runner.cleanup()`` to stop) and the bound port.
 
@@ -1123,7 +1124,7 @@ async def start_api(
         else:
             logger.warning("api.no_token", host=host, note="no API token: serving on loopback only")
     runner = web.AppRunner(create_app(control, settings, registry=registry, desk=desk, monitoring=monitoring,
-                                      campaigns=campaigns),
+                                      campaigns=campaigns, sessions=sessions),
                            access_log_class=StructuredAccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, host, settings.port)

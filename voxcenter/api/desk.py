@@ -1,10 +1,11 @@
 """The agent desk: sign-in, the agent's own state and call, customers and interactions (the API behind ``/agent``).
 
 An agent signs in with the SIP credentials of its phone (``POST /api/desk/login``) and gets a bearer token
-for the ``agent`` role, kept in memory (``DeskSessions``; a restart asks agents to sign in again), or uses a
-token of ``api.tokens``. ``GET /api/desk`` is what the page polls: the agent, its wrap-up countdown, the
-pause reasons and outcome codes of the dial plan, and the call offered to or connected to it (the screen pop's
-live half: numbers, client, queue, wait, IVR path and what the caller keyed, sensitive entries masked).
+for the ``agent`` role (``DeskSessions``: kept in the database by its SHA-256, so a restart keeps it valid
+until it expires or the agent signs out), or uses a token of ``api.tokens``. ``GET /api/desk`` is what the
+page polls: the agent, its wrap-up countdown, the pause reasons and outcome codes of the dial plan, and the
+call offered to or connected to it (the screen pop's live half: numbers, client, queue, wait, IVR path and
+what the caller keyed, sensitive entries masked).
 
 Customers and interactions are read from the records and written through the server's durable writer (a
 database outage loses no note). Each write is a new ``version`` of the row; the versions this process wrote
@@ -18,7 +19,7 @@ import hmac
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,7 +27,7 @@ from typing import Any, Protocol
 from voxcenter.acd import AgentState
 from voxcenter.api.control import ControlPlane
 from voxcenter.api.views import agent_views, call_view
-from voxcenter.store.records import CustomerRecord, InteractionRecord, Record, new_id
+from voxcenter.store.records import CustomerRecord, DeskSessionRecord, InteractionRecord, Record, new_id
 
 TICKET_STATUSES = ("open", "resolved", "closed", "needs_follow_up")
 """The ticket statuses an interaction may have."""
@@ -112,12 +113,22 @@ def password_matches(secret: AgentSecret, agent_id: str, password: str) -> bool:
     return hmac.compare_digest(computed, secret.ha1.lower())
 
 
-class DeskSessions:
-    """Desk sign-ins: token -> (agent, expiry), and recent failures per agent (pure but for the clock)."""
+def token_digest(token: str) -> str:
+    """What a desk token is kept and looked up by: its SHA-256, hex (the token itself is stored nowhere)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+
+class DeskSessions:
+    """Desk sign-ins: token digest -> (agent, expiry on the wall clock), and recent failures per agent.
+
+    Pure but for the clock; each sign-in and logout is also handed to ``sink`` (the durable writer) as a
+    :class:`DeskSessionRecord`, and :meth:`restore` puts back those still valid after a restart."""
+
+    def __init__(self, clock: Callable[[], float] = time.time,
+                 sink: Callable[[DeskSessionRecord], None] | None = None) -> None:
         self._clock = clock
-        self._tokens: dict[str, tuple[str, float]] = {}
+        self._sink = sink
+        self._tokens: dict[str, DeskSessionRecord] = {}
         self._failures: dict[str, list[float]] = {}
 
     def refused(self, agent_id: str) -> bool:
@@ -133,23 +144,38 @@ class DeskSessions:
     def issue(self, agent_id: str) -> tuple[str, float]:
         """A new token for ``agent_id`` and its lifetime in seconds."""
         now = self._clock()
-        self._tokens = {token: entry for token, entry in self._tokens.items() if entry[1] > now}
+        self._forget_expired(now)
         self._failures.pop(agent_id, None)
         token = secrets.token_urlsafe(32)
-        self._tokens[token] = (agent_id, now + SESSION_LIFETIME)
+        record = DeskSessionRecord(token_hash=token_digest(token), version=1, agent=agent_id, issued_at=now,
+                                   expires_at=now + SESSION_LIFETIME)
+        self._tokens[record.token_hash] = record
+        if self._sink is not None:
+            self._sink(record)
         return token, SESSION_LIFETIME
 
     def agent_of(self, token: str) -> str | None:
-        """The agent ``token`` was issued to, None if unknown or expired (compared in constant time)."""
-        now = self._clock()
-        found = None
-        for known, (agent_id, expires) in self._tokens.items():
-            if hmac.compare_digest(known.encode(), token.encode()) and expires > now:
-                found = agent_id
-        return found
+        """The agent ``token`` was issued to, None if unknown, expired or revoked."""
+        record = self._tokens.get(token_digest(token))
+        if record is None or record.revoked or record.expires_at <= self._clock():
+            return None
+        return record.agent
 
     def revoke(self, token: str) -> None:
-        self._tokens.pop(token, None)
+        record = self._tokens.pop(token_digest(token), None)
+        if record is not None and self._sink is not None:
+            self._sink(replace(record, version=record.version + 1, revoked=True))
+
+    def restore(self, records: Iterable[DeskSessionRecord]) -> int:
+        """Put back the stored sign-ins that are neither revoked nor expired; how many."""
+        now = self._clock()
+        for record in records:
+            if not record.revoked and record.expires_at > now:
+                self._tokens[record.token_hash] = record
+        return len(self._tokens)
+
+    def _forget_expired(self, now: float) -> None:
+        self._tokens = {digest: record for digest, record in self._tokens.items() if record.expires_at > now}
 
 
 class Remembered:

@@ -10,7 +10,8 @@ Restoring, in this order: this node's unexpired UDP registrations (with their re
 TLS binding belongs to a connection that died with the process, so those phones register again), then
 agents' logins and pauses (with their reason; an agent caught ringing, on a call or in wrap-up by the
 crash comes back ready, since that call ended with the process), then the callbacks still owed, each at
-the place its request time gives it, its attempts counted. Times are stored on the wall clock and moved
+the place its request time gives it, its attempts counted, and the desk sign-ins not yet expired nor
+signed out (an agent's page keeps working with its token). Times are stored on the wall clock and moved
 onto the loop clock (the router's and the registrar's) here.
 """
 
@@ -138,5 +139,6 @@ def apply_live_state(server: Server, state: LiveState) -> None:
         callbacks += 1
     server.acd.pump()
     server.campaigns.restore(state.contacts, state.do_not_call, state.campaign_states)
+    desk_sessions = server.desk_sessions.restore(state.desk_sessions)
     logger.info("restore.done", registrations=registered, agents_logged_in=agents, agents_paused=paused,
-                callbacks=callbacks, contacts=len(state.contacts))
+                callbacks=callbacks, contacts=len(state.contacts), desk_sessions=desk_sessions)

@@ -31,6 +31,7 @@ from voxcenter.acd.model import ConfigError as AcdConfigError
 from voxcenter.acd.router import Router
 from voxcenter.api.app import ApiSettings, ApiToken, start_api
 from voxcenter.api.control import CallTally, ServerFigures, TrunkFigure
+from voxcenter.api.desk import DeskSessions
 from voxcenter.config import Config, ConfigError, ConfigIssue, load_config
 from voxcenter.config.changes import config_changes
 from voxcenter.media.player import MediaClock
@@ -159,6 +160,7 @@ class Server:
         self.consultations = Consultations()
         self.acd = AcdService(config, self.dialer, self.records, self.spawn)
         self.webhooks = WebhookSender(endpoints_of(config.webhooks))
+        self.desk_sessions = DeskSessions(sink=self.writer.submit)
         self.acd.events = self.webhooks.emit
         self.services = CallServices(self.media, self.dialer, self.acd, self.records, self.customers,
                                      self.consultations)
@@ -241,7 +243,7 @@ class Server:
                                     events=self.webhooks.emit)
             self._control = control
             self._api, port = await start_api(control, settings, desk=control, monitoring=self.supervision,
-                                              campaigns=self.campaigns)
+                                              campaigns=self.campaigns, sessions=self.desk_sessions)
         except OSError as error:
             # Calls matter more than the admin API: keep serving them and say loudly what is missing.
             logger.error("api.unavailable", address=f"{api.address}:{api.port}", error=str(error))

@@ -1,4 +1,5 @@
-"""What a restart must not forget, read back from the database: registrations, agent states, pending callbacks.
+"""What a restart must not forget, read back from the database: registrations, agent states, pending callbacks,
+queue members, campaigns, desk sign-ins.
 
 The running server writes these through the durable writer like every other record (so a crash loses at
 most what the journal had not yet received); :func:`load_live_state` reads them when the server starts,
@@ -20,6 +21,7 @@ from voxcenter.store.records import (
     CallbackRecord,
     CampaignStateRecord,
     ContactRecord,
+    DeskSessionRecord,
     DoNotCallRecord,
     QueueMemberRecord,
     RegistrationRecord,
@@ -47,6 +49,8 @@ class LiveState:
     """Numbers on the do-not-call list."""
     campaign_states: tuple[CampaignStateRecord, ...] = ()
     """Whether each campaign was dialling."""
+    desk_sessions: tuple[DeskSessionRecord, ...] = ()
+    """Desk sign-ins neither revoked nor expired at ``now``."""
 
 
 _R = TypeVar("_R")
@@ -79,6 +83,10 @@ async def load_live_state(url: str, node: str, now: float, *, statement_timeout:
             barred = TABLE_OF_KIND["do_not_call"]
             do_not_call = await connection.execute(select(barred).where(barred.c.active.is_(True)))
             campaigns = await connection.execute(select(TABLE_OF_KIND["campaign_state"]))
+            signed_in = TABLE_OF_KIND["desk_session"]
+            sessions = await connection.execute(
+                select(signed_in).where(signed_in.c.revoked.is_(False), signed_in.c.expires_at > now)
+            )
             return LiveState(
                 registrations=tuple(record_of(RegistrationRecord, row) for row in registrations),
                 agent_states=tuple(record_of(AgentStateRecord, row) for row in states),
@@ -87,6 +95,7 @@ async def load_live_state(url: str, node: str, now: float, *, statement_timeout:
                 contacts=tuple(record_of(ContactRecord, row) for row in contacts),
                 do_not_call=tuple(record_of(DoNotCallRecord, row) for row in do_not_call),
                 campaign_states=tuple(record_of(CampaignStateRecord, row) for row in campaigns),
+                desk_sessions=tuple(record_of(DeskSessionRecord, row) for row in sessions),
             )
     finally:
         await engine.dispose()

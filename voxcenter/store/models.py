@@ -296,6 +296,18 @@ class CampaignState(Base):
     node: Mapped[str] = mapped_column(String(64))
 
 
+class DeskSession(Base):
+    """``desk_sessions``: agents' desk sign-ins, by the SHA-256 of their token (see ``DeskSessionRecord``)."""
+
+    __tablename__ = "desk_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    agent: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[float] = mapped_column(Timestamp)
+    expires_at: Mapped[float] = mapped_column(Timestamp, index=True)
+    revoked: Mapped[bool] = mapped_column(Boolean)
+
+
 TABLE_OF_KIND: dict[str, Table] = {
     kind: Base.metadata.tables[name]
     for kind, name in (
@@ -315,6 +327,7 @@ TABLE_OF_KIND: dict[str, Table] = {
         ("campaign_contact", "campaign_contacts"),
         ("do_not_call", "do_not_call"),
         ("campaign_state", "campaign_states"),
+        ("desk_session", "desk_sessions"),
     )
 }
 """Record kind → table it is written to."""

@@ -557,6 +557,21 @@ class CampaignStateRecord:
     node: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class DeskSessionRecord:
+    """A desk sign-in (``POST /api/desk/login`` or ``/api/desk/tokens``), in ``desk_sessions``; restored at start
+    while unexpired. Only the SHA-256 of the token is kept; a logout is a new version with ``revoked`` true."""
+
+    kind: ClassVar[str] = "desk_session"
+
+    token_hash: str
+    version: int
+    agent: str
+    issued_at: float
+    expires_at: float
+    revoked: bool = False
+
+
 Record = (
     CallRecord
     | CallLegRecord
@@ -574,6 +589,7 @@ Record = (
     | ContactRecord
     | DoNotCallRecord
     | CampaignStateRecord
+    | DeskSessionRecord
 )
 
 RECORD_TYPES: Final[Mapping[str, type[Record]]] = {
@@ -595,6 +611,7 @@ RECORD_TYPES: Final[Mapping[str, type[Record]]] = {
         ContactRecord,
         DoNotCallRecord,
         CampaignStateRecord,
+        DeskSessionRecord,
     )
 }
 

@@ -66,10 +66,12 @@ WRITE_ORDER: Final = (
     "campaign_contact",
     "do_not_call",
     "campaign_state",
+    "desk_session",
 )
 VERSIONED_KINDS: Final = frozenset(
     {"call", "leg", "customer", "interaction", "callback", "registration", "agent_state", "queue_member",
-     "voicemail", "recording", "campaign_contact", "do_not_call", "campaign_state"}
+     "voicemail", "recording", "campaign_contact", "do_not_call", "campaign_state",
+     "desk_session"}
 )
 REJECTED_NAME: Final = "rejected.jsonl"
 _RECORD_CLASSES: Final = tuple(RECORD_TYPES.values())
