@@ -25,6 +25,7 @@ from voxcenter.store.records import (
     RegistrationRecord,
     SurveyRecord,
     VoicemailRecord,
+    WebhookDeliveryRecord,
     new_id,
 )
 
@@ -104,6 +105,8 @@ def call_lifecycle(t0: float, recording_dir: Path, node: str = "node-a") -> list
                 DoNotCallRecord("+15551230666", 1, True, t0 - 80), CampaignStateRecord("renewals", 1, True, t0 - 70)]
     desk = [DeskSessionRecord("ab" * 32, 1, "alice", t0 - 30, t0 + 43170),
              DeskSessionRecord("ab" * 32, 2, "alice", t0 - 30, t0 + 43170, revoked=True)]
+    hook = WebhookDeliveryRecord("01DELIVERY", "https://crm.example.com/hooks", 1, "call.ended",
+                                 '{"event":"call.ended"}', 1, "pending", t0 + 231, t0 + 230)
     return [
         *campaign,
         desk[0],
@@ -130,4 +133,6 @@ def call_lifecycle(t0: float, recording_dir: Path, node: str = "node-a") -> list
         members[1],
         survey,
         desk[1],
+        hook,
+        dataclasses.replace(hook, version=2, attempts=2, status="delivered"),
     ]

@@ -57,6 +57,7 @@ async def test_call_lifecycle_writes_every_table(database_url: str, tmp_path: Pa
         "do_not_call": 1,
         "campaign_states": 1,
         "desk_sessions": 1,
+        "webhook_deliveries": 1,
     }
     engine = make_engine(database_url)
     async with engine.connect() as conn:
@@ -108,7 +109,7 @@ async def test_replay_after_crash_between_insert_and_checkpoint(database_url: st
     assert again.stats().replayed == len(records)
     assert await again.close(within=20)
     counts = await table_counts(database_url)
-    assert sum(counts.values()) == 26  # one row per table entry of the lifecycle, replayed idempotently
+    assert sum(counts.values()) == 27  # one row per table entry of the lifecycle, replayed idempotently
 
 
 async def test_refused_record_is_set_aside_and_others_written(database_url: str, tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ TLS binding belongs to a connection that died with the process, so those phones 
 agents' logins and pauses (with their reason; an agent caught ringing, on a call or in wrap-up by the
 crash comes back ready, since that call ended with the process), then the callbacks still owed, each at
 the place its request time gives it, its attempts counted, and the desk sign-ins not yet expired nor
-signed out (an agent's page keeps working with its token). Times are stored on the wall clock and moved
+signed out (an agent's page keeps working with its token), and the webhook deliveries still being retried
+(sent again when their next try is due). Times are stored on the wall clock and moved
 onto the loop clock (the router's and the registrar's) here.
 """
 
@@ -140,5 +141,7 @@ def apply_live_state(server: Server, state: LiveState) -> None:
     server.acd.pump()
     server.campaigns.restore(state.contacts, state.do_not_call, state.campaign_states)
     desk_sessions = server.desk_sessions.restore(state.desk_sessions)
+    webhooks = server.webhooks.resume(state.webhook_deliveries)
     logger.info("restore.done", registrations=registered, agents_logged_in=agents, agents_paused=paused,
-                callbacks=callbacks, contacts=len(state.contacts), desk_sessions=desk_sessions)
+                callbacks=callbacks, contacts=len(state.contacts), desk_sessions=desk_sessions,
+                webhook_deliveries=webhooks)

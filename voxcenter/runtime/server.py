@@ -159,7 +159,7 @@ class Server:
         self.records = Records(self.writer, self.node)
         self.consultations = Consultations()
         self.acd = AcdService(config, self.dialer, self.records, self.spawn)
-        self.webhooks = WebhookSender(endpoints_of(config.webhooks))
+        self.webhooks = WebhookSender(endpoints_of(config.webhooks), sink=self.writer.submit)
         self.desk_sessions = DeskSessions(sink=self.writer.submit)
         self.acd.events = self.webhooks.emit
         self.services = CallServices(self.media, self.dialer, self.acd, self.records, self.customers,

@@ -13,6 +13,13 @@ Each request carries ``X-Voxcenter-Event``, ``X-Voxcenter-Delivery`` (the same i
 ``X-Voxcenter-Attempt``, ``X-Voxcenter-Timestamp`` (Unix seconds of this try) and ``X-Voxcenter-Signature:
 sha256=<hex>``, the HMAC-SHA256 with the endpoint's secret of ``<timestamp>.<body>`` (:func:`signature`). A
 receiver recomputes it over the raw body and refuses an old timestamp (a replay).
+
+A delivery whose try failed and that waits for another is handed to ``sink`` (the durable writer) as a
+:class:`WebhookDeliveryRecord`, and so is one still under way when the sender closes; how it ends is written
+too. At start :meth:`WebhookSender.resume` takes up the pending ones again (same delivery id, the attempts
+counted on, signed with the endpoint's secret of the dial plan now). A delivery at its first try when the
+process is killed is not kept: a receiver that must not miss an event also reads the records (the CDRs,
+``GET /api/interactions``).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import structlog
 
 from voxcenter.api.control import CallSnapshot
 from voxcenter.config.schema import Webhook
-from voxcenter.store.records import CallRecord, new_id
+from voxcenter.store.records import CallRecord, WebhookDeliveryRecord, new_id
 
 logger = structlog.get_logger(__name__)
 
@@ -79,12 +86,33 @@ def body_of(event: str, delivery: str, at: float, data: dict[str, object]) -> by
                       separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
+@dataclass(slots=True)
+class _Delivery:
+    """One event on its way to one endpoint (``endpoint`` None: it left the dial plan)."""
+
+    endpoint: Endpoint | None
+    event: str
+    delivery: str
+    body: bytes
+    attempts: int = 0
+    """Tries made so far."""
+    version: int = 0
+    """The last version of its ``webhook_deliveries`` row (0: none written)."""
+    gone_url: str = ""
+
+    @property
+    def url(self) -> str:
+        return self.endpoint.url if self.endpoint is not None else self.gone_url
+
+
 class WebhookSender:
     """Delivers events to the endpoints (see the module docstring)."""
 
     def __init__(self, endpoints: Iterable[Endpoint] = (), *, first_retry: float = FIRST_RETRY,
-                 attempts: int = MAX_ATTEMPTS, clock: Callable[[], float] = time.time) -> None:
+                 attempts: int = MAX_ATTEMPTS, clock: Callable[[], float] = time.time,
+                 sink: Callable[[WebhookDeliveryRecord], None] | None = None) -> None:
         self.endpoints = tuple(endpoints)
+        self.sink = sink
         self.first_retry = first_retry
         self.attempts = attempts
         self.clock = clock
@@ -105,39 +133,92 @@ class WebhookSender:
                 return
             delivery = new_id()
             body = body_of(event, delivery, self.clock(), data)
-            loop = asyncio.get_running_loop()
             for endpoint in wanted:
                 if self._pending.get(endpoint.url, 0) >= MAX_PENDING:
                     logger.warning("webhook.dropped", url=endpoint.url, webhook_event=event, delivery=delivery,
                                    reason=f"{MAX_PENDING} deliveries pending")
                     continue
-                self._pending[endpoint.url] = self._pending.get(endpoint.url, 0) + 1
-                task = loop.create_task(self._deliver(endpoint, event, delivery, body))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._start(_Delivery(endpoint, event, delivery, body))
         except Exception:
             logger.exception("webhook.emit_failed", webhook_event=event)
 
-    async def _deliver(self, endpoint: Endpoint, event: str, delivery: str, body: bytes) -> None:
+    def resume(self, records: Iterable[WebhookDeliveryRecord]) -> int:
+        """Take up the stored pending deliveries again (at their next attempt's time); how many."""
+        resumed = 0
+        now = self.clock()
+        for record in records:
+            if record.status != "pending":
+                continue
+            endpoint = next((e for e in self.endpoints if e.url == record.url), None)
+            if endpoint is None:
+                logger.warning("webhook.dropped", url=record.url, webhook_event=record.event,
+                               delivery=record.delivery, reason="the endpoint is no longer in the dial plan")
+                self._write(_Delivery(None, record.event, record.delivery, record.body.encode(),
+                                      record.attempts, record.version, record.url), "dropped", now)
+                continue
+            self._start(_Delivery(endpoint, record.event, record.delivery, record.body.encode(), record.attempts,
+                                  record.version), wait=max(0.0, record.next_attempt_at - now))
+            resumed += 1
+        return resumed
+
+    def _start(self, delivery: _Delivery, wait: float = 0.0) -> None:
+        assert delivery.endpoint is not None
+        url = delivery.endpoint.url
+        self._pending[url] = self._pending.get(url, 0) + 1
+        task = asyncio.get_running_loop().create_task(self._deliver(delivery, wait))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _write(self, delivery: _Delivery, status: str, next_attempt_at: float) -> None:
+        if self.sink is None:
+            return
+        delivery.version += 1
+        self.sink(WebhookDeliveryRecord(delivery=delivery.delivery, url=delivery.url, version=delivery.version,
+                                        event=delivery.event, body=delivery.body.decode(),
+                                        attempts=delivery.attempts, status=status,
+                                        next_attempt_at=next_attempt_at, at=self.clock()))
+
+    async def _deliver(self, delivery: _Delivery, wait: float) -> None:
+        endpoint, event, body, delivery_id = delivery.endpoint, delivery.event, delivery.body, delivery.delivery
+        assert endpoint is not None
+        ended = False
         try:
+            if wait > 0:
+                await asyncio.sleep(wait)
             gate = self._gates.setdefault(endpoint.url, asyncio.Semaphore(CONCURRENCY))
-            for attempt in range(1, self.attempts + 1):
+            while delivery.attempts < self.attempts:
+                attempt = delivery.attempts + 1
                 async with gate:
-                    status = await self._try(endpoint, event, delivery, body, attempt)
+                    status = await self._try(endpoint, event, delivery_id, body, attempt)
+                delivery.attempts = attempt
                 if status is not None and 200 <= status < 300:
-                    logger.info("webhook.delivered", url=endpoint.url, webhook_event=event, delivery=delivery,
+                    logger.info("webhook.delivered", url=endpoint.url, webhook_event=event, delivery=delivery_id,
                                 attempt=attempt)
+                    ended = True
+                    self._ended(delivery, "delivered")
                     return
                 if not worth_retrying(status):
-                    logger.warning("webhook.refused", url=endpoint.url, webhook_event=event, delivery=delivery,
+                    logger.warning("webhook.refused", url=endpoint.url, webhook_event=event, delivery=delivery_id,
                                    status=status)
+                    ended = True
+                    self._ended(delivery, "refused")
                     return
                 if attempt < self.attempts:
-                    await asyncio.sleep(retry_delay(attempt, self.first_retry))
-            logger.warning("webhook.gave_up", url=endpoint.url, webhook_event=event, delivery=delivery,
+                    delay = retry_delay(attempt, self.first_retry)
+                    self._write(delivery, "pending", self.clock() + delay)
+                    await asyncio.sleep(delay)
+            logger.warning("webhook.gave_up", url=endpoint.url, webhook_event=event, delivery=delivery_id,
                            attempts=self.attempts)
+            ended = True
+            self._ended(delivery, "gave_up")
         finally:
             self._pending[endpoint.url] -= 1
+            if not ended and delivery.version == 0:  # stopped before its first failure: kept for the next start
+                self._write(delivery, "pending", self.clock())
+
+    def _ended(self, delivery: _Delivery, status: str) -> None:
+        if delivery.version > 0:  # only a delivery that was written (retried) has a row to close
+            self._write(delivery, status, self.clock())
 
     async def _try(self, endpoint: Endpoint, event: str, delivery: str, body: bytes, attempt: int) -> int | None:
         timestamp = int(self.clock())

@@ -1,5 +1,5 @@
 """What a restart must not forget, read back from the database: registrations, agent states, pending callbacks,
-queue members, campaigns, desk sign-ins.
+queue members, campaigns, desk sign-ins, webhook deliveries being retried.
 
 The running server writes these through the durable writer like every other record (so a crash loses at
 most what the journal had not yet received); :func:`load_live_state` reads them when the server starts,
@@ -25,6 +25,7 @@ from voxcenter.store.records import (
     DoNotCallRecord,
     QueueMemberRecord,
     RegistrationRecord,
+    WebhookDeliveryRecord,
 )
 
 LIVE_CALLBACK_STATUSES = ("pending", "dialing")
@@ -51,6 +52,8 @@ class LiveState:
     """Whether each campaign was dialling."""
     desk_sessions: tuple[DeskSessionRecord, ...] = ()
     """Desk sign-ins neither revoked nor expired at ``now``."""
+    webhook_deliveries: tuple[WebhookDeliveryRecord, ...] = ()
+    """Webhook deliveries still to be tried, oldest first."""
 
 
 _R = TypeVar("_R")
@@ -87,6 +90,10 @@ async def load_live_state(url: str, node: str, now: float, *, statement_timeout:
             sessions = await connection.execute(
                 select(signed_in).where(signed_in.c.revoked.is_(False), signed_in.c.expires_at > now)
             )
+            hooks = TABLE_OF_KIND["webhook_delivery"]
+            deliveries = await connection.execute(
+                select(hooks).where(hooks.c.status == "pending").order_by(hooks.c.delivery)
+            )
             return LiveState(
                 registrations=tuple(record_of(RegistrationRecord, row) for row in registrations),
                 agent_states=tuple(record_of(AgentStateRecord, row) for row in states),
@@ -96,6 +103,7 @@ async def load_live_state(url: str, node: str, now: float, *, statement_timeout:
                 do_not_call=tuple(record_of(DoNotCallRecord, row) for row in do_not_call),
                 campaign_states=tuple(record_of(CampaignStateRecord, row) for row in campaigns),
                 desk_sessions=tuple(record_of(DeskSessionRecord, row) for row in sessions),
+                webhook_deliveries=tuple(record_of(WebhookDeliveryRecord, row) for row in deliveries),
             )
     finally:
         await engine.dispose()

@@ -308,6 +308,21 @@ class DeskSession(Base):
     revoked: Mapped[bool] = mapped_column(Boolean)
 
 
+class WebhookDelivery(Base):
+    """``webhook_deliveries``: deliveries being retried and how they ended (see ``WebhookDeliveryRecord``)."""
+
+    __tablename__ = "webhook_deliveries"
+    delivery: Mapped[str] = mapped_column(_ID, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    event: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    next_attempt_at: Mapped[float] = mapped_column(Timestamp)
+    at: Mapped[float] = mapped_column(Timestamp)
+
+
 TABLE_OF_KIND: dict[str, Table] = {
     kind: Base.metadata.tables[name]
     for kind, name in (
@@ -328,6 +343,7 @@ TABLE_OF_KIND: dict[str, Table] = {
         ("do_not_call", "do_not_call"),
         ("campaign_state", "campaign_states"),
         ("desk_session", "desk_sessions"),
+        ("webhook_delivery", "webhook_deliveries"),
     )
 }
 """Record kind → table it is written to."""

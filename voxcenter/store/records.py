@@ -572,6 +572,28 @@ class DeskSessionRecord:
     revoked: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookDeliveryRecord:
+    """A webhook delivery that is being retried, in ``webhook_deliveries``; pending ones are resumed at start.
+
+    Written when a try fails and another is due (``status`` ``pending``, ``attempts`` made, the next at
+    ``next_attempt_at``) and when such a delivery ends (``delivered``, ``refused``, ``gave_up``, or ``dropped``:
+    its endpoint left the dial plan). A delivery taken at its first try is never written."""
+
+    kind: ClassVar[str] = "webhook_delivery"
+
+    delivery: str
+    url: str
+    version: int
+    event: str
+    body: str
+    """The JSON body every try sends, as it was first built."""
+    attempts: int
+    status: str
+    next_attempt_at: float
+    at: float
+
+
 Record = (
     CallRecord
     | CallLegRecord
@@ -590,6 +612,7 @@ Record = (
     | DoNotCallRecord
     | CampaignStateRecord
     | DeskSessionRecord
+    | WebhookDeliveryRecord
 )
 
 RECORD_TYPES: Final[Mapping[str, type[Record]]] = {
@@ -612,6 +635,7 @@ RECORD_TYPES: Final[Mapping[str, type[Record]]] = {
         DoNotCallRecord,
         CampaignStateRecord,
         DeskSessionRecord,
+        WebhookDeliveryRecord,
     )
 }
 

@@ -67,11 +67,12 @@ WRITE_ORDER: Final = (
     "do_not_call",
     "campaign_state",
     "desk_session",
+    "webhook_delivery",
 )
 VERSIONED_KINDS: Final = frozenset(
     {"call", "leg", "customer", "interaction", "callback", "registration", "agent_state", "queue_member",
      "voicemail", "recording", "campaign_contact", "do_not_call", "campaign_state",
-     "desk_session"}
+     "desk_session", "webhook_delivery"}
 )
 REJECTED_NAME: Final = "rejected.jsonl"
 _RECORD_CLASSES: Final = tuple(RECORD_TYPES.values())
