@@ -6,7 +6,8 @@ barge; then the API rings the supervisor's phone into a whisper and switches it 
 each mode each party hears exactly whom it should: the caller never hears the supervisor but in barge,
 the agent hears the whisper, the supervisor hears both and not itself. A supervisor outside the queue's
 group is refused (403, from the phone and through the API), and each session is in the call's timeline
-(who, when, which mode).
+(who, when, which mode). An agent's internal call is monitored the same way, and a server stopping in the
+middle of a session writes its MONITOREND.
 """
 
 from __future__ import annotations
@@ -229,3 +230,79 @@ async def test_listen_whisper_barge_from_the_phone_and_the_api(tmp_path: Path) -
         heard = band_share(right[window], rate, SUPERVISOR_HZ)
         assert (heard > 0.1) if heard_mode == "barge" else (heard < 0.02), (heard_mode, begin - offset, heard)
         assert band_share(left[window], rate, SUPERVISOR_HZ) < 0.02, (heard_mode, "on the caller's channel")
+
+
+
+async def test_agents_own_calls_are_monitored_and_a_shutdown_ends_the_session_in_the_timeline(tmp_path: Path) -> None:
+    """Bea (billing) calls Alice (support) at her extension: Sam, support's supervisor, may monitor Alice on
+    that call (a call in no queue: the supervisors of a queue the agent serves) but not Bea. By FFT he
+    whispers to Alice only, then barges; rung by the API he listens, and the server stops in the middle of
+    that session: MONITOREND says so."""
+    sip_port, api_port = free_port(), free_port()
+    voice = write_tone_wav(tmp_path / "sam.wav", SUPERVISOR_HZ, 90.0)
+    server = Server(monitoring_plan(tmp_path, sip_port, api_port), node="test")
+    await server.start()
+    stopped = False
+    try:
+        await monitor_an_internal_call(server, tmp_path, api_port, voice)
+        stopped = True
+    finally:
+        if not stopped:
+            await server.stop(drain_timeout=0)
+    db = tmp_path / "voxcenter.db"
+    [(direction,)] = query(db, "select direction from calls where call_id=?", call_of(db, "1008"))
+    assert direction == "internal"
+    events = [(event, agent, json.loads(str(data)) if data else None, value)
+              for event, _, agent, value, data in timeline(db, call_of(db, "1008")) if event.startswith("MONITOR")]
+    assert [(event, agent, data) for event, agent, data, _ in events] == [
+        ("MONITORSTART", "1001", {"supervisor": "1009", "mode": "whisper", "via": "phone"}),
+        ("MONITORMODE", "1001", {"supervisor": "1009", "mode": "barge"}),
+        ("MONITOREND", "1001", {"supervisor": "1009", "mode": "barge"}),
+        ("MONITORSTART", "1001", {"supervisor": "1009", "mode": "listen", "via": "api"}),
+        ("MONITOREND", "1001", {"supervisor": "1009", "mode": "listen", "cause": "server shutdown"}),
+    ]
+    assert all(float(str(value)) > 1.0 for event, _, _, value in events if event == "MONITOREND")
+
+
+async def monitor_an_internal_call(server: Server, tmp_path: Path, api_port: int, voice: Path) -> None:
+    """The phones' part of the test above; it ends by stopping the server, Sam's session in progress."""
+    from tests.e2e.test_internal_calls import dial
+
+    address = server.endpoint.address("udp")
+    registrar = f"{address.host}:{address.port}"
+    async with CallerMedia() as alice_media, CallerMedia() as bea_media:
+        alice_media.speak(AGENT_HZ, 80.0)
+        bea_media.speak(CALLER_HZ, 80.0)
+        alice = SpeakingAgent("1001", "pw-1001", address)
+        alice.media = alice_media
+        async with alice, AgentPhone("1008", "pw-1008", address) as bea, \
+                Baresip(tmp_path, "sam", Account("1009", registrar, "pw-1009"), voice, lifetime=120) as sam:
+            assert await alice.register() == 200 and await bea.register() == 200
+            await sam.registered()
+            assert await dial(bea, "1001", media=bea_media) is not None
+            await wait_for(lambda: alice.calls and alice.calls[0].answered, what="Alice answered Bea")
+            await wait_for(lambda: len(bea_media.heard) > 25, what="Bea hears Alice")
+
+            status, view = await api(api_port, "GET", "/api/supervisors/1009")
+            assert status == 200 and [(c["agent"], c["queue"]) for c in view["calls"]] == [("1001", None)]
+            status, body = await api(api_port, "POST", "/api/supervisors/1009/monitor",
+                                     {"agent": "1008", "mode": "listen"})
+            assert status == 403, body  # Bea serves billing, whose supervisors Sam is not one of
+
+            await sam.dial(f"sip:*521001@{registrar}", timeout=15)
+            await wait_for(lambda: mode_of(server, "1009") == "whisper", what="Sam whispers to Alice")
+            await check_mode(bea_media, alice_media, "whisper")
+            await sam.send_digits("3")
+            await wait_for(lambda: mode_of(server, "1009") == "barge", what="Sam barges in")
+            await check_mode(bea_media, alice_media, "barge")
+            await sam.hang_up()
+            await wait_for(lambda: "1009" not in server.supervision.sessions, what="the session over")
+
+            status, body = await api(api_port, "POST", "/api/supervisors/1009/monitor",
+                                     {"agent": "1001", "mode": "listen"})
+            assert status == 202, body
+            await sam.ctrl.wait_event("CALL_ESTABLISHED", 15)  # rung by voxcenter, auto-answered
+            await wait_for(lambda: mode_of(server, "1009") == "listen", what="Sam listens")
+            await check_mode(bea_media, alice_media, "listen")
+            await server.stop(drain_timeout=0)
+            await sam.ctrl.wait_event("CALL_CLOSED", 15)  # his phone hung up by the server

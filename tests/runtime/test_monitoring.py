@@ -23,6 +23,7 @@ from voxcenter.runtime.monitoring import (
     MonitorMode,
     hearing_matrix,
     may_monitor,
+    may_monitor_agent,
     monitorable_agents,
     monitorable_queues,
     parse_monitor_code,
@@ -163,6 +164,17 @@ def test_only_the_queue_s_supervisor_groups_may_monitor(tmp_path: Path) -> None:
     assert monitorable_queues(config, "1003") == []
     assert monitorable_agents(config, "1009") == ["1001", "1002"]  # not themselves
     assert monitorable_agents(config, "1008", [("sales", "1003"), ("billing", "1001")]) == ["1002", "1003"]
+
+
+def test_an_agent_s_own_call_in_no_queue_follows_the_queues_the_agent_serves(tmp_path: Path) -> None:
+    config = load_config(plan(tmp_path, ""), check_prompts=False)
+    assert may_monitor_agent(config, "1009", None, "1001")  # 1001 serves support, which 1009 supervises
+    assert may_monitor_agent(config, "1008", None, "1002") and not may_monitor_agent(config, "1008", None, "1001")
+    assert not may_monitor_agent(config, "1009", None, "1003")  # billing has no supervisors
+    assert may_monitor_agent(config, "1009", None, "1003", [("support", "1003")])  # a run-time member
+    assert not may_monitor_agent(config, "1009", None, "1009")  # not themselves
+    assert not may_monitor_agent(config, "1009", "billing", "1002")  # a callback: its queue's rule
+    assert may_monitor_agent(config, "1008", "sales", "1002")
 
 
 def test_an_unknown_supervisor_group_is_refused_with_its_line(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """``/api/supervisors/{supervisor}``: whom a supervisor may monitor, and monitoring started or switched.
 
 ``GET`` answers the queues, agents and live calls the supervisor may monitor (the dial plan's
-``queues.<name>.supervisors`` groups) and their session in progress. ``POST .../monitor`` with
+``queues.<name>.supervisors`` groups; an agent's call in no queue, ``"queue": null``, by the supervisors
+of a queue the agent serves) and their session in progress. ``POST .../monitor`` with
 ``{"agent", "mode"}`` rings the supervisor's phone, which listens, whispers or barges once answered
 (202); ``POST .../mode`` with ``{"mode"}`` switches a session's mode. A supervisor outside the queue's
 groups gets 403, an agent on no call 404, a phone not registered or already monitoring 409.

@@ -3,7 +3,7 @@
 The outbound call leaves its own CDR (direction ``outbound``; its CONNECT event
 names the callback's call id) and its own recording (the agent on the left, as
 in the agent's other calls out; unless the queue's ``record`` is ``off``).
-Either phone may hold the call, as in any other conversation.
+Either phone may hold the call, as in any other conversation, and the queue's supervisors may monitor it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from voxcenter.runtime.dialer import Dialer
 from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia
 from voxcenter.runtime.recording import CallRecording
-from voxcenter.runtime.services import Records
+from voxcenter.runtime.services import Conversation, Records
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.session import SipSession
 from voxcenter.store.records import new_id
@@ -78,7 +78,8 @@ async def connect_callback(
     if recording is not None:
         agent_leg.on_digit = recording.agent_keys(dialer.config.recording, decision.agent_id)
     call.bridge.start()
-    await asyncio.wait([agent_session.ended, session.ended], return_when=asyncio.FIRST_COMPLETED)
+    with records.conversation(Conversation(log.call_id, call, log, decision.queue, session)):
+        await asyncio.wait([agent_session.ended, session.ended], return_when=asyncio.FIRST_COMPLETED)
     ender = Ender.AGENT if agent_session.ended.done() else Ender.CALLER
     hold_seconds = hold.close()
     call.bridge.stop()

@@ -7,8 +7,10 @@ call's parties and its monitors into the mixer's who-hears-whom matrix (row ``i`
 hears). During a session the supervisor switches mode with a key (:data:`MODE_KEYS`).
 
 Who may monitor is the dial plan's: ``queues.<name>.supervisors`` names agent groups (``groups``)
-whose members may monitor that queue's calls; a call in no queue, or a supervisor in none of those
-groups, is refused (403).
+whose members may monitor that queue's calls (an inbound queue call, or a callback of that queue). An
+agent's own call in no queue (to another agent, or to an outside number) may be monitored by the
+supervisors of any queue the monitored agent serves (:func:`may_monitor_agent`). Anyone else is refused
+(403).
 """
 
 from __future__ import annotations
@@ -80,6 +82,15 @@ def may_monitor(config: Config, supervisor: str, queue: str | None) -> bool:
     if settings is None:
         return False
     return any(supervisor in config.groups.get(group, ()) for group in settings.supervisors)
+
+
+def may_monitor_agent(config: Config, supervisor: str, queue: str | None, agent: str,
+                      members: Sequence[tuple[str, str]] = ()) -> bool:
+    """``supervisor`` may monitor ``agent``'s call in ``queue``: the queue's rule (:func:`may_monitor`), or for a
+    call in no queue, ``agent`` serves a queue ``supervisor`` may monitor (``members``: run-time members too)."""
+    if queue is not None:
+        return may_monitor(config, supervisor, queue)
+    return agent in monitorable_agents(config, supervisor, members)
 
 
 def monitorable_queues(config: Config, supervisor: str) -> list[str]:

@@ -2,7 +2,8 @@
 
 The far end is dialled first (the agent hears ringing, and the CANCEL goes out
 if the agent gives up); when it answers, the agent's call is answered, both
-legs are bridged and recorded (the agent on the left, as the one who called).
+legs are bridged and recorded (the agent on the left, as the one who called),
+and a supervisor may monitor either agent (:mod:`voxcenter.runtime.supervise`).
 The CDR says ``outbound`` or ``internal`` and names the caller by the identity
 its phone authenticated with, whatever its From header says. A busy agent
 gets 486, or takes a voicemail when ``internal_calls.busy`` says so.
@@ -25,7 +26,7 @@ from voxcenter.runtime.dialer import Dialer
 from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
 from voxcenter.runtime.recording import CallRecording
-from voxcenter.runtime.services import Consultations, Records
+from voxcenter.runtime.services import Consultations, Conversation, Records
 from voxcenter.runtime.voicemail import record_voicemail
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.session import SipSession
@@ -184,7 +185,8 @@ class AgentCall:
         bridge.start()
         handed_over: asyncio.Future[object] = asyncio.ensure_future(self._handed_over.wait())
         ends: list[asyncio.Future[object]] = [session.ended, far.ended, handed_over]  # type: ignore[list-item]
-        await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        with self.records.conversation(Conversation(self.call_id, call, self.log, None, far)):
+            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         handed_over.cancel()
         transferred = self._handed_over.is_set()
         by_agent = session.ended.done() and not transferred

@@ -166,7 +166,7 @@ class Server:
                                      self.consultations)
         self.campaigns = CampaignService(lambda: self.config, self.services, self.calls, self.spawn)
         self.supervision = Supervision(self.calls, lambda: self.config, self.media, self.dialer,
-                                       lambda: self.acd.dynamic, self.acd)
+                                       lambda: self.acd.dynamic, self.acd, self.records.talking)
         self.feature_codes = FeatureCodeService(self.media, self.acd,
                                                 Mailbox(url, self.writer, config.prompts.default_language),
                                                 self.supervision)

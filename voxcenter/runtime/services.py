@@ -8,6 +8,8 @@ records.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -15,9 +17,10 @@ from voxcenter.config import Config
 from voxcenter.media.player import MediaClock
 from voxcenter.media.ports import PortPool
 from voxcenter.media.prompts import PromptLibrary
-from voxcenter.runtime.call import Leg
+from voxcenter.runtime.call import Call, Leg
 from voxcenter.runtime.calllog import CallLog, RecordSink
 from voxcenter.runtime.legmedia import LegMedia, media_security
+from voxcenter.sip.session import SipSession
 
 
 class MediaService:
@@ -54,12 +57,37 @@ class MediaService:
                                     secure=media_security(transport))
 
 
+@dataclass(eq=False)
+class Conversation:
+    """An agent's own call while its parties talk (to another agent, to an outside number, a callback's
+    customer): what supervisor monitoring needs of it, as of an inbound call."""
+
+    call_id: str
+    call: Call
+    log: CallLog
+    queue: str | None
+    """A callback's queue; None for an agent's internal or outside call."""
+    session: SipSession
+    """The far party's SIP side (the called agent, the outside number, the customer)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Records:
     """Where a call's CDR, timeline and other records go, and the node name they carry."""
 
     sink: RecordSink
     node: str
+    talking: dict[str, Conversation] = field(default_factory=dict)
+    """Agents' own calls in progress by call id, where supervisor monitoring finds them (:meth:`conversation`)."""
+
+    @contextmanager
+    def conversation(self, conversation: Conversation) -> Iterator[None]:
+        """``conversation`` may be monitored while the block runs."""
+        self.talking[conversation.call_id] = conversation
+        try:
+            yield
+        finally:
+            self.talking.pop(conversation.call_id, None)
 
     def call_log(self, *, call_id: str, direction: str, from_number: str, to_number: str, trunk: str,
                  sip_call_id: str) -> CallLog:

@@ -6,10 +6,16 @@ rings the supervisor's phone, which joins when answered). The supervisor's leg i
 call's bridge (:meth:`~voxcenter.runtime.call.CallBridge.monitor`); keys 1, 2, 3 switch the mode
 (:data:`~voxcenter.runtime.monitoring.MODE_KEYS`). The session ends when the supervisor hangs up or the
 monitored agent or the caller leaves the call. The call's timeline gets MONITORSTART (supervisor,
-mode, how it started), MONITORMODE at each switch and MONITOREND (seconds monitored).
+mode, how it started), MONITORMODE at each switch and MONITOREND (seconds monitored; with ``"cause":
+"server shutdown"`` when the server stops mid-session, which hangs up the supervisor's phone first).
+
+Besides inbound queue calls, agents' own calls may be monitored while their parties talk: internal
+calls (either agent), outside calls and callbacks (:class:`~voxcenter.runtime.services.Conversation`).
+A callback follows its queue's rule; a call in no queue, the supervisors of a queue the agent serves
+(:func:`~voxcenter.runtime.monitoring.may_monitor_agent`).
 
 Refusals: 404 when the agent is on no call voxcenter can monitor, 403 when the supervisor may not
-monitor that call's queue (:func:`~voxcenter.runtime.monitoring.may_monitor`), 486 when the supervisor
+monitor that call (:func:`~voxcenter.runtime.monitoring.may_monitor_agent`), 486 when the supervisor
 is in a session already. A supervisor who is also a ready agent is paused for the queues while
 monitoring (reason ``on a direct call``), as on any direct call.
 """
@@ -20,7 +26,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -32,7 +38,7 @@ from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
 from voxcenter.runtime.monitoring import (
     MODE_KEYS,
     MonitorMode,
-    may_monitor,
+    may_monitor_agent,
     monitorable_agents,
     monitorable_queues,
 )
@@ -47,14 +53,15 @@ RING_TIMEOUT = 30.0
 
 
 class MonitoredCall(Protocol):
-    """What monitoring needs of a live inbound call (an :class:`~voxcenter.runtime.inbound.InboundCall`)."""
+    """What monitoring needs of a live call (an :class:`~voxcenter.runtime.inbound.InboundCall`, or an agent's
+    own :class:`~voxcenter.runtime.services.Conversation`)."""
 
     call_id: str
     call: Call
     log: CallLog
     queue: str | None
     session: SipSession
-    """The caller's SIP side."""
+    """The caller's (the far party's) SIP side."""
 
 
 class Engagement(Protocol):
@@ -99,8 +106,12 @@ class Supervision:
 
     def __init__(self, calls: Mapping[str, MonitoredCall], config: Callable[[], Config], media: MediaService,
                  dialer: Dialer, members: Callable[[], Iterable[tuple[str, str]]] = lambda: (),
-                 engagement: Engagement | None = None) -> None:
+                 engagement: Engagement | None = None,
+                 conversations: Mapping[str, MonitoredCall] | None = None) -> None:
         self.calls = calls
+        """Inbound calls by id."""
+        self.conversations: Mapping[str, MonitoredCall] = conversations if conversations is not None else {}
+        """Agents' own calls (internal, outside, callbacks) by id."""
         self.engagement = engagement
         """A supervisor who is also a ready agent is paused for the queues while monitoring (as on a direct
         call), so no queue call rings the phone in the middle of a session."""
@@ -112,6 +123,12 @@ class Supervision:
         self.sessions: dict[str, MonitorSession] = {}
         """Sessions in progress (ringing the supervisor's phone, or connected), by supervisor."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        """Set by :meth:`close`: connected sessions end (the server stops)."""
+
+    def live(self) -> list[MonitoredCall]:
+        """The calls in progress that a supervisor could monitor."""
+        return [*self.calls.values(), *self.conversations.values()]
 
     # --- who may monitor what ------------------------------------------------------------------------------------
 
@@ -119,10 +136,10 @@ class Supervision:
         """The call ``agent`` is talking on, if ``supervisor`` may monitor it; MonitorRefused otherwise."""
         if supervisor in self.sessions:
             raise MonitorRefused(486, "Already Monitoring")
-        for call in list(self.calls.values()):
+        for call in self.live():
             for leg in call.call.bridge.legs:
                 if leg.role == "agent" and leg.party == agent and not leg.session.is_ended:
-                    if not may_monitor(self.config(), supervisor, call.queue):
+                    if not may_monitor_agent(self.config(), supervisor, call.queue, agent, list(self.members())):
                         raise MonitorRefused(403, "Not Allowed To Monitor")
                     return call, leg
         raise MonitorRefused(404, "Agent Not On A Call")
@@ -134,19 +151,19 @@ class Supervision:
         if supervisor not in config.agents:
             return None
         queues = monitorable_queues(config, supervisor)
+        agents = monitorable_agents(config, supervisor, list(self.members()))
         calls = []
-        for call in list(self.calls.values()):
-            if call.queue not in queues:
-                continue
+        for call in self.live():
             for leg in call.call.bridge.legs:
-                if leg.role == "agent" and not leg.session.is_ended:
+                if leg.role == "agent" and not leg.session.is_ended and \
+                        (call.queue in queues if call.queue is not None else leg.party in agents):
                     calls.append({"call_id": call.call_id, "queue": call.queue, "agent": leg.party,
                                   "caller": call.session.caller,
                                   "monitored_by": sorted(s.supervisor for s in self.sessions.values()
                                                          if s.call is call)})
         session = self.sessions.get(supervisor)
         return {"supervisor": supervisor, "queues": queues,
-                "agents": monitorable_agents(config, supervisor, list(self.members())),
+                "agents": agents,
                 "calls": calls, "session": session.view() if session is not None else None}
 
     # --- starting ------------------------------------------------------------------------------------------------
@@ -230,7 +247,8 @@ class Supervision:
         call, agent = monitoring.call, monitoring.agent
         loop = asyncio.get_running_loop()
         bridge = call.call.bridge
-        ended = [session.ended, agent.session.ended, call.session.ended]
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        ended: list[asyncio.Future[Any]] = [session.ended, agent.session.ended, call.session.ended, stopping]
         try:
             if any(future.done() for future in ended) or agent not in bridge.legs:
                 return  # the call moved on while the phone was answering
@@ -253,19 +271,21 @@ class Supervision:
 
             media.on_digit = key
             await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
-            bridge.unmonitor(leg)
-            seconds = round(loop.time() - monitoring.started, 3)
-            call.log.event("MONITOREND", queue=call.queue, agent=agent.party, value=seconds,
-                           data={"supervisor": monitoring.supervisor, "mode": monitoring.mode.value})
-            logger.info("monitor.end", call_id=call.call_id, supervisor=monitoring.supervisor, seconds=seconds)
         finally:
-            if monitoring.leg is not None:
+            stopping.cancel()
+            if monitoring.leg is not None:  # written whatever ended the session, a cancelled task included
                 bridge.unmonitor(monitoring.leg)
                 if self.engagement is not None:
                     self.engagement.disengage(monitoring.supervisor)
+                seconds = round(loop.time() - monitoring.started, 3)
+                data: dict[str, object] = {"supervisor": monitoring.supervisor, "mode": monitoring.mode.value}
+                if self._stopping.is_set():
+                    data["cause"] = "server shutdown"
+                call.log.event("MONITOREND", queue=call.queue, agent=agent.party, value=seconds, data=data)
+                logger.info("monitor.end", call_id=call.call_id, supervisor=monitoring.supervisor, seconds=seconds)
             if not session.is_ended:
                 with contextlib.suppress(Exception):
-                    await session.hangup("monitoring over")
+                    await session.hangup("server shutdown" if self._stopping.is_set() else "monitoring over")
             media.close()
 
     # --- for the admin API (voxcenter.api.monitoring) -------------------------------------------------------------
@@ -283,7 +303,13 @@ class Supervision:
             return 404, {"error": f"{supervisor} is monitoring no call"}
 
     async def close(self) -> None:
-        """Stop ringing supervisors' phones (server shutdown); connected sessions end with their calls."""
+        """Server shutdown: connected sessions end (MONITOREND, the supervisor's phone hung up), ringing stops."""
+        self._stopping.set()
+        connected = [asyncio.ensure_future(s.done.wait()) for s in self.sessions.values() if s.leg is not None]
+        if connected:
+            await asyncio.wait(connected, timeout=5.0)
+            for waiting in connected:
+                waiting.cancel()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
