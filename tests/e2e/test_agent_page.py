@@ -6,7 +6,8 @@ account number. Ada is a known customer: an earlier call with agent 1002 and its
 Selenium drives Debian's ``chromium`` and ``chromium-driver``: the agent signs in with the phone's SIP
 credentials, goes ready with Alt+R, and while the phone rings the page shows Ada's record and history, the number
 called with its client, the IVR path, the masked account digits, the queue and the wait. Then the phone answers;
-the agent holds the call from the page (the caller hears the music on hold) and resumes it, writes a note,
+the agent holds the call from the page (the caller hears the music on hold) and resumes it, pauses the
+recording from the page and resumes it (the page shows which), writes a note,
 captures the company, picks an outcome and a ticket status, saves, hangs up with Alt+H and ends wrap-up with
 "Ready now". The interaction row is in PostgreSQL, the customer's company as captured, the CDR counts the hold,
 and the history search finds the call by its note. The page is checked uncut at 1280 px and at tablet width
@@ -292,6 +293,17 @@ async def test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_th
                                    what="the music on hold")
                     await page.run(lambda b: b.find_element(By.ID, "hold").click())
                     await page.until(_shown("hold", "Hold"), "resumed")
+                    # PCI: the agent pauses the recording from the page while a card number is read out.
+                    await page.until(_shown("recording-state", "Recording"), "the call shown as recorded")
+                    assert await page.text("recording-toggle") == "Pause recording"
+                    await page.run(lambda b: b.find_element(By.ID, "recording-toggle").click())
+                    await page.until(_shown("recording-state", "Recording paused"), "the recording paused")
+                    assert await page.text("recording-toggle") == "Resume recording"
+                    [live] = server.calls.values()
+                    assert live.recording is not None and live.recording.paused
+                    await page.run(lambda b: b.find_element(By.ID, "recording-toggle").click())
+                    await page.until(_shown("recording-toggle", "Pause recording"), "the recording resumed")
+                    assert await page.text("recording-state") == "\u25cf Recording" and not live.recording.paused
                     await page.run(lambda b: b.find_element(By.ID, "f-company").clear())
                     await page.run(lambda b: b.find_element(By.ID, "f-company").send_keys("Babbage & Co"))
                     await page.run(lambda b: b.find_element(By.ID, "f-reason").send_keys("refund"))
@@ -319,6 +331,10 @@ async def test_an_agent_signs_in_goes_ready_sees_the_screen_pop_and_writes_up_th
                                     "('HOLD', 'UNHOLD') order by at", cdr["call_id"])
                 assert [(h["event"], json.loads(h["data"])) for h in holds] == [
                     ("HOLD", {"leg": "agent", "by": "page"}), ("UNHOLD", {"leg": "agent", "by": "page"})]
+                pauses = await fetch(pg_url, "select event, data from call_events where call_id = $1 and event in "
+                                     "('RECORDINGPAUSED', 'RECORDINGRESUMED') order by at", cdr["call_id"])
+                assert [(p["event"], json.loads(p["data"])["by"], json.loads(p["data"])["who"]) for p in pauses] == [
+                    ("RECORDINGPAUSED", "api", "1001"), ("RECORDINGRESUMED", "api", "1001")]
                 [row] = await fetch(pg_url, "select * from interactions where call_id = $1", cdr["call_id"])
                 assert (row["agent"], row["notes"], row["outcome"], row["ticket_status"], row["reason"],
                         row["customer_id"], row["number"]) == (
