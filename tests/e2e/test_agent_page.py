@@ -15,9 +15,10 @@ and the history search finds the call by its note. The page is checked uncut at 
 signed (HMAC), the first one again after it answered 503; a second one asked for ``call.ended`` only.
 With ``VOXCENTER_SCREENSHOT=path`` the 1280 px screen pop is saved there.
 
-Then the browser itself is the phone: the page loads JsSIP (the npm package installed for the tests, served by
-voxcenter from ``desk.phone_library``), registers over the ``ws`` listener, and the agent answers with Alt+A; the
-caller hears the browser's microphone tone and the page plays the caller's (FFT on both sides).
+Then the browser itself is the phone: the page loads JsSIP (as ``scripts/bootstrap`` installs it in
+web/node_modules, served by voxcenter from ``desk.phone_library``), registers over the ``ws`` listener, and the
+agent answers with Alt+A; the caller hears the browser's microphone tone and the page plays the caller's (FFT
+on both sides).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ from voxcenter.store.records import CallRecord, CustomerRecord, InteractionRecor
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(180)]
 
-BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
+PHONE_LIBRARY = Path(__file__).resolve().parents[2] / "web" / "node_modules"
+"""Where ``scripts/bootstrap`` installs JsSIP for the browser phone (web/package-lock.json)."""
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 ADA = "+33140007"
@@ -139,8 +141,8 @@ def write_plan(directory: Path, database_url: str, hooks: str, ended_only: str, 
         desk:
           outcomes: {{sale: Sale, info: Information given}}
         """)
-    if ws_port is not None:  # the browser is the phone: JsSIP as installed for the tests, SIP over WebSocket
-        body += f"  phone_library: {BROWSER_DIR / 'node_modules'}\n"
+    if ws_port is not None:  # the browser is the phone: JsSIP as bootstrap installs it, SIP over WebSocket
+        body += f"  phone_library: {PHONE_LIBRARY}\n"
     text = plan_sections(directory, body, sip_port=sip_port, rtp_base=rtp_base_for_test(),
                          inactivity_timeout="60s", database_url=database_url, api_port=api_port)
     if ws_port is not None:
@@ -448,7 +450,7 @@ setTimeout(() => {
 """
 
 
-@pytest.mark.skipif(not (BROWSER_DIR / "node_modules" / "jssip").is_dir(),
+@pytest.mark.skipif(not (PHONE_LIBRARY / "jssip").is_dir(),
                     reason="JsSIP is not installed: run scripts/bootstrap --dev")
 async def test_the_browser_is_the_phone_the_agent_answers_with_alt_a_and_both_hear_each_other(
         tmp_path: Path, pg_url: str) -> None:
