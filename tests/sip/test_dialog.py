@@ -33,12 +33,10 @@ from voxcenter.sip.uri import parse_name_addr, parse_uri
 
 
 def answer(peer: Peer, tx: ServerTransaction, status: int, now: float, tag: str = "bobtag") -> Response:
-    """The UAS TU: a response with our tag, Contact and the request's Record-Route (§12.1.1)."""
+    """The UAS TU: a response with our tag and Contact (make_response copies the Record-Route, §12.1.1)."""
     response = make_response(tx.request, status, to_tag=tag)
     if 100 < status < 300 and tx.request.method == "INVITE":
         response.headers.add("Contact", f"<sip:{peer.name}@{peer.address[1]}:{peer.address[2]}>")
-        for value in tx.request.headers.get_all("Record-Route"):
-            response.headers.add("Record-Route", value)
     peer.layer.send_response(tx, response, now)
     return response
 

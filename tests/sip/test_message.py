@@ -140,6 +140,19 @@ def test_make_response_copies_and_tags() -> None:
     assert make_response(request, 100, to_tag="abc").to.tag is None
 
 
+def test_a_response_that_may_set_up_a_dialog_copies_the_record_route() -> None:
+    """A proxy in front (Kamailio) record-routes; the caller's ACK and BYE must pass through it (§12.1.1)."""
+    request = parse_message(INVITE)
+    assert isinstance(request, Request)
+    request.headers.add("Record-Route", "<sip:192.0.2.9;lr>")
+    request.headers.add("Record-Route", "<sip:192.0.2.8;lr>")
+    for status in (180, 200):
+        assert make_response(request, status, to_tag="t").headers.get_all("Record-Route") == [
+            "<sip:192.0.2.9;lr>", "<sip:192.0.2.8;lr>"]
+    for status in (100, 486):
+        assert make_response(request, status, to_tag="t").headers.get_all("Record-Route") == []
+
+
 # --- property tests ----------------------------------------------------------
 
 tokens = st.from_regex(r"[A-Za-z][A-Za-z0-9\-.!%*_+`'~]{0,10}", fullmatch=True)

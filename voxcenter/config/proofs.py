@@ -31,7 +31,13 @@ CAMPAIGN_PACING_E2E: Final = \
     "tests/e2e/test_campaign.py::test_a_predictive_campaign_paces_with_its_own_limit_window_and_wait"
 CAMPAIGN_LIMITS_E2E: Final = "tests/e2e/test_campaign.py::test_abandons_rings_out_and_calling_hours"
 
+CLUSTER_E2E: Final = \
+    "tests/e2e/test_cluster.py::test_kill_9_of_a_node_loses_only_its_live_calls_and_the_survivor_closes_them"
+
 PROOFS: Final[dict[str, str]] = {
+    "cluster": CLUSTER_E2E,
+    "cluster.heartbeat": CLUSTER_E2E,
+    "cluster.dead_after": CLUSTER_E2E,
     "campaigns.<name>.route": CAMPAIGN_LIMITS_E2E,
     "campaigns.<name>.hours": CAMPAIGN_LIMITS_E2E,
     "campaigns.<name>.connect_within": CAMPAIGN_LIMITS_E2E,

@@ -571,6 +571,24 @@ class Webhook(Model):
     """The events sent; all of them by default."""
 
 
+class Cluster(Model):
+    """Several nodes sharing one database behind a SIP proxy (``deploy/kamailio/``): each writes a heartbeat,
+    and a node that stops beating has its open calls closed by a survivor."""
+
+    heartbeat: Duration = 0.0
+    """How often this node writes its heartbeat into ``cluster_nodes`` and looks at the others'; 0 (the
+    default): no heartbeat, a single node."""
+    dead_after: Duration = 10.0
+    """A node whose heartbeat is older than this is dead: the first survivor to see it closes its calls still
+    in progress (``hangup_by: system``, as its own restart would). At least twice ``heartbeat``."""
+
+    @model_validator(mode="after")
+    def _beats_before_death(self) -> Cluster:
+        if self.heartbeat and self.dead_after < 2 * self.heartbeat:
+            raise ValueError("cluster.dead_after must be at least twice cluster.heartbeat (one late beat is no death)")
+        return self
+
+
 class Config(Model):
     """The whole dial plan (one file and its includes), as :func:`voxcenter.config.load_config` returns it.
 
@@ -622,6 +640,8 @@ class Config(Model):
     """Admin API, wallboard and metrics."""
     desk: Desk = Desk()
     """The agent page."""
+    cluster: Cluster = Cluster()
+    """Heartbeats between nodes sharing the database."""
     webhooks: tuple[Webhook, ...] = ()
     """Endpoints told of call events, each with its secret: ``[{url, secret, events}]``."""
 

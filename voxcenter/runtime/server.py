@@ -41,6 +41,7 @@ from voxcenter.media.recorder import RecordingInfo, repair_recordings
 from voxcenter.media.sealed import SealError, seal_file
 from voxcenter.runtime.acd import AcdService
 from voxcenter.runtime.campaigns import CampaignService
+from voxcenter.runtime.cluster import Heartbeat
 from voxcenter.runtime.control import ServerControl
 from voxcenter.runtime.conversation import CallServices
 from voxcenter.runtime.crash import close_calls_left_open, repaired_recording_record
@@ -99,6 +100,8 @@ class Server:
         self.started_at = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self._api: web.AppRunner | None = None
+        self.heartbeat: Heartbeat | None = None
+        """This node's heartbeat and watch over the others (``cluster.heartbeat``)."""
         self._retention: asyncio.Task[None] | None = None
         """Deletes recordings older than ``recording.retention_days`` (voxcenter.runtime.retention)."""
         self._control: ServerControl | None = None
@@ -185,6 +188,10 @@ class Server:
         await self._start_api(config)
         self._retention = loop.create_task(keep_recordings(url, self.writer,
                                                            lambda: self.config.recording.retention_days, time.time))
+        if config.cluster.heartbeat:
+            self.heartbeat = Heartbeat(url, self.node, self.writer, interval=config.cluster.heartbeat,
+                                       dead_after=config.cluster.dead_after)
+            await self.heartbeat.start()
         self.started_at = time.time()
         logger.info("voxcenter.started", node=self.node, sip=[str(a) for a in addresses],
                     rtp=f"{config.rtp.address}:{config.rtp.port_min}-{config.rtp.port_max}", database=_safe(url))
@@ -223,6 +230,8 @@ class Server:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5.0)
         await stop_keeping(self._retention)
+        if self.heartbeat is not None:
+            await self.heartbeat.stop()
         self.acd.close()
         await self.webhooks.close()
         flushed = await self.writer.close(within=10.0)

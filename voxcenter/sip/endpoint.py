@@ -528,7 +528,12 @@ class SipEndpoint:
                 self._respond(transaction, response)
             return
         method = request.method
-        if method == "OPTIONS":
+        if method == "OPTIONS" and self.draining:
+            # A proxy pinging its nodes (Kamailio's dispatcher) takes this one out before it stops.
+            response = make_response(request, 503)
+            response.headers.add("Retry-After", str(self.settings.retry_after))
+            self._respond(transaction, response)
+        elif method == "OPTIONS":
             response = make_response(request, 200)
             response.headers.add("Allow", ALLOW_HEADER)
             response.headers.add("Accept", "application/sdp")

@@ -498,15 +498,22 @@ REASON_PHRASES: dict[int, str] = {
 }
 
 
+DIALOG_FORMING_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER"})
+"""Requests whose 101..299 responses may create a dialog (RFC 3261 §12.1, RFC 6665, RFC 3515)."""
+
+
 def make_response(request: Request, status: int, reason: str | None = None, *, to_tag: str | None = None) -> Response:
     """Build a response to ``request`` per RFC 3261 §8.2.6.
 
     Via (all values, in order), From, Call-ID and CSeq are copied; To is copied
-    and gets ``to_tag`` when it has no tag yet (never for 100 Trying, §8.2.6.2).
+    and gets ``to_tag`` when it has no tag yet (never for 100 Trying, §8.2.6.2). A response that may set up a
+    dialog (101..299 to a request that starts one) copies the Record-Route values too, so that the caller's
+    requests in the dialog pass through the proxies that asked to stay on the path (§12.1.1).
     """
     headers = Headers()
+    dialog_forming = 100 < status < 300 and request.method in DIALOG_FORMING_METHODS
     for name, value in request.headers:
-        if name in ("Via", "From", "Call-ID", "CSeq"):
+        if name in ("Via", "From", "Call-ID", "CSeq") or (name == "Record-Route" and dialog_forming):
             headers.add(name, value)
         elif name == "To":
             if to_tag is not None and status != 100 and ";tag=" not in value.replace(" ", "").lower():

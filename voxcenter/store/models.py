@@ -323,6 +323,18 @@ class WebhookDelivery(Base):
     at: Mapped[float] = mapped_column(Timestamp)
 
 
+class ClusterNode(Base):
+    """``cluster_nodes``: each node's heartbeat, and who closed its calls once it stopped beating
+    (see :mod:`voxcenter.runtime.cluster`)."""
+
+    __tablename__ = "cluster_nodes"
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[float] = mapped_column(Timestamp)
+    heartbeat_at: Mapped[float] = mapped_column(Timestamp)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    closed_at: Mapped[float | None] = mapped_column(Timestamp)
+
+
 TABLE_OF_KIND: dict[str, Table] = {
     kind: Base.metadata.tables[name]
     for kind, name in (
