@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from dataclasses import replace
 
 from tests.api.fake import FakeControlPlane
 from voxcenter.acd import AgentProfile, QueuePolicy
@@ -28,6 +29,8 @@ NAMES = {
     "108": "Inès Fontaine", "109": "Jonas Petraitis", "110": "Katarzyna Wiśniewska-Grabowska", "111": "Luis Ortega",
 }
 """Names as long as real ones get (the board must show them whole)."""
+SUPERVISOR = "111"
+"""Monitors one of the calls (not staffed: a supervisor off the queues)."""
 AGENTS = [
     AgentProfile(f"{100 + n}", queues=frozenset(queues))
     for n, queues in enumerate([
@@ -66,10 +69,16 @@ def scripted() -> FakeControlPlane:
         serial += 1
         control.join(f"call-{serial}", "claims", caller=f"+3314000{serial:04d}")
         control.live.pop(f"call-{serial}", None)
-    for _ in range(3):  # answered a moment ago: these agents are on a call
+    for n in range(3):  # answered a moment ago: these agents are on a call
         serial += 1
         control.join(f"call-{serial}", "sales", caller=f"+3361200{serial:04d}")
-        control.answer(f"call-{serial}", control.ringing_agent(f"call-{serial}"))
+        agent = control.ringing_agent(f"call-{serial}")
+        control.answer(f"call-{serial}", agent)
+        if n == 0:  # a supervisor whispers to the agent, and the recording is paused for a card number
+            control.live[f"call-{serial}"] = replace(control.live[f"call-{serial}"], recording="paused",
+                                                     monitors=((SUPERVISOR, agent, "whisper"),))
+        elif n == 1:
+            control.live[f"call-{serial}"] = replace(control.live[f"call-{serial}"], recording="on")
     for _ in range(4):
         serial += 1
         control.join(f"call-{serial}", "support", caller=f"+4420790{serial:05d}")

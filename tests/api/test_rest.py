@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -208,7 +209,14 @@ async def test_calls(client: Client, control: FakeControlPlane) -> None:
     body = await get_json(client, "/api/calls")
     assert body == {"calls": [{"call_id": "c1", "caller": "+15550199", "called": "+15551000", "state": "connected",
                                "queue": "sales", "agent": "1001", "duration": 61.5, "language": "en",
-                               "recording": None}]}
+                               "recording": None, "monitored_by": []}]}
+    # A supervisor listens to 1001 while the recording is paused: the call and the agent say so.
+    control.live["c1"] = replace(control.live["c1"], recording="paused", monitors=(("1009", "1001", "listen"),))
+    [call] = (await get_json(client, "/api/calls"))["calls"]
+    assert (call["recording"], call["monitored_by"]) == (
+        "paused", [{"supervisor": "1009", "agent": "1001", "mode": "listen"}])
+    [agent] = [a for a in (await get_json(client, "/api/agents"))["agents"] if a["id"] == "1001"]
+    assert (agent["recording"], agent["monitored_by"]) == ("paused", [{"supervisor": "1009", "mode": "listen"}])
 
 
 async def test_reload_returns_warnings(client: Client, control: FakeControlPlane) -> None:

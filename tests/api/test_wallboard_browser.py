@@ -1,7 +1,8 @@
 """The wallboard in headless Chromium: what a supervisor reads on it, and nothing cut off from 1280 to 1920 px.
 
 The API serves the busy scripted contact center of ``tests.api.demo`` (real router, fake clock); Selenium
-drives Debian's ``chromium`` and ``chromium-driver`` (installed by ``scripts/bootstrap --dev``). With
+drives Debian's ``chromium`` and ``chromium-driver`` (installed by ``scripts/bootstrap --dev``). An agent's
+tile says who monitors the agent's call (and in which mode) and when its recording is paused. With
 ``VOXCENTER_SCREENSHOT=path`` the 1920 px board is saved there (docs/wallboard.png is made that way).
 """
 
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from selenium import webdriver
 
-from tests.api.demo import NAMES, scripted
+from tests.api.demo import NAMES, SUPERVISOR, scripted
 from voxcenter.api import ApiSettings, start_api
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -125,6 +126,12 @@ async def test_the_board_shows_queues_waiting_callers_and_agents_uncut(board_url
         assert any(name.replace("-", "-\n") in tile or name in tile.replace("\n", " ") for tile in tiles), name
     on_call = [tile for tile in tiles if "ON CALL" in tile.upper()]
     assert len(on_call) == 3 and all("sales · +3361200" in tile for tile in on_call)
+    # The monitored call and the paused recording are flagged on the agent's tile, and only there.
+    flagged = [tile for tile in on_call if "monitored" in tile or "recording paused" in tile]
+    assert len(flagged) == 1, on_call
+    assert f"monitored · {NAMES[SUPERVISOR]} (whisper)" in flagged[0].replace("\n", " ")
+    assert "recording paused" in flagged[0]
+    assert sum("monitored ·" in tile for tile in tiles) == 1 and sum("recording paused" in tile for tile in tiles) == 1
     # The date and time in the dial plan's time zone.
     paris = datetime.now(ZoneInfo("Europe/Paris"))
     assert str(board["date"]).endswith("Europe/Paris") and str(paris.year) in str(board["date"])

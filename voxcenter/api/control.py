@@ -75,6 +75,8 @@ class CallSnapshot:
     held: bool = False
     """Someone holds the bridged call (from a phone or the agent page)."""
     talking_to: str | None = None
+    monitors: tuple[tuple[str, str, str], ...] = ()
+    """Supervisors monitoring the call now: (supervisor, the agent monitored, ``listen``/``whisper``/``barge``)."""
     """Who the caller talks to now (after a transfer: its target; ``agent`` stays the first agent)."""
 
 

@@ -85,7 +85,8 @@ def queue_detail(control: ControlPlane, name: str) -> JsonObject | None:
 
 
 def agent_view(agent: AgentSnapshot, now: float, call: CallSnapshot | None = None) -> JsonObject:
-    """One agent: state, time in state, counters; with ``call`` (the agent's live call), its queue and caller."""
+    """One agent: state, time in state, counters; with ``call`` (the agent's live call), its queue, caller,
+    recording state and the supervisors monitoring the agent on it."""
     return {
         "id": agent.agent_id,
         "name": agent.name,
@@ -100,6 +101,9 @@ def agent_view(agent: AgentSnapshot, now: float, call: CallSnapshot | None = Non
         "calls": list(agent.calls),
         "call_queue": call.queue if call is not None else None,
         "caller": call.caller if call is not None else None,
+        "recording": call.recording if call is not None else None,
+        "monitored_by": [{"supervisor": supervisor, "mode": mode} for supervisor, monitored, mode
+                         in (call.monitors if call is not None else ()) if monitored == agent.agent_id],
     }
 
 
@@ -126,6 +130,8 @@ def call_view(call: CallSnapshot, now: float) -> JsonObject:
         "duration": _seconds(max(0.0, now - call.started)),
         "language": call.language,
         "recording": call.recording,
+        "monitored_by": [{"supervisor": supervisor, "agent": agent, "mode": mode}
+                         for supervisor, agent, mode in call.monitors],
     }
 
 

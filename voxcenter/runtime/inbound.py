@@ -165,7 +165,9 @@ class InboundCall(Conversation):
                             waited=self.log.cdr.wait_seconds if self.bridge is not None else None,
                             held=self.hold is not None and self.hold.on_hold,
                             talking_to=self.agent.party if self.agent is not None and self.bridge is not None
-                            else None)
+                            else None,
+                            monitors=tuple((supervisor.party, agent.party, mode.value)
+                                           for supervisor, (agent, mode) in self.call.bridge.monitors.items()))
 
     # --- the call's life ------------------------------------------------------------------------------------------
 
