@@ -1,4 +1,4 @@
-"""Two voxcenter nodes behind Kamailio (deploy/kamailio/kamailio.cfg), one PostgreSQL.
+"""Two voxcenter nodes behind Kamailio (deploy/kamailio/kamailio.cfg), one PostgreSQL; an agent registering through it.
 
 A SIPp carrier sends every call to the proxy, which dispatches them over the two nodes (``voxcenter run`` child
 processes on 127.0.0.1, each with its ``--node`` name, its journal and RTP range). Each call waits in a queue
@@ -8,6 +8,9 @@ with no agent for a few seconds, then the caller hangs up along the recorded rou
   other: the proxy sends the next calls to the survivor (after one unanswered INVITE, or a ping, takes the dead
   node out); the survivor sees the dead node's heartbeat stop and closes its open CDRs, each saying so.
 - Rolling restart: SIGTERM drains one node (its calls finish, its pings and new INVITEs get 503): no call fails.
+- An agent's phone registers through the proxy: the node challenges it (digest stays in voxcenter) and keeps
+  the proxy as the binding's source, the proxy saves the binding on the node's 200, and the node's call to the
+  agent goes through the proxy, which finds the phone in its location table.
 
 The figures (takeover, lost calls, closing delay) are printed for docs/benchmarks.md; nothing here is timed.
 """
@@ -22,9 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import ServerProcess, plan_sections, records, rtp_base_for_test
+from tests.e2e.harness import AgentPhone, ServerProcess, plan_sections, records, rtp_base_for_test
 from tests.interop.kamailio import Kamailio
 from tests.interop.sipp import SippResult, free_port, run_sipp
+from voxcenter.sip.transport import Address
 from voxcenter.store.recovery import CRASH_CAUSE
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(180)]
@@ -44,10 +48,19 @@ def node_plan(directory: Path, url: str, name: str) -> tuple[Path, int]:
               allow_from: [{PROXY_IP}/32]
         numbers:
           '100': {{node: wait}}
+          '202': {{node: to-alice}}
         ivr:
           wait:
             type: queue
             queue: hold
+          to-alice:
+            type: transfer
+            agent: '1001'
+            ring_timeout: 5s
+            on_failure: bye
+          bye:
+            type: hangup
+            prompts: goodbye
         queues:
           hold:
             join_when: always
@@ -67,21 +80,22 @@ def node_plan(directory: Path, url: str, name: str) -> tuple[Path, int]:
     return path, sip_port
 
 
-async def callers(directory: Path, proxy: Kamailio, *, calls: int, rate: float, talk: float) -> SippResult:
-    """``calls`` SIPp calls to number 100 through the proxy, ``talk`` seconds each after the answer."""
+async def callers(directory: Path, proxy: Kamailio, *, calls: int, rate: float, talk: float,
+                  number: str = "100") -> SippResult:
+    """``calls`` SIPp calls to ``number`` through the proxy, ``talk`` seconds each after the answer."""
     workdir = directory / f"sipp-{time.monotonic_ns()}"
     workdir.mkdir()
     return await run_sipp("uac_call_talk.xml", proxy.address, workdir, calls=calls, rate=rate, limit=calls,
-                          local_ip=CARRIER_IP, timeout=60,
+                          local_ip=CARRIER_IP, timeout=60, service=number,
                           extra=["-d", str(int(talk * 1000)), "-max_retrans", "3"])
 
 
-async def cluster(stack: AsyncExitStack, directory: Path, url: str
+async def cluster(stack: AsyncExitStack, directory: Path, url: str, names: tuple[str, ...] = NODES
                   ) -> tuple[Kamailio, dict[str, ServerProcess], dict[str, str]]:
     """The proxy and the nodes, started; the nodes by name, and the SIP address of each."""
     nodes: dict[str, ServerProcess] = {}
     addresses: dict[str, str] = {}
-    for name in NODES:
+    for name in names:
         plan, port = node_plan(directory, url, name)
         nodes[name] = ServerProcess(plan, directory / f"{name}.log", node=name, drain=20.0)
         addresses[name] = f"127.0.0.1:{port}"
@@ -165,3 +179,19 @@ async def test_a_rolling_restart_refuses_no_caller(tmp_path: Path, pg_url: str) 
     assert not await records(pg_url, "select call_id from calls where disposition = 'in_progress'")
     print(f"\ncluster rolling restart: calls={result.successful + result.failed} failed={result.failed} "
           f"failovers={sum(d.failover for d in proxy.dispatches())}")
+
+
+async def test_an_agent_registers_through_the_proxy_and_takes_a_call_from_it(tmp_path: Path, pg_url: str) -> None:
+    """The REGISTER passes through the proxy to the node, which challenges it (digest stays in voxcenter)."""
+    async with AsyncExitStack() as stack:
+        proxy, nodes, _ = await cluster(stack, tmp_path, pg_url, names=("node-a",))
+        host, port = proxy.address.split(":")
+        alice = await stack.enter_async_context(AgentPhone("1001", "pw-1001", Address("udp", host, int(port))))
+        assert await alice.register() == 200
+        result = await callers(tmp_path, proxy, calls=1, rate=1, talk=1.0, number="202")
+        assert result.successful == 1, result.describe()
+        assert len(alice.calls) == 1
+        await stop(nodes["node-a"])
+    [cdr] = await records(pg_url, "select agent, node from calls")
+    assert (cdr["agent"], cdr["node"]) == ("1001", "node-a"), cdr
+    assert "to agent INVITE" in proxy.log()  # the node's call to the agent went through the proxy's location
