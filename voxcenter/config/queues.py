@@ -192,7 +192,8 @@ class Queue(Model):
     weight: int = Field(default=0, ge=0)
     """Among queues sharing agents, calls of a higher-weight queue are offered first."""
     supervisors: tuple[Name, ...] = ()
-    """Agent groups (``groups``) whose members may listen to, whisper to and barge into this queue's calls."""
+    """Agent groups (``groups``) whose members may listen to, whisper to and barge into this queue's calls (and
+    into the agents' internal and outside calls of the agents who serve it)."""
 
     @model_validator(mode="after")
     def _relaxation_sorted(self) -> Queue:
