@@ -68,6 +68,7 @@ from voxcenter.store.queries import (
     call_agents,
     call_record,
     call_recordings,
+    cluster_nodes,
     customer_history,
     find_customers,
     get_customer,
@@ -134,6 +135,7 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/cdrs/{call_id}/recordings"): "agent",
     ("GET", "/api/recordings/{recording_id}"): "agent",
     ("GET", "/api/voicemails"): "supervisor",
+    ("GET", "/api/cluster"): "supervisor",
     ("POST", "/api/reload"): "admin",
     ("GET", "/api/supervisors/{supervisor}"): "supervisor",
     ("POST", "/api/supervisors/{supervisor}/monitor"): "supervisor",
@@ -563,6 +565,11 @@ async def list_voicemails_handler(request: web.Request) -> web.Response:
     rows = await list_voicemails(_records(request), mailbox=request.query.get("mailbox"),
                                  since=_moment(request, "from"), limit=_limit(request))
     return web.json_response({"voicemails": rows})
+
+
+async def list_cluster_nodes(request: web.Request) -> web.Response:
+    """GET /api/cluster: every node beating a heartbeat in this database (``cluster.heartbeat``), from any node."""
+    return web.json_response({"nodes": await cluster_nodes(_records(request), time.time())})
 
 
 RECORDING_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg"}
@@ -1057,6 +1064,7 @@ def create_app(
     app.router.add_get("/api/cdrs/{call_id}/recordings", list_call_recordings)
     app.router.add_get("/api/recordings/{recording_id}", get_recording)
     app.router.add_get("/api/voicemails", list_voicemails_handler)
+    app.router.add_get("/api/cluster", list_cluster_nodes)
     app.router.add_post("/api/reload", reload)
     app.router.add_get("/", wallboard)
     app.router.add_get("/wallboard", wallboard)

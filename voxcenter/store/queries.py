@@ -8,10 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from voxcenter.store.models import Call, CallEventRow, CallLeg, Customer, Interaction, Recording, Voicemail
+from voxcenter.store.models import (
+    Call,
+    CallEventRow,
+    CallLeg,
+    ClusterNode,
+    Customer,
+    Interaction,
+    Recording,
+    Voicemail,
+)
 
 MAX_LIMIT = 1000
 """The most rows one listing returns."""
@@ -116,6 +125,24 @@ async def list_voicemails(engine: AsyncEngine, *, mailbox: str | None = None, si
         query = query.where(_voicemails.c.at >= since)
     async with engine.connect() as connection:
         return _rows(await connection.execute(query))
+
+
+async def cluster_nodes(engine: AsyncEngine, now: float) -> list[dict[str, Any]]:
+    """The nodes that beat a heartbeat in this database, by name: when each started and last beat, how long it
+    has been silent, its state (``running``; ``stopped`` when it stopped itself; ``dead`` when another node
+    closed its calls, ``closed_by``) and its calls in progress in the CDRs."""
+    nodes: Table = ClusterNode.__table__  # type: ignore[assignment]
+    calls: Table = Call.__table__  # type: ignore[assignment]
+    async with engine.connect() as connection:
+        rows = _rows(await connection.execute(select(nodes).order_by(nodes.c.node)))
+        open_calls = {str(node): int(count) for node, count in await connection.execute(
+            select(calls.c.node, func.count()).where(calls.c.disposition == "in_progress").group_by(calls.c.node))}
+    for row in rows:
+        closed_by = row["closed_by"]
+        row["state"] = "running" if closed_by is None else "stopped" if closed_by == row["node"] else "dead"
+        row["silent_seconds"] = round(max(0.0, now - row["heartbeat_at"]), 3)
+        row["calls_in_progress"] = open_calls.get(row["node"], 0)
+    return rows
 
 
 async def recording_audio(engine: AsyncEngine, recording_id: str) -> tuple[dict[str, Any], bytes | None] | None:
