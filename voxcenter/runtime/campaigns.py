@@ -214,8 +214,14 @@ class CampaignService:
             staffing = self._staffing(campaign, runner)
             in_flight = len(runner.dialing)
             if campaign.mode == "predictive":
-                lines = predictive_lines(staffing, in_flight, runner.stats.measures(loop.time()),
-                                         campaign.abandon_limit, campaign.connect_within)
+                measures = runner.stats.measures(loop.time())
+                lines = predictive_lines(staffing, in_flight, measures, campaign.abandon_limit,
+                                         campaign.connect_within)
+                if lines > progressive_lines(staffing, in_flight):
+                    logger.info("campaign.dialling_ahead", campaign=runner.name, lines=lines, free=staffing.free,
+                                wrapping_up=len(staffing.wrapping_up), talking=staffing.talking,
+                                in_flight=in_flight, answer_rate=round(measures.answer_rate, 3),
+                                handle_time=round(measures.handle_time), abandon_rate=round(measures.abandon_rate, 4))
             else:
                 lines = progressive_lines(staffing, in_flight)
             for contact in runner.contacts.due(time.time(), lines, self.do_not_call) if lines > 0 else ():
