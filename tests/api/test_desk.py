@@ -8,7 +8,7 @@ import hashlib
 import textwrap
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,9 @@ CUSTOMER = "+33140001"
 class FakeDesk:
     writer: DurableWriter
     events: list[tuple[str, dict[str, object]]] = field(default_factory=list)
-    holds: list[tuple[str, str, bool]] = field(default_factory=list)
+    holds: list[tuple[str, str, bool | str]] = field(default_factory=list)
     library: Path | None = None
+    consult_answered: bool = True
 
     def desk_settings(self) -> DeskSettings:
         ha1 = hashlib.md5(b"1002:voxcenter:pw-1002").hexdigest()
@@ -65,10 +66,16 @@ class FakeDesk:
         self.holds.append((call_id, agent_id, held))
         return True
 
-    def transfer_call(self, call_id: str, agent_id: str, number: str, *, conference: bool = False) -> None:
+    def transfer_call(self, call_id: str, agent_id: str, number: str, *, conference: bool = False,
+                      consult: bool = False) -> None:
         if number == agent_id:
             raise TransferNotPossible(403, "Cannot Transfer To Yourself")
-        self.holds.append((call_id, number, conference))
+        self.holds.append((call_id, number, "consult" if consult else conference))
+
+    def end_consultation(self, call_id: str, agent_id: str, complete: bool) -> None:
+        if complete and self.consult_answered is False:
+            raise TransferNotPossible(409, "1002 Has Not Answered Yet")
+        self.holds.append((call_id, agent_id, "complete" if complete else "cancel"))
 
 
 class Desk:
@@ -177,6 +184,16 @@ async def test_ready_pause_and_ready_now_after_a_call_with_the_wrap_up_countdown
     assert (await desk.call("POST", "/api/desk/conference", body={"to": "1003"}, status=202))["status"] == "adding"
     assert (await desk.call("POST", "/api/desk/transfer", body={"to": "1002"}, status=202))["to"] == "1002"
     assert desk.desk.holds[-2:] == [("C1", "1003", True), ("C1", "1002", False)]
+    await desk.call("POST", "/api/desk/consult/complete", status=409)  # consulting nobody yet
+    assert (await desk.call("POST", "/api/desk/consult", body={"to": "1002"}, status=202))["status"] == "consulting"
+    desk.control.live["C1"] = replace(desk.control.live["C1"], consulting=("1002", "ringing"))
+    assert (await desk.call("GET", "/api/desk"))["call"]["consulting"] == {"target": "1002", "phase": "ringing"}
+    desk.desk.consult_answered = False
+    assert "Not Answered" in (await desk.call("POST", "/api/desk/consult/complete", status=409))["error"]
+    desk.desk.consult_answered = True
+    assert (await desk.call("POST", "/api/desk/consult/cancel", status=202))["status"] == "back to the caller"
+    assert (await desk.call("POST", "/api/desk/consult/complete", status=202))["status"] == "transferring"
+    assert desk.desk.holds[-3:] == [("C1", "1002", "consult"), ("C1", "1001", "cancel"), ("C1", "1001", "complete")]
     assert (await desk.call("POST", "/api/desk/hangup", status=202))["call_id"] == "C1"
     desk.control.hang_up_caller("C1")
     state = await desk.call("GET", "/api/desk")

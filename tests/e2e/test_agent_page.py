@@ -13,7 +13,9 @@ captures the company, picks an outcome and a ticket status, saves, hangs up with
 and the history search finds the call by its note. The page is checked uncut at 1280 px and at tablet width
 (768 px). A local HTTP receiver, the dial plan's webhook, gets the call's events and the saved interaction, each
 signed (HMAC), the first one again after it answered 503; a second one asked for ``call.ended`` only.
-With ``VOXCENTER_SCREENSHOT=path`` the 1280 px screen pop is saved there.
+With ``VOXCENTER_SCREENSHOT=path`` the 1280 px screen pop is saved there. A consultation from the page (attended
+transfer): the caller held with music while Alice talks to Bob, back to the caller, Bob hanging up first, then
+completed; at the end Ada and Bob hear each other (FFT on both sides).
 
 Then the browser itself is the phone: the page loads JsSIP (as ``scripts/bootstrap`` installs it in
 web/node_modules, served by voxcenter from ``desk.phone_library``), registers over the ``ws`` listener, and the
@@ -57,7 +59,7 @@ from tests.e2e.harness import (
 )
 from tests.e2e.queue_peers import Caller, calling
 from tests.e2e.whole_call_peers import baresip_agent, fetch
-from tests.interop.audio import spectrum, write_tone_wav
+from tests.interop.audio import band_share, read_wav, spectrum, write_tone_wav
 from tests.interop.sipp import free_port
 from tests.reports.dataset import load
 from tests.runtime.webhook_receiver import Receiver
@@ -554,3 +556,114 @@ async def test_the_agent_adds_another_agent_to_the_call_and_leaves_the_two_talki
     assert (booked["number"], booked["queue"], booked["due_at"].timestamp(), booked["status"]) == \
         (ADA, "sales", due, "pending")
     assert json.loads(booked["customer_data"])["agent"] == "1001"
+
+
+BOB_HZ = 880.0
+"""Bob's phone, the consulted agent, speaks this tone (Alice's speaks ``AGENT_HZ``, the caller ``CALLER_HZ``)."""
+
+
+def _share(frames: list[bytes], frequency: float) -> float:
+    """Share of the energy near ``frequency`` in what the caller heard (PCMU frames)."""
+    return band_share(PCMU.decode(b"".join(frames)), 8000, frequency)
+
+
+async def test_the_agent_consults_another_agent_goes_back_to_the_caller_then_completes_the_transfer(
+        tmp_path: Path, pg_url: str) -> None:
+    alice_voice = write_tone_wav(tmp_path / "alice.wav", AGENT_HZ, 60.0)
+    bob_voice = write_tone_wav(tmp_path / "bob.wav", BOB_HZ, 60.0)
+    page = Page()
+    async with Receiver(HOOK_SECRET) as hooks, Receiver(HOOK_SECRET) as ends:
+        plan, api_port = write_plan(tmp_path, pg_url, hooks.url, ends.url)
+        async with served(plan) as server:
+            address = server.endpoint.address("udp")
+            registrar = f"{address.host}:{address.port}"
+            try:
+                async with (
+                    baresip_agent(tmp_path, "1001", registrar, alice_voice, answer="manual", login=False) as alice,
+                    baresip_agent(tmp_path, "1002", registrar, bob_voice, login=False) as bob,
+                ):
+                    await page.run(lambda b: b.get(f"http://127.0.0.1:{api_port}/agent"))
+                    await page.run(lambda b: b.find_element(By.ID, "signin-agent").send_keys("1001"))
+                    await page.run(lambda b: b.find_element(By.ID, "signin-password").send_keys("pw-1001"))
+                    await page.run(lambda b: b.find_element(By.ID, "signin-button").click())
+                    await page.until(_shown("me", "Alice 1001"), "signed in")
+                    await page.shortcut("r")
+                    await page.until(_shown("state", "ready"), "ready")
+                    async with calling(server, tmp_path, "100", name="ada", number=ADA, hold=90) as caller:
+                        await _through_the_menu(caller)
+                        await alice.ctrl.wait_event("CALL_INCOMING", 20)
+                        await alice.ctrl.command("accept")
+                        await page.until(_shown("pop-title", "On the call"), "talking")
+                        caller.media.speak(CALLER_HZ, 60.0)
+
+                        async def consult_bob() -> None:
+                            await page.run(lambda b: b.find_element(By.ID, "transfer-to").send_keys("1002"))
+                            await page.run(lambda b: b.find_element(By.ID, "consult").click())
+                            await bob.ctrl.wait_event("CALL_ESTABLISHED", 20)  # Bob's phone answers by itself
+                            await page.until(_shown("consult-state", "Talking to 1002 (caller on hold)"),
+                                             "consulting Bob")
+                            assert await page.run(lambda b: b.find_element(By.ID, "transfer").get_attribute(
+                                "disabled")) is not None  # one transfer at a time
+
+                        # First consultation: Bob is asked, and Alice goes back to the caller.
+                        await consult_bob()
+                        await page.until(_shown("pop-phase", "on hold"), "the caller held")
+                        since = len(caller.media.heard)
+                        await wait_for(lambda: len(caller.media.heard) - since >= 75, what="the caller on hold")
+                        held = caller.media.heard[since + 25:]
+                        # Music, nobody's voice: the music has some energy near 660 Hz (about a tenth), a voice
+                        # heard has more than half.
+                        assert _share(held, AGENT_HZ) < 0.25 and _share(held, BOB_HZ) < 0.25
+                        await page.run(lambda b: b.find_element(By.ID, "consult-cancel").click())
+                        await page.until(_shown("message", "Back to the caller"), "back to the caller")
+                        await bob.ctrl.wait_event("CALL_CLOSED", 15)  # Bob is let go
+                        await page.until(lambda b: not b.find_element(By.ID, "consult-box").is_displayed(),
+                                         "the consultation over")
+                        since = len(caller.media.heard)
+                        await wait_for(lambda: len(caller.media.heard) - since >= 75, what="Alice again")
+                        assert _share(caller.media.heard[since + 25:], AGENT_HZ) > 0.5  # Ada hears Alice again
+
+                        # Second consultation: Bob hangs up first, and Alice is back with the caller.
+                        await consult_bob()
+                        await bob.hang_up()
+                        await page.until(lambda b: not b.find_element(By.ID, "consult-box").is_displayed(),
+                                         "the consultation over when Bob hung up")
+                        await page.until(lambda b: "on hold" not in _text("pop-phase")(b), "the caller off hold")
+
+                        # Third consultation, completed: Ada talks to Bob, Alice's phone is let go.
+                        await consult_bob()
+                        since = len(caller.media.heard)
+                        await wait_for(lambda: len(caller.media.heard) - since >= 75, what="Alice talking to Bob")
+                        assert _share(caller.media.heard[since + 25:], BOB_HZ) < 0.25  # Ada does not hear Bob yet
+                        await page.run(lambda b: b.find_element(By.ID, "consult-complete").click())
+                        await alice.ctrl.wait_event("CALL_CLOSED", 15)
+                        await page.until(_shown("pop-title", "Call ended"), "the call gone from Alice's page")
+                        since = len(caller.media.heard)
+                        await wait_for(lambda: len(caller.media.heard) - since >= 75, what="Bob talking to Ada")
+                        assert _share(caller.media.heard[since + 25:], BOB_HZ) > 0.5  # Ada hears Bob
+                        async with aiohttp.ClientSession(headers={"Authorization": "Bearer test-token"}) as http, \
+                                http.get(f"http://127.0.0.1:{api_port}/api/desk?agent=1002") as r:
+                            bobs = (await r.json())["call"]
+                        assert (bobs["phase"], bobs["caller"], bobs["held"], bobs["consulting"]) == \
+                            ("talking", ADA, False, None)
+                        await bob.hang_up()
+                        await caller.finished(30)
+                    rate, (bob_heard,) = read_wav(bob.recording("dec"))
+                    assert band_share(bob_heard[-rate:], rate, CALLER_HZ) > 0.5  # Bob heard Ada at the end
+                    assert band_share(bob_heard[:-rate], rate, AGENT_HZ) > 0.3  # and Alice while she consulted him
+                    rate, (alice_heard,) = read_wav(alice.recording("dec"))
+                    assert band_share(alice_heard, rate, BOB_HZ) > 0.1  # Alice heard Bob during the consultation
+            finally:
+                await page.quit()
+            await server.writer.flush(10.0)
+    [cdr] = await fetch(pg_url, "select call_id, agent, disposition from calls where direction = 'inbound'")
+    assert (cdr["agent"], cdr["disposition"]) == ("1001", "answered")
+    events = await fetch(pg_url, "select event, agent, data from call_events where call_id = $1 and event in "
+                         "('CONSULT', 'CONSULTEND', 'ATTENDEDTRANSFER') order by at", cdr["call_id"])
+    assert [(e["event"], e["agent"]) for e in events] == [
+        ("CONSULT", "1001"), ("CONSULTEND", "1001"), ("CONSULT", "1001"), ("CONSULTEND", "1001"),
+        ("CONSULT", "1001"), ("ATTENDEDTRANSFER", "1001")]
+    assert json.loads(events[-1]["data"]) == {"target": "1002", "kind": "agent", "by": "page"}
+    legs = await fetch(pg_url, "select role, peer from call_legs where call_id = $1 order by started_at",
+                       cdr["call_id"])
+    assert [(leg["role"], leg["peer"]) for leg in legs] == [("caller", ADA), ("agent", "1001"), ("agent", "1002")]

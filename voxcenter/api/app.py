@@ -148,6 +148,8 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/desk/{action}"): "agent",
     ("POST", "/api/desk/transfer"): "agent",
     ("POST", "/api/desk/conference"): "agent",
+    ("POST", "/api/desk/consult"): "agent",
+    ("POST", "/api/desk/consult/{action}"): "agent",
     ("GET", "/api/desk/history"): "agent",
     ("GET", "/api/customers"): "agent",
     ("POST", "/api/customers"): "agent",
@@ -798,8 +800,10 @@ async def desk_hold(request: web.Request) -> web.Response:
 async def desk_transfer(request: web.Request) -> web.Response:
     """POST /api/desk/transfer ``{"to": number}``: transfer the agent's caller blind (to an agent, a dial-plan
     number, a queue, or an outside number a route allows the agent); 202, or 403/404 with the reason.
-    POST /api/desk/conference: ring that party (a person) and add it to the conversation."""
+    POST /api/desk/conference: ring that party (a person) and add it to the conversation; POST /api/desk/consult:
+    hold the caller and ring that person for the agent to talk to first (``/api/desk/consult/complete|cancel``)."""
     conference = request.path.endswith("/conference")
+    consult = request.path.endswith("/consult")
     agent = _acting_agent(request)
     backend = _desk(request)
     body = await _json_object(request)
@@ -815,14 +819,37 @@ async def desk_transfer(request: web.Request) -> web.Response:
     if call is None or call["phase"] != "talking":
         return _error(409, "the agent is on no call")
     try:
-        backend.transfer_call(str(call["call_id"]), agent, number, conference=conference)
+        backend.transfer_call(str(call["call_id"]), agent, number, conference=conference, consult=consult)
     except LookupError as exc:
         return _error(409, str(exc.args[0]) if exc.args else "the agent is on no call")
     except TransferNotPossible as exc:
         return _error(409 if exc.status == 491 else 404 if exc.status == 404 else 403, str(exc))
-    logger.info("desk.conference" if conference else "desk.transfer", agent=agent, call_id=call["call_id"], to=number)
-    return web.json_response({"call_id": call["call_id"], "to": number,
-                              "status": "adding" if conference else "transferring"}, status=202)
+    kind = "conference" if conference else "consult" if consult else "transfer"
+    logger.info(f"desk.{kind}", agent=agent, call_id=call["call_id"], to=number)
+    status = {"conference": "adding", "consult": "consulting", "transfer": "transferring"}[kind]
+    return web.json_response({"call_id": call["call_id"], "to": number, "status": status}, status=202)
+
+
+async def desk_consult_end(request: web.Request) -> web.Response:
+    """POST /api/desk/consult/complete: the caller is connected to the party the agent consults and the agent's
+    phone let go (an attended transfer); POST /api/desk/consult/cancel: that party is hung up, and the agent
+    talks to the caller again."""
+    agent = _acting_agent(request)
+    backend = _desk(request)
+    complete = request.match_info["action"] == "complete"
+    view = desk_view(request.app[CONTROL], backend.desk_settings(), agent)
+    call = view["call"] if view is not None else None
+    if call is None or call["phase"] != "talking" or call.get("consulting") is None:
+        return _error(409, "the agent consults nobody")
+    try:
+        backend.end_consultation(str(call["call_id"]), agent, complete)
+    except LookupError as exc:
+        return _error(409, str(exc.args[0]) if exc.args else "the agent consults nobody")
+    except TransferNotPossible as exc:
+        return _error(409, str(exc))
+    logger.info("desk.consult_" + request.match_info["action"], agent=agent, call_id=call["call_id"])
+    return web.json_response({"call_id": call["call_id"],
+                              "status": "transferring" if complete else "back to the caller"}, status=202)
 
 
 async def desk_history(request: web.Request) -> web.Response:
@@ -1080,6 +1107,8 @@ def create_app(
     app.router.add_post("/api/desk/{action:hold|unhold}", desk_hold)
     app.router.add_post("/api/desk/transfer", desk_transfer)
     app.router.add_post("/api/desk/conference", desk_transfer)
+    app.router.add_post("/api/desk/consult", desk_transfer)
+    app.router.add_post("/api/desk/consult/{action:complete|cancel}", desk_consult_end)
     app.router.add_get("/api/desk/history", desk_history)
     app.router.add_get("/api/customers", list_customers_handler)
     app.router.add_post("/api/customers", create_customer)

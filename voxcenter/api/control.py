@@ -78,6 +78,8 @@ class CallSnapshot:
     monitors: tuple[tuple[str, str, str], ...] = ()
     """Supervisors monitoring the call now: (supervisor, the agent monitored, ``listen``/``whisper``/``barge``)."""
     """Who the caller talks to now (after a transfer: its target; ``agent`` stays the first agent)."""
+    consulting: tuple[str, str] | None = None
+    """Whom the agent consults from its page, and ``ringing`` or ``talking`` (the caller on hold meanwhile)."""
 
 
 @dataclass(frozen=True, slots=True)

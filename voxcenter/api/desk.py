@@ -96,9 +96,16 @@ class DeskBackend(Protocol):
         """Hold or resume the call ``agent_id`` talks on; LookupError: it does not; False: it is so already."""
         ...
 
-    def transfer_call(self, call_id: str, agent_id: str, number: str, *, conference: bool = False) -> None:
-        """Transfer the caller blind to ``number`` (``conference``: add it to the conversation instead);
-        LookupError: ``agent_id`` does not talk on the call; TransferNotPossible: not a target for this agent."""
+    def transfer_call(self, call_id: str, agent_id: str, number: str, *, conference: bool = False,
+                      consult: bool = False) -> None:
+        """Transfer the caller blind to ``number`` (``conference``: add it to the conversation instead;
+        ``consult``: hold the caller and ring it for the agent to talk to first); LookupError: ``agent_id`` does
+        not talk on the call; TransferNotPossible: not a target for this agent."""
+        ...
+
+    def end_consultation(self, call_id: str, agent_id: str, complete: bool) -> None:
+        """End the agent's consultation: ``complete`` connects the caller to the consulted party (an attended
+        transfer), else back to the caller; LookupError: no consultation; TransferNotPossible: not answered yet."""
         ...
 
 
@@ -336,6 +343,8 @@ def desk_view(control: ControlPlane, settings: DeskSettings, agent_id: str) -> d
 
 def _pop(snapshot: Any, now: float) -> dict[str, Any]:
     view = call_view(snapshot, now)
+    consulting = getattr(snapshot, "consulting", None)
     view.update({"client": snapshot.client, "ivr_path": list(snapshot.ivr_path),
-                 "entered": dict(snapshot.entered), "held": snapshot.held})
+                 "entered": dict(snapshot.entered), "held": snapshot.held,
+                 "consulting": None if consulting is None else {"target": consulting[0], "phase": consulting[1]}})
     return view

@@ -36,6 +36,10 @@ class LiveCall(Protocol):
 
     def desk_conference(self, agent_id: str, number: str) -> object: ...
 
+    def desk_consult(self, agent_id: str, number: str) -> object: ...
+
+    def desk_consult_end(self, agent_id: str, complete: bool) -> None: ...
+
 
 class ServerControl:
     """Adapts the server's parts (the ACD, the calls in progress, reload) to the API's control plane."""
@@ -157,15 +161,27 @@ class ServerControl:
             raise LookupError(f"no call {call_id!r} in progress")
         return call.desk_hold(agent_id, held)
 
-    def transfer_call(self, call_id: str, agent_id: str, number: str, *, conference: bool = False) -> None:
+    def transfer_call(self, call_id: str, agent_id: str, number: str, *, conference: bool = False,
+                      consult: bool = False) -> None:
         call = self.live_calls.get(call_id)
         if call is None:
             raise LookupError(f"no call {call_id!r} in progress")
         try:
             if conference:
                 call.desk_conference(agent_id, number)
+            elif consult:
+                call.desk_consult(agent_id, number)
             else:
                 call.desk_transfer(agent_id, number)
+        except TransferRefused as refused:
+            raise TransferNotPossible(refused.status, refused.reason) from None
+
+    def end_consultation(self, call_id: str, agent_id: str, complete: bool) -> None:
+        call = self.live_calls.get(call_id)
+        if call is None:
+            raise LookupError(f"no call {call_id!r} in progress")
+        try:
+            call.desk_consult_end(agent_id, complete)
         except TransferRefused as refused:
             raise TransferNotPossible(refused.status, refused.reason) from None
 

@@ -72,6 +72,23 @@ class CallServices:
     """Which answered calls go to their queue's post-call survey."""
 
 
+@dataclass(eq=False)
+class DeskConsult:
+    """A consultation the agent page started: the caller on hold, the agent's phone talks to ``target``."""
+
+    target: TransferTarget
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set to stop ringing the target (the agent went back to the caller, or the call ended)."""
+    guest: Leg | None = None
+    """The target's leg once it answered."""
+    bridge: CallBridge | None = None
+    """The agent's and the target's legs, while they talk (the call's own bridge is held meanwhile)."""
+
+    @property
+    def phase(self) -> str:
+        return "ringing" if self.guest is None else "talking"
+
+
 class Conversation:
     """The conversation half of an inbound call (see the module docstring); the state is the call's."""
 
@@ -104,6 +121,7 @@ class Conversation:
     _hold_before: float
     _agent_in_acd: bool
     _blind: asyncio.Task[None] | None
+    _consult: DeskConsult | None
     _caller_gone: asyncio.Event
     _keys: InCallKeys
     _tasks: set[asyncio.Task[None]]
@@ -190,6 +208,7 @@ class Conversation:
                                                                                           f"{ender.value} hung up")
         if ender is Ender.CALLER:
             self._caller_gone.set()
+        self._drop_consult("call over")
         hold_seconds = self._hold_before + (self.hold.close() if self.hold is not None else 0.0)
         self.hold = None
         if self.bridge is not None:
@@ -380,6 +399,126 @@ class Conversation:
         self._blind = self._spawn(self._blind_transfer(self.agent_session, target, notify=False))
         return target
 
+    # --- a consultation from the agent page (attended transfer) ---------------------------------------------------
+
+    def desk_consult(self, agent_id: str, number: str) -> TransferTarget:
+        """The agent page holds the caller (music) and rings ``number``; once it answers the agent's phone talks
+        to it, until :meth:`desk_consult_end` completes the transfer or goes back to the caller. LookupError: the
+        agent is not the one talking; TransferRefused: not a person this agent may call, or one consultation or
+        transfer is already under way."""
+        if self.agent is None or self.agent.party != agent_id or self.agent_session is None or self.hold is None:
+            raise LookupError(f"agent {agent_id} is not talking on this call")
+        if self._blind is not None or self._consult is not None:
+            raise TransferRefused(491, "A Transfer Is Under Way")
+        target = resolve_target(self.config, agent_id, number, self.services.dialer.route_allowed(agent_id, number))
+        if target.kind is TargetKind.NODE:
+            raise TransferRefused(403, "A Consultation Needs A Person")
+        consult = self._consult = DeskConsult(target)
+        self.hold.desk_hold("agent", True)
+        self.log.event("CONSULT", queue=self.queue, agent=agent_id,
+                       data={"target": target.target, "kind": target.kind.value})
+        logger.info("call.consult", agent=agent_id, target=target.target, by="page")
+        self._spawn(self._consult_with(consult))
+        return target
+
+    def consult_view(self) -> tuple[str, str] | None:
+        """Whom the agent consults and ``ringing`` or ``talking``; None when it does not."""
+        consult = self._consult
+        return None if consult is None else (consult.target.target, consult.phase)
+
+    async def _consult_with(self, consult: DeskConsult) -> None:
+        try:
+            leg, answered = await self._ring_target(consult.target, consult.cancel)
+        except RequestFailed as failure:
+            self.log.event("CONSULTFAILED", agent=self.agent.party if self.agent is not None else None,
+                           data={"target": consult.target.target, "status": failure.status})
+            logger.info("call.consult_failed", target=consult.target.target, status=failure.status)
+            if self._consult is consult:
+                self._back_to_caller(consult)
+            return
+        if self._consult is not consult or self.agent is None or self.session.is_ended:
+            await answered.hangup("consultation over", wait=BYE_WAIT)
+            leg.close()
+            return
+        guest = Leg("agent" if consult.target.kind is TargetKind.AGENT else "callee", consult.target.target,
+                    answered, leg)
+        bridge = CallBridge(self.call.bridge.clock)
+        bridge.join(self.agent)
+        bridge.join(guest)
+        bridge.start()
+        consult.guest, consult.bridge = guest, bridge
+        logger.info("call.consulting", target=guest.party)
+
+        def gone(_: object) -> None:  # the target hung up: the agent talks to the caller again
+            if self._consult is consult:
+                self._back_to_caller(consult)
+
+        answered.ended.add_done_callback(gone)
+
+    def desk_consult_end(self, agent_id: str, complete: bool) -> None:
+        """``complete``: the caller talks to the consulted party and the agent's phone is let go (an attended
+        transfer); else the consulted party is hung up and the agent talks to the caller again. LookupError: no
+        consultation of this agent; TransferRefused: completing before the target answered."""
+        consult = self._consult
+        if consult is None or self.agent is None or self.agent.party != agent_id:
+            raise LookupError(f"agent {agent_id} consults nobody on this call")
+        if not complete:
+            self._back_to_caller(consult)
+            return
+        if consult.guest is None:
+            raise TransferRefused(409, f"{consult.target.target} Has Not Answered Yet")
+        self._consult = None
+        if consult.bridge is not None:
+            consult.bridge.stop()
+        self._blind = self._spawn(self._complete_consult(consult.guest))
+
+    def _back_to_caller(self, consult: DeskConsult) -> None:
+        """End the consultation: the target is hung up (or no longer rung), the caller taken off hold."""
+        self._consult = None
+        self._end_consult_leg(consult, "consultation over")
+        self.log.event("CONSULTEND", agent=self.agent.party if self.agent is not None else None,
+                       data={"target": consult.target.target})
+        if self.hold is not None:
+            self.hold.desk_hold("agent", False)
+
+    def _drop_consult(self, reason: str) -> None:
+        consult, self._consult = self._consult, None
+        if consult is not None:
+            self._end_consult_leg(consult, reason)
+
+    def _end_consult_leg(self, consult: DeskConsult, reason: str) -> None:
+        consult.cancel.set()
+        if consult.bridge is not None:
+            consult.bridge.stop()
+        guest = consult.guest
+        if guest is not None and not guest.session.is_ended:
+            async def hang_up() -> None:
+                await guest.session.hangup(reason, wait=BYE_WAIT)
+                guest.media.close()
+
+            self._spawn(hang_up())
+
+    async def _complete_consult(self, guest: Leg) -> None:
+        loop = asyncio.get_running_loop()
+        transferor = self.agent
+        assert transferor is not None and self.leg is not None and self.agent_session is not None
+        session = self.agent_session
+        try:
+            self.log.event("ATTENDEDTRANSFER", queue=self.queue, agent=transferor.party,
+                           value=self.call.legs[0].talked(loop.time()),
+                           data={"target": guest.party, "kind": "agent" if guest.role == "agent" else "outside",
+                                 "by": "page"})
+            logger.info("call.attended_transfer", agent=transferor.party, target=guest.party, by="page")
+            if self.hold is not None:
+                self._hold_before += self.hold.close()
+                self.hold = None
+            self.call.bridge.leave(transferor)
+            self.leg.stop()
+            self._connect(guest.party, guest.media, guest.session, role=guest.role)
+            await self._transferor_done(session, 200, "OK", notify=False)
+        finally:
+            self._blind = None
+
     def _refer_replacing(self, session: SipSession, replaces: str) -> int:
         """An attended transfer (RFC 3891): the agent's phone consulted someone on another call and now joins
         the caller to that party."""
@@ -451,20 +590,22 @@ class Conversation:
         music = (queue.announcements.music_on_hold if queue is not None else None) or "moh"
         await self.leg.play([music], self.language, loop=True)
 
-    async def _ring_target(self, target: TransferTarget) -> tuple[LegMedia, SipSession]:
+    async def _ring_target(self, target: TransferTarget,
+                           cancel: asyncio.Event | None = None) -> tuple[LegMedia, SipSession]:
         ring_timeout = self.config.transfers.ring_timeout
         dialer = self.services.dialer
+        cancel = cancel or self._caller_gone
         if target.kind is TargetKind.AGENT:
             busy = self.acd.busy_status(target.target, paused_reachable=self.config.internal_calls.paused_reachable)
             if busy is not None:
                 raise RequestFailed(busy, "Busy Here" if busy == 486 else "Temporarily Unavailable")
             leg, answered = await dialer.call_extension(target.target, caller_id=self.session.caller,
-                                                        ring_timeout=ring_timeout, cancel=self._caller_gone)
+                                                        ring_timeout=ring_timeout, cancel=cancel)
             self.acd.engage(target.target)  # on this call now: busy for the queue's and others' direct calls
             answered.ended.add_done_callback(lambda _: self.acd.disengage(target.target))
             return leg, answered
         return await dialer.call_number(target.target, target.route, ring_timeout=ring_timeout,
-                                        caller_id=self.session.caller, cancel=self._caller_gone)
+                                        caller_id=self.session.caller, cancel=cancel)
 
     async def _transferor_done(self, session: SipSession, status: int, reason: str, *, notify: bool = True) -> None:
         """The final NOTIFY, then the transferring agent's phone is hung up and the ACD lets the agent go."""

@@ -50,7 +50,7 @@ from voxcenter.media.dtmf import DtmfReceived
 from voxcenter.media.player import PlayOutcome
 from voxcenter.runtime.call import Call, CallBridge, Leg
 from voxcenter.runtime.calllog import CallLog
-from voxcenter.runtime.conversation import BYE_WAIT, MEDIA_TIMEOUT_CAUSE, CallServices, Conversation
+from voxcenter.runtime.conversation import BYE_WAIT, MEDIA_TIMEOUT_CAUSE, CallServices, Conversation, DeskConsult
 from voxcenter.runtime.featurecodes import InCallKeys
 from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
@@ -117,6 +117,8 @@ class InboundCall(Conversation):
         """The ACD counts ``agent_id`` on this call (a queue call): it must hear when the agent leaves it."""
         self._blind: asyncio.Task[None] | None = None
         """A blind transfer in progress (REFER from the agent's phone)."""
+        self._consult: DeskConsult | None = None
+        """A consultation the agent page started (the caller on hold meanwhile)."""
         self._caller_gone = asyncio.Event()
         """Set when the caller hangs up: a transfer target still ringing is cancelled."""
         self._keys = InCallKeys({"pause_recording": config.recording.pause_code,
@@ -164,6 +166,7 @@ class InboundCall(Conversation):
                             client=number.client if number is not None else None,
                             waited=self.log.cdr.wait_seconds if self.bridge is not None else None,
                             held=self.hold is not None and self.hold.on_hold,
+                            consulting=self.consult_view(),
                             talking_to=self.agent.party if self.agent is not None and self.bridge is not None
                             else None,
                             monitors=tuple((supervisor.party, agent.party, mode.value)
