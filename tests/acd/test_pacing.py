@@ -66,14 +66,35 @@ def test_the_expected_abandon_share_grows_with_the_dials(dials: int, rate: float
 
 
 def test_dial_stats_measure_over_their_windows() -> None:
-    stats = DialStats(window=4, abandon_window=60.0)
-    for after in (None, 5.0, None, 7.0, None):
-        stats.dial_ended(after)
+    stats = DialStats(window=4, abandon_window=60.0, settle=30.0)
+    for started, after in ((0.0, None), (1.0, 5.0), (2.0, None), (3.0, 7.0), (4.0, None)):
+        stats.dial_ended(started, after)
+    stats.dial_ended(20.0, None)  # too recent: a dial started with it may still ring
     stats.connected(0.0, abandoned=True)
     stats.connected(30.0, abandoned=False)
-    now = stats.measures(30.0)
-    assert (now.dials, now.answer_rate, now.answer_time, now.abandon_rate) == (4, 0.5, 6.0, 0.5)
+    now = stats.measures(40.0)
+    assert (now.dials, now.answer_rate, now.answer_time, now.abandon_rate) == (3, 1 / 3, 7.0, 0.5)
     assert stats.measures(61.0).abandon_rate == 0.0  # the abandon of t=0 left the window
+
+
+def test_the_answer_rate_is_not_biased_towards_quick_outcomes() -> None:
+    # Half the customers answer after 15 s; the others are busy at once. Ten seconds in, every ended dial is a
+    # busy one: the rate of the settled dials only is the true one.
+    stats = DialStats(settle=20.0)
+    for started in range(0, 40, 2):
+        stats.dial_ended(float(started), None)  # busy, at once
+        if started + 15 <= 60:
+            stats.dial_ended(float(started), 15.0)
+    assert stats.measures(60.0).answer_rate == 0.5
+
+
+def test_one_short_call_does_not_make_the_handle_time_short() -> None:
+    stats = DialStats(handle_prior=180.0)
+    stats.handled(8.0)
+    assert stats.measures(0.0).handle_time > 150.0
+    for _ in range(95):
+        stats.handled(30.0)
+    assert abs(stats.measures(0.0).handle_time - 37.0) < 1.0
 
 
 def test_predictive_holds_the_abandon_cap_and_keeps_agents_busier_than_progressive() -> None:

@@ -37,7 +37,7 @@ def simulate_campaign(*, agents: int, mode: str, answer_rate: float, hours: floa
                       talk: float = 120.0, wrap_up: float = 10.0, connect_within: float = 2.0,
                       abandon_limit: float = 0.03) -> CampaignRun:
     rng = random.Random(seed)
-    stats = DialStats(abandon_window=hours * 3600.0)
+    stats = DialStats(abandon_window=hours * 3600.0, settle=25.0)
     busy_until = [0.0] * agents  # when each agent is free (talk and wrap-up)
     wrap_from = [0.0] * agents  # when each agent's wrap-up starts
     events: list[tuple[float, int, bool, float]] = []  # (at, sequence, answered, dialled at)
@@ -50,7 +50,7 @@ def simulate_campaign(*, agents: int, mode: str, answer_rate: float, hours: floa
         while events and events[0][0] <= now:
             at, _, picked_up, dialled = heapq.heappop(events)
             in_flight -= 1
-            stats.dial_ended(at - dialled if picked_up else None)
+            stats.dial_ended(dialled, at - dialled if picked_up else None)
             if picked_up:
                 answered += 1
                 waiting.append(at + connect_within)

@@ -140,20 +140,30 @@ def free_agents_pmf(staffing: Staffing, answer_times: tuple[float, ...], handle_
 
 class DialStats:
     """The rolling measures of one campaign: the last ``window`` dials, and the answered customers of the last
-    ``abandon_window`` seconds (who found an agent or not). Driven with ``now``; no clock of its own."""
+    ``abandon_window`` seconds (who found an agent or not). Driven with ``now``; no clock of its own.
+
+    The answer rate is measured on the dials started at least ``settle`` seconds ago (the longest a dial can
+    take: the ring time), all of which have ended: counting every dial ended so far would favour the quick
+    outcomes, the busy lines and early give-ups, over the customers who answer after a while, and make the
+    rate look lower than it is (and the pacing dial too many). The handle time is shrunk towards its prior
+    while few calls were handled (``PRIOR_WEIGHT`` calls' worth), so that one short call does not make every
+    agent look about to be free."""
+
+    PRIOR_WEIGHT = 5
 
     def __init__(self, *, window: int = 200, abandon_window: float = 3600.0, handle_prior: float = 180.0,
-                 answer_time_prior: float = 10.0) -> None:
-        self._dials: deque[float | None] = deque(maxlen=window)  # seconds to answer; None: not answered
+                 answer_time_prior: float = 10.0, settle: float = 30.0) -> None:
+        self._dials: deque[tuple[float, float | None]] = deque(maxlen=window)  # (started, seconds to answer)
         self._answered: deque[tuple[float, bool]] = deque()  # (when, found no agent)
         self._handles: deque[float] = deque(maxlen=window)
         self.abandon_window = abandon_window
         self.handle_prior = handle_prior
         self.answer_time_prior = answer_time_prior
+        self.settle = settle
 
-    def dial_ended(self, answer_after: float | None) -> None:
+    def dial_ended(self, started: float, answer_after: float | None) -> None:
         """A dial's outcome: answered after that many seconds, or None (busy, no answer, failed)."""
-        self._dials.append(answer_after)
+        self._dials.append((started, answer_after))
 
     def connected(self, now: float, abandoned: bool) -> None:
         """An answered customer found an agent within the campaign's limit, or not (an abandon)."""
@@ -166,13 +176,15 @@ class DialStats:
     def measures(self, now: float) -> Measures:
         while self._answered and self._answered[0][0] < now - self.abandon_window:
             self._answered.popleft()
-        answered = [after for after in self._dials if after is not None]
+        settled = [after for started, after in self._dials if started <= now - self.settle]
+        answered = [after for after in settled if after is not None]
         abandons = sum(1 for _, abandoned in self._answered if abandoned)
+        handles, weight = sum(self._handles), len(self._handles)
         return Measures(
-            dials=len(self._dials),
-            answer_rate=len(answered) / len(self._dials) if self._dials else 0.0,
+            dials=len(settled),
+            answer_rate=len(answered) / len(settled) if settled else 0.0,
             answer_time=sum(answered) / len(answered) if answered else self.answer_time_prior,
             answer_times=tuple(answered),
-            handle_time=sum(self._handles) / len(self._handles) if self._handles else self.handle_prior,
+            handle_time=(handles + self.PRIOR_WEIGHT * self.handle_prior) / (weight + self.PRIOR_WEIGHT),
             abandon_rate=abandons / len(self._answered) if self._answered else 0.0,
         )

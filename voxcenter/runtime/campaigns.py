@@ -265,14 +265,14 @@ class CampaignService:
                                                              caller_id=campaign.caller_id)
         except RequestFailed as failure:
             runner.dialing.discard(contact.contact_id)
-            runner.stats.dial_ended(None)
+            runner.stats.dial_ended(started, None)
             outcome = _outcome_of(failure)
             log.finish("failed", hangup_by="far_end" if outcome is not Outcome.FAILED else "system",
                        cause=f"{outcome.value.replace('_', ' ')} ({failure.status})")
             self._settle(runner, contact, outcome, log.call_id)
             return
         runner.dialing.discard(contact.contact_id)
-        runner.stats.dial_ended(loop.time() - started)
+        runner.stats.dial_ended(started, loop.time() - started)
         call = CampaignCall(services, self._config(), session, leg, runner.name, campaign, contact, log)
         runner.waiting.add(call.call_id)
         self.calls[call.call_id] = call
@@ -317,7 +317,7 @@ class CampaignService:
             ender = await connect_callback(self.services.dialer, self.services.records, decision, leg, session,
                                            route=campaign.route, cdr_fields=log_fields, on_failed=failures.append)
             runner.dialing.discard(contact.contact_id)
-            runner.stats.dial_ended(None if ender is None else 0.0)
+            runner.stats.dial_ended(asyncio.get_running_loop().time(), None if ender is None else 0.0)
             if ender is None:
                 failure = failures[0] if failures else RequestFailed(500, "not reached")
                 self._settle(runner, contact, _outcome_of(failure), None)
@@ -349,7 +349,7 @@ class CampaignService:
                    for outcome in Outcome if outcome is not Outcome.ANSWERED
                    for setting in [getattr(campaign.retries, outcome.value)]}
         runner = _Runner(name, ContactList((), retries, self._open_at(name)),
-                         DialStats(abandon_window=campaign.abandon_window))
+                         DialStats(abandon_window=campaign.abandon_window, settle=campaign.ring_time + 2.0))
         self.runners[name] = runner
         return runner
 
