@@ -10,7 +10,8 @@ with no agent for a few seconds, then the caller hangs up along the recorded rou
 - Rolling restart: SIGTERM drains one node (its calls finish, its pings and new INVITEs get 503): no call fails.
 - An agent's phone registers through the proxy: the node challenges it (digest stays in voxcenter) and keeps
   the proxy as the binding's source, the proxy saves the binding on the node's 200, and the node's call to the
-  agent goes through the proxy, which finds the phone in its location table.
+  agent goes through the proxy, which finds the phone in its location table; the other node keeps a copy of
+  the binding from the database (its heartbeat) and rings the phone through the proxy too.
 
 The figures (takeover, lost calls, closing delay) are printed for docs/benchmarks.md; nothing here is timed.
 """
@@ -195,3 +196,28 @@ async def test_an_agent_registers_through_the_proxy_and_takes_a_call_from_it(tmp
     [cdr] = await records(pg_url, "select agent, node from calls")
     assert (cdr["agent"], cdr["node"]) == ("1001", "node-a"), cdr
     assert "to agent INVITE" in proxy.log()  # the node's call to the agent went through the proxy's location
+
+
+async def test_an_agent_registered_through_the_proxy_takes_calls_that_entered_on_either_node(
+        tmp_path: Path, pg_url: str) -> None:
+    """The phone registers with one node; the other keeps a copy of the binding from the database (heartbeat)
+    and rings the phone through the proxy too."""
+    async with AsyncExitStack() as stack:
+        proxy, nodes, _ = await cluster(stack, tmp_path, pg_url)
+        host, port = proxy.address.split(":")
+        alice = await stack.enter_async_context(AgentPhone("1001", "pw-1001", Address("udp", host, int(port))))
+        assert await alice.register() == 200
+        for node in nodes.values():  # one took the REGISTER, the other shares it on its next heartbeat
+            await node.logged("sip.binding", 20)
+        for _ in range(4):  # round-robin: two calls enter on each node
+            result = await callers(tmp_path, proxy, calls=1, rate=1, talk=0.5, number="202")
+            assert result.successful == 1, result.describe()
+        for node in nodes.values():
+            await stop(node)
+    assert len(alice.calls) == 4
+    cdrs = await records(pg_url, "select agent, node from calls")
+    assert sorted((cdr["node"], cdr["agent"]) for cdr in cdrs) == [
+        ("node-a", "1001"), ("node-a", "1001"), ("node-b", "1001"), ("node-b", "1001")], cdrs
+    [shared] = [line for node in nodes.values() for line in node.lines()
+                if line.get("event") == "sip.binding" and line.get("change") == "shared"]
+    assert shared["aor"] == "1001", shared

@@ -169,3 +169,26 @@ def test_restored_binding_is_reachable_and_expires_and_a_newer_one_wins() -> Non
     assert not Registrar().restore(fresh, now=700.0)  # already expired
     other.handle_timer(400.0)
     assert other.lookup("1001") == []
+
+
+def test_a_shared_binding_follows_the_other_nodes_and_never_overrides_an_own_one() -> None:
+    """``share`` keeps a copy of another node's binding: added, moved on, removed with it; the phone's own wins."""
+    home = Registrar()
+    assert home.register(register(expires="600"), SRC, "1001", now=100.0).status == 200
+    [theirs] = home.lookup("1001")
+    copy = Registrar()
+    assert copy.share(replace(theirs, expires_at=400.0), now=300.0)
+    event = copy.next_event()
+    assert event is not None and event.change is BindingChange.SHARED
+    assert not copy.share(replace(theirs, expires_at=900.0), now=350.0)  # refreshed there: moved on, no event
+    assert copy.next_event() is None
+    copy.handle_timer(400.0)
+    assert copy.lookup("1001") != []  # the old expiry no longer ends it
+    assert copy.share(replace(theirs, expires_at=450.0), now=500.0)  # ended there: gone here
+    event = copy.next_event()
+    assert event is not None and event.change is BindingChange.EXPIRED and copy.lookup("1001") == []
+    # The phone registers here itself: a stale row of another node leaves its binding alone.
+    assert copy.register(register(expires="600"), SRC, "1001", now=600.0).status == 200
+    assert not copy.share(replace(theirs, expires_at=10.0), now=700.0)
+    assert not copy.share(replace(theirs, expires_at=5000.0), now=700.0)
+    assert [b.expires_at for b in copy.lookup("1001")] == [1200.0]

@@ -7,6 +7,10 @@ heartbeat. On the same tick it looks at the others' rows: one whose heartbeat is
 still ``in_progress`` exactly as a restart of that node would (:func:`voxcenter.store.recovery.find_open_calls`):
 ended at the last moment any record of the call holds, ``hangup_by: system``, a cause naming the node.
 
+Each heartbeat also reads the registrations the other nodes hold (phones registered through the proxy land on
+one node) and hands them to the server, which keeps a copy of those it can reach, so that any node can ring any
+agent's phone through the proxy (see ``Server._share_registrations``).
+
 A node that stops cleanly marks its own row closed (it ended its calls itself); one that starts again under the
 same name clears the mark and closes what it left open itself, as a single node does. Records the dead node had
 in its journal but not yet in the database are not seen by the survivor: they reach the database when that node
@@ -28,13 +32,16 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voxcenter.store.db import make_engine
-from voxcenter.store.models import Base, ClusterNode
+from voxcenter.store.livestate import record_of
+from voxcenter.store.models import TABLE_OF_KIND, Base, ClusterNode
+from voxcenter.store.records import RegistrationRecord
 from voxcenter.store.recovery import ClosedCalls, find_open_calls
 from voxcenter.store.writer import DurableWriter
 
 logger = structlog.get_logger(__name__)
 
 NODES = Base.metadata.tables[ClusterNode.__tablename__]
+REGISTRATIONS = TABLE_OF_KIND["registration"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +72,11 @@ class Heartbeat:
         self.clock = clock
         self.closed_nodes: list[str] = []
         """Nodes whose calls this one closed, in order (for tests and the log)."""
+        self.on_registrations: Callable[[list[RegistrationRecord]], None] | None = None
+        """Given, each heartbeat, the other nodes' registrations live now or ended since the last heartbeat."""
         self._engine: AsyncEngine | None = None
         self._task: asyncio.Task[None] | None = None
+        self._last_tick: float | None = None
 
     async def start(self) -> None:
         """Write this node's row (alive, not closed) and start beating; a database away is retried each beat."""
@@ -110,7 +120,7 @@ class Heartbeat:
                 logger.warning("cluster.heartbeat_failed", error=repr(error))
 
     async def tick(self) -> None:
-        """One heartbeat: write ours, claim the dead, close their calls."""
+        """One heartbeat: write ours, hand on the others' registrations, claim the dead, close their calls."""
         assert self._engine is not None
         now = self.clock()
         async with self._engine.begin() as connection:
@@ -119,6 +129,14 @@ class Heartbeat:
                 await connection.execute(insert(NODES).values(node=self.node, started_at=now, heartbeat_at=now))
             rows = [NodeBeat(row.node, row.heartbeat_at, row.closed_at is not None)
                     for row in await connection.execute(select(NODES))]
+            if self.on_registrations is not None:
+                since = now - self.dead_after if self._last_tick is None else self._last_tick - self.interval
+                shared = [record_of(RegistrationRecord, row) for row in await connection.execute(
+                    select(REGISTRATIONS).where(REGISTRATIONS.c.node != self.node,
+                                                REGISTRATIONS.c.expires_at > since))]
+        self._last_tick = now
+        if self.on_registrations is not None:
+            self.on_registrations(shared)
         last_beat = {row.node: row.heartbeat_at for row in rows}
         for node in dead_nodes(rows, me=self.node, now=now, dead_after=self.dead_after):
             closing = await find_open_calls(self.url, node, before=now)

@@ -49,7 +49,7 @@ from voxcenter.runtime.customers import CustomerDirectory
 from voxcenter.runtime.dialer import Dialer
 from voxcenter.runtime.featurecodes import FeatureCodeService
 from voxcenter.runtime.inbound import InboundCall
-from voxcenter.runtime.livestate import VersionStamp, registration_record, restore_live_state
+from voxcenter.runtime.livestate import VersionStamp, binding_of, registration_record, restore_live_state
 from voxcenter.runtime.mailbox import Mailbox
 from voxcenter.runtime.mapping import credential_lookup, endpoint_settings, trunk_settings, trunk_users
 from voxcenter.runtime.outbound import AgentCall
@@ -65,6 +65,7 @@ from voxcenter.sip.session import SipSession
 from voxcenter.sip.trunks import Trunk
 from voxcenter.store.db import upgrade_async
 from voxcenter.store.journal import JournalError
+from voxcenter.store.records import RegistrationRecord
 from voxcenter.store.writer import DurableWriter
 
 logger = structlog.get_logger(__name__)
@@ -191,6 +192,7 @@ class Server:
         if config.cluster.heartbeat:
             self.heartbeat = Heartbeat(url, self.node, self.writer, interval=config.cluster.heartbeat,
                                        dead_after=config.cluster.dead_after)
+            self.heartbeat.on_registrations = self._share_registrations
             await self.heartbeat.start()
         self.started_at = time.time()
         logger.info("voxcenter.started", node=self.node, sip=[str(a) for a in addresses],
@@ -362,11 +364,27 @@ class Server:
         return any(address in ipaddress.ip_network(str(network), strict=False) for network in inbound.allow_from)
 
     def _on_binding(self, change: BindingChanged) -> None:
-        if change.change is not BindingChange.RESTORED:  # a restored binding is in the database already
+        # A restored binding is in the database already; a shared one is another node's (its row is there).
+        if change.change not in (BindingChange.RESTORED, BindingChange.SHARED):
             self.writer.submit(registration_record(change, node=self.node, version=self._versions.next(),
                                                    wall_now=time.time(), loop_now=self.endpoint.now()))
         if hasattr(self, "acd"):
             self.acd.binding_changed(change)
+
+    def _share_registrations(self, records: list[RegistrationRecord]) -> None:
+        """Keep a copy of the other nodes' UDP bindings made through a trusted proxy (the only ones this node
+        can reach: it rings them through the proxy, which knows the phone), ended ones removed."""
+        latest: dict[tuple[str, str], RegistrationRecord] = {}
+        for record in records:  # the phone may have moved between nodes: the row that lasts longest is the truth
+            key = (record.aor, record.contact_uri)
+            if key not in latest or record.expires_at > latest[key].expires_at:
+                latest[key] = record
+        wall_now, loop_now = time.time(), self.endpoint.now()
+        shared = [binding for record in latest.values()
+                  if record.transport == "udp" and self.endpoint.trunk_of_host(record.host) is not None
+                  and (binding := binding_of(record, wall_now=wall_now, loop_now=loop_now)) is not None]
+        if shared:
+            self.endpoint.share_bindings(shared)
 
     def spawn(self, coroutine: Awaitable[None]) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)  # type: ignore[arg-type]

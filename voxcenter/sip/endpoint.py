@@ -650,6 +650,19 @@ class SipEndpoint:
         self._respond(transaction, response)
         self._drain_registrar_events()
 
+    def trunk_of_host(self, host: str) -> str | None:
+        """The trusted trunk whose addresses hold ``host`` (``trunks.<name>.inbound.allow_from``), if any."""
+        return self._trunk_of(Address("udp", host, 0))
+
+    def share_bindings(self, bindings: Iterable[Binding]) -> int:
+        """Hold copies of bindings other nodes keep (expiries on this endpoint's clock; an expired one removes
+        its copy); how many came or went (see ``Registrar.share``)."""
+        now = self._now()
+        changed = sum(1 for binding in bindings if self.registrar.share(binding, now))
+        self._drain_registrar_events()
+        self._arm_timer()
+        return changed
+
     def _trunk_of(self, source: Address) -> str | None:
         address = ipaddress.ip_address(source.host)
         for name, network in self._trusted:

@@ -66,6 +66,8 @@ class BindingChange(Enum):
     REACHABLE = "reachable"
     RESTORED = "restored"
     """Put back from storage after a restart (``Registrar.restore``), not sent by the phone."""
+    SHARED = "shared"
+    """A copy of a binding another node of a cluster holds (``Registrar.share``), not sent by the phone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,8 @@ class Registrar:
         self._aors: dict[str, _Aor] = {}
         self._expiry_heap: list[tuple[float, str, str]] = []
         self._events: list[BindingChanged] = []
+        self._shared: set[tuple[str, str]] = set()
+        """(aor, contact URI) of the bindings copied from another node (``share``)."""
 
     # --- inputs ---------------------------------------------------------------
 
@@ -187,6 +191,7 @@ class Registrar:
                 registered_at=old.registered_at if old is not None else now,
             )
             self._aors.setdefault(aor, _Aor()).bindings[key] = binding
+            self._shared.discard((aor, key))  # the phone registered here: the binding is this node's own
             heapq.heappush(self._expiry_heap, (binding.expires_at, aor, key))
             self._events.append(
                 BindingChanged(binding, BindingChange.ADDED if old is None else BindingChange.REFRESHED)
@@ -208,6 +213,33 @@ class Registrar:
         self._aors.setdefault(binding.aor, _Aor()).bindings[key] = binding
         heapq.heappush(self._expiry_heap, (binding.expires_at, binding.aor, key))
         self._events.append(BindingChanged(binding, BindingChange.RESTORED))
+        return True
+
+    def share(self, binding: Binding, now: float) -> bool:
+        """Hold a copy of a binding another node keeps (its phone registered there): added (a ``SHARED``
+        event), its expiry moved on when the other node's was refreshed, or removed (``EXPIRED``) when the other
+        node's ended. A binding the phone made here is never touched. Returns whether a binding came or went."""
+        key = str(binding.contact.uri)
+        entry = self._aors.get(binding.aor)
+        current = entry.bindings.get(key) if entry is not None else None
+        if current is not None and (binding.aor, key) not in self._shared:
+            return False
+        if binding.expires_at <= now:
+            if current is None:
+                return False
+            self._remove(current, BindingChange.EXPIRED)
+            return True
+        if current is not None:
+            if binding.expires_at > current.expires_at:
+                entry.bindings[key] = replace(current, expires_at=binding.expires_at)  # type: ignore[union-attr]
+                heapq.heappush(self._expiry_heap, (binding.expires_at, binding.aor, key))
+            return False
+        if entry is not None and len(entry.bindings) >= self.policy.max_contacts:
+            return False
+        self._aors.setdefault(binding.aor, _Aor()).bindings[key] = binding
+        self._shared.add((binding.aor, key))
+        heapq.heappush(self._expiry_heap, (binding.expires_at, binding.aor, key))
+        self._events.append(BindingChanged(binding, BindingChange.SHARED))
         return True
 
     def set_reachable(self, aor: str, contact_uri: str, reachable: bool) -> None:
@@ -269,6 +301,7 @@ class Registrar:
         if entry is None:
             return
         entry.bindings.pop(str(binding.contact.uri), None)
+        self._shared.discard((binding.aor, str(binding.contact.uri)))
         if not entry.bindings:
             del self._aors[binding.aor]
         self._events.append(BindingChanged(binding, change))
