@@ -47,6 +47,7 @@ def node_plan(directory: Path, url: str, name: str) -> tuple[Path, int]:
           proxy:
             inbound:
               allow_from: [{PROXY_IP}/32]
+              agents: true
         numbers:
           '100': {{node: wait}}
           '202': {{node: to-alice}}
@@ -203,12 +204,19 @@ async def test_an_agent_registered_through_the_proxy_takes_calls_that_entered_on
     """The phone registers with one node; the other keeps a copy of the binding from the database (heartbeat)
     and rings the phone through the proxy too."""
     async with AsyncExitStack() as stack:
-        proxy, nodes, _ = await cluster(stack, tmp_path, pg_url)
+        proxy, nodes, addresses = await cluster(stack, tmp_path, pg_url)
         host, port = proxy.address.split(":")
         alice = await stack.enter_async_context(AgentPhone("1001", "pw-1001", Address("udp", host, int(port))))
         assert await alice.register() == 200
         for node in nodes.values():  # one took the REGISTER, the other shares it on its next heartbeat
             await node.logged("sip.binding", 20)
+        [home] = [name for name, node in nodes.items() if any(
+            line.get("change") == "added" for line in node.lines() if line.get("event") == "sip.binding")]
+        # Her login goes to the node her REGISTER went to, which challenges it as hers.
+        assert await alice.dial("*45") == 200
+        # (the INVITE, and again with her credentials after the node's challenge)
+        assert {d.node for d in proxy.dispatches() if d.home} == {addresses[home]}, (proxy.dispatches(), home)
+        await nodes[home].logged("acd.agent_state", 10)
         for _ in range(4):  # round-robin: two calls enter on each node
             result = await callers(tmp_path, proxy, calls=1, rate=1, talk=0.5, number="202")
             assert result.successful == 1, result.describe()

@@ -13,19 +13,21 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "deploy" / "kamailio" / "kamailio.cfg"
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 
-_DISPATCHED = re.compile(r"voxcenter-proxy: (?P<at>\d+\.\d+) (?P<kind>failover )?(?P<method>[A-Z]+) (?P<call_id>\S+) "
-                         r"-> sip:(?P<node>\S+)")
+_DISPATCHED = re.compile(r"voxcenter-proxy: (?P<at>\d+\.\d+) (?P<kind>failover |home )?(?P<method>[A-Z]+) "
+                         r"(?P<call_id>\S+) -> sip:(?P<node>\S+)")
 
 
 @dataclass(frozen=True, slots=True)
 class Dispatch:
-    """One line of the proxy's log: a new request sent to a node (``failover``: after another node failed)."""
+    """One line of the proxy's log: a new request sent to a node (``failover``: after another node failed;
+    ``home``: a registered agent's own call, sent to the node its registrations go to)."""
 
     at: float
     method: str
     call_id: str
     node: str
     failover: bool
+    home: bool
 
 
 class Kamailio:
@@ -48,7 +50,8 @@ class Kamailio:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def dispatches(self) -> list[Dispatch]:
-        return [Dispatch(float(m["at"]), m["method"], m["call_id"], m["node"].rstrip(";"), bool(m["kind"]))
+        return [Dispatch(float(m["at"]), m["method"], m["call_id"], m["node"].rstrip(";"),
+                         m["kind"] == "failover ", m["kind"] == "home ")
                 for m in _DISPATCHED.finditer(self.log())]
 
     async def __aenter__(self) -> Kamailio:

@@ -38,6 +38,8 @@ PROOFS: Final[dict[str, str]] = {
     "cluster": CLUSTER_E2E,
     "cluster.heartbeat": CLUSTER_E2E,
     "cluster.dead_after": CLUSTER_E2E,
+    "trunks.<name>.inbound.agents": "tests/e2e/test_cluster.py::"
+    "test_an_agent_registered_through_the_proxy_takes_calls_that_entered_on_either_node",
     "campaigns.<name>.route": CAMPAIGN_LIMITS_E2E,
     "campaigns.<name>.hours": CAMPAIGN_LIMITS_E2E,
     "campaigns.<name>.connect_within": CAMPAIGN_LIMITS_E2E,

@@ -187,6 +187,10 @@ class TrunkInbound(Model):
     """User the trunk authenticates as (``auth: digest``)."""
     password: str | None = None
     """Its password (``auth: digest``)."""
+    agents: bool = False
+    """The trunk is the cluster's SIP proxy (``deploy/kamailio/``), which agents' phones call through too: an
+    INVITE from it whose From user is an agent is challenged with digest and taken as that agent's own call
+    (``*45`` and the other feature codes, calls out), not as a customer's."""
 
     @model_validator(mode="after")
     def _credentials(self) -> TrunkInbound:

@@ -51,6 +51,8 @@ def endpoint_settings(config: Config) -> EndpointSettings:
         user_agent=config.sip.user_agent,
         advertised_host=str(config.sip.external_address) if config.sip.external_address else None,
         trusted_networks=trusted,
+        agent_trunks=frozenset(name for name, trunk in config.trunks.items()
+                               if trunk.inbound is not None and trunk.inbound.agents and name in trusted),
         max_calls=security.max_calls_in_progress,
         max_call_rate=security.max_call_rate,
         max_loop_lag=security.max_loop_lag,

@@ -109,6 +109,9 @@ class EndpointSettings:
     """Host put in Contact and Via (the public address behind NAT); the listener's address by default."""
     trusted_networks: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Trunk name → source networks whose INVITEs are accepted without digest (carriers, PBXs)."""
+    agent_trunks: frozenset[str] = frozenset()
+    """Trusted trunks that are a SIP proxy agents' phones call through too: an INVITE from one whose From user
+    is an account of the realm is digest-checked as that agent's own call, not taken as a carrier's."""
     max_calls: int = 500
     """Above this many calls in progress new INVITEs get 503 with Retry-After. Legs that ring agents' phones
     (``invite(..., agent_leg=True)``) belong to a call already counted and are not counted again."""
@@ -689,6 +692,8 @@ class SipEndpoint:
             self._refuse_call(transaction, request, admission.retry_after)
             return
         user: str | None = None
+        if trunk in self.settings.agent_trunks and self._is_account(request.from_.uri.user):
+            trunk = None  # an agent's phone behind the proxy: its login, feature codes and calls out
         if trunk is None:
             user = self._authenticate(transaction, request, source)
             if user is None:
@@ -698,6 +703,9 @@ class SipEndpoint:
         self._counted.add(session.key)
         self._by_server_tx[transaction] = session
         self._spawn(self._run_application(session))
+
+    def _is_account(self, user: str | None) -> bool:
+        return user is not None and self.credentials(user, self.settings.realm, "MD5") is not None
 
     def _log_refusal(self, refusal: Refusal) -> None:
         """One line a second at most while calls are refused, with how many were."""
