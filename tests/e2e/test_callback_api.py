@@ -136,3 +136,26 @@ async def test_a_callback_booked_through_the_api_is_dialled_by_the_first_free_ag
             await server.kill()
         result = await customer.wait(20)
         assert result.successful == 1, result.describe()
+
+
+async def test_a_stop_during_a_callback_conversation_finishes_its_record(tmp_path: Path) -> None:
+    voice = write_tone_wav(tmp_path / "agent.wav", AGENT_HZ, 60.0)
+    async with SippServer("uas_answer.xml", tmp_path) as customer:
+        plan, sip_port, api_port = write_plan(tmp_path, customer.address)
+        server = ServerProcess(plan, tmp_path / "server.log")
+        db = tmp_path / "voxcenter.db"
+        try:
+            await server.start()
+            async with baresip_agent(tmp_path, "1001", f"127.0.0.1:{sip_port}", voice):
+                status, booked = await api(api_port, "POST", "/api/callbacks", {"number": CUSTOMER, "queue": "web"})
+                assert status == 201
+                await wait_for(lambda: query(db, "select status from callbacks where callback_id=?", booked["id"])
+                               == [("completed",)], what="agent and customer talking", timeout=30)
+                server.terminate()  # SIGTERM while they talk
+                assert await server.exit_status(30) == 0
+        finally:
+            await server.kill()
+    [(disposition, ended, hangup_by)] = query(db, "select disposition, ended_at is not null, hangup_by from calls "
+                                                  "where to_number=?", CUSTOMER)
+    assert (disposition, ended) == ("answered", 1), (disposition, ended, hangup_by)
+    assert "unhandled exception" not in server.log() and "WriterClosedError" not in server.log()

@@ -122,6 +122,8 @@ class AcdService:
         self.calls: dict[str, QueuedCall] = {}
         """Callers this service knows: waiting, ringing or connected."""
         self.rings: dict[tuple[str, str], RingAttempt] = {}
+        self.callback_phones: dict[str, SipSession] = {}
+        """The agent's phone of each callback being dialled or talking (what a stop hangs up)."""
         self.callbacks: set[str] = set()
         """Callbacks whose customer answered and who are talking to their agent now."""
         self.engaged: dict[str, int] = {}
@@ -149,6 +151,10 @@ class AcdService:
         return self.loop.time()
 
     # --- the pump -----------------------------------------------------------------------------------------------
+
+    async def end_callbacks(self, reason: str) -> None:
+        """The server stops: every callback conversation ends as if its agent hung up (its CDR is finished)."""
+        await asyncio.gather(*(phone.hangup(reason, wait=2.0) for phone in list(self.callback_phones.values())))
 
     def close(self) -> None:
         """The server stops: no timer fires after its records are flushed (the writer is closed by then)."""
@@ -569,9 +575,11 @@ class AcdService:
         ender = None
         try:
             if ring is not None and ring.leg is not None and ring.session is not None:
+                self.callback_phones[call_id] = ring.session
                 ender = await connect_callback(self.dialer, self.records, decision, ring.leg, ring.session,
                                                answered)
         finally:
+            self.callback_phones.pop(call_id, None)
             if call_id in self.callbacks:
                 self.callbacks.discard(call_id)
                 self.router.call_ended(call_id, self.now(), ender or Ender.CALLER)

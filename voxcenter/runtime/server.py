@@ -220,6 +220,7 @@ class Server:
                     call.end("server shutdown")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._drained.wait(), 10.0)
+        await self.acd.end_callbacks("server shutdown")  # they are not in self.calls: nothing drained them
         for trunk in self.trunks.values():
             await trunk.stop()
         if self._api is not None:
