@@ -73,7 +73,7 @@ def test_dial_stats_measure_over_their_windows() -> None:
     stats.connected(0.0, abandoned=True)
     stats.connected(30.0, abandoned=False)
     now = stats.measures(40.0)
-    assert (now.dials, now.answer_rate, now.answer_time, now.abandon_rate) == (3, 1 / 3, 7.0, 0.5)
+    assert (now.dials, now.answer_rate, now.answer_time, now.abandon_rate) == (4, 0.5, 6.0, 0.5)  # the last 4 started
     assert stats.measures(61.0).abandon_rate == 0.0  # the abandon of t=0 left the window
 
 

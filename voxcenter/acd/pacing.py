@@ -24,6 +24,7 @@ predictive pacing is progressive too: ``p`` and the answer times are not known y
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -153,7 +154,9 @@ class DialStats:
 
     def __init__(self, *, window: int = 200, abandon_window: float = 3600.0, handle_prior: float = 180.0,
                  answer_time_prior: float = 10.0, settle: float = 30.0) -> None:
-        self._dials: deque[tuple[float, float | None]] = deque(maxlen=window)  # (started, seconds to answer)
+        self._ended: list[tuple[float, int, float | None]] = []  # heap of (started, order, seconds to answer)
+        self._settled: deque[float | None] = deque(maxlen=window)  # the last ``window`` by start, all ended
+        self._order = 0
         self._answered: deque[tuple[float, bool]] = deque()  # (when, found no agent)
         self._handles: deque[float] = deque(maxlen=window)
         self.abandon_window = abandon_window
@@ -163,7 +166,8 @@ class DialStats:
 
     def dial_ended(self, started: float, answer_after: float | None) -> None:
         """A dial's outcome: answered after that many seconds, or None (busy, no answer, failed)."""
-        self._dials.append((started, answer_after))
+        self._order += 1
+        heapq.heappush(self._ended, (started, self._order, answer_after))
 
     def connected(self, now: float, abandoned: bool) -> None:
         """An answered customer found an agent within the campaign's limit, or not (an abandon)."""
@@ -176,7 +180,10 @@ class DialStats:
     def measures(self, now: float) -> Measures:
         while self._answered and self._answered[0][0] < now - self.abandon_window:
             self._answered.popleft()
-        settled = [after for started, after in self._dials if started <= now - self.settle]
+        # Dials started ``settle`` ago have all ended: taken in the order they started, none is left out.
+        while self._ended and self._ended[0][0] <= now - self.settle:
+            self._settled.append(heapq.heappop(self._ended)[2])
+        settled = self._settled
         answered = [after for after in settled if after is not None]
         abandons = sum(1 for _, abandoned in self._answered if abandoned)
         handles, weight = sum(self._handles), len(self._handles)
