@@ -52,6 +52,7 @@ from voxcenter.sip.security import (
     throttle_log_fields,
 )
 from voxcenter.sip.session import SessionEnded, SipSession
+from voxcenter.sip.timers import timer_b
 from voxcenter.sip.transaction import (
     CancelReceived,
     ClientTransaction,
@@ -921,7 +922,14 @@ class SipEndpoint:
                     # Ring timeout or cancelled by the application: CANCEL, then take the final answer.
                     cancelled = cancel is not None and cancel.is_set()
                     self._cancel(transaction)
-                    response = await future
+                    try:
+                        response = await asyncio.wait_for(asyncio.shield(future),
+                                                          timer_b(self.ua.transactions.timers))
+                    except TimeoutError:
+                        # RFC 3261 §9.1: no final response 64·T1 after our CANCEL (a far end that never sends
+                        # its 487): the INVITE is given up, or the call would ring here for ever.
+                        self._fail_waiter(transaction, 408, "No final response after CANCEL")
+                        response = future.result()
                     if 200 <= response.status < 300:
                         # The 200 crossed our CANCEL: take the call and end it properly.
                         self._accept_answer(session, request, response, destination)
