@@ -216,6 +216,7 @@ def main() -> None:
             server.kill()
         for sipp in sipps:
             sipp.kill()
+        subprocess.run(["pkill", "-f", str(work)], check=False)  # SIPp -bg leaves a daemon behind
     with sqlite3.connect(work / "voxcenter.db") as db:
         rows = db.execute("select requested_at, due_at, first_dialled_at from callbacks").fetchall()
         talk = db.execute("select coalesce(sum(talk_seconds), 0), count(*) from calls where direction='outbound' "
