@@ -257,7 +257,8 @@ class SipEndpoint:
                 [asyncio.ensure_future(s.ended) for s in self.sessions.values()], timeout=drain_timeout
             )
         # BYE every call left, together, without waiting out Timer F for peers that do not answer.
-        await asyncio.gather(*(session.hangup("shutdown", wait=2.0) for session in list(self.sessions.values())))
+        await asyncio.gather(*(session.hangup("shutdown", wait=2.0, ack_wait=2.0)
+                               for session in list(self.sessions.values())))
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=2.0)
         if self._keepalive_task is not None:

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 logger = structlog.get_logger(__name__)
 
 
+ACK_WAIT = 32.0
+"""64·T1: how long the ACK of our 2xx may take before the dialog layer gives up on it."""
+
+
 @dataclass(frozen=True, slots=True)
 class SessionEnded:
     """Why and how a call's SIP side ended."""
@@ -153,10 +157,11 @@ class SipSession:
 
     # --- both directions --------------------------------------------------------------------------------------------
 
-    async def hangup(self, reason: str = "local hangup", *, wait: float = 40.0) -> None:
+    async def hangup(self, reason: str = "local hangup", *, wait: float = 40.0, ack_wait: float = ACK_WAIT) -> None:
         """End the call: BYE when established, CANCEL or a final error response before.
 
-        Waits at most ``wait`` seconds for the BYE's response (the call is over either way).
+        Waits at most ``wait`` seconds for the BYE's response (the call is over either way), and on an answered
+        inbound call first at most ``ack_wait`` for the ACK of our 2xx (see below).
         """
         if self.is_ended:
             return
@@ -169,8 +174,10 @@ class SipSession:
             return
         if self.inbound and not self.confirmed.is_set():
             # RFC 3261 §15: no BYE before the ACK of our 2xx. A lost ACK is still coming (the 2xx is
-            # retransmitted); the dialog layer gives up after 64·T1 and sets ``confirmed`` then.
-            await self.confirmed.wait()
+            # retransmitted); the dialog layer gives up after 64·T1 and sets ``confirmed`` then. A hang-up
+            # that cannot wait that long (a shutdown) sends its BYE after ``ack_wait``.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.confirmed.wait(), None if ack_wait >= ACK_WAIT else ack_wait)
             if self.is_ended:
                 return
         dialog = self.dialog
