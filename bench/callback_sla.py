@@ -32,7 +32,7 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 
 from call_path import agent_ids, register_agents  # noqa: E402
-from campaign_sipp import _REPLY, _SDP, TOKEN, api, free_port  # noqa: E402
+from campaign_sipp import _REPLY, _SDP, TOKEN, api, free_port, hang_up_after  # noqa: E402
 from sip_cps import SIPP, percentile  # noqa: E402
 
 _OK = """
@@ -68,21 +68,7 @@ def customers_scenario(talk: float) -> str:
       {_SDP}
   ]]></send>
   <recv request="ACK" />
-  <pause distribution="exponential" mean="{int(talk * 1000)}" />
-  <send retrans="500"><![CDATA[
-
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      [routes]
-      From: <sip:far@[local_ip]:[local_port]>;tag=far[pid]-[call_number]
-      To: [$caller]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-
-  ]]></send>
-  <recv response="200" />
+{hang_up_after(talk, "far")}
 </scenario>
 """
 

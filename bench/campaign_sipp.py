@@ -129,13 +129,21 @@ def agents_scenario(talk: float) -> str:
       {_SDP}
   ]]></send>
   <recv request="ACK" />
-  <pause distribution="exponential" mean="{int(talk * 1000)}" />
+{hang_up_after(talk, "agent")}
+</scenario>
+"""
+
+
+def hang_up_after(talk: float, party: str) -> str:
+    """SIPp steps for the called side: talk an exponential time of mean ``talk`` seconds, then BYE (the
+    INVITE's From was kept as ``caller``, the tag is the one our 200 gave)."""
+    return f"""  <pause distribution="exponential" mean="{int(talk * 1000)}" />
   <send retrans="500"><![CDATA[
 
       BYE [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       [routes]
-      From: <sip:agent@[local_ip]:[local_port]>;tag=agent[pid]-[call_number]
+      From: <sip:{party}@[local_ip]:[local_port]>;tag={party}[pid]-[call_number]
       To: [$caller]
       Call-ID: [call_id]
       CSeq: 2 BYE
@@ -143,9 +151,7 @@ def agents_scenario(talk: float) -> str:
       Content-Length: 0
 
   ]]></send>
-  <recv response="200" />
-</scenario>
-"""
+  <recv response="200" />"""
 
 
 def free_port() -> int:
