@@ -21,13 +21,23 @@ from typing import Any, ClassVar, Final
 _CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+_last_id: list[int] = [0, 0]  # [milliseconds, random part] of the last id made here
+
+
 def new_id(now: float | None = None) -> str:
     """A ULID (26 Crockford base-32 characters): 48-bit milliseconds then 80 random bits.
 
-    Sorts by creation time, unique across nodes without coordination.
+    Sorts by creation time, unique across nodes without coordination. Ids made here in the same millisecond
+    count up from the first one's random part (the ULID spec's monotonic mode), so records of one call written
+    in one millisecond (a digit, the menu choice, the queue entry) keep the order they were made in.
     """
     millis = int((time.time() if now is None else now) * 1000) & ((1 << 48) - 1)
-    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    if millis == _last_id[0] and _last_id[1] < (1 << 80) - 1:
+        random_part = _last_id[1] + 1
+    else:
+        random_part = int.from_bytes(os.urandom(10), "big")
+    _last_id[0], _last_id[1] = millis, random_part
+    value = (millis << 80) | random_part
     chars = []
     for _ in range(26):
         chars.append(_CROCKFORD[value & 31])
