@@ -72,3 +72,55 @@ async def test_one_survivor_closes_the_dead_nodes_calls(database_url: str, tmp_p
         for name in ("a", "b", "c"):
             await beats[name].stop()
         await writer.close(within=10)
+
+
+async def test_one_node_holds_the_router_lease_and_the_next_takes_it_when_it_stops_or_dies(
+        database_url: str, tmp_path: Path) -> None:
+    clock = Clock()
+    writer = DurableWriter(tmp_path / "journal", database_url, flush_interval=0.02)
+    await writer.start()
+    changes: list[tuple[str, bool]] = []
+
+    def watched(name: str) -> Heartbeat:
+        beat = Heartbeat(database_url, name, writer, interval=3600, dead_after=5.0, clock=clock,
+                         router_lease=True, sip_address=f"10.0.0.{ord(name) - 96}:5060")
+
+        async def changed(routing: bool) -> None:
+            changes.append((name, routing))
+
+        beat.on_router = changed
+        return beat
+
+    a, b, c = watched("a"), watched("b"), watched("c")
+    try:
+        await a.start()  # the first node to start takes the lease at once
+        await b.start()
+        await c.start()
+        assert changes == [("a", True)]
+        assert (a.routes_here(clock.now), b.routes_here(clock.now), c.routes_here(clock.now)) == (True, False, False)
+        assert b.router is not None and (b.router.holder, b.router.address) == ("a", "10.0.0.1:5060")
+        clock.now = T0 + 4
+        for beat in (b, c, a):  # a renews before its lease runs out: nobody else takes it
+            await beat.tick()
+        clock.now = T0 + 8
+        await b.tick()
+        assert changes == [("a", True)] and b.routes_here(clock.now) is False
+        # a dies (no more beats): its lease runs out at T0 + 9; the first to look after takes it, once.
+        clock.now = T0 + 9.5
+        assert b.routes_here(clock.now) is None  # no live lease: callers bound for a router wait
+        await c.tick()
+        await b.tick()
+        assert changes == [("a", True), ("c", True)]
+        assert b.routes_here(clock.now) is False and b.router is not None and b.router.holder == "c"
+        # c stops cleanly: it lets the lease go, and b takes it on its next beat.
+        await c.stop()
+        clock.now = T0 + 10
+        await b.tick()
+        assert changes == [("a", True), ("c", True), ("b", True)]
+        # a comes back (same name): b keeps the lease, a follows it.
+        await a.tick()
+        assert changes[-1] == ("a", False) and a.routes_here(clock.now) is False
+    finally:
+        for beat in (a, b):
+            await beat.stop()
+        await writer.close(within=10)

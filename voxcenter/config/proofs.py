@@ -34,8 +34,14 @@ CAMPAIGN_LIMITS_E2E: Final = "tests/e2e/test_campaign.py::test_abandons_rings_ou
 CLUSTER_E2E: Final = \
     "tests/e2e/test_cluster.py::test_kill_9_of_a_node_loses_only_its_live_calls_and_the_survivor_closes_them"
 
+SHARED_QUEUES_E2E: Final = \
+    "tests/e2e/test_cluster_queue.py::test_callers_on_both_nodes_are_answered_in_the_order_they_came"
+
 PROOFS: Final[dict[str, str]] = {
     "cluster": CLUSTER_E2E,
+    "cluster.shared_queues": SHARED_QUEUES_E2E,
+    "cluster.secret": SHARED_QUEUES_E2E,
+    "cluster.address": "tests/runtime/test_cluster_settings.py::test_a_node_tells_the_others_where_it_takes_sip",
     "cluster.heartbeat": CLUSTER_E2E,
     "cluster.dead_after": CLUSTER_E2E,
     "trunks.<name>.inbound.agents": "tests/e2e/test_cluster.py::"

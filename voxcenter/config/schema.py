@@ -586,10 +586,26 @@ class Cluster(Model):
     """A node whose heartbeat is older than this is dead: the first survivor to see it closes its calls still
     in progress (``hangup_by: system``, as its own restart would). At least twice ``heartbeat``."""
 
+    shared_queues: bool = False
+    """One ACD router for every node: the node holding a lease in the database (renewed each heartbeat, taken
+    over ``dead_after`` after its holder stops) routes every queue. Callers reaching a queue on another node
+    are sent on to it, so they wait in one order and every node's agents serve them; logins, pauses and
+    callbacks made on any node reach it at its next heartbeat. Needs ``heartbeat`` and ``secret``."""
+    secret: str | None = None
+    """The digest password the nodes use with each other when a node sends a caller on to the router node
+    (the same on every node)."""
+    address: str | None = None
+    """``host:port`` where the other nodes send this node SIP; none: the first UDP listener's."""
+
     @model_validator(mode="after")
     def _beats_before_death(self) -> Cluster:
         if self.heartbeat and self.dead_after < 2 * self.heartbeat:
             raise ValueError("cluster.dead_after must be at least twice cluster.heartbeat (one late beat is no death)")
+        if self.shared_queues and (not self.heartbeat or not self.secret):
+            raise ValueError("cluster.shared_queues needs cluster.heartbeat (the router lease is renewed on it) "
+                             "and cluster.secret (the nodes' password with each other)")
+        if self.address is not None and not re.fullmatch(r"[^\s:]+:\d{1,5}", self.address):
+            raise ValueError(f"cluster.address {self.address!r} is not host:port")
         return self
 
 

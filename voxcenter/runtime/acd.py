@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -53,7 +53,7 @@ from voxcenter.runtime.webhooks import call_fields
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.registrar import BindingChange, BindingChanged
 from voxcenter.sip.session import SipSession
-from voxcenter.store.records import CallbackRecord, CallEvent, QueueMemberRecord, new_id
+from voxcenter.store.records import AgentStateRecord, CallbackRecord, CallEvent, QueueMemberRecord, new_id
 
 logger = structlog.get_logger(__name__)
 
@@ -145,6 +145,13 @@ class AcdService:
         """Versions of the agent state rows this node writes."""
         self.events: Callable[[str, dict[str, object]], None] = lambda name, data: None
         """Where call events go (the webhooks): ``call.offered`` and ``call.answered``; must never block."""
+        self.routing = True
+        """This node's router serves the queues; False on a node of a cluster whose router runs on another node
+        (``cluster.shared_queues``): callbacks booked here are written for the router node to take."""
+        self.agent_states_seen: dict[str, int] = {}
+        """The newest version of each agent's state row written by another node that this router applied."""
+        self.callbacks_taken: set[str] = set()
+        """Every callback this router took from the database (once: a settled one may still read as pending)."""
         self._mark_followers()
 
     def now(self) -> float:
@@ -205,10 +212,12 @@ class AcdService:
 
     # --- inputs from calls --------------------------------------------------------------------------------------------
 
-    def join(self, call: QueuedCall, request: CallRequest) -> None:
+    def join(self, call: QueuedCall, request: CallRequest, waited: float = 0.0) -> None:
+        """A caller enters a queue; ``waited``: how long ago they entered it (on another node) keeps their place."""
         self.calls[call.call_id] = call
+        now = self.now()
         try:
-            self.router.caller_joined(request, self.now())
+            self.router.caller_joined(request, now, now - waited if waited > 0 else None)
         except RouterError as error:  # a reload removed the queue after this call started on the old plan
             logger.info("acd.join_refused", call_id=call.call_id, queue=request.queue, reason=str(error))
             call.log.event("EXITEMPTY", queue=request.queue, data={"reason": "queue removed from the dial plan"})
@@ -616,6 +625,12 @@ class AcdService:
         callback_id = callback_id or new_id()  # also the router's call id: the outbound calls' CONNECT names it
         record = CallbackRecord(callback_id=callback_id, version=1, call_id=callback_id, number=number, queue=queue,
                                 requested_at=wall_now, due_at=due_at, source=source, customer_data=customer_data)
+        if not self.routing:  # the router node takes it from the database at its next heartbeat
+            queue_settings = self.config.queues[queue]
+            self.records.sink.submit(replace(record, sla_seconds=queue_settings.callback.sla))
+            logger.info("callback.booked", callback_id=record.callback_id, queue=queue, source=source,
+                        router="elsewhere")
+            return record
         request = CallRequest(record.callback_id, queue, caller=number)
         self.router.callback_restored(request, loop_now, 0, loop_now,
                                       None if due_at is None else loop_now + (due_at - wall_now))
@@ -624,6 +639,59 @@ class AcdService:
                     due_in=None if due_at is None else round(max(0.0, due_at - wall_now)))
         self.pump()
         return record
+
+    def take_callback(self, record: CallbackRecord, *, wall_now: float, loop_now: float) -> bool:
+        """A callback owed, read from the database (a restart, or booked on another node), joins its queue at
+        the place its request time gives it; False if it was taken before or the router refuses it."""
+        if record.callback_id in self.callbacks_taken or record.callback_id in self.callback_records:
+            return False
+        self.callbacks_taken.add(record.callback_id)
+        request = CallRequest(record.callback_id, record.queue, caller=record.number)
+        try:
+            self.router.callback_restored(request, loop_now - (wall_now - record.requested_at), record.attempts,
+                                          loop_now, None if record.due_at is None
+                                          else loop_now - (wall_now - record.due_at))
+        except RouterError as error:
+            logger.warning("restore.callback_refused", callback_id=record.callback_id, reason=str(error))
+            return False
+        self.callback_records[record.callback_id] = record
+        return True
+
+    def adopt(self, agent_states: Iterable[AgentStateRecord], callbacks: Iterable[CallbackRecord]) -> None:
+        """This node is the cluster's router: apply the logins, logouts and pauses other nodes took, and take
+        the callbacks they booked (both read from the database at the heartbeat)."""
+        now, wall_now = self.now(), time.time()
+        for record in agent_states:
+            if record.version <= self.agent_states_seen.get(record.agent, 0) or not self._known(record.agent):
+                continue
+            self.agent_states_seen[record.agent] = record.version
+            try:
+                self._follow_state(record, now)
+            except RouterError as error:
+                logger.warning("acd.agent_state_refused", agent=record.agent, node=record.node, reason=str(error))
+        taken = [record.callback_id for record in callbacks
+                 if record.queue in self.config.queues and self.take_callback(record, wall_now=wall_now,
+                                                                              loop_now=now)]
+        if taken:
+            logger.info("callback.taken", callback_ids=taken, router="here")
+        self.pump()
+
+    def _follow_state(self, record: AgentStateRecord, now: float) -> None:
+        """Bring the router's agent to the login and pause another node recorded."""
+        state = self.router.agent_state(record.agent)
+        offline = record.state == AgentState.OFFLINE.value
+        reason = f"on node {record.node}"
+        if offline:
+            if state is not AgentState.OFFLINE:
+                self.router.agent_logout(record.agent, now, reason)
+            return
+        if state is AgentState.OFFLINE:
+            self.router.agent_login(record.agent, now, reason)
+        paused = self.router.agent_pause_reason(record.agent) is not None
+        if record.pause_reason and not paused:
+            self.router.agent_pause(record.agent, now, record.pause_reason)
+        elif not record.pause_reason and paused:
+            self.router.agent_unpause(record.agent, now, reason)
 
     def cancel_callback(self, callback_id: str) -> CallbackRecord:
         """Cancel a pending callback; KeyError: none pending by that id; ValueError: an attempt is under way."""

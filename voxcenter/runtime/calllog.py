@@ -40,7 +40,30 @@ class CallLog:
             call_id=call_id, version=1, node=node, direction=direction, arrived_at=self._wall_start,
             from_number=from_number, to_number=to_number, trunk=trunk, sip_call_id=sip_call_id,
         )
+        self.handed_over = False
+        """Another node writes this call's records now (a caller sent on to the router node): nothing is written."""
         self.sink.submit(self.cdr)
+
+    @classmethod
+    def taken_over(cls, sink: RecordSink, cdr: CallRecord) -> CallLog:
+        """Go on with a call another node started: ``cdr`` is its last version there (this node's come after)."""
+        log = cls.__new__(cls)
+        log.sink = sink
+        log._wall_start = time.time()
+        log._monotonic_start = time.monotonic()
+        log.cdr = cdr
+        log.handed_over = False
+        log.update()
+        return log
+
+    def hand_over(self) -> CallRecord:
+        """Stop writing this call's records (another node goes on with them); the last version written."""
+        self.handed_over = True
+        return self.cdr
+
+    def take_back(self) -> None:
+        """The hand-over did not happen: this node writes the call's records again."""
+        self.handed_over = False
 
     def now(self) -> float:
         """The call's wall-clock time now: its arrival plus the monotonic time since (see the module docstring)."""
@@ -52,6 +75,8 @@ class CallLog:
 
     def update(self, **changes: object) -> None:
         """A new version of the CDR with ``changes``."""
+        if self.handed_over:
+            return
         self.cdr = replace(self.cdr, version=self.cdr.version + 1, **changes)  # type: ignore[arg-type]
         self.sink.submit(self.cdr)
 
@@ -60,6 +85,8 @@ class CallLog:
         data: dict[str, object] | None = None, value: float | None = None,
     ) -> None:
         """One entry of the call's timeline (IVR nodes, digits, queue_log events, estimates)."""
+        if self.handed_over:
+            return
         self.sink.submit(
             CallEvent(
                 event_id=new_id(), call_id=self.cdr.call_id, at=self.now(), event=name, queue=queue, agent=agent,

@@ -11,6 +11,11 @@ Each heartbeat also reads the registrations the other nodes hold (phones registe
 one node) and hands them to the server, which keeps a copy of those it can reach, so that any node can ring any
 agent's phone through the proxy (see ``Server._share_registrations``).
 
+With ``cluster.shared_queues`` each heartbeat also takes or renews the router lease (``cluster_leases``, one
+conditional UPDATE like the claim): its holder runs the ACD router for every node, the others send their
+callers to it (:mod:`voxcenter.runtime.forward`). While it holds the lease, the router reads at each heartbeat
+the agent states and callbacks the other nodes wrote for it (:class:`RouterInputs`).
+
 A node that stops cleanly marks its own row closed (it ended its calls itself); one that starts again under the
 same name clears the mark and closes what it left open itself, as a single node does. Records the dead node had
 in its journal but not yet in the database are not seen by the survivor: they reach the database when that node
@@ -24,24 +29,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from voxcenter.store.db import make_engine
 from voxcenter.store.livestate import record_of
-from voxcenter.store.models import TABLE_OF_KIND, Base, ClusterNode
-from voxcenter.store.records import RegistrationRecord
+from voxcenter.store.models import TABLE_OF_KIND, Base, ClusterLease, ClusterNode
+from voxcenter.store.records import AgentStateRecord, CallbackRecord, RegistrationRecord
 from voxcenter.store.recovery import ClosedCalls, find_open_calls
 from voxcenter.store.writer import DurableWriter
 
 logger = structlog.get_logger(__name__)
 
 NODES = Base.metadata.tables[ClusterNode.__tablename__]
+LEASES = Base.metadata.tables[ClusterLease.__tablename__]
 REGISTRATIONS = TABLE_OF_KIND["registration"]
+AGENT_STATES = TABLE_OF_KIND["agent_state"]
+CALLBACKS = TABLE_OF_KIND["callback"]
+ROUTER_LEASE = "acd"
+"""The lease whose holder runs the ACD router for every node (``cluster.shared_queues``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +62,24 @@ class NodeBeat:
     node: str
     heartbeat_at: float
     closed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RouterSeen:
+    """Who holds the router lease, as the last heartbeat read it."""
+
+    holder: str
+    address: str | None
+    """The holder's SIP ``host:port`` (``cluster_nodes.sip_address``)."""
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RouterInputs:
+    """What other nodes wrote for the router since the last heartbeat: agent states and callbacks booked."""
+
+    agent_states: tuple[AgentStateRecord, ...]
+    callbacks: tuple[CallbackRecord, ...]
 
 
 def dead_nodes(rows: Iterable[NodeBeat], *, me: str, now: float, dead_after: float) -> list[str]:
@@ -63,13 +92,24 @@ class Heartbeat:
     """This node's heartbeat in the shared database, and the watch over the others' (see the module)."""
 
     def __init__(self, url: str, node: str, writer: DurableWriter, *, interval: float, dead_after: float,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, router_lease: bool = False,
+                 sip_address: str | None = None) -> None:
         self.url = url
         self.node = node
         self.writer = writer
         self.interval = interval
         self.dead_after = dead_after
         self.clock = clock
+        self.router_lease = router_lease
+        """Take part in the election of the ACD router (``cluster.shared_queues``)."""
+        self.sip_address = sip_address
+        self.router: RouterSeen | None = None
+        """The router lease as the last heartbeat saw it (None: not read yet, or no election)."""
+        self.on_router: Callable[[bool], Awaitable[None]] | None = None
+        """Awaited when this node becomes the router (True) or another node took the lease from it (False)."""
+        self.on_router_inputs: Callable[[RouterInputs], None] | None = None
+        """Given, each heartbeat while this node is the router, what the other nodes wrote for it."""
+        self._routing = False
         self.closed_nodes: list[str] = []
         """Nodes whose calls this one closed, in order (for tests and the log)."""
         self.on_registrations: Callable[[list[RegistrationRecord]], None] | None = None
@@ -84,6 +124,12 @@ class Heartbeat:
                                    connect_timeout=max(1.0, self.interval))
         with contextlib.suppress(Exception):
             await self._announce()
+        if self.router_lease:  # the router is known from the start (or the election begins now)
+            try:
+                now = self.clock()
+                await self._elect(now, now)
+            except Exception as error:
+                logger.warning("cluster.heartbeat_failed", error=repr(error))
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -98,6 +144,10 @@ class Heartbeat:
                 async with self._engine.begin() as connection:
                     await connection.execute(update(NODES).where(NODES.c.node == self.node)
                                              .values(heartbeat_at=now, closed_by=self.node, closed_at=now))
+                    # The router lease is let go at once: another node takes it on its next heartbeat.
+                    await connection.execute(update(LEASES).where(LEASES.c.name == ROUTER_LEASE,
+                                                                  LEASES.c.holder == self.node)
+                                             .values(expires_at=now))
             await self._engine.dispose()
 
     async def _announce(self) -> None:
@@ -105,9 +155,10 @@ class Heartbeat:
         now = self.clock()
         async with self._engine.begin() as connection:
             changed = await connection.execute(update(NODES).where(NODES.c.node == self.node).values(
-                started_at=now, heartbeat_at=now, closed_by=None, closed_at=None))
+                started_at=now, heartbeat_at=now, closed_by=None, closed_at=None, sip_address=self.sip_address))
             if changed.rowcount == 0:
-                await connection.execute(insert(NODES).values(node=self.node, started_at=now, heartbeat_at=now))
+                await connection.execute(insert(NODES).values(node=self.node, started_at=now, heartbeat_at=now,
+                                                              sip_address=self.sip_address))
 
     async def _run(self) -> None:
         while True:
@@ -126,7 +177,8 @@ class Heartbeat:
         async with self._engine.begin() as connection:
             beat = await connection.execute(update(NODES).where(NODES.c.node == self.node).values(heartbeat_at=now))
             if beat.rowcount == 0:  # the row was not written at start (database away then)
-                await connection.execute(insert(NODES).values(node=self.node, started_at=now, heartbeat_at=now))
+                await connection.execute(insert(NODES).values(node=self.node, started_at=now, heartbeat_at=now,
+                                                              sip_address=self.sip_address))
             rows = [NodeBeat(row.node, row.heartbeat_at, row.closed_at is not None)
                     for row in await connection.execute(select(NODES))]
             if self.on_registrations is not None:
@@ -134,14 +186,65 @@ class Heartbeat:
                 shared = [record_of(RegistrationRecord, row) for row in await connection.execute(
                     select(REGISTRATIONS).where(REGISTRATIONS.c.node != self.node,
                                                 REGISTRATIONS.c.expires_at > since))]
+        since = now - 2 * self.interval if self._last_tick is None else self._last_tick - self.interval
         self._last_tick = now
         if self.on_registrations is not None:
             self.on_registrations(shared)
+        if self.router_lease:
+            await self._elect(now, since)
         last_beat = {row.node: row.heartbeat_at for row in rows}
         for node in dead_nodes(rows, me=self.node, now=now, dead_after=self.dead_after):
             closing = await find_open_calls(self.url, node, before=now)
             if await self._claim(node, now):
                 self._close(node, closing, silent=now - last_beat[node])
+
+    def routes_here(self, now: float) -> bool | None:
+        """Whether this node runs the ACD router at ``now``: True, False (another node's lease is live), or None
+        (no live lease: the election is under way)."""
+        router = self.router
+        if router is None or now >= router.expires_at:
+            return None
+        return router.holder == self.node
+
+    async def _elect(self, now: float, since: float) -> None:
+        """Take or renew the router lease, read who holds it, and tell the server what changed."""
+        assert self._engine is not None
+        try:
+            async with self._engine.begin() as connection:
+                taken = await connection.execute(
+                    update(LEASES).where(LEASES.c.name == ROUTER_LEASE,
+                                         or_(LEASES.c.holder == self.node, LEASES.c.expires_at < now))
+                    .values(holder=self.node, expires_at=now + self.dead_after))
+                if taken.rowcount == 0 and (await connection.execute(
+                        select(LEASES.c.name).where(LEASES.c.name == ROUTER_LEASE))).first() is None:
+                    await connection.execute(insert(LEASES).values(name=ROUTER_LEASE, holder=self.node,
+                                                                   expires_at=now + self.dead_after))
+        except IntegrityError:
+            pass  # another node inserted the lease first: it holds it
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(
+                select(LEASES.c.holder, LEASES.c.expires_at, NODES.c.sip_address)
+                .select_from(LEASES.outerjoin(NODES, NODES.c.node == LEASES.c.holder))
+                .where(LEASES.c.name == ROUTER_LEASE))).first()
+            self.router = None if row is None else RouterSeen(row.holder, row.sip_address, row.expires_at)
+            routing = self.routes_here(now) is True
+            inputs = await self._router_inputs(connection, since) if routing and self._routing else None
+        if routing != self._routing:
+            self._routing = routing
+            logger.warning("cluster.router", node=self.node, router=self.router.holder if self.router else None,
+                           taken=routing)
+            if self.on_router is not None:
+                await self.on_router(routing)
+        elif inputs is not None and self.on_router_inputs is not None:
+            self.on_router_inputs(inputs)
+
+    async def _router_inputs(self, connection: AsyncConnection, since: float) -> RouterInputs:
+        states = await connection.execute(select(AGENT_STATES).where(AGENT_STATES.c.node != self.node,
+                                                                     AGENT_STATES.c.at >= since))
+        owed = await connection.execute(select(CALLBACKS).where(CALLBACKS.c.status == "pending")
+                                        .order_by(CALLBACKS.c.requested_at))
+        return RouterInputs(tuple(record_of(AgentStateRecord, row) for row in states),
+                            tuple(record_of(CallbackRecord, row) for row in owed))
 
     async def _claim(self, node: str, now: float) -> bool:
         """Mark ``node`` closed by this one, unless another node did first or it beat meanwhile."""

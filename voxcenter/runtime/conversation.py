@@ -27,6 +27,7 @@ from voxcenter.runtime.calllog import CallLog
 from voxcenter.runtime.customers import CustomerDirectory
 from voxcenter.runtime.dialer import Dialer
 from voxcenter.runtime.featurecodes import InCallKeys
+from voxcenter.runtime.forward import RouterLink
 from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia
 from voxcenter.runtime.recording import CallRecording
@@ -70,6 +71,8 @@ class CallServices:
     """Agents' own calls, where an attended transfer (REFER with Replaces) finds the party to connect."""
     surveys: SurveySampler = field(default_factory=SurveySampler)
     """Which answered calls go to their queue's post-call survey."""
+    router: RouterLink | None = None
+    """Where callers are queued when the nodes share one ACD router (``cluster.shared_queues``); None: here."""
 
 
 @dataclass(eq=False)

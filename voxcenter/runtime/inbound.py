@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
@@ -52,12 +53,16 @@ from voxcenter.runtime.call import Call, CallBridge, Leg
 from voxcenter.runtime.calllog import CallLog
 from voxcenter.runtime.conversation import BYE_WAIT, MEDIA_TIMEOUT_CAUSE, CallServices, Conversation, DeskConsult
 from voxcenter.runtime.featurecodes import InCallKeys
+from voxcenter.runtime.forward import CLUSTER_USER, ForwardedEntry, entry_header
 from voxcenter.runtime.hold import BridgeHold
 from voxcenter.runtime.legmedia import LegMedia, MediaSetupError
 from voxcenter.runtime.recording import CallRecording
 from voxcenter.runtime.voicemail import record_voicemail
+from voxcenter.sip.auth import DigestClient
 from voxcenter.sip.endpoint import RequestFailed
 from voxcenter.sip.session import SipSession
+from voxcenter.sip.transport import Address
+from voxcenter.sip.uri import SipUri
 from voxcenter.store.records import CallbackRecord, SurveyRecord, new_id
 
 logger = structlog.get_logger(__name__)
@@ -72,12 +77,19 @@ END_CAUSES = {"caller-hangup": "caller hung up", "media-timeout": MEDIA_TIMEOUT_
 ACK_WAIT = 32.0
 """How long to wait for the ACK of our 200 (64·T1) before giving the call up."""
 
+ROUTER_PATIENCE = 30.0
+"""How long a caller bound for the router node waits for one (an election under way, the router node refusing)
+before this node queues them itself rather than not at all."""
+
+ROUTER_RETRY = 0.5
+"""The wait between two tries to reach the router node."""
+
 
 class InboundCall(Conversation):
     """See the module docstring."""
 
     def __init__(self, services: CallServices, config: Config, session: SipSession, entry_node: str,
-                 language: str | None, log: CallLog | None = None) -> None:
+                 language: str | None, log: CallLog | None = None, forwarded: ForwardedEntry | None = None) -> None:
         self.services = services
         self.acd = services.acd
         self.records = services.records
@@ -140,6 +152,10 @@ class InboundCall(Conversation):
         self.ivr_trail: list[str] = []
         """Every stretch of ``ivr_path`` already handed on, in order (what the agent's screen pop shows)."""
         self._ivr_node: str | None = None
+        self.forwarded = forwarded
+        """This node is the router and another node sent this caller on to its queue (``cluster.shared_queues``)."""
+        self.relayed_to: str | None = None
+        """The router node this node sent the caller on to (its call carries the caller's media and records)."""
 
     @property
     def caller(self) -> str:
@@ -215,7 +231,8 @@ class InboundCall(Conversation):
         # The call is answered with our 200, as the caller hears it: the IVR starts now and keys pressed before
         # a lost ACK's retransmission arrives count. A caller whose ACK never comes is hung up after 64·T1.
         self._spawn(self._expect_ack(session))
-        self.log.update(answered_at=self.log.now())
+        if self.forwarded is None:  # a caller sent on by another node was answered there
+            self.log.update(answered_at=self.log.now())
         self._start_recording("answer")
         self._watch(session, "caller-hangup")
         self.ivr = IvrRun(
@@ -265,6 +282,9 @@ class InboundCall(Conversation):
                 ivr.recording_finished(float(value[0]), str(value[1]), now)
             elif kind == "lookup-result":
                 ivr.lookup_result(value, now)  # type: ignore[arg-type]
+            elif kind == "relayed":
+                await self._relay()
+                return
             elif kind == "system-hangup":  # the server stops: _finish hangs up and leaves the queue
                 self.hangup_by, self.cause = "system", str(value)
                 return
@@ -384,14 +404,102 @@ class InboundCall(Conversation):
         self.language = action.language
         self.queued = True
         self.disposition = "abandoned_queue"
-        self.log.update(queue=action.queue, queue_entered_at=self.log.now())
+        entered = self.log.now()
+        if self.forwarded is not None:  # the caller's place is the time they entered the queue on the first node
+            entry, self.forwarded = self.forwarded, None
+            action = replace(action, priority=entry.priority, required_skills=entry.required,
+                             preferred_skills=entry.preferred, language=entry.language or action.language)
+            entered = min(entered, entry.entered_at)
+        elif self.services.router is not None and self.services.router.routes_here() is not True:
+            self._spawn(self._send_to_router(action, entered))
+            return
+        self._join_here(action, entered)
+
+    def _join_here(self, action: EnterQueue, entered: float) -> None:
+        self.log.update(queue=action.queue, queue_entered_at=entered)
         request = CallRequest(
             call_id=self.call_id, queue=action.queue, priority=action.priority,
             required=tuple(SkillRequirement(skill, level) for skill, level in action.required_skills.items()),
             preferred=tuple(SkillRequirement(skill, level) for skill, level in action.preferred_skills.items()),
             caller=self.session.caller, language=action.language,
         )
-        self.acd.join(self, request)
+        self.acd.join(self, request, waited=max(0.0, self.log.now() - entered))
+
+    # --- one router for every node (cluster.shared_queues) -------------------------------------------------------
+
+    async def _send_to_router(self, action: EnterQueue, entered: float) -> None:
+        """Send the caller on to the router node's queue; queue them here when no router node takes them."""
+        router = self.services.router
+        assert router is not None
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + ROUTER_PATIENCE
+        while not self._caller_gone.is_set():
+            where = router.routes_here()
+            if where is True:
+                break
+            address = router.address() if where is False else None
+            if address is not None:
+                try:
+                    await self._relay_to(address, router.secret, action, entered)
+                    return
+                except (RequestFailed, OSError, ValueError) as error:
+                    logger.warning("call.router_refused", router=address,
+                                   status=getattr(error, "status", None), reason=str(error))
+            if loop.time() >= give_up:
+                logger.warning("call.queued_here", reason="no router node took the caller")
+                break
+            await asyncio.sleep(ROUTER_RETRY)
+        if not self._caller_gone.is_set():
+            self._join_here(action, entered)
+
+    async def _relay_to(self, address: str, secret: str, action: EnterQueue, entered: float) -> None:
+        """Call the router node with the caller's entry and bridge the caller to that call (see forward.py)."""
+        host, _, port = address.rpartition(":")
+        assert self.leg is not None and self.ivr is not None
+        leg, offer = await self.services.media.offer("udp")
+        last = self.log.hand_over()  # from here the router node writes the call's records
+        entry = ForwardedEntry(
+            call_id=self.call_id, version=last.version, node=self.ivr.node or "", queue=action.queue,
+            entered_at=entered, arrived_at=last.arrived_at, answered_at=last.answered_at,
+            from_number=last.from_number, to_number=last.to_number, trunk=last.trunk, sip_call_id=last.sip_call_id,
+            language=action.language, priority=action.priority, required=dict(action.required_skills),
+            preferred=dict(action.preferred_skills))
+        try:
+            session = await self.services.dialer.endpoint.invite(
+                SipUri("sip", user=last.to_number or action.queue, host=host, port=int(port)),
+                Address("udp", host, int(port)), offer,
+                from_user=self.session.caller or "anonymous", headers=[entry_header(entry)],
+                credentials=DigestClient(CLUSTER_USER, secret), agent_leg=True, ring_timeout=10.0)
+            leg.accept(session.remote_sdp or b"")
+        except BaseException:
+            leg.close("not answered")
+            self.log.take_back()
+            raise
+        if self._caller_gone.is_set():
+            await session.hangup("caller hung up")
+            leg.close("caller hung up")
+            return
+        self.queued = False
+        self.relayed_to = address
+        self._stop_queue_audio()
+        relay = self.call.add(Leg("router", address, session, leg))
+        self.call.bridge.join(self.call.legs[0])
+        self.call.bridge.join(relay)
+        self.call.bridge.start()
+        leg.on_timeout = lambda _: self.inputs.put_nowait(("media-timeout", None))
+        self._watch(session, "router-hangup")
+        logger.info("call.sent_to_router", router=address, queue=action.queue)
+        self.inputs.put_nowait(("relayed", None))
+
+    async def _relay(self) -> None:
+        """The caller talks through this node to the router node's call until either ends."""
+        while True:
+            kind, value = await self.inputs.get()
+            if kind in ("caller-hangup", "router-hangup", "media-timeout", "system-hangup", "no-ack"):
+                self.disposition = "sent_to_router"  # for this node's log only: the router node ends the CDR
+                self.hangup_by = "caller" if kind == "caller-hangup" else "far_end"
+                self.cause = str(value) if kind == "system-hangup" else END_CAUSES.get(kind, "router node hung up")
+                return
 
     def _leave_queue(self) -> None:
         if self.queued:
@@ -624,7 +732,7 @@ class InboundCall(Conversation):
         self.acd.forget(self.call_id)
         cdr = self.log.cdr
         logger.info("call.ended", disposition=self.disposition, cause=self.cause, hangup_by=self.hangup_by,
-                    queue=self.queue, agent=self.agent_id,
+                    queue=self.queue, agent=self.agent_id, **({"router": self.relayed_to} if self.relayed_to else {}),
                     wait=None if cdr.wait_seconds is None else round(cdr.wait_seconds, 1),
                     talk=round(cdr.talk_seconds, 1), duration=round(cdr.ended_at - cdr.arrived_at, 1)
                     if cdr.ended_at is not None else None)

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 import structlog
 
 from voxcenter.acd.agents import AgentState, AgentStateChanged
-from voxcenter.acd.model import CallRequest
 from voxcenter.acd.state import RouterError
 from voxcenter.sip.errors import RemoteProtocolError
 from voxcenter.sip.registrar import Binding, BindingChange, BindingChanged, Source
@@ -90,29 +89,64 @@ def binding_of(record: RegistrationRecord, *, wall_now: float, loop_now: float) 
     )
 
 
-async def restore_live_state(server: Server, url: str) -> LiveState | None:
-    """Read the live state of ``server``'s node and put it back; None when the database could not be read."""
+async def restore_live_state(server: Server, url: str, *, router_state: bool = True) -> LiveState | None:
+    """Read the live state of ``server``'s node and put it back; None when the database could not be read.
+
+    ``router_state`` False: leave out the agents' logins and pauses and the callbacks owed (a node of a
+    cluster sharing one router takes them only once it becomes the router: :func:`restore_router_state`)."""
     await server.writer.flush(5.0)  # what the journal replayed must be in the database before it is read
     try:
         state = await load_live_state(url, server.node, time.time())
     except Exception as error:  # the database is away: start empty rather than not at all
         logger.error("restore.unavailable", error=repr(error))
         return None
-    apply_live_state(server, state)
+    apply_live_state(server, state, router_state=router_state)
     return state
 
 
-def apply_live_state(server: Server, state: LiveState) -> None:
+async def restore_router_state(server: Server, url: str) -> bool:
+    """This node became the cluster's router: take every agent's login and pause and every callback owed from
+    the database, whatever node wrote them (the router that stopped held them). False: the database is away."""
+    try:
+        state = await load_live_state(url, server.node, time.time())
+    except Exception as error:
+        logger.error("restore.unavailable", error=repr(error))
+        return False
+    agents, paused, callbacks = apply_router_state(server, state)
+    logger.info("restore.router", agents_logged_in=agents, agents_paused=paused, callbacks=callbacks)
+    return True
+
+
+def apply_live_state(server: Server, state: LiveState, *, router_state: bool = True) -> None:
     """Put ``state`` back into the endpoint's registrar and the ACD router (see the module docstring)."""
-    config = server.config
     wall_now, loop_now = time.time(), server.acd.now()
     bindings = [binding for record in state.registrations if record.transport == "udp"
                 and (binding := binding_of(record, wall_now=wall_now, loop_now=loop_now)) is not None]
     registered = server.endpoint.restore_bindings(bindings)
+    server.acd.restore_members({(member.queue, member.agent): member.penalty for member in state.queue_members})
+    agents, paused, callbacks = apply_router_state(server, state) if router_state else (0, 0, 0)
+    server.campaigns.restore(state.contacts, state.do_not_call, state.campaign_states)
+    desk_sessions = server.desk_sessions.restore(state.desk_sessions)
+    webhooks = server.webhooks.resume(state.webhook_deliveries)
+    logger.info("restore.done", registrations=registered, agents_logged_in=agents, agents_paused=paused,
+                callbacks=callbacks, contacts=len(state.contacts), desk_sessions=desk_sessions,
+                webhook_deliveries=webhooks)
+
+
+def apply_router_state(server: Server, state: LiveState) -> tuple[int, int, int]:
+    """Agents' logins and pauses and the callbacks owed, into the ACD router: (logged in, paused, callbacks)."""
+    config = server.config
+    wall_now, loop_now = time.time(), server.acd.now()
     router = server.acd.router
     agents = paused = 0
     for record in state.agent_states:
+        server.acd.agent_states_seen[record.agent] = record.version
         if record.agent not in config.agents or record.state == AgentState.OFFLINE.value:
+            continue
+        if router.knows_agent(record.agent) and router.agent_state(record.agent) is not AgentState.OFFLINE:
+            # logged in here already: a login this node took (its home node) before it became the router
+            agents += 1
+            paused += router.agent_pause_reason(record.agent) is not None
             continue
         try:
             router.agent_login(record.agent, loop_now, RESTORE_REASON)
@@ -122,26 +156,14 @@ def apply_live_state(server: Server, state: LiveState) -> None:
                 paused += 1
         except RouterError as error:
             logger.warning("restore.agent_refused", agent=record.agent, reason=str(error))
-    server.acd.restore_members({(member.queue, member.agent): member.penalty for member in state.queue_members})
     callbacks = 0
     for callback in state.callbacks:
+        if callback.callback_id in server.acd.callback_records:
+            continue
         if callback.queue not in config.queues:
             logger.warning("restore.callback_queue_gone", callback_id=callback.callback_id, queue=callback.queue)
             continue
-        request = CallRequest(callback.callback_id, callback.queue, caller=callback.number)
-        try:
-            router.callback_restored(request, loop_now - (wall_now - callback.requested_at), callback.attempts,
-                                     loop_now, None if callback.due_at is None
-                                     else loop_now - (wall_now - callback.due_at))
-        except RouterError as error:
-            logger.warning("restore.callback_refused", callback_id=callback.callback_id, reason=str(error))
-            continue
-        server.acd.callback_records[callback.callback_id] = callback
-        callbacks += 1
+        if server.acd.take_callback(callback, wall_now=wall_now, loop_now=loop_now):
+            callbacks += 1
     server.acd.pump()
-    server.campaigns.restore(state.contacts, state.do_not_call, state.campaign_states)
-    desk_sessions = server.desk_sessions.restore(state.desk_sessions)
-    webhooks = server.webhooks.resume(state.webhook_deliveries)
-    logger.info("restore.done", registrations=registered, agents_logged_in=agents, agents_paused=paused,
-                callbacks=callbacks, contacts=len(state.contacts), desk_sessions=desk_sessions,
-                webhook_deliveries=webhooks)
+    return agents, paused, callbacks

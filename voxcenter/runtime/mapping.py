@@ -22,6 +22,7 @@ from voxcenter.acd.model import (
 from voxcenter.config import Config
 from voxcenter.config.schema import Schedule
 from voxcenter.ivr.hours import next_open
+from voxcenter.runtime.forward import CLUSTER_USER
 from voxcenter.sip.auth import ha1
 from voxcenter.sip.endpoint import CredentialLookup, EndpointSettings, Listener
 from voxcenter.sip.transport import TransportLimits
@@ -96,8 +97,12 @@ def credential_lookup(config: Config) -> CredentialLookup:
         if trunk.inbound is not None and trunk.inbound.auth == "digest" and trunk.inbound.username
     }
 
+    cluster_secret = config.cluster.secret if config.cluster.shared_queues else None
+
     def lookup(username: str, realm: str, algorithm: str) -> str | None:
         agent = agents.get(username)
+        if username == CLUSTER_USER and agent is None:  # another node sending a caller on to the router
+            return ha1(username, realm, cluster_secret, algorithm) if cluster_secret else None
         if agent is None:
             password = trunk_passwords.get(username)
             return ha1(username, realm, password, algorithm) if password else None

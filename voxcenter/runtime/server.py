@@ -40,6 +40,7 @@ from voxcenter.media.prompts import PromptLibrary
 from voxcenter.media.recorder import RecordingInfo, repair_recordings
 from voxcenter.media.sealed import SealError, seal_file
 from voxcenter.runtime.acd import AcdService
+from voxcenter.runtime.calllog import CallLog
 from voxcenter.runtime.campaigns import CampaignService
 from voxcenter.runtime.cluster import Heartbeat
 from voxcenter.runtime.control import ServerControl
@@ -48,8 +49,15 @@ from voxcenter.runtime.crash import close_calls_left_open, repaired_recording_re
 from voxcenter.runtime.customers import CustomerDirectory
 from voxcenter.runtime.dialer import Dialer
 from voxcenter.runtime.featurecodes import FeatureCodeService
+from voxcenter.runtime.forward import CLUSTER_USER, ENTRY_HEADER, RouterLink, parse_entry
 from voxcenter.runtime.inbound import InboundCall
-from voxcenter.runtime.livestate import VersionStamp, binding_of, registration_record, restore_live_state
+from voxcenter.runtime.livestate import (
+    VersionStamp,
+    binding_of,
+    registration_record,
+    restore_live_state,
+    restore_router_state,
+)
 from voxcenter.runtime.mailbox import Mailbox
 from voxcenter.runtime.mapping import credential_lookup, endpoint_settings, trunk_settings, trunk_users
 from voxcenter.runtime.outbound import AgentCall
@@ -65,7 +73,7 @@ from voxcenter.sip.session import SipSession
 from voxcenter.sip.trunks import Trunk
 from voxcenter.store.db import upgrade_async
 from voxcenter.store.journal import JournalError
-from voxcenter.store.records import RegistrationRecord
+from voxcenter.store.records import CallRecord, RegistrationRecord
 from voxcenter.store.writer import DurableWriter
 
 logger = structlog.get_logger(__name__)
@@ -163,11 +171,15 @@ class Server:
         self.records = Records(self.writer, self.node)
         self.consultations = Consultations()
         self.acd = AcdService(config, self.dialer, self.records, self.spawn)
+        shared = config.cluster.shared_queues
+        self.acd.routing = not shared  # a cluster's router node is known at the first heartbeat
         self.webhooks = WebhookSender(endpoints_of(config.webhooks), sink=self.writer.submit)
         self.desk_sessions = DeskSessions(sink=self.writer.submit)
         self.acd.events = self.webhooks.emit
         self.services = CallServices(self.media, self.dialer, self.acd, self.records, self.customers,
-                                     self.consultations)
+                                     self.consultations, router=RouterLink(
+                                         config.cluster.secret or "", self._routes_here, self._router_address)
+                                     if shared else None)
         self.campaigns = CampaignService(lambda: self.config, self.services, self.calls, self.spawn)
         self.supervision = Supervision(self.calls, lambda: self.config, self.media, self.dialer,
                                        lambda: self.acd.dynamic, self.acd, self.records.talking)
@@ -181,7 +193,7 @@ class Server:
             await self._abandon_start()
             raise StartupError(f"cannot listen on {listener.transport}:{listener.host}:{listener.port}: "
                                f"{os_reason(error)}") from error
-        await restore_live_state(self, url)
+        await restore_live_state(self, url, router_state=not shared)
         for settings in trunk_settings(config):
             trunk = Trunk(settings, self.endpoint)
             self.trunks[settings.name] = trunk
@@ -191,8 +203,13 @@ class Server:
                                                            lambda: self.config.recording.retention_days, time.time))
         if config.cluster.heartbeat:
             self.heartbeat = Heartbeat(url, self.node, self.writer, interval=config.cluster.heartbeat,
-                                       dead_after=config.cluster.dead_after)
+                                       dead_after=config.cluster.dead_after, router_lease=shared,
+                                       sip_address=self._sip_address(config))
             self.heartbeat.on_registrations = self._share_registrations
+            if shared:
+                self.heartbeat.on_router = self._router_changed
+                self.heartbeat.on_router_inputs = lambda inputs: self.acd.adopt(inputs.agent_states,
+                                                                                inputs.callbacks)
             await self.heartbeat.start()
         self.started_at = time.time()
         logger.info("voxcenter.started", node=self.node, sip=[str(a) for a in addresses],
@@ -298,6 +315,9 @@ class Server:
     async def _on_call(self, session: SipSession) -> None:
         config = self.config
         called = session.called
+        if session.user == CLUSTER_USER:
+            await self._on_sent_on(session, config)
+            return
         if session.trunk is None and session.user is not None and session.user not in config.agents:
             trunk_name = trunk_users(config).get(session.user)
             if trunk_name is not None and not self._trunk_source_allowed(trunk_name, session.remote.host):
@@ -329,16 +349,65 @@ class Server:
         if number.trunk is not None and session.trunk is not None and number.trunk != session.trunk:
             session.reject(404, "Not Found")
             return
-        call = InboundCall(self.services, config, session, number.node, number.language)
+        await self._run_call(InboundCall(self.services, config, session, number.node, number.language))
+
+    async def _run_call(self, call: InboundCall) -> None:
         self.calls[call.call_id] = call
         try:
             await call.run()
         finally:
             self.calls.pop(call.call_id, None)
-            self.tally.call_ended(call.disposition, call.log.cdr.wait_seconds)
-            self.webhooks.emit("call.ended", ended_fields(call.log.cdr))
+            if not call.log.handed_over:  # a caller sent on to the router node ends there
+                self.tally.call_ended(call.disposition, call.log.cdr.wait_seconds)
+                self.webhooks.emit("call.ended", ended_fields(call.log.cdr))
             if not self.calls:
                 self._drained.set()
+
+    # --- one router for every node (cluster.shared_queues) ---------------------------------------------------------
+
+    async def _on_sent_on(self, session: SipSession, config: Config) -> None:
+        """Another node sent a caller on to this node's queues (it is the router): go on with the call."""
+        try:
+            entry = parse_entry(session.invite.headers.get(ENTRY_HEADER) or "")
+        except ValueError as error:
+            session.reject(400, "Bad Entry")
+            logger.warning("cluster.bad_entry", reason=str(error))
+            return
+        if entry.node not in config.ivr or entry.queue not in config.queues:
+            session.reject(404, "Not Found")
+            return
+        session.trunk = entry.trunk or None
+        log = CallLog.taken_over(self.writer, CallRecord(
+            call_id=entry.call_id, version=entry.version, node=self.node, direction="inbound",
+            arrived_at=entry.arrived_at, answered_at=entry.answered_at, from_number=entry.from_number,
+            to_number=entry.to_number, trunk=entry.trunk, sip_call_id=entry.sip_call_id))
+        await self._run_call(InboundCall(self.services, config, session, entry.node, entry.language or None,
+                                         log=log, forwarded=entry))
+
+    def _routes_here(self) -> bool | None:
+        return None if self.heartbeat is None else self.heartbeat.routes_here(time.time())
+
+    def _router_address(self) -> str | None:
+        router = None if self.heartbeat is None else self.heartbeat.router
+        return None if router is None else router.address
+
+    def _sip_address(self, config: Config) -> str:
+        """Where the other nodes send this node SIP: ``cluster.address``, or the UDP listener's."""
+        if config.cluster.address:
+            return config.cluster.address
+        local = self.endpoint.address("udp")
+        host = self.endpoint.settings.advertised_host or local.host
+        if config.cluster.shared_queues and ipaddress.ip_address(host).is_unspecified:
+            raise StartupError(f"cluster.shared_queues: the UDP listener is on {host}; set cluster.address "
+                               "to where the other nodes reach this node")
+        return f"{host}:{local.port}"
+
+    async def _router_changed(self, routing: bool) -> None:
+        """This node became the cluster's router (it takes every agent's state and the callbacks owed), or
+        another node took the lease (this node's callers go there from now on)."""
+        self.acd.routing = routing
+        if routing:
+            await restore_router_state(self, str(self.database_url))
 
     def figures(self) -> ServerFigures:
         """Trunks, registrations, the live calls' RTP quality and the calls ended so far (for ``/metrics``)."""

@@ -333,6 +333,18 @@ class ClusterNode(Base):
     heartbeat_at: Mapped[float] = mapped_column(Timestamp)
     closed_by: Mapped[str | None] = mapped_column(String(64))
     closed_at: Mapped[float | None] = mapped_column(Timestamp)
+    sip_address: Mapped[str | None] = mapped_column(String(128))
+    """``host:port`` where the other nodes send this node SIP (calls for the ACD router)."""
+
+
+class ClusterLease(Base):
+    """``cluster_leases``: a job one node at a time does for every node (``acd``: the router), held until
+    ``expires_at`` and renewed each heartbeat (see :mod:`voxcenter.runtime.cluster`)."""
+
+    __tablename__ = "cluster_leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[float] = mapped_column(Timestamp)
 
 
 TABLE_OF_KIND: dict[str, Table] = {

@@ -1,0 +1,206 @@
+"""One queue over two nodes (``cluster.shared_queues``): Kamailio in front, one PostgreSQL, SIPp callers.
+
+The node holding the router lease runs the ACD for both. A caller who comes in through the other node is sent
+on to it (a digest-authenticated SIP call carrying the caller's place), so callers wait in one order whatever
+node the proxy gave them, and agents registered through the proxy on either node are offered by one router.
+
+- Four callers come in one a second, alternately on each node; then four agents log in one after another
+  (each ``*45`` goes to the agent's own node, which may not be the router's): each new agent gets the caller
+  who has waited longest, so the agents take the callers in the order they came, across both nodes. Every
+  CDR is one row per caller, written first by the node the caller came in on and finished by the router node.
+- ``kill -9`` of the router node: the other node takes the lease once it runs out (``dead_after``), with the
+  callback that was waiting, and queues and connects the next caller itself.
+
+The figures (takeover) are printed for docs/benchmarks.md; nothing here is timed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.e2e.harness import AgentPhone, ServerProcess, plan_sections, records, rtp_base_for_test
+from tests.e2e.test_cluster import PROXY_IP, callers, stop
+from tests.interop.kamailio import Kamailio
+from tests.interop.sipp import free_port
+from voxcenter.sip.transport import Address
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(240)]
+
+NODES = ("node-a", "node-b")
+AGENTS = ("1001", "1002", "1003", "1004")
+
+
+def node_plan(directory: Path, url: str, name: str) -> tuple[Path, int]:
+    """A node's dial plan: the proxy is its carrier; callers wait in ``sales``; the nodes share its router."""
+    sip_port, api_port = free_port(), free_port()
+    agents = "".join(f"  '{agent}': {{name: Agent {agent}, password: pw-{agent}, queues: [sales]}}\n"
+                     for agent in AGENTS)
+    body = textwrap.dedent("""\
+        trunks:
+          proxy:
+            inbound:
+              allow_from: [PROXY/32]
+              agents: true
+          carrier:
+            outbound:
+              proxy: sip:127.0.0.1:9
+        routes:
+          anywhere:
+            patterns: ['\\d+']
+            trunk: carrier
+            allow: {ivr: true}
+        numbers:
+          '100': {node: wait}
+        ivr:
+          wait:
+            type: queue
+            queue: sales
+        queues:
+          sales:
+            join_when: always
+            leave_when: never
+            wrap_up: 0s
+            ring_timeout: 10s
+        agents:
+        """).replace("PROXY", PROXY_IP) + agents + textwrap.dedent("""\
+        cluster:
+          heartbeat: 1s
+          dead_after: 3s
+          shared_queues: true
+          secret: nodes-only
+        """)
+    node_directory = directory / name
+    node_directory.mkdir()
+    text = plan_sections(node_directory, body, sip_port=sip_port, rtp_base=rtp_base_for_test(), database_url=url,
+                         api_port=api_port, inactivity_timeout="60s")  # the SIPp callers send no RTP
+    text = text.replace("never_ban: [127.0.0.1/32]", f"never_ban: [127.0.0.1/32, {PROXY_IP}/32]")
+    path = node_directory / "voxcenter.yaml"
+    path.write_text(text)
+    return path, api_port
+
+
+async def api(port: int, method: str, path: str, body: object = None) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session, session.request(
+            method, f"http://127.0.0.1:{port}{path}", json=body,
+            headers={"Authorization": "Bearer test-token"}) as response:
+        return response.status, await response.json()
+
+
+async def start_cluster(stack: AsyncExitStack, directory: Path, url: str
+                        ) -> tuple[Kamailio, dict[str, ServerProcess], dict[str, int]]:
+    """node-a first (it takes the router lease), then node-b, then the proxy in front of both."""
+    nodes: dict[str, ServerProcess] = {}
+    api_ports: dict[str, int] = {}
+    addresses = []
+    for name in NODES:
+        plan, api_ports[name] = node_plan(directory, url, name)
+        nodes[name] = ServerProcess(plan, directory / f"{name}.log", node=name, drain=10.0)
+        await nodes[name].start()
+        stack.push_async_callback(nodes[name].kill)
+        sip = next(line["sip"][0] for line in nodes[name].lines() if line.get("event") == "voxcenter.started")
+        addresses.append(sip.split(":", 1)[1])  # "udp:127.0.0.1:port"
+    proxy = await stack.enter_async_context(Kamailio(directory, PROXY_IP, free_port(), addresses,
+                                                     ping_interval=1))
+    return proxy, nodes, api_ports
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
+
+
+def router_of(nodes: dict[str, ServerProcess]) -> str:
+    """The node whose last ``cluster.router`` line says it took the lease."""
+    taken = [(line["timestamp"], name) for name, node in nodes.items() for line in node.lines()
+             if line.get("event") == "cluster.router" and line.get("taken")]
+    assert taken, "no node took the router lease"
+    return max(taken)[1]
+
+
+async def phones(stack: AsyncExitStack, proxy: Kamailio) -> dict[str, AgentPhone]:
+    host, port = proxy.address.split(":")
+    registered = {}
+    for agent in AGENTS:
+        phone = await stack.enter_async_context(AgentPhone(agent, f"pw-{agent}", Address("udp", host, int(port))))
+        assert await phone.register() == 200
+        registered[agent] = phone
+    return registered
+
+
+async def test_callers_on_both_nodes_are_answered_in_the_order_they_came(tmp_path: Path, pg_url: str) -> None:
+    async with AsyncExitStack() as stack:
+        proxy, nodes, _ = await start_cluster(stack, tmp_path, pg_url)
+        assert router_of(nodes) == "node-a"
+        agents = await phones(stack, proxy)
+        await asyncio.sleep(2.5)  # every node's heartbeat has shared every binding
+        flow = asyncio.get_running_loop().create_task(callers(tmp_path, proxy, calls=4, rate=1, talk=25.0))
+        await asyncio.sleep(6.0)  # all four wait: two came in on each node
+        for agent in AGENTS:  # each new agent takes the caller who has waited longest
+            assert await agents[agent].dial("*45") == 200
+            await asyncio.sleep(2.5)  # the login reaches the router at its next heartbeat, then it rings
+        result = await flow
+        for node in nodes.values():
+            await stop(node)
+    assert (result.successful, result.failed) == (4, 0), result.describe()
+    cdrs = await records(pg_url, "select * from calls order by queue_entered_at")
+    assert len(cdrs) == 4, cdrs  # one row per caller, whatever node they came in on
+    assert all(row["node"] == "node-a" and row["disposition"] == "answered" for row in cdrs), cdrs
+    assert [row["agent"] for row in cdrs] == list(AGENTS), [(row["agent"], row["queue_entered_at"]) for row in cdrs]
+    assert all(len(agents[agent].calls) == 1 for agent in AGENTS)  # nobody offered two callers at once
+    sent_on = [line for line in nodes["node-b"].lines() if line.get("event") == "call.sent_to_router"]
+    assert len(sent_on) == 2, sent_on  # node-b's two callers went to node-a's queue
+    events = await records(pg_url, "select call_id, event from call_events where event in ('ENTERQUEUE', 'CONNECT')")
+    assert sorted(row["event"] for row in events) == ["CONNECT"] * 4 + ["ENTERQUEUE"] * 4, events
+
+
+async def test_kill_9_of_the_router_node_hands_its_queues_and_callbacks_to_the_other(
+        tmp_path: Path, pg_url: str) -> None:
+    async with AsyncExitStack() as stack:
+        proxy, nodes, api_ports = await start_cluster(stack, tmp_path, pg_url)
+        assert router_of(nodes) == "node-a"
+        agents = await phones(stack, proxy)
+        # A web lead booked on node-b (not the router), due in ten minutes: the router takes it.
+        due = time.time() + 600
+        status, booked = await api(api_ports["node-b"], "POST", "/api/callbacks",
+                                   {"number": "0612345678", "queue": "sales", "due": due})
+        assert (status, booked["status"]) == (201, "pending"), booked
+        await nodes["node-a"].logged("callback.taken", 10)
+        # Agent 1002 logs in and pauses on her home node: the router (node-a) has her paused.
+        assert await agents["1002"].dial("*45") == 200
+        assert await agents["1002"].dial("*47") == 200
+        await wait_until(lambda: any(line.get("event") == "acd.agent_state" and line.get("agent") == "1002"
+                                     and line.get("new") == "paused" for line in nodes["node-a"].lines()), 10)
+        killed_at = time.time()
+        await nodes["node-a"].kill()
+        await nodes["node-b"].logged("restore.router", 20)
+        [took] = [line for line in nodes["node-b"].lines() if line.get("event") == "restore.router"]
+        assert (took["callbacks"], took["agents_logged_in"], took["agents_paused"]) == (1, 1, 1), took
+        takeover = next(line for line in nodes["node-b"].lines()
+                        if line.get("event") == "cluster.router" and line.get("taken"))
+        # The survivor routes: an agent logs in on it and takes the next caller.
+        await asyncio.sleep(1.5)
+        assert await agents["1001"].dial("*45") == 200
+        await asyncio.sleep(2.5)
+        result = await callers(tmp_path, proxy, calls=2, rate=1, talk=3.0)
+        status, waiting = await api(api_ports["node-b"], "GET", "/api/callbacks")
+        await stop(nodes["node-b"])
+    assert (result.successful, result.failed) == (2, 0), result.describe()
+    assert status == 200 and [c["id"] for c in waiting["callbacks"]] == [booked["id"]], waiting
+    answered = await records(pg_url, "select agent, node from calls where disposition = 'answered'")
+    assert answered and all(row["node"] == "node-b" for row in answered), answered
+    taken_after = datetime.fromisoformat(takeover["timestamp"].replace("Z", "+00:00")).timestamp() - killed_at
+    assert taken_after < 3.0 + 2 * 1.0 + 1.0, taken_after  # dead_after, then at most two heartbeats (and slack)
+    print(f"\ncluster router kill -9: node-b took the router lease {taken_after:.2f} s after the kill, "
+          f"with {took['callbacks']} callback owed; {result.successful} callers answered on it after")
