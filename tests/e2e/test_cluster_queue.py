@@ -141,7 +141,7 @@ async def phones(stack: AsyncExitStack, proxy: Kamailio) -> dict[str, AgentPhone
 
 async def test_callers_on_both_nodes_are_answered_in_the_order_they_came(tmp_path: Path, pg_url: str) -> None:
     async with AsyncExitStack() as stack:
-        proxy, nodes, _ = await start_cluster(stack, tmp_path, pg_url)
+        proxy, nodes, api_ports = await start_cluster(stack, tmp_path, pg_url)
         assert router_of(nodes) == "node-a"
         agents = await phones(stack, proxy)
         await asyncio.sleep(2.5)  # every node's heartbeat has shared every binding
@@ -150,10 +150,21 @@ async def test_callers_on_both_nodes_are_answered_in_the_order_they_came(tmp_pat
         for agent in AGENTS:  # each new agent takes the caller who has waited longest
             assert await agents[agent].dial("*45") == 200
             await asyncio.sleep(2.5)  # the login reaches the router at its next heartbeat, then it rings
+        # node-b's API answers for the router: the agents as node-a sees them, the wallboard sent there.
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{api_ports['node-b']}/api/agents",
+                                headers={"Authorization": "Bearer test-token"}) as answer:
+                seen_on_b = (answer.status, answer.headers.get("X-Voxcenter-Node"), await answer.json())
+            async with http.get(f"http://127.0.0.1:{api_ports['node-b']}/wallboard", allow_redirects=False) as page:
+                wallboard = (page.status, page.headers.get("Location"))
         result = await flow
         for node in nodes.values():
             await stop(node)
     assert (result.successful, result.failed) == (4, 0), result.describe()
+    status, answered_by, listed = seen_on_b
+    assert (status, answered_by) == (200, "node-a"), seen_on_b
+    assert {agent["id"]: agent["state"] for agent in listed["agents"]} == dict.fromkeys(AGENTS, "on-call"), listed
+    assert wallboard == (307, f"http://127.0.0.1:{api_ports['node-a']}/wallboard"), wallboard
     cdrs = await records(pg_url, "select * from calls order by queue_entered_at")
     assert len(cdrs) == 4, cdrs  # one row per caller, whatever node they came in on
     assert all(row["node"] == "node-a" and row["disposition"] == "answered" for row in cdrs), cdrs
@@ -171,12 +182,13 @@ async def test_kill_9_of_the_router_node_hands_its_queues_and_callbacks_to_the_o
         proxy, nodes, api_ports = await start_cluster(stack, tmp_path, pg_url)
         assert router_of(nodes) == "node-a"
         agents = await phones(stack, proxy)
-        # A web lead booked on node-b (not the router), due in ten minutes: the router takes it.
+        # A web lead booked through node-b (not the router), due in ten minutes: node-b's API passes the
+        # booking on to the router node, which holds it.
         due = time.time() + 600
         status, booked = await api(api_ports["node-b"], "POST", "/api/callbacks",
                                    {"number": "0612345678", "queue": "sales", "due": due})
         assert (status, booked["status"]) == (201, "pending"), booked
-        await nodes["node-a"].logged("callback.taken", 10)
+        await nodes["node-a"].logged("callback.booked", 10)
         # Agent 1002 logs in and pauses on her home node: the router (node-a) has her paused.
         assert await agents["1002"].dial("*45") == 200
         assert await agents["1002"].dial("*47") == 200

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voxcenter.api.callbacks import callback_view, parse_booking
 from voxcenter.api.campaigns import CampaignPlane, add_campaign_routes
+from voxcenter.api.cluster import RouterPassing
 from voxcenter.api.control import ControlPlane
 from voxcenter.api.desk import (
     INTERACTION_FIELDS,
@@ -185,6 +186,9 @@ class ApiSettings:
     """Shortest time between two wallboard snapshots to one client, seconds."""
     wallboard_max_interval: float = 5.0
     """Longest time between two wallboard snapshots to one client, seconds."""
+    router: Callable[[], tuple[str, str] | None] | None = None
+    """The cluster's router node ``(node, "http://host:port")`` while it is another node (``cluster.shared_queues``):
+    the queue, agent, callback, call and desk requests are passed on to it (see api/cluster.py)."""
 
     def __post_init__(self) -> None:
         if self.token is not None and not self.token.strip():
@@ -1049,7 +1053,11 @@ def create_app(
     without ``desk`` the agent desk's writes and sign-in answer 503; ``monitoring``: supervisors'
     monitoring (``/api/supervisors/...``, see api/monitoring.py); ``sessions``: the desk sign-ins (the server's
     are kept in the database; by default they live in memory)."""
-    app = web.Application(middlewares=[_cors, _errors, _auth], client_max_size=MAX_BODY)
+    passing = RouterPassing(settings.router) if settings.router is not None else None
+    app = web.Application(middlewares=[_cors, _errors] + ([passing.middleware] if passing else []) + [_auth],
+                          client_max_size=MAX_BODY)
+    if passing is not None:
+        app.on_cleanup.append(lambda _: passing.close())
     app[CONTROL] = control
     app[DESK] = desk
     app[SESSIONS] = sessions if sessions is not None else DeskSessions()

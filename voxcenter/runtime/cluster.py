@@ -72,6 +72,8 @@ class RouterSeen:
     address: str | None
     """The holder's SIP ``host:port`` (``cluster_nodes.sip_address``)."""
     expires_at: float
+    api_address: str | None = None
+    """The holder's admin API ``host:port`` (``cluster_nodes.api_address``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,7 @@ class Heartbeat:
 
     def __init__(self, url: str, node: str, writer: DurableWriter, *, interval: float, dead_after: float,
                  clock: Callable[[], float] = time.time, router_lease: bool = False,
-                 sip_address: str | None = None) -> None:
+                 sip_address: str | None = None, api_address: str | None = None) -> None:
         self.url = url
         self.node = node
         self.writer = writer
@@ -103,6 +105,7 @@ class Heartbeat:
         self.router_lease = router_lease
         """Take part in the election of the ACD router (``cluster.shared_queues``)."""
         self.sip_address = sip_address
+        self.api_address = api_address
         self.router: RouterSeen | None = None
         """The router lease as the last heartbeat saw it (None: not read yet, or no election)."""
         self.on_router: Callable[[bool], Awaitable[None]] | None = None
@@ -155,10 +158,13 @@ class Heartbeat:
         now = self.clock()
         async with self._engine.begin() as connection:
             changed = await connection.execute(update(NODES).where(NODES.c.node == self.node).values(
-                started_at=now, heartbeat_at=now, closed_by=None, closed_at=None, sip_address=self.sip_address))
+                started_at=now, heartbeat_at=now, closed_by=None, closed_at=None, **self._addresses()))
             if changed.rowcount == 0:
                 await connection.execute(insert(NODES).values(node=self.node, started_at=now, heartbeat_at=now,
-                                                              sip_address=self.sip_address))
+                                                              **self._addresses()))
+
+    def _addresses(self) -> dict[str, str | None]:
+        return {"sip_address": self.sip_address, "api_address": self.api_address}
 
     async def _run(self) -> None:
         while True:
@@ -178,7 +184,7 @@ class Heartbeat:
             beat = await connection.execute(update(NODES).where(NODES.c.node == self.node).values(heartbeat_at=now))
             if beat.rowcount == 0:  # the row was not written at start (database away then)
                 await connection.execute(insert(NODES).values(node=self.node, started_at=now, heartbeat_at=now,
-                                                              sip_address=self.sip_address))
+                                                              **self._addresses()))
             rows = [NodeBeat(row.node, row.heartbeat_at, row.closed_at is not None)
                     for row in await connection.execute(select(NODES))]
             if self.on_registrations is not None:
@@ -223,10 +229,11 @@ class Heartbeat:
             pass  # another node inserted the lease first: it holds it
         async with self._engine.begin() as connection:
             row = (await connection.execute(
-                select(LEASES.c.holder, LEASES.c.expires_at, NODES.c.sip_address)
+                select(LEASES.c.holder, LEASES.c.expires_at, NODES.c.sip_address, NODES.c.api_address)
                 .select_from(LEASES.outerjoin(NODES, NODES.c.node == LEASES.c.holder))
                 .where(LEASES.c.name == ROUTER_LEASE))).first()
-            self.router = None if row is None else RouterSeen(row.holder, row.sip_address, row.expires_at)
+            self.router = None if row is None else RouterSeen(row.holder, row.sip_address, row.expires_at,
+                                                              row.api_address)
             routing = self.routes_here(now) is True
             inputs = await self._router_inputs(connection, since) if routing and self._routing else None
         if routing != self._routing:

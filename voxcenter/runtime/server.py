@@ -110,6 +110,8 @@ class Server:
         self._tasks: set[asyncio.Task[None]] = set()
         self._api: web.AppRunner | None = None
         self.heartbeat: Heartbeat | None = None
+        self.api_address: str | None = None
+        """``host:port`` the admin API listens on (None: no API)."""
         """This node's heartbeat and watch over the others (``cluster.heartbeat``)."""
         self._retention: asyncio.Task[None] | None = None
         """Deletes recordings older than ``recording.retention_days`` (voxcenter.runtime.retention)."""
@@ -204,7 +206,7 @@ class Server:
         if config.cluster.heartbeat:
             self.heartbeat = Heartbeat(url, self.node, self.writer, interval=config.cluster.heartbeat,
                                        dead_after=config.cluster.dead_after, router_lease=shared,
-                                       sip_address=self._sip_address(config))
+                                       sip_address=self._sip_address(config), api_address=self._api_address(config))
             self.heartbeat.on_registrations = self._share_registrations
             if shared:
                 self.heartbeat.on_router = self._router_changed
@@ -264,7 +266,8 @@ class Server:
             return
         token = os.environ.get("VOXCENTER_API_TOKEN") or api.token
         settings = ApiSettings(host=str(api.address), port=api.port, token=token,
-                               tokens=tuple(ApiToken(t.token, t.role, t.agent) for t in api.tokens))
+                               tokens=tuple(ApiToken(t.token, t.role, t.agent) for t in api.tokens),
+                               router=self._router_api if config.cluster.shared_queues else None)
         try:
             control = ServerControl(self.acd, self.calls, lambda: self.config, self.reload,
                                     database_url=self.database_url, figures=self.figures,
@@ -277,6 +280,7 @@ class Server:
             # Calls matter more than the admin API: keep serving them and say loudly what is missing.
             logger.error("api.unavailable", address=f"{api.address}:{api.port}", error=str(error))
             return
+        self.api_address = f"{api.address}:{port}"
         logger.info("api.listening", url=f"http://{api.address}:{port}/", wallboard=f"http://{api.address}:{port}/wallboard")
 
     async def reload(self) -> list[ConfigIssue]:
@@ -391,13 +395,30 @@ class Server:
         router = None if self.heartbeat is None else self.heartbeat.router
         return None if router is None else router.address
 
+    def _router_api(self) -> tuple[str, str] | None:
+        """The router node and its API's base URL while it is another node (api/cluster.py)."""
+        router = None if self.heartbeat is None else self.heartbeat.router
+        if router is None or router.api_address is None or self._routes_here() is not False:
+            return None
+        return router.holder, f"http://{router.api_address}"
+
+    def _api_address(self, config: Config) -> str | None:
+        """Where the other nodes reach this node's API: its address, or the host of ``cluster.address`` when it
+        listens on every address."""
+        if self.api_address is None:
+            return None
+        host, _, port = self.api_address.rpartition(":")
+        if host in ("0.0.0.0", "::", "[::]"):
+            host = self._sip_address(config).rpartition(":")[0]
+        return f"{host}:{port}"
+
     def _sip_address(self, config: Config) -> str:
         """Where the other nodes send this node SIP: ``cluster.address``, or the UDP listener's."""
         if config.cluster.address:
             return config.cluster.address
         local = self.endpoint.address("udp")
         host = self.endpoint.settings.advertised_host or local.host
-        if config.cluster.shared_queues and ipaddress.ip_address(host).is_unspecified:
+        if config.cluster.shared_queues and host in ("0.0.0.0", "::", "[::]"):
             raise StartupError(f"cluster.shared_queues: the UDP listener is on {host}; set cluster.address "
                                "to where the other nodes reach this node")
         return f"{host}:{local.port}"

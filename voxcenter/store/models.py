@@ -335,6 +335,8 @@ class ClusterNode(Base):
     closed_at: Mapped[float | None] = mapped_column(Timestamp)
     sip_address: Mapped[str | None] = mapped_column(String(128))
     """``host:port`` where the other nodes send this node SIP (calls for the ACD router)."""
+    api_address: Mapped[str | None] = mapped_column(String(128))
+    """``host:port`` of this node's admin API (the other nodes pass the router's requests on to it)."""
 
 
 class ClusterLease(Base):

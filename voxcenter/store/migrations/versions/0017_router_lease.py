@@ -1,4 +1,4 @@
-"""Cluster: the lease that makes one node the ACD router for every node, and where each node takes SIP.
+"""Cluster: the lease that makes one node the ACD router for every node, and where each node takes SIP and HTTP.
 
 Revision ID: 0017
 Revises: 0016
@@ -19,6 +19,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("cluster_nodes", sa.Column("sip_address", sa.String(length=128), nullable=True))
+    op.add_column("cluster_nodes", sa.Column("api_address", sa.String(length=128), nullable=True))
     op.create_table(
         "cluster_leases",
         sa.Column("name", sa.String(length=64), nullable=False),
@@ -32,3 +33,4 @@ def downgrade() -> None:
     op.drop_table("cluster_leases")
     with op.batch_alter_table("cluster_nodes") as batch:
         batch.drop_column("sip_address")
+        batch.drop_column("api_address")
