@@ -38,10 +38,13 @@ def burst_plan(tmp: Path, sip_port: int) -> Path:
             "queues:\n  burst:\n    selection: ring-all\n    ring_timeout: 30s\n    retry_delay: 1s\n    wrap_up: 0s\n"
             "    join_when: always\n    leave_when: never\n    announcements: {position_every: null}\n"
             "agents:\n" + agents)
-    text = plan_sections(tmp, body, sip_port=sip_port, rtp_base=rtp_base_for_test(), inactivity_timeout="60s")
-    text = text.replace(f"port_max: {rtp_base_for_test() + 199}", f"port_max: {rtp_base_for_test() + 999}")
+    rtp_base = rtp_base_for_test()
+    text = plan_sections(tmp, body, sip_port=sip_port, rtp_base=rtp_base, inactivity_timeout="60s")
+    # 20 callers and 40 ringing agents need more than the usual 100 pairs.
+    widened = text.replace(f"port_max: {rtp_base + 199}", f"port_max: {rtp_base + 999}")
+    assert widened != text
     path = tmp / "voxcenter.yaml"
-    path.write_text(text)
+    path.write_text(widened)
     return path
 
 
