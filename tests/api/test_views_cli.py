@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import AsyncIterator
 
@@ -50,15 +51,18 @@ async def test_queues_agents_and_calls(api_url: str, capsys: pytest.CaptureFixtu
 
 async def watched(*argv: str, frames: int) -> tuple[int | None, str]:
     """Run a ``--watch`` command until it has drawn ``frames`` whole frames, then Ctrl-C it."""
+    # Ctrl-C as a terminal gives it, even when the suite itself runs in the background of a shell (which
+    # starts it, and so this child, with SIGINT ignored).
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "voxcenter.cli", *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable, "-m", "voxcenter.cli", *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.stdout is not None
     out = b""
     while out.count(CLEAR.encode()) <= frames:  # a frame is whole once the next one starts
         chunk = await asyncio.wait_for(process.stdout.read(4096), 60)
         assert chunk, f"the command ended after {out.count(CLEAR.encode())} frames"
         out += chunk
-    process.send_signal(2)  # SIGINT, as Ctrl-C
+    process.send_signal(signal.SIGINT)  # as Ctrl-C
     rest, _ = await asyncio.wait_for(process.communicate(), 30)
     return process.returncode, (out + rest).decode()
 
