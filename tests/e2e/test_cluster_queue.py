@@ -8,8 +8,10 @@ node the proxy gave them, and agents registered through the proxy on either node
   (each ``*45`` goes to the agent's own node, which may not be the router's): each new agent gets the caller
   who has waited longest, so the agents take the callers in the order they came, across both nodes. Every
   CDR is one row per caller, written first by the node the caller came in on and finished by the router node.
-- ``kill -9`` of the router node: the other node takes the lease once it runs out (``dead_after``), with the
-  callback that was waiting, and queues and connects the next caller itself.
+- ``kill -9`` of the router node with two callers waiting in its queue, one relayed from the other node: the
+  other node takes the lease once it runs out (``dead_after``), with the callback that was waiting and the
+  paused agent; the caller whose audio went through the dead node is lost, the relayed one is queued again
+  on the survivor at the place they had and answered; new callers are queued and answered there.
 
 The figures (takeover) are printed for docs/benchmarks.md; nothing here is timed.
 """
@@ -194,6 +196,11 @@ async def test_kill_9_of_the_router_node_hands_its_queues_and_callbacks_to_the_o
         assert await agents["1002"].dial("*47") == 200
         await wait_until(lambda: any(line.get("event") == "acd.agent_state" and line.get("agent") == "1002"
                                      and line.get("new") == "paused" for line in nodes["node-a"].lines()), 10)
+        # Two callers wait in node-a's queue, one of them relayed from node-b.
+        flow = asyncio.get_running_loop().create_task(callers(tmp_path, proxy, calls=2, rate=2, talk=25.0))
+        await wait_until(lambda: any(line.get("event") == "call.sent_to_router"
+                                     for line in nodes["node-b"].lines()), 10)
+        await asyncio.sleep(1.0)
         killed_at = time.time()
         await nodes["node-a"].kill()
         await nodes["node-b"].logged("restore.router", 20)
@@ -201,18 +208,32 @@ async def test_kill_9_of_the_router_node_hands_its_queues_and_callbacks_to_the_o
         assert (took["callbacks"], took["agents_logged_in"], took["agents_paused"]) == (1, 1, 1), took
         takeover = next(line for line in nodes["node-b"].lines()
                         if line.get("event") == "cluster.router" and line.get("taken"))
-        # The survivor routes: an agent logs in on it and takes the next caller.
-        await asyncio.sleep(1.5)
+        # node-b's caller is queued again on node-b at the place they had; the next agent to log in takes them.
+        await nodes["node-b"].logged("call.router_lost", 10)
         assert await agents["1001"].dial("*45") == 200
-        await asyncio.sleep(2.5)
-        result = await callers(tmp_path, proxy, calls=2, rate=1, talk=3.0)
+        await wait_until(lambda: len(agents["1001"].calls) == 1, 10)
+        # The survivor routes new callers too.
+        assert await agents["1003"].dial("*45") == 200
+        await asyncio.sleep(1.0)
+        later = await callers(tmp_path, proxy, calls=2, rate=1, talk=2.0)
+        first = await flow
         status, waiting = await api(api_ports["node-b"], "GET", "/api/callbacks")
         await stop(nodes["node-b"])
-    assert (result.successful, result.failed) == (2, 0), result.describe()
+    # The caller whose audio went through node-a was lost with it; node-b's was answered.
+    assert (first.successful, first.failed) == (1, 1), first.describe()
+    assert (later.successful, later.failed) == (2, 0), later.describe()
     assert status == 200 and [c["id"] for c in waiting["callbacks"]] == [booked["id"]], waiting
+    [lost] = [line for line in nodes["node-b"].lines() if line.get("event") == "call.router_lost"]
+    assert lost["requeued"] is True, lost
+    [kept] = await records(pg_url, "select * from calls where agent = '1001'")
+    assert (kept["disposition"], kept["node"]) == ("answered", "node-b"), kept
+    # its wait counts from when it first entered the queue, on node-a, before the kill
+    assert kept["wait_seconds"] >= killed_at - kept["queue_entered_at"] > 0, kept
     answered = await records(pg_url, "select agent, node from calls where disposition = 'answered'")
-    assert answered and all(row["node"] == "node-b" for row in answered), answered
+    assert sorted(row["agent"] for row in answered) == ["1001", "1003", "1003"], answered
     taken_after = datetime.fromisoformat(takeover["timestamp"].replace("Z", "+00:00")).timestamp() - killed_at
     assert taken_after < 3.0 + 2 * 1.0 + 1.0, taken_after  # dead_after, then at most two heartbeats (and slack)
     print(f"\ncluster router kill -9: node-b took the router lease {taken_after:.2f} s after the kill, "
-          f"with {took['callbacks']} callback owed; {result.successful} callers answered on it after")
+          f"with {took['callbacks']} callback owed and {took['agents_paused']} paused agent; the caller relayed "
+          f"from node-b queued again (waited {kept['wait_seconds']:.1f} s in all) and answered; "
+          f"{later.successful} new callers answered on it after")

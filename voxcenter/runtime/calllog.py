@@ -65,6 +65,12 @@ class CallLog:
         """The hand-over did not happen: this node writes the call's records again."""
         self.handed_over = False
 
+    def resume(self, cdr: CallRecord) -> None:
+        """Write the call's records again from ``cdr`` on (the node they were handed to was lost)."""
+        self.handed_over = False
+        self.cdr = cdr
+        self.sink.submit(cdr)
+
     def now(self) -> float:
         """The call's wall-clock time now: its arrival plus the monotonic time since (see the module docstring)."""
         return self._wall_start + (time.monotonic() - self._monotonic_start)

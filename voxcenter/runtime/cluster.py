@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from voxcenter.store.db import make_engine
 from voxcenter.store.livestate import record_of
 from voxcenter.store.models import TABLE_OF_KIND, Base, ClusterLease, ClusterNode
-from voxcenter.store.records import AgentStateRecord, CallbackRecord, RegistrationRecord
+from voxcenter.store.records import AgentStateRecord, CallbackRecord, CallRecord, RegistrationRecord
 from voxcenter.store.recovery import ClosedCalls, find_open_calls
 from voxcenter.store.writer import DurableWriter
 
@@ -50,6 +50,7 @@ NODES = Base.metadata.tables[ClusterNode.__tablename__]
 LEASES = Base.metadata.tables[ClusterLease.__tablename__]
 REGISTRATIONS = TABLE_OF_KIND["registration"]
 AGENT_STATES = TABLE_OF_KIND["agent_state"]
+CALLS = TABLE_OF_KIND["call"]
 CALLBACKS = TABLE_OF_KIND["callback"]
 ROUTER_LEASE = "acd"
 """The lease whose holder runs the ACD router for every node (``cluster.shared_queues``)."""
@@ -112,6 +113,8 @@ class Heartbeat:
         """Awaited when this node becomes the router (True) or another node took the lease from it (False)."""
         self.on_router_inputs: Callable[[RouterInputs], None] | None = None
         """Given, each heartbeat while this node is the router, what the other nodes wrote for it."""
+        self.on_router_seen: Callable[[], None] | None = None
+        """Called after each heartbeat has read the router lease (:attr:`router`)."""
         self._routing = False
         self.closed_nodes: list[str] = []
         """Nodes whose calls this one closed, in order (for tests and the log)."""
@@ -244,6 +247,15 @@ class Heartbeat:
                 await self.on_router(routing)
         elif inputs is not None and self.on_router_inputs is not None:
             self.on_router_inputs(inputs)
+        if self.on_router_seen is not None:
+            self.on_router_seen()
+
+    async def latest_call(self, call_id: str) -> CallRecord | None:
+        """The newest version of a call's CDR in the database (None: no such call)."""
+        assert self._engine is not None
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(CALLS).where(CALLS.c.call_id == call_id))).first()
+        return None if row is None else record_of(CallRecord, row)
 
     async def _router_inputs(self, connection: AsyncConnection, since: float) -> RouterInputs:
         states = await connection.execute(select(AGENT_STATES).where(AGENT_STATES.c.node != self.node,

@@ -17,9 +17,11 @@ percent-encoded. :func:`entry_header` and :func:`parse_entry` are its two direct
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from urllib.parse import quote, unquote
+
+from voxcenter.store.records import CallRecord
 
 CLUSTER_USER = "voxcenter-cluster"
 """The digest user the nodes call each other as (its password: ``cluster.secret``)."""
@@ -115,11 +117,16 @@ def parse_entry(value: str) -> ForwardedEntry:
 class RouterLink:
     """Where this node's callers are routed: here, or on the router node (as the last heartbeat saw the lease)."""
 
-    def __init__(self, secret: str, routes_here: Callable[[], bool | None], address: Callable[[], str | None]
+    def __init__(self, secret: str, routes_here: Callable[[], bool | None], address: Callable[[], str | None],
+                 holder: Callable[[], str | None], latest_call: Callable[[str], Awaitable[CallRecord | None]]
                  ) -> None:
         self.secret = secret
         self._routes_here = routes_here
         self._address = address
+        self.holder = holder
+        """The router node's name."""
+        self.latest_call = latest_call
+        """The newest version of a call's CDR in the database (None: no such call)."""
 
     def routes_here(self) -> bool | None:
         """True: this node is the router; False: another node is (see :meth:`address`); None: an election is

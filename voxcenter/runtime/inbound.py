@@ -84,6 +84,10 @@ before this node queues them itself rather than not at all."""
 ROUTER_RETRY = 0.5
 """The wait between two tries to reach the router node."""
 
+RESUMED_VERSIONS = 1000
+"""How far above the database's last version a caller's records go on when their router node was lost (that
+node's journal may still hold a few later versions, written when it starts again)."""
+
 
 class InboundCall(Conversation):
     """See the module docstring."""
@@ -156,6 +160,12 @@ class InboundCall(Conversation):
         """This node is the router and another node sent this caller on to its queue (``cluster.shared_queues``)."""
         self.relayed_to: str | None = None
         """The router node this node sent the caller on to (its call carries the caller's media and records)."""
+        self.relayed_to_node: str | None = None
+        """That node's name, while the caller is relayed to it."""
+        self._relay_leg: Leg | None = None
+        self._queue_entry: tuple[EnterQueue, float] | None = None
+        """The queue the caller was sent on to the router for, and when they entered it (kept to queue them again
+        if that router node is lost)."""
 
     @property
     def caller(self) -> str:
@@ -283,7 +293,8 @@ class InboundCall(Conversation):
             elif kind == "lookup-result":
                 ivr.lookup_result(value, now)  # type: ignore[arg-type]
             elif kind == "relayed":
-                await self._relay()
+                if await self._relay():
+                    continue  # the router node was lost while the caller waited: queued again, same place
                 return
             elif kind == "system-hangup":  # the server stops: _finish hangs up and leaves the queue
                 self.hangup_by, self.cause = "system", str(value)
@@ -410,7 +421,11 @@ class InboundCall(Conversation):
             action = replace(action, priority=entry.priority, required_skills=entry.required,
                              preferred_skills=entry.preferred, language=entry.language or action.language)
             entered = min(entered, entry.entered_at)
-        elif self.services.router is not None and self.services.router.routes_here() is not True:
+        self._route_entry(action, entered)
+
+    def _route_entry(self, action: EnterQueue, entered: float) -> None:
+        """Queue the caller here, or send them on to the cluster's router node."""
+        if self.services.router is not None and self.services.router.routes_here() is not True:
             self._spawn(self._send_to_router(action, entered))
             return
         self._join_here(action, entered)
@@ -480,9 +495,11 @@ class InboundCall(Conversation):
             leg.close("caller hung up")
             return
         self.queued = False
-        self.relayed_to = address
+        self.relayed_to, self.relayed_to_node = address, self.services.router.holder() if self.services.router \
+            else None
+        self._queue_entry = (action, entered)
         self._stop_queue_audio()
-        relay = self.call.add(Leg("router", address, session, leg))
+        relay = self._relay_leg = self.call.add(Leg("router", address, session, leg))
         self.call.bridge.join(self.call.legs[0])
         self.call.bridge.join(relay)
         self.call.bridge.start()
@@ -491,15 +508,56 @@ class InboundCall(Conversation):
         logger.info("call.sent_to_router", router=address, queue=action.queue)
         self.inputs.put_nowait(("relayed", None))
 
-    async def _relay(self) -> None:
-        """The caller talks through this node to the router node's call until either ends."""
+    def router_lost(self) -> None:
+        """Another node holds the router lease now: the node this caller was sent on to is gone."""
+        if self.relayed_to_node is not None:
+            self.relayed_to_node = None
+            self.inputs.put_nowait(("router-lost", None))
+
+    async def _relay(self) -> bool:
+        """The caller talks through this node to the router node's call until either ends; True: the router node
+        was lost while the caller still waited, and the caller is queued again at the place they had."""
         while True:
             kind, value = await self.inputs.get()
-            if kind in ("caller-hangup", "router-hangup", "media-timeout", "system-hangup", "no-ack"):
+            if kind == "router-hangup" and (self._relay_leg is None or value is not self._relay_leg.session):
+                continue  # the call to a router node lost earlier ended
+            if kind == "router-lost" and await self._queue_again():
+                return True
+            if kind in ("caller-hangup", "router-hangup", "media-timeout", "system-hangup", "no-ack", "router-lost"):
                 self.disposition = "sent_to_router"  # for this node's log only: the router node ends the CDR
                 self.hangup_by = "caller" if kind == "caller-hangup" else "far_end"
-                self.cause = str(value) if kind == "system-hangup" else END_CAUSES.get(kind, "router node hung up")
-                return
+                self.cause = str(value) if kind == "system-hangup" else END_CAUSES.get(
+                    kind, "router node lost" if kind == "router-lost" else "router node hung up")
+                return False
+
+    async def _queue_again(self) -> bool:
+        """The router node died with this caller waiting in its queue (its CDR has no agent answer): let its call
+        go, take the call's records back from their last version in the database, and queue the caller again
+        with the time they first entered the queue. False when the caller was talking to an agent there (lost
+        with that node) or the records cannot be read."""
+        router, relay, entry = self.services.router, self._relay_leg, self._queue_entry
+        if router is None or relay is None or entry is None:
+            return False
+        try:
+            cdr = await router.latest_call(self.call_id)
+        except Exception as error:  # the database is away: the caller cannot be placed again safely
+            logger.warning("call.router_lost", requeued=False, reason=repr(error))
+            return False
+        if cdr is None or cdr.agent_answered_at is not None:
+            logger.warning("call.router_lost", requeued=False, reason="talking to an agent on the lost node")
+            return False
+        self.call.bridge.leave(relay)
+        relay.media.close("router node lost")
+        self._spawn(relay.session.hangup("router node lost", wait=1.0))
+        self._relay_leg = self.relayed_to = None
+        # The lost node's journal may hold versions the database has not seen: stay far above them.
+        self.log.resume(replace(cdr, version=cdr.version + RESUMED_VERSIONS, node=self.records.node))
+        action, entered = entry
+        self.queued = True
+        logger.warning("call.router_lost", requeued=True, queue=action.queue,
+                       waited=round(time.time() - entered, 1))
+        self._route_entry(action, entered)
+        return True
 
     def _leave_queue(self) -> None:
         if self.queued:

@@ -180,8 +180,8 @@ class Server:
         self.acd.events = self.webhooks.emit
         self.services = CallServices(self.media, self.dialer, self.acd, self.records, self.customers,
                                      self.consultations, router=RouterLink(
-                                         config.cluster.secret or "", self._routes_here, self._router_address)
-                                     if shared else None)
+                                         config.cluster.secret or "", self._routes_here, self._router_address,
+                                         self._router_node, self._latest_call) if shared else None)
         self.campaigns = CampaignService(lambda: self.config, self.services, self.calls, self.spawn)
         self.supervision = Supervision(self.calls, lambda: self.config, self.media, self.dialer,
                                        lambda: self.acd.dynamic, self.acd, self.records.talking)
@@ -212,6 +212,7 @@ class Server:
                 self.heartbeat.on_router = self._router_changed
                 self.heartbeat.on_router_inputs = lambda inputs: self.acd.adopt(inputs.agent_states,
                                                                                 inputs.callbacks)
+                self.heartbeat.on_router_seen = self._watch_relays
             await self.heartbeat.start()
         self.started_at = time.time()
         logger.info("voxcenter.started", node=self.node, sip=[str(a) for a in addresses],
@@ -394,6 +395,24 @@ class Server:
     def _router_address(self) -> str | None:
         router = None if self.heartbeat is None else self.heartbeat.router
         return None if router is None else router.address
+
+    def _router_node(self) -> str | None:
+        router = None if self.heartbeat is None else self.heartbeat.router
+        return None if router is None else router.holder
+
+    async def _latest_call(self, call_id: str) -> CallRecord | None:
+        if self.heartbeat is None:
+            return None
+        return await self.heartbeat.latest_call(call_id)
+
+    def _watch_relays(self) -> None:
+        """Callers sent on to a router node that no longer holds the lease are queued again (InboundCall)."""
+        holder = self._router_node()
+        if holder is None or self._routes_here() is None:
+            return
+        for call in list(self.calls.values()):
+            if call.relayed_to_node is not None and call.relayed_to_node != holder:
+                call.router_lost()
 
     def _router_api(self) -> tuple[str, str] | None:
         """The router node and its API's base URL while it is another node (api/cluster.py)."""
