@@ -106,7 +106,7 @@ async def start_cluster(stack: AsyncExitStack, directory: Path, url: str
     addresses = []
     for name in NODES:
         plan, api_ports[name] = node_plan(directory, url, name)
-        nodes[name] = ServerProcess(plan, directory / f"{name}.log", node=name, drain=10.0)
+        nodes[name] = ServerProcess(plan, directory / f"{name}.log", node=name, drain=40.0)
         await nodes[name].start()
         stack.push_async_callback(nodes[name].kill)
         sip = next(line["sip"][0] for line in nodes[name].lines() if line.get("event") == "voxcenter.started")
@@ -237,3 +237,40 @@ async def test_kill_9_of_the_router_node_hands_its_queues_and_callbacks_to_the_o
           f"with {took['callbacks']} callback owed and {took['agents_paused']} paused agent; the caller relayed "
           f"from node-b queued again (waited {kept['wait_seconds']:.1f} s in all) and answered; "
           f"{later.successful} new callers answered on it after")
+
+
+async def test_stopping_the_router_node_moves_its_waiting_callers_to_the_next(tmp_path: Path, pg_url: str) -> None:
+    """SIGTERM of the router node with two callers talking to agents and two waiting: the lease goes to the other
+    node at its next heartbeat, the waiting callers move there (the one relayed from it goes back to it, the
+    other is relayed to it), the busy agents are held out of its queues until their calls on the stopping node
+    end, and then take the waiting callers. No caller is refused or lost; no agent has two calls at once."""
+    async with AsyncExitStack() as stack:
+        proxy, nodes, _ = await start_cluster(stack, tmp_path, pg_url)
+        agents = await phones(stack, proxy)
+        for agent in ("1001", "1002"):
+            assert await agents[agent].dial("*45") == 200
+        await wait_until(lambda: sum(line.get("event") == "acd.agent_state" and line.get("new") == "ready"
+                                     for line in nodes["node-a"].lines()) >= 2, 10)
+        loop = asyncio.get_running_loop()
+        talking = loop.create_task(callers(tmp_path, proxy, calls=2, rate=2, talk=8.0))
+        await wait_until(lambda: all(len(agents[agent].calls) == 1 for agent in ("1001", "1002")), 10)
+        waiting = loop.create_task(callers(tmp_path, proxy, calls=2, rate=2, talk=25.0))
+        await asyncio.sleep(2.0)  # both wait in node-a's queue, one of them relayed from node-b
+        nodes["node-a"].terminate()
+        await nodes["node-a"].logged("cluster.router_handed_over", 10)
+        await nodes["node-b"].logged("restore.router", 10)
+        first, second = await talking, await waiting
+        assert await nodes["node-a"].exit_status(60) == 0
+        await stop(nodes["node-b"])
+    assert (first.successful, first.failed, second.successful, second.failed) == (2, 0, 2, 0), (
+        first.describe(), second.describe())
+    [handed] = [line for line in nodes["node-a"].lines() if line.get("event") == "cluster.router_handed_over"]
+    assert handed["callers"] == 2, handed
+    [took] = [line for line in nodes["node-b"].lines() if line.get("event") == "restore.router"]
+    assert (took["handed_over"], took["agents_logged_in"], took["agents_paused"]) == (True, 2, 2), took
+    cdrs = await records(pg_url, "select * from calls order by queue_entered_at")
+    assert [(row["disposition"], row["agent"] is not None) for row in cdrs] == [("answered", True)] * 4, cdrs
+    assert {row["node"] for row in cdrs[2:]} == {"node-b"}, cdrs  # the moved callers ended on the new router
+    for agent in ("1001", "1002"):  # each took a talking caller, then a moved one, never both at once
+        mine = sorted((row["agent_answered_at"], row["ended_at"]) for row in cdrs if row["agent"] == agent)
+        assert len(mine) == 2 and mine[0][1] <= mine[1][0], (agent, mine)

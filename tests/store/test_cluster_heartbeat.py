@@ -80,13 +80,16 @@ async def test_one_node_holds_the_router_lease_and_the_next_takes_it_when_it_sto
     writer = DurableWriter(tmp_path / "journal", database_url, flush_interval=0.02)
     await writer.start()
     changes: list[tuple[str, bool]] = []
+    handed_over: list[bool] = []
 
     def watched(name: str) -> Heartbeat:
         beat = Heartbeat(database_url, name, writer, interval=3600, dead_after=5.0, clock=clock,
                          router_lease=True, sip_address=f"10.0.0.{ord(name) - 96}:5060")
 
-        async def changed(routing: bool) -> None:
+        async def changed(routing: bool, released: bool) -> None:
             changes.append((name, routing))
+            if routing:
+                handed_over.append(released)
 
         beat.on_router = changed
         return beat
@@ -117,6 +120,7 @@ async def test_one_node_holds_the_router_lease_and_the_next_takes_it_when_it_sto
         clock.now = T0 + 10
         await b.tick()
         assert changes == [("a", True), ("c", True), ("b", True)]
+        assert handed_over == [False, False, True]  # only c let the lease go; a's ran out
         # a comes back (same name): b keeps the lease, a follows it.
         await a.tick()
         assert changes[-1] == ("a", False) and a.routes_here(clock.now) is False

@@ -90,6 +90,17 @@ class Router(RouterState):
         self._exit(entry, reason, now, short)
         self._dispatch(now)
 
+    def caller_moved(self, call_id: str, now: float) -> bool:
+        """The caller goes on waiting in another router (a cluster's router node handing its queues over as it
+        stops): its rings are withdrawn and its entry removed, with no exit counted. False: it is not waiting
+        here (connected, being called back now, or gone)."""
+        entry = self._entries.get(call_id)
+        if entry is None or entry.callback_agent is not None:
+            return False
+        self._cancel_rings(entry, now, "caller moved to another router")
+        self._remove(entry)
+        return True
+
     def callback_requested(self, call_id: str, now: float, number: str | None = None) -> None:
         """The caller asked to be called back: the request keeps the caller's place."""
         entry = self._entry(call_id)

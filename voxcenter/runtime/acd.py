@@ -46,7 +46,7 @@ from voxcenter.runtime.calllog import CallLog, agent_event
 from voxcenter.runtime.dialer import Dialer
 from voxcenter.runtime.followme import ring_agent
 from voxcenter.runtime.legmedia import LegMedia
-from voxcenter.runtime.livestate import VersionStamp, agent_state_record
+from voxcenter.runtime.livestate import BUSY_ELSEWHERE, BUSY_STATES, VersionStamp, agent_state_record
 from voxcenter.runtime.mapping import agent_profiles, queue_policies, static_members, with_members
 from voxcenter.runtime.services import Records
 from voxcenter.runtime.webhooks import call_fields
@@ -677,7 +677,8 @@ class AcdService:
         self.pump()
 
     def _follow_state(self, record: AgentStateRecord, now: float) -> None:
-        """Bring the router's agent to the login and pause another node recorded."""
+        """Bring the router's agent to the login and pause another node recorded (an agent on a call there,
+        the last router's as it stopped, is held out of the queues until that node writes the agent free)."""
         state = self.router.agent_state(record.agent)
         offline = record.state == AgentState.OFFLINE.value
         reason = f"on node {record.node}"
@@ -687,11 +688,30 @@ class AcdService:
             return
         if state is AgentState.OFFLINE:
             self.router.agent_login(record.agent, now, reason)
-        paused = self.router.agent_pause_reason(record.agent) is not None
-        if record.pause_reason and not paused:
-            self.router.agent_pause(record.agent, now, record.pause_reason)
-        elif not record.pause_reason and paused:
+        wanted = record.pause_reason or (BUSY_ELSEWHERE if record.state in BUSY_STATES else None)
+        paused = self.router.agent_pause_reason(record.agent)
+        if wanted and paused != wanted:
+            self.router.agent_pause(record.agent, now, wanted)
+        elif not wanted and paused is not None:
             self.router.agent_unpause(record.agent, now, reason)
+
+    def move_caller(self, call_id: str) -> bool:
+        """The caller leaves this router to wait in another (see ``Router.caller_moved``); False: not waiting."""
+        moved = self.router.caller_moved(call_id, self.now())
+        if moved:
+            self.calls.pop(call_id, None)
+        self.pump()
+        return moved
+
+    def drop_callbacks(self) -> int:
+        """This router node stops: the callbacks waiting here are left to the next router (which takes them
+        from the database, where they are ``pending``); one being dialled now goes on here. How many left."""
+        dropped = [callback_id for callback_id, record in self.callback_records.items()
+                   if record.status == "pending" and self.router.caller_moved(callback_id, self.now())]
+        for callback_id in dropped:
+            del self.callback_records[callback_id]
+        self.pump()
+        return len(dropped)
 
     def cancel_callback(self, callback_id: str) -> CallbackRecord:
         """Cancel a pending callback; KeyError: none pending by that id; ValueError: an attempt is under way."""

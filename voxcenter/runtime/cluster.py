@@ -54,6 +54,12 @@ CALLS = TABLE_OF_KIND["call"]
 CALLBACKS = TABLE_OF_KIND["callback"]
 ROUTER_LEASE = "acd"
 """The lease whose holder runs the ACD router for every node (``cluster.shared_queues``)."""
+RELEASED = ""
+"""The holder of a lease its last holder let go (it stopped): the next node to beat takes it."""
+
+
+class _Yielding(Exception):
+    """Raised inside the election's transaction of a stopping node: it takes nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +115,17 @@ class Heartbeat:
         self.api_address = api_address
         self.router: RouterSeen | None = None
         """The router lease as the last heartbeat saw it (None: not read yet, or no election)."""
-        self.on_router: Callable[[bool], Awaitable[None]] | None = None
-        """Awaited when this node becomes the router (True) or another node took the lease from it (False)."""
+        self.on_router: Callable[[bool, bool], Awaitable[None]] | None = None
+        """Awaited when this node becomes the router (True) or another node took the lease from it (False); the
+        second argument: the lease was let go by a router that stopped (its calls go on meanwhile), not lost."""
         self.on_router_inputs: Callable[[RouterInputs], None] | None = None
         """Given, each heartbeat while this node is the router, what the other nodes wrote for it."""
         self.on_router_seen: Callable[[], None] | None = None
         """Called after each heartbeat has read the router lease (:attr:`router`)."""
         self._routing = False
+        self._yielding = False
+        self.alive_nodes: set[str] = set()
+        """Nodes whose heartbeat was younger than ``dead_after`` at the last heartbeat (this one included)."""
         self.closed_nodes: list[str] = []
         """Nodes whose calls this one closed, in order (for tests and the log)."""
         self.on_registrations: Callable[[list[RegistrationRecord]], None] | None = None
@@ -153,7 +163,7 @@ class Heartbeat:
                     # The router lease is let go at once: another node takes it on its next heartbeat.
                     await connection.execute(update(LEASES).where(LEASES.c.name == ROUTER_LEASE,
                                                                   LEASES.c.holder == self.node)
-                                             .values(expires_at=now))
+                                             .values(holder=RELEASED, expires_at=now))
             await self._engine.dispose()
 
     async def _announce(self) -> None:
@@ -199,6 +209,7 @@ class Heartbeat:
         self._last_tick = now
         if self.on_registrations is not None:
             self.on_registrations(shared)
+        self.alive_nodes = {row.node for row in rows if not row.closed and now - row.heartbeat_at <= self.dead_after}
         if self.router_lease:
             await self._elect(now, since)
         last_beat = {row.node: row.heartbeat_at for row in rows}
@@ -211,15 +222,21 @@ class Heartbeat:
         """Whether this node runs the ACD router at ``now``: True, False (another node's lease is live), or None
         (no live lease: the election is under way)."""
         router = self.router
-        if router is None or now >= router.expires_at:
+        if router is None or now >= router.expires_at or router.holder == RELEASED:
             return None
         return router.holder == self.node
 
     async def _elect(self, now: float, since: float) -> None:
         """Take or renew the router lease, read who holds it, and tell the server what changed."""
         assert self._engine is not None
+        released = False
         try:
             async with self._engine.begin() as connection:
+                before = (await connection.execute(select(LEASES.c.holder).where(
+                    LEASES.c.name == ROUTER_LEASE))).first() if not self._routing else None
+                released = before is not None and before.holder == RELEASED
+                if self._yielding:
+                    raise _Yielding
                 taken = await connection.execute(
                     update(LEASES).where(LEASES.c.name == ROUTER_LEASE,
                                          or_(LEASES.c.holder == self.node, LEASES.c.expires_at < now))
@@ -230,6 +247,8 @@ class Heartbeat:
                                                                    expires_at=now + self.dead_after))
         except IntegrityError:
             pass  # another node inserted the lease first: it holds it
+        except _Yielding:
+            pass  # this node is stopping: it follows the lease, never takes it
         async with self._engine.begin() as connection:
             row = (await connection.execute(
                 select(LEASES.c.holder, LEASES.c.expires_at, NODES.c.sip_address, NODES.c.api_address)
@@ -244,11 +263,24 @@ class Heartbeat:
             logger.warning("cluster.router", node=self.node, router=self.router.holder if self.router else None,
                            taken=routing)
             if self.on_router is not None:
-                await self.on_router(routing)
+                await self.on_router(routing, released)
         elif inputs is not None and self.on_router_inputs is not None:
             self.on_router_inputs(inputs)
         if self.on_router_seen is not None:
             self.on_router_seen()
+
+    async def yield_lease(self) -> None:
+        """This node stops: let the router lease go now (another node takes it at its next heartbeat) and never
+        take it again; the heartbeat goes on reading who holds it."""
+        assert self._engine is not None
+        self._yielding = True
+        self._routing = False
+        now = self.clock()
+        async with self._engine.begin() as connection:
+            await connection.execute(update(LEASES).where(LEASES.c.name == ROUTER_LEASE, LEASES.c.holder == self.node)
+                                     .values(holder=RELEASED, expires_at=now))
+        if self.router is not None and self.router.holder == self.node:
+            self.router = RouterSeen(RELEASED, None, now)
 
     async def latest_call(self, call_id: str) -> CallRecord | None:
         """The newest version of a call's CDR in the database (None: no such call)."""

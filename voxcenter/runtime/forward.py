@@ -118,8 +118,8 @@ class RouterLink:
     """Where this node's callers are routed: here, or on the router node (as the last heartbeat saw the lease)."""
 
     def __init__(self, secret: str, routes_here: Callable[[], bool | None], address: Callable[[], str | None],
-                 holder: Callable[[], str | None], latest_call: Callable[[str], Awaitable[CallRecord | None]]
-                 ) -> None:
+                 holder: Callable[[], str | None], latest_call: Callable[[str], Awaitable[CallRecord | None]],
+                 alive: Callable[[str], bool]) -> None:
         self.secret = secret
         self._routes_here = routes_here
         self._address = address
@@ -127,6 +127,8 @@ class RouterLink:
         """The router node's name."""
         self.latest_call = latest_call
         """The newest version of a call's CDR in the database (None: no such call)."""
+        self.alive = alive
+        """Whether a node still beats its heartbeat (a router node that stops goes on with its calls)."""
 
     def routes_here(self) -> bool | None:
         """True: this node is the router; False: another node is (see :meth:`address`); None: an election is

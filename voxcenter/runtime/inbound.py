@@ -84,6 +84,10 @@ before this node queues them itself rather than not at all."""
 ROUTER_RETRY = 0.5
 """The wait between two tries to reach the router node."""
 
+MOVED_TEXT = "moved to the next router"
+MOVED_REASON = f'SIP;cause=503;text="{MOVED_TEXT}"'
+"""The ``Reason`` (RFC 3326) of the BYE a stopping router node sends a caller's entry node: queue them again."""
+
 RESUMED_VERSIONS = 1000
 """How far above the database's last version a caller's records go on when their router node was lost (that
 node's journal may still hold a few later versions, written when it starts again)."""
@@ -158,6 +162,8 @@ class InboundCall(Conversation):
         self._ivr_node: str | None = None
         self.forwarded = forwarded
         """This node is the router and another node sent this caller on to its queue (``cluster.shared_queues``)."""
+        self.sent_on = forwarded is not None
+        """The caller came from another node (which holds their leg)."""
         self.relayed_to: str | None = None
         """The router node this node sent the caller on to (its call carries the caller's media and records)."""
         self.relayed_to_node: str | None = None
@@ -431,6 +437,7 @@ class InboundCall(Conversation):
         self._join_here(action, entered)
 
     def _join_here(self, action: EnterQueue, entered: float) -> None:
+        self._queue_entry = (action, entered)
         self.log.update(queue=action.queue, queue_entered_at=entered)
         request = CallRequest(
             call_id=self.call_id, queue=action.queue, priority=action.priority,
@@ -508,11 +515,28 @@ class InboundCall(Conversation):
         logger.info("call.sent_to_router", router=address, queue=action.queue)
         self.inputs.put_nowait(("relayed", None))
 
+    def leave_for_router(self) -> bool:
+        """This router node stops: if the caller waits in its queue, send them on to the next router (one who came
+        from another node goes back to it with a ``Reason`` saying so, and that node queues them again).
+        False: not waiting here."""
+        entry = self._queue_entry
+        if not self.queued or self.bridge is not None or entry is None or not self.acd.move_caller(self.call_id):
+            return False
+        self.queued = False
+        if self.sent_on:
+            self.log.hand_over()  # the entry node goes on with the call's records
+            self.disposition, self.hangup_by = "moved_to_next_router", "system"  # for this node's log only
+            self._spawn(self.session.hangup("moved to the next router", wait=BYE_WAIT, reason_header=MOVED_REASON))
+        else:
+            self._spawn(self._send_to_router(*entry))
+        logger.info("call.moved_to_next_router", back_to_entry_node=self.sent_on)
+        return True
+
     def router_lost(self) -> None:
-        """Another node holds the router lease now: the node this caller was sent on to is gone."""
+        """Another node holds the router lease now: the node this caller was sent on to stopped or died."""
         if self.relayed_to_node is not None:
-            self.relayed_to_node = None
-            self.inputs.put_nowait(("router-lost", None))
+            node, self.relayed_to_node = self.relayed_to_node, None
+            self.inputs.put_nowait(("router-lost", node))
 
     async def _relay(self) -> bool:
         """The caller talks through this node to the router node's call until either ends; True: the router node
@@ -521,8 +545,12 @@ class InboundCall(Conversation):
             kind, value = await self.inputs.get()
             if kind == "router-hangup" and (self._relay_leg is None or value is not self._relay_leg.session):
                 continue  # the call to a router node lost earlier ended
-            if kind == "router-lost" and await self._queue_again():
+            moved = kind == "router-hangup" and MOVED_TEXT in (self._relay_leg.session.remote_reason or "") \
+                if self._relay_leg is not None else False
+            if (kind == "router-lost" or moved) and await self._queue_again():
                 return True
+            if kind == "router-lost" and (self.services.router is None or self.services.router.alive(str(value))):
+                continue  # talking to an agent there: a router node that stops lets its calls finish
             if kind in ("caller-hangup", "router-hangup", "media-timeout", "system-hangup", "no-ack", "router-lost"):
                 self.disposition = "sent_to_router"  # for this node's log only: the router node ends the CDR
                 self.hangup_by = "caller" if kind == "caller-hangup" else "far_end"

@@ -39,6 +39,12 @@ logger = structlog.get_logger(__name__)
 RESTORE_REASON = "restored after a restart"
 """The reason logged (and kept in ``agent_events``) for a login put back at start."""
 
+BUSY_STATES = frozenset({AgentState.RESERVED.value, AgentState.RINGING.value, AgentState.ON_CALL.value,
+                         AgentState.WRAP_UP.value})
+"""Agent states of a call in progress (on another node, for a cluster's router)."""
+BUSY_ELSEWHERE = "on a call on another node"
+"""The pause reason of an agent the router holds out of its queues while a call on another node goes on."""
+
 
 class VersionStamp:
     """Versions for upserted state rows: microseconds of the wall clock, strictly increasing in this process."""
@@ -104,16 +110,21 @@ async def restore_live_state(server: Server, url: str, *, router_state: bool = T
     return state
 
 
-async def restore_router_state(server: Server, url: str) -> bool:
+async def restore_router_state(server: Server, url: str, *, handed_over: bool = False) -> bool:
     """This node became the cluster's router: take every agent's login and pause and every callback owed from
-    the database, whatever node wrote them (the router that stopped held them). False: the database is away."""
+    the database, whatever node wrote them (the router that stopped held them). False: the database is away.
+
+    ``handed_over``: the last router let the lease go as it stopped and its calls go on: an agent it had on a
+    call is taken paused (``BUSY_ELSEWHERE``, until that node writes the agent free), and a callback it is
+    dialling is left to it."""
     try:
         state = await load_live_state(url, server.node, time.time())
     except Exception as error:
         logger.error("restore.unavailable", error=repr(error))
         return False
-    agents, paused, callbacks = apply_router_state(server, state)
-    logger.info("restore.router", agents_logged_in=agents, agents_paused=paused, callbacks=callbacks)
+    agents, paused, callbacks = apply_router_state(server, state, handed_over=handed_over)
+    logger.info("restore.router", handed_over=handed_over, agents_logged_in=agents, agents_paused=paused,
+                callbacks=callbacks)
     return True
 
 
@@ -133,7 +144,7 @@ def apply_live_state(server: Server, state: LiveState, *, router_state: bool = T
                 webhook_deliveries=webhooks)
 
 
-def apply_router_state(server: Server, state: LiveState) -> tuple[int, int, int]:
+def apply_router_state(server: Server, state: LiveState, *, handed_over: bool = False) -> tuple[int, int, int]:
     """Agents' logins and pauses and the callbacks owed, into the ACD router: (logged in, paused, callbacks)."""
     config = server.config
     wall_now, loop_now = time.time(), server.acd.now()
@@ -143,22 +154,21 @@ def apply_router_state(server: Server, state: LiveState) -> tuple[int, int, int]
         server.acd.agent_states_seen[record.agent] = record.version
         if record.agent not in config.agents or record.state == AgentState.OFFLINE.value:
             continue
-        if router.knows_agent(record.agent) and router.agent_state(record.agent) is not AgentState.OFFLINE:
-            # logged in here already: a login this node took (its home node) before it became the router
-            agents += 1
-            paused += router.agent_pause_reason(record.agent) is not None
-            continue
+        # The newest row is the truth, whatever node wrote it: an agent this node logged in already (its home
+        # node) is paused too if the row says so, or if the last router has it on a call that goes on.
+        wanted = record.pause_reason or (BUSY_ELSEWHERE if handed_over and record.state in BUSY_STATES else None)
         try:
-            router.agent_login(record.agent, loop_now, RESTORE_REASON)
+            if not router.knows_agent(record.agent) or router.agent_state(record.agent) is AgentState.OFFLINE:
+                router.agent_login(record.agent, loop_now, RESTORE_REASON)
             agents += 1
-            if record.pause_reason:
-                router.agent_pause(record.agent, loop_now, record.pause_reason)
-                paused += 1
+            if wanted and router.agent_pause_reason(record.agent) != wanted:
+                router.agent_pause(record.agent, loop_now, wanted)
+            paused += router.agent_pause_reason(record.agent) is not None
         except RouterError as error:
             logger.warning("restore.agent_refused", agent=record.agent, reason=str(error))
     callbacks = 0
     for callback in state.callbacks:
-        if callback.callback_id in server.acd.callback_records:
+        if callback.callback_id in server.acd.callback_records or (handed_over and callback.status == "dialing"):
             continue
         if callback.queue not in config.queues:
             logger.warning("restore.callback_queue_gone", callback_id=callback.callback_id, queue=callback.queue)

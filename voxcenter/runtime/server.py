@@ -181,7 +181,8 @@ class Server:
         self.services = CallServices(self.media, self.dialer, self.acd, self.records, self.customers,
                                      self.consultations, router=RouterLink(
                                          config.cluster.secret or "", self._routes_here, self._router_address,
-                                         self._router_node, self._latest_call) if shared else None)
+                                         self._router_node, self._latest_call, self._node_alive)
+                                     if shared else None)
         self.campaigns = CampaignService(lambda: self.config, self.services, self.calls, self.spawn)
         self.supervision = Supervision(self.calls, lambda: self.config, self.media, self.dialer,
                                        lambda: self.acd.dynamic, self.acd, self.records.talking)
@@ -229,6 +230,8 @@ class Server:
         """Drain: refuse new calls, let calls in progress finish (up to the deadline), flush records."""
         logger.info("voxcenter.stopping", calls=len(self.calls), drain_timeout=drain_timeout)
         self.endpoint.draining = True
+        if self.heartbeat is not None and self.config.cluster.shared_queues and self.acd.routing:
+            await self._hand_over_router()
         if self.calls and drain_timeout > 0:
             self._drained.clear()
             try:
@@ -405,6 +408,9 @@ class Server:
             return None
         return await self.heartbeat.latest_call(call_id)
 
+    def _node_alive(self, node: str) -> bool:
+        return self.heartbeat is not None and node in self.heartbeat.alive_nodes
+
     def _watch_relays(self) -> None:
         """Callers sent on to a router node that no longer holds the lease are queued again (InboundCall)."""
         holder = self._router_node()
@@ -442,12 +448,27 @@ class Server:
                                "to where the other nodes reach this node")
         return f"{host}:{local.port}"
 
-    async def _router_changed(self, routing: bool) -> None:
+    async def _router_changed(self, routing: bool, handed_over: bool) -> None:
         """This node became the cluster's router (it takes every agent's state and the callbacks owed), or
-        another node took the lease (this node's callers go there from now on)."""
+        another node took the lease (this node's callers go there from now on). ``handed_over``: the last
+        router let the lease go as it stopped, and its calls in progress go on (their agents are busy)."""
         self.acd.routing = routing
         if routing:
-            await restore_router_state(self, str(self.database_url))
+            await restore_router_state(self, str(self.database_url), handed_over=handed_over)
+
+    async def _hand_over_router(self) -> None:
+        """This router node stops: let the lease go and send every caller waiting in its queues on to the next
+        router (callers relayed here go back to their entry node, which queues them again), so that one router
+        offers every agent while this node's calls in progress finish."""
+        assert self.heartbeat is not None
+        self.acd.routing = False
+        try:
+            await self.heartbeat.yield_lease()
+        except Exception as error:  # the database is away: the lease runs out by itself
+            logger.warning("cluster.router_not_released", error=repr(error))
+        moved = [call.call_id for call in list(self.calls.values()) if call.leave_for_router()]
+        dropped = self.acd.drop_callbacks()
+        logger.warning("cluster.router_handed_over", node=self.node, callers=len(moved), callbacks=dropped)
 
     def figures(self) -> ServerFigures:
         """Trunks, registrations, the live calls' RTP quality and the calls ended so far (for ``/metrics``)."""

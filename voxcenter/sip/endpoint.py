@@ -754,6 +754,7 @@ class SipEndpoint:
             return
         if method == "BYE":
             self.ua.send_response(transaction, make_response(request, 200), self._now())
+            session.remote_reason = request.headers.get("Reason")
             session._end("remote hangup")
         elif method in ("INVITE", "UPDATE"):
             answer = session._offer_received(request)

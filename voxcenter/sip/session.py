@@ -79,6 +79,8 @@ class SipSession:
         """Set when the call is established: the ACK of our 2xx arrived (inbound) or we sent ours (outbound);
         also when the wait for the ACK was given up (``ack_timed_out``) or the call ended."""
         self.ack_timed_out = False
+        self.remote_reason: str | None = None
+        """The ``Reason`` header (RFC 3326) of the far end's BYE, if it gave one."""
         """No ACK of our 2xx came within 64·T1 (the dialog layer stopped retransmitting it)."""
         self.ended: asyncio.Future[SessionEnded] = asyncio.get_running_loop().create_future()
         self.on_info: Callable[[Request], None] | None = None
@@ -157,7 +159,8 @@ class SipSession:
 
     # --- both directions --------------------------------------------------------------------------------------------
 
-    async def hangup(self, reason: str = "local hangup", *, wait: float = 40.0, ack_wait: float = ACK_WAIT) -> None:
+    async def hangup(self, reason: str = "local hangup", *, wait: float = 40.0, ack_wait: float = ACK_WAIT,
+                     reason_header: str | None = None) -> None:
         """End the call: BYE when established, CANCEL or a final error response before.
 
         Waits at most ``wait`` seconds for the BYE's response (the call is over either way), and on an answered
@@ -185,6 +188,8 @@ class SipSession:
             self._end(reason, by_remote=False)
             return
         bye = dialog.create_request("BYE")
+        if reason_header is not None:  # RFC 3326: why the call ends
+            bye.headers.add("Reason", reason_header)
         future = self.endpoint._session_request(self, bye)
         self._end(reason, by_remote=False)
         with contextlib.suppress(TimeoutError):
