@@ -274,3 +274,24 @@ async def test_stopping_the_router_node_moves_its_waiting_callers_to_the_next(tm
     for agent in ("1001", "1002"):  # each took a talking caller, then a moved one, never both at once
         mine = sorted((row["agent_answered_at"], row["ended_at"]) for row in cdrs if row["agent"] == agent)
         assert len(mine) == 2 and mine[0][1] <= mine[1][0], (agent, mine)
+
+
+async def test_a_rolling_restart_with_one_router_refuses_no_caller(tmp_path: Path, pg_url: str) -> None:
+    """40 callers at 4 a second wait 2 s each while first the router node, then the other, is stopped (SIGTERM)
+    and started again: the lease moves twice, callers entering meanwhile wait for the next router, none fails."""
+    async with AsyncExitStack() as stack:
+        proxy, nodes, _ = await start_cluster(stack, tmp_path, pg_url)
+        flow = asyncio.get_running_loop().create_task(callers(tmp_path, proxy, calls=40, rate=4, talk=2.0))
+        for name in NODES:
+            await asyncio.sleep(3.0)
+            await stop(nodes[name])
+            await nodes[name].start()
+        result = await flow
+        for node in nodes.values():
+            await stop(node)
+    assert (result.successful, result.failed) == (40, 0), result.describe()
+    cdrs = await records(pg_url, "select disposition, queue from calls")
+    assert len(cdrs) == 40 and {(row["disposition"], row["queue"]) for row in cdrs} == {("abandoned_queue", "sales")}
+    handed = [line for node in nodes.values() for line in node.lines()
+              if line.get("event") == "cluster.router_handed_over"]
+    assert handed, "the router node never handed its queues over"
