@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from voxcenter.runtime.retention import DAY, delete_expired, keep_recordings, stop_keeping
+from voxcenter.runtime.retention import DAY, delete_expired, keep_recordings, prune_ended, stop_keeping
 from voxcenter.store.db import make_engine, upgrade_async
 from voxcenter.store.models import TABLE_OF_KIND
-from voxcenter.store.records import CallRecord, RecordingRecord
+from voxcenter.store.records import CallRecord, DeskSessionRecord, RecordingRecord, WebhookDeliveryRecord
 from voxcenter.store.writer import DurableWriter
 
 
@@ -89,3 +89,30 @@ async def test_the_period_is_read_each_round_and_none_deletes_nothing(tmp_path: 
     await stop_keeping(task)
     assert task.cancelled() and sink.records == []  # an empty store: nothing to delete, no error
     assert None in rounds and 7 in rounds
+
+
+async def test_ended_desk_sign_ins_and_webhook_deliveries_are_pruned(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    await upgrade_async(url)
+    now = time.time()
+    writer = DurableWriter(tmp_path / "journal", url)
+    await writer.start()
+    for token, expires in (("gone", now - 2 * DAY), ("recent", now - 3600), ("live", now + 3600)):
+        writer.submit(DeskSessionRecord(token_hash=token, version=1, agent="1001", issued_at=expires - 43200,
+                                        expires_at=expires, revoked=token == "recent"))
+    for delivery, status, age in (("old-done", "delivered", 31), ("old-pending", "pending", 31),
+                                  ("young-done", "gave_up", 29), ("old-refused", "refused", 40)):
+        writer.submit(WebhookDeliveryRecord(delivery=delivery, url="http://crm.example/hook", version=1,
+                                            event="call.ended", body="{}", attempts=1, status=status,
+                                            next_attempt_at=now, at=now - age * DAY))
+    assert await writer.flush(10)
+    await writer.close(within=10)
+    assert await prune_ended(url, now) == (1, 2)
+    engine = make_engine(url)
+    async with engine.connect() as connection:
+        tokens = {row.token_hash for row in await connection.execute(select(TABLE_OF_KIND["desk_session"]))}
+        deliveries = {row.delivery for row in await connection.execute(select(TABLE_OF_KIND["webhook_delivery"]))}
+    await engine.dispose()
+    assert tokens == {"recent", "live"}
+    assert deliveries == {"old-pending", "young-done"}  # a pending one is kept however old: it is still owed
+    assert await prune_ended(url, now) == (0, 0)

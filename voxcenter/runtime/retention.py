@@ -6,6 +6,10 @@ audio file (and its ``.truncated`` marker) is removed, its row is written again 
 stays, for the record; a copy kept in the database goes with the file), and its call gets a ``RECORDINGDELETED``
 line (the recording, the period, when it was made). The rows go through the durable writer like every other
 record. The setting is read each round, so a reload changes it.
+
+Each round also deletes the rows that only served while something was live: desk sign-ins a day after they
+expired (:data:`DESK_SESSIONS_KEPT`), and webhook deliveries :data:`DELIVERIES_KEPT` after their event once they
+ended (delivered, refused, given up or dropped), so that neither table grows for ever.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from voxcenter.media.recorder import TRUNCATED_SUFFIX
 from voxcenter.runtime.calllog import RecordSink
@@ -34,6 +38,11 @@ RETENTION_EVERY = 3600.0
 """Seconds between two rounds."""
 BATCH = 500
 """The most recordings one round deletes (the next round takes the rest)."""
+DESK_SESSIONS_KEPT = DAY
+"""How long a desk sign-in's row stays after it expired."""
+DELIVERIES_KEPT = 30 * DAY
+"""How long an ended webhook delivery's row stays after its event."""
+ENDED_DELIVERIES = ("delivered", "refused", "gave_up", "dropped")
 
 
 async def expired_recordings(url: str, before: float, limit: int = BATCH) -> list[RecordingRecord]:
@@ -85,9 +94,29 @@ async def delete_expired(url: str, sink: RecordSink, days: int, now: float, done
     return deleted
 
 
+async def prune_ended(url: str, now: float) -> tuple[int, int]:
+    """Delete desk sign-ins and webhook deliveries kept past their time (see the module); how many of each."""
+    sessions, deliveries = TABLE_OF_KIND["desk_session"], TABLE_OF_KIND["webhook_delivery"]
+    engine = make_engine(url, statement_timeout=10.0, connect_timeout=10.0)
+    try:
+        async with engine.begin() as connection:
+            signed_out = await connection.execute(
+                delete(sessions).where(sessions.c.expires_at < now - DESK_SESSIONS_KEPT))
+            ended = await connection.execute(
+                delete(deliveries).where(deliveries.c.status.in_(ENDED_DELIVERIES),
+                                         deliveries.c.at < now - DELIVERIES_KEPT))
+    finally:
+        await engine.dispose()
+    counts = (signed_out.rowcount or 0, ended.rowcount or 0)
+    if any(counts):
+        logger.info("retention.pruned", desk_sessions=counts[0], webhook_deliveries=counts[1])
+    return counts
+
+
 async def keep_recordings(url: str, sink: RecordSink, days: Callable[[], int | None],
                           wall_clock: Callable[[], float], *, every: float = RETENTION_EVERY) -> None:
-    """Run :func:`delete_expired` now and every ``every`` seconds while ``days()`` is set (until cancelled)."""
+    """Run :func:`delete_expired` now and every ``every`` seconds while ``days()`` is set, and
+    :func:`prune_ended` every round (until cancelled)."""
     done: set[str] = set()
     while True:
         period = days()
@@ -96,6 +125,10 @@ async def keep_recordings(url: str, sink: RecordSink, days: Callable[[], int | N
                 await delete_expired(url, sink, period, wall_clock(), done)
             except Exception as error:  # the database is away: the next round tries again
                 logger.error("recording.retention_failed", reason=repr(error))
+        try:
+            await prune_ended(url, wall_clock())
+        except Exception as error:
+            logger.error("retention.prune_failed", reason=repr(error))
         await asyncio.sleep(every)
 
 
