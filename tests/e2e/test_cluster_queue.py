@@ -62,7 +62,7 @@ def node_plan(directory: Path, url: str, name: str) -> tuple[Path, int]:
             trunk: carrier
             allow: {ivr: true}
         numbers:
-          '100': {node: wait}
+          '100': {node: wait, record: everything}
         ivr:
           wait:
             type: queue
@@ -174,6 +174,12 @@ async def test_callers_on_both_nodes_are_answered_in_the_order_they_came(tmp_pat
     assert all(len(agents[agent].calls) == 1 for agent in AGENTS)  # nobody offered two callers at once
     sent_on = [line for line in nodes["node-b"].lines() if line.get("event") == "call.sent_to_router"]
     assert len(sent_on) == 2, sent_on  # node-b's two callers went to node-a's queue
+    # Recorded from the answer: a caller relayed from node-b has node-b's recording up to the queue and node-a's
+    # from there on; one who came in on node-a has one.
+    relayed = {line["call_id"] for line in sent_on}
+    files = await records(pg_url, "select call_id, count(*) as n from recordings group by call_id")
+    assert {row["call_id"]: row["n"] for row in files} == {row["call_id"]: 2 if row["call_id"] in relayed else 1
+                                                           for row in cdrs}, files
     events = await records(pg_url, "select call_id, event from call_events where event in ('ENTERQUEUE', 'CONNECT')")
     assert sorted(row["event"] for row in events) == ["CONNECT"] * 4 + ["ENTERQUEUE"] * 4, events
 

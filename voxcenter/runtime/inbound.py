@@ -506,6 +506,9 @@ class InboundCall(Conversation):
             else None
         self._queue_entry = (action, entered)
         self._stop_queue_audio()
+        if self.recording is not None:  # recorded from the answer: this node's file ends here, the router's begins
+            recording, self.recording = self.recording, None
+            self._spawn(recording.finish(self.records.sink))
         relay = self._relay_leg = self.call.add(Leg("router", address, session, leg))
         self.call.bridge.join(self.call.legs[0])
         self.call.bridge.join(relay)
