@@ -69,11 +69,9 @@ async def _serve(config_path: str, drain: float, node: str | None, database: str
     except StartupError as error:
         logger.error("voxcenter.start_failed", error=str(error))
         return 1
-    # Everything built at start-up (config, prompts, modules) lives as long as the process: take it out of
-    # the collector's walks, which otherwise pause the loop in proportion to the heap (bench/sip_cps.py).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    # The signal handlers come first after "voxcenter.started" is logged, with no await and nothing slow between:
+    # a SIGTERM sent as soon as that line shows (a supervisor, a rolling restart) drains, where the default
+    # action would kill the process.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -91,6 +89,11 @@ async def _serve(config_path: str, drain: float, node: str | None, database: str
             loop.add_signal_handler(sig, stop.set)
     with contextlib.suppress(NotImplementedError):
         loop.add_signal_handler(signal.SIGHUP, reload)
+    # Everything built at start-up (config, prompts, modules) lives as long as the process: take it out of
+    # the collector's walks, which otherwise pause the loop in proportion to the heap (bench/sip_cps.py).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     await stop.wait()
     await server.stop(drain)
     return 0
