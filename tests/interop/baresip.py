@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import socket
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,7 @@ class Baresip:
         self.process: asyncio.subprocess.Process | None = None
         self._ctrl: BaresipControl | None = None
         self.log_path = self.directory / "baresip.log"
+        self._short: Path | None = None
 
     @property
     def ctrl(self) -> BaresipControl:
@@ -241,9 +243,13 @@ class Baresip:
 
     async def __aenter__(self) -> Baresip:
         self.recordings.mkdir(parents=True, exist_ok=True)
+        # sndfile cuts the names of its files at 127 characters (dropping the "-dec.wav" that tells them apart):
+        # it is given a short link to the recordings directory, which is deep in the test's tmp_path.
+        self._short = Path(tempfile.mkdtemp(prefix="baresip-"))
+        (self._short / "r").symlink_to(self.recordings, target_is_directory=True)
         (self.directory / "config").write_text(CONFIG_TEMPLATE.format(
             sip_port=self.sip_port, ctrl_port=self.ctrl_port, microphone=self.microphone,
-            rtp_first=self.rtp_ports[0], rtp_last=self.rtp_ports[1], recordings=self.recordings,
+            rtp_first=self.rtp_ports[0], rtp_last=self.rtp_ports[1], recordings=self._short / "r",
             module_path=MODULE_PATH,
         ) + (f"sip_cafile\t\t{self.cafile}\nmodule\t\t\tsrtp.so\n" if self.cafile is not None else ""))
         (self.directory / "accounts").write_text(self.account.line() + "\n")
@@ -281,6 +287,11 @@ class Baresip:
             except TimeoutError:
                 process.kill()
                 await process.wait()
+        if self._short is not None:
+            with contextlib.suppress(OSError):
+                (self._short / "r").unlink()
+                self._short.rmdir()
+            self._short = None
 
     # ------------------------------------------------------------------------------------------- actions
 
