@@ -8,6 +8,7 @@ endpoint from the carrier address while the server drains.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -112,3 +113,23 @@ async def test_calls_still_up_at_the_drain_deadline_are_ended_and_recorded(tmp_p
     [recording] = await fetch(pg_url, "select * from recordings")
     assert recording["call_id"] == cdr["call_id"] and Path(recording["path"]).exists()
     assert recording["duration_seconds"] > 1.0
+
+
+async def test_sigterm_while_the_server_starts_stops_it_once_started(tmp_path: Path, pg_url: str) -> None:
+    """A SIGTERM that arrives while ``voxcenter run`` is still starting (its SIP socket open, its start not yet
+    finished) is not the default kill: the server finishes starting, then stops cleanly (exit 0)."""
+    config, _ = write_plan(tmp_path, pg_url)
+    server = ServerProcess(config, tmp_path / "server.log", node="early-stop")
+    with (tmp_path / "server.log").open("wb") as log:
+        server.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "voxcenter.cli", "run", "--config", str(config), "--log-json", "--drain", "0s",
+            "--node", "early-stop", stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT)
+    try:
+        await server.logged("sip.listening", 30)  # half-way through the start
+        server.terminate()
+        assert await server.exit_status(30) == 0, server.log()[-3000:]
+        events = [line.get("event") for line in server.lines()]
+        assert events.index("voxcenter.started") < events.index("voxcenter.stopping") < \
+            events.index("voxcenter.stopped")
+    finally:
+        await server.kill()

@@ -60,6 +60,14 @@ async def _serve(config_path: str, drain: float, node: str | None, database: str
     from voxcenter.runtime.startup import StartupError
 
     server = Server(config_path, node=node, database_url=database)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # SIGTERM and SIGINT are handled from the first moment: one that arrives while the server starts (a
+    # supervisor, a rolling restart) stops it once started, where the default action would kill the process
+    # half-way, its journal and listeners open.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     try:
         await server.start()
     except ConfigError as error:
@@ -69,11 +77,6 @@ async def _serve(config_path: str, drain: float, node: str | None, database: str
     except StartupError as error:
         logger.error("voxcenter.start_failed", error=str(error))
         return 1
-    # The signal handlers come first after "voxcenter.started" is logged, with no await and nothing slow between:
-    # a SIGTERM sent as soon as that line shows (a supervisor, a rolling restart) drains, where the default
-    # action would kill the process.
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
 
     def reload() -> None:
         async def do_reload() -> None:
@@ -84,9 +87,6 @@ async def _serve(config_path: str, drain: float, node: str | None, database: str
 
         server.spawn(do_reload())
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     with contextlib.suppress(NotImplementedError):
         loop.add_signal_handler(signal.SIGHUP, reload)
     # Everything built at start-up (config, prompts, modules) lives as long as the process: take it out of

@@ -169,6 +169,9 @@ class InboundCall(Conversation):
         self.relayed_to_node: str | None = None
         """That node's name, while the caller is relayed to it."""
         self._relay_leg: Leg | None = None
+        self._router_task: asyncio.Task[None] | None = None
+        """Sending the caller on to the router node (a call that hangs up meanwhile lets it end first: its INVITE
+        is cancelled, so no call is left open on the router node)."""
         self._queue_entry: tuple[EnterQueue, float] | None = None
         """The queue the caller was sent on to the router for, and when they entered it (kept to queue them again
         if that router node is lost)."""
@@ -432,7 +435,7 @@ class InboundCall(Conversation):
     def _route_entry(self, action: EnterQueue, entered: float) -> None:
         """Queue the caller here, or send them on to the cluster's router node."""
         if self.services.router is not None and self.services.router.routes_here() is not True:
-            self._spawn(self._send_to_router(action, entered))
+            self._router_task = self._spawn(self._send_to_router(action, entered))
             return
         self._join_here(action, entered)
 
@@ -491,7 +494,8 @@ class InboundCall(Conversation):
                 SipUri("sip", user=last.to_number or action.queue, host=host, port=int(port)),
                 Address("udp", host, int(port)), offer,
                 from_user=self.session.caller or "anonymous", headers=[entry_header(entry)],
-                credentials=DigestClient(CLUSTER_USER, secret), agent_leg=True, ring_timeout=10.0)
+                credentials=DigestClient(CLUSTER_USER, secret), agent_leg=True, ring_timeout=10.0,
+                cancel=self._caller_gone)
             leg.accept(session.remote_sdp or b"")
         except BaseException:
             leg.close("not answered")
@@ -531,7 +535,7 @@ class InboundCall(Conversation):
             self.disposition, self.hangup_by = "moved_to_next_router", "system"  # for this node's log only
             self._spawn(self.session.hangup("moved to the next router", wait=BYE_WAIT, reason_header=MOVED_REASON))
         else:
-            self._spawn(self._send_to_router(*entry))
+            self._router_task = self._spawn(self._send_to_router(*entry))
         logger.info("call.moved_to_next_router", back_to_entry_node=self.sent_on)
         return True
 
@@ -550,7 +554,7 @@ class InboundCall(Conversation):
                 continue  # the call to a router node lost earlier ended
             moved = kind == "router-hangup" and MOVED_TEXT in (self._relay_leg.session.remote_reason or "") \
                 if self._relay_leg is not None else False
-            if (kind == "router-lost" or moved) and await self._queue_again():
+            if (kind == "router-lost" or moved) and await self._queue_again(moved):
                 return True
             if kind == "router-lost" and (self.services.router is None or self.services.router.alive(str(value))):
                 continue  # talking to an agent there: a router node that stops lets its calls finish
@@ -561,22 +565,26 @@ class InboundCall(Conversation):
                     kind, "router node lost" if kind == "router-lost" else "router node hung up")
                 return False
 
-    async def _queue_again(self) -> bool:
-        """The router node died with this caller waiting in its queue (its CDR has no agent answer): let its call
-        go, take the call's records back from their last version in the database, and queue the caller again
-        with the time they first entered the queue. False when the caller was talking to an agent there (lost
-        with that node) or the records cannot be read."""
+    async def _queue_again(self, moved: bool) -> bool:
+        """The router node stopped and sent this caller back (``moved``), or died with the caller waiting in its
+        queue (its CDR has no agent answer): let its call go, take the call's records back from their last
+        version (in the database; this node's own when they have not reached it yet), and queue the caller
+        again with the time they first entered the queue. False when a dead router had the caller talking to
+        an agent (lost with that node), or the database cannot tell."""
         router, relay, entry = self.services.router, self._relay_leg, self._queue_entry
         if router is None or relay is None or entry is None:
             return False
         try:
             cdr = await router.latest_call(self.call_id)
-        except Exception as error:  # the database is away: the caller cannot be placed again safely
-            logger.warning("call.router_lost", requeued=False, reason=repr(error))
-            return False
-        if cdr is None or cdr.agent_answered_at is not None:
+        except Exception as error:
+            if not moved:  # the database is away: whether an agent had answered is unknown
+                logger.warning("call.router_lost", requeued=False, reason=repr(error))
+                return False
+            cdr = None
+        if not moved and cdr is not None and cdr.agent_answered_at is not None:
             logger.warning("call.router_lost", requeued=False, reason="talking to an agent on the lost node")
             return False
+        cdr = cdr if cdr is not None and cdr.version >= self.log.cdr.version else self.log.cdr
         self.call.bridge.leave(relay)
         relay.media.close("router node lost")
         self._spawn(relay.session.hangup("router node lost", wait=1.0))
@@ -585,7 +593,7 @@ class InboundCall(Conversation):
         self.log.resume(replace(cdr, version=cdr.version + RESUMED_VERSIONS, node=self.records.node))
         action, entered = entry
         self.queued = True
-        logger.warning("call.router_lost", requeued=True, queue=action.queue,
+        logger.warning("call.router_lost", requeued=True, queue=action.queue, moved=moved,
                        waited=round(time.time() - entered, 1))
         self._route_entry(action, entered)
         return True
@@ -785,6 +793,8 @@ class InboundCall(Conversation):
         self._caller_gone.set()
         if self._blind is not None:  # let a ringing target be CANCELled before the call's tasks go
             await asyncio.wait([self._blind], timeout=BYE_WAIT)
+        if self._router_task is not None and not self._router_task.done():  # likewise the call to the router
+            await asyncio.wait([self._router_task], timeout=BYE_WAIT)
         for task in list(self._tasks):
             task.cancel()
         if self.queued and not self.callback_booked:
