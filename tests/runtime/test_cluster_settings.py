@@ -91,3 +91,13 @@ async def test_the_router_takes_what_other_nodes_wrote_for_it_at_its_heartbeat(t
         assert await server.writer.flush(10)
         await server.heartbeat.tick()
         assert router.agent_state("1002") is AgentState.OFFLINE
+
+
+def test_campaigns_are_refused_with_one_router_for_every_node(tmp_path: Path) -> None:
+    campaign = ("routes:\n  anywhere:\n    patterns: ['\\d+']\n    trunk: carrier\n    allow: {ivr: true}\n"
+                "campaigns:\n  renewals:\n    queue: sales\n    route: anywhere\n")
+    path = dial_plan(tmp_path, sip_port=free_port(), rtp_base=rtp_base_for_test(), trunks=CARRIER,
+                     extra=campaign + CLUSTER.format(extra="  shared_queues: true\n  secret: s\n"))
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    assert "campaigns are not run with cluster.shared_queues" in str(refused.value)

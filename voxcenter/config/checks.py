@@ -235,6 +235,13 @@ def _check_campaigns(c: _Context) -> Iterator[ConfigIssue]:
                                             f"{_suggest(reference, getattr(c.config, section))}")
 
 
+    if c.config.campaigns and c.config.cluster.shared_queues:
+        # Their pacing counts the free agents of the node it runs on: with one router for every node that
+        # count is the router's alone, and a campaign on another node would overdial.
+        yield c.error(("cluster", "shared_queues"), "campaigns are not run with cluster.shared_queues yet: run "
+                      "them on a node of their own (its own dial plan, without shared_queues)")
+
+
 def _check_agents(c: _Context) -> Iterator[ConfigIssue]:
     for extension, agent in c.config.agents.items():
         for index, membership in enumerate(agent.queues):
