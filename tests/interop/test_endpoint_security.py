@@ -112,6 +112,35 @@ async def test_overload_gets_503_with_retry_after() -> None:
         assert second.headers.get("Retry-After") == "7"
 
 
+async def test_a_refused_new_call_leaves_no_state_and_a_call_taken_is_not_refused() -> None:
+    """While new calls are refused, the 503 is sent before any transaction or dialog is made, and the
+    retransmissions of a call already taken are not mistaken for new calls."""
+    async with running_endpoint(answer_and_wait, max_calls=1, retry_after=7) as endpoint, UdpClient() as client:
+        port = endpoint.address("udp").port
+        taken = sip_request("INVITE", client.port, call_id="shed-1", uri="sip:100@127.0.0.1")
+        client.send(taken, "127.0.0.1", port)
+        first = await client.final_response()
+        assert first is not None and first.status == 200
+        servers = dict(endpoint.ua.transactions._servers)
+        sessions = dict(endpoint.sessions)
+        reached = []  # what the transaction layer is handed from now on
+        receive = endpoint.ua.transactions.receive
+        endpoint.ua.transactions.receive = lambda message, *args, **kw: (  # type: ignore[method-assign]
+            reached.append(message), receive(message, *args, **kw))[1]
+        for n in range(5):
+            client.send(sip_request("INVITE", client.port, call_id=f"shed-{n + 2}", uri="sip:100@127.0.0.1"),
+                        "127.0.0.1", port)
+            refused = await client.final_response()
+            assert refused is not None and refused.status == 503 and int(refused.headers.get("Retry-After") or 0) >= 7
+            assert refused.to.tag and refused.headers.get("Call-ID") == f"shed-{n + 2}"
+        assert endpoint.ua.transactions._servers == servers and endpoint.sessions == sessions
+        assert endpoint.stats["rejected_overload"] == 5 and reached == []  # refused on arrival
+        assert ";rport=" in (refused.headers.get("Via") or "")  # RFC 3581: the answer says where it went
+        client.send(taken, "127.0.0.1", port)  # the first call's INVITE again: absorbed, never a 503
+        again = await client.final_response(timeout=0.5)
+        assert again is None or again.status == 200, again
+
+
 async def test_a_late_loop_shortens_the_udp_receive_queue_until_it_catches_up() -> None:
     import socket
 

@@ -198,6 +198,8 @@ class SipEndpoint:
         self.overload = OverloadControl(_overload_policy(settings))
         self._refusal_logged_at = -math.inf
         self._refused_unlogged = 0
+        self._admitted: Request | None = None
+        """The new call from a trunk admitted on arrival (``_shed_at_once``), on its way to ``_on_invite``."""
         self._counted: set[str] = set()
         self._lag_probe: asyncio.TimerHandle | None = None
         self._short_queue = False
@@ -422,6 +424,8 @@ class SipEndpoint:
                 return
             if self.failures.is_banned(source.host, time.time()):
                 return  # banned sources are ignored, not answered
+            if message.method == "INVITE" and self._shed_at_once(message, source):
+                return
             stamp_received(message, source.host, source.port)
         self.ua.receive(message, source, now, reliable=source.reliable)
         self._pump()
@@ -675,6 +679,42 @@ class SipEndpoint:
                 return name
         return None
 
+    def _shed_at_once(self, request: Request, source: Address) -> bool:
+        """Admission for a new call from a trunk, decided before any transaction or dialog is made: a refused one
+        gets its 503 built from its own headers and sent back where it came from, the cheapest answer there is
+        while shedding load (it cost about three times as much through the transaction layer). True: refused."""
+        if self.draining or self.transports is None or self._trunk_of(source) is None:
+            return False
+        try:
+            if request.to.tag is not None or self.ua.transactions.has_server(request):
+                return False  # a re-INVITE, or a retransmission of a call taken
+        except RemoteProtocolError:
+            return False  # malformed: the full path answers it
+        admission = self.overload.admit(self._now(), len(self._counted))
+        if admission.refusal is None:
+            self._admitted = request  # _on_invite takes it without counting it twice
+            return False
+        self._count_refusal(admission.refusal)
+        self.stats["rejected_overload"] += 1
+        stamp_received(request, source.host, source.port)  # RFC 3581: the Via of the answer says where it went
+        try:
+            response = make_response(request, 503, to_tag=secrets.token_hex(6))
+        except RemoteProtocolError:
+            return True  # too broken to answer, and refused anyway
+        response.headers.add("Retry-After", str(admission.retry_after))
+        response.headers.add("Server", self.settings.user_agent)
+        self.stats["sent"] += 1
+        self.transports.send(response.encode(), source)
+        return True
+
+    def _count_refusal(self, refusal: Refusal | None) -> None:
+        if refusal is Refusal.RATE:
+            self.stats["rejected_rate"] += 1
+        elif refusal is Refusal.LAG:
+            self.stats["rejected_lag"] += 1
+        if refusal is not None:
+            self._log_refusal(refusal)
+
     def _on_invite(self, transaction: ServerTransaction, request: Request, source: Address) -> None:
         if self.draining:
             self._refuse_call(transaction, request, self.settings.retry_after)
@@ -682,15 +722,15 @@ class SipEndpoint:
         trunk = self._trunk_of(source)
         # Load is shed on the customers' calls that trunks bring; an agent's phone (a login, a call out) is
         # only held to the limit of calls in progress: refusing agents would leave the queues less staffed.
-        admission = self.overload.admit(self._now(), len(self._counted)) if trunk is not None else None
+        if trunk is not None and self._admitted is request:
+            admission: Admission | None = Admission(None)  # admitted on arrival (_shed_at_once)
+        else:
+            admission = self.overload.admit(self._now(), len(self._counted)) if trunk is not None else None
+        self._admitted = None
         if admission is None and len(self._counted) >= self.overload.policy.max_calls:
             admission = Admission(Refusal.CALLS, self.overload.policy.retry_after)
         if admission is not None and admission.refusal is not None:
-            if admission.refusal is Refusal.RATE:
-                self.stats["rejected_rate"] += 1
-            elif admission.refusal is Refusal.LAG:
-                self.stats["rejected_lag"] += 1
-            self._log_refusal(admission.refusal)
+            self._count_refusal(admission.refusal)
             self._refuse_call(transaction, request, admission.retry_after)
             return
         user: str | None = None

@@ -448,6 +448,10 @@ class TransactionLayer:
         transaction._start(now)
         return transaction
 
+    def has_server(self, request: Request) -> bool:
+        """Whether a server transaction matches ``request`` (it is a retransmission)."""
+        return server_key(request) in self._servers
+
     def send_response(self, transaction: ServerTransaction, response: Response, now: float) -> None:
         """Answer a server transaction (§17.2); raises LocalProtocolError if its state forbids it."""
         transaction.respond(response, now)
