@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voxcenter.sip.dialog import DialogLayer, new_request
-from voxcenter.sip.errors import RemoteProtocolError
+from voxcenter.sip.errors import LocalProtocolError, RemoteProtocolError
 from voxcenter.sip.message import CSeq, Request, Response, make_response, parse_message
 from voxcenter.sip.transaction import RequestReceived, TransactionLayer
 from voxcenter.sip.transport import SipTransports, TransportLimits
@@ -109,17 +109,26 @@ def test_cached_values_always_match_a_fresh_parse(changes: list[str]) -> None:
         assert [str(c) for c in request.contacts] == [str(c) for c in fresh.contacts]
 
 
-def test_a_final_response_drops_the_parsed_fields_of_the_lingering_request() -> None:
+def test_a_final_response_lets_the_lingering_transaction_drop_its_request() -> None:
     ua = DialogLayer(TransactionLayer(rng=random.Random(3)))
     ua.receive(invite(), PEER, 0.0)
     event = ua.next_event()
     assert isinstance(event, RequestReceived)
-    from_ = event.request.from_
+    transaction = event.transaction
     response = make_response(event.request, 200, to_tag="b1")
     response.headers.add("Contact", "<sip:bob@b.test:5062>")
-    dialog = ua.send_response(event.transaction, response, 0.0)
+    dialog = ua.send_response(transaction, response, 0.0)
     assert dialog is not None and dialog.remote_tag == "a1"
-    assert event.request.from_ is not from_ and event.request.from_.tag == "a1"
+    # Accepted for 64·T1 (RFC 6026), holding neither the INVITE nor the 2xx it never resends itself.
+    assert transaction.state.name == "ACCEPTED" and transaction.released and transaction._last_sent is None
+    assert transaction.method == "INVITE" and "INVITE" in repr(transaction)
+    with pytest.raises(LocalProtocolError, match="released"):
+        transaction.request  # noqa: B018
+    while ua.next_event() is not None:  # DialogCreated
+        pass
+    ua.receive(invite(), PEER, 1.0)  # a retransmitted INVITE is still absorbed
+    assert ua.next_event() is None
+    assert event.request.from_.tag == "a1"  # what the TU was handed is untouched
 
 
 def _options(index: int) -> Request:

@@ -775,11 +775,13 @@ class SipEndpoint:
                     await session.hangup("application finished")
 
     def _on_cancel(self, event: CancelReceived) -> None:
-        ok, terminated = event.responses()
+        session = self._by_server_tx.get(event.invite_transaction)
+        cancelled = session is not None and not session.answered
+        # An INVITE answered meanwhile has let its request go: only the CANCEL's 200 is owed then.
+        ok, terminated = event.responses() if cancelled else (event.ok(), None)
         ok.headers.add("Server", self.settings.user_agent)
         self.ua.send_response(event.transaction, ok, self._now())
-        session = self._by_server_tx.get(event.invite_transaction)
-        if session is not None and not session.answered:
+        if session is not None and terminated is not None:
             self.ua.send_response(event.invite_transaction, terminated, self._now())
             session._end("cancelled")
 
@@ -1029,6 +1031,8 @@ class SipEndpoint:
             return
         future = self._client_waiters.pop(transaction, None)
         self._provisional.pop(transaction, None)
+        if not transaction.is_invite:
+            transaction.release()  # it lingers for Timer K, absorbing retransmitted answers only
         if future is not None and not future.done():
             future.set_result(response)
 

@@ -110,8 +110,8 @@ class Transaction:
     """State common to the four machines: the table, the timers, the last message sent."""
 
     __slots__ = (
-        "_deadlines", "_interval", "_last_sent", "_layer", "destination", "is_invite", "key", "reliable",
-        "request", "state", "table",
+        "_deadlines", "_interval", "_last_sent", "_layer", "_request", "destination", "is_invite", "key", "method",
+        "reliable", "state", "table",
     )
 
     kind = "transaction"
@@ -129,8 +129,9 @@ class Transaction:
         self._layer = layer
         self.key = key
         """How the layer matches messages to this transaction (§17.1.3, §17.2.3)."""
-        self.request = request
-        """The request that created the transaction."""
+        self._request: Request | None = request
+        self.method = request.method
+        """The request's method (kept after :meth:`release`)."""
         self.destination = destination
         """Where requests (client) or responses (server) are sent."""
         self.reliable = reliable
@@ -146,16 +147,39 @@ class Transaction:
         self._last_sent: bytes | None = None
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.request.method} {self.state.name} {self.key[1]!r}>"
+        return f"<{type(self).__name__} {self.method} {self.state.name} {self.key[1]!r}>"
+
+    @property
+    def request(self) -> Request:
+        """The request that created the transaction, until :meth:`release`."""
+        if self._request is None:
+            raise LocalProtocolError(f"{self.kind} {self.method} in {self.state.name}: its request was released")
+        return self._request
+
+    @property
+    def released(self) -> bool:
+        """True once :meth:`release` let the request go."""
+        return self._request is None
 
     @property
     def call_id(self) -> str | None:
-        return self.request.headers.get("Call-ID")
+        return None if self._request is None else self._request.headers.get("Call-ID")
+
+    def release(self) -> None:
+        """The TU has handled the final response: let the request go.
+
+        What is left of the transaction after its final response only absorbs retransmissions, re-sends the last
+        response (server) and runs its last timer (Timer J, K or L: up to 64·T1 after every call); none of that
+        reads the request, whose parsed headers and URIs would otherwise stay for the garbage collector to walk
+        meanwhile, about ten objects per call. An INVITE client transaction must keep it (a retransmitted 2xx is
+        matched to its dialog through it) and is not released.
+        """
+        self._request = None
 
     def _set_state(self, new: TransactionState, stimulus: Stimulus) -> None:
         if logs.DEBUG:
             _log.debug(
-                "sip transaction state", kind=self.kind, method=self.request.method, old=self.state.name,
+                "sip transaction state", kind=self.kind, method=self.method, old=self.state.name,
                 new=new.name, stimulus=stimulus.value, sip_call_id=self.call_id,
             )
         self.state = new
@@ -167,12 +191,12 @@ class Transaction:
             if stimulus in ABSORBABLE:
                 if logs.DEBUG:
                     _log.debug(
-                        "sip transaction absorbed", kind=self.kind, method=self.request.method,
+                        "sip transaction absorbed", kind=self.kind, method=self.method,
                         state=self.state.name, stimulus=stimulus.value, sip_call_id=self.call_id,
                     )
                 return False
             raise LocalProtocolError(
-                f"{self.kind} {self.request.method}: {stimulus.value} is not allowed in state {self.state.name}"
+                f"{self.kind} {self.method}: {stimulus.value} is not allowed in state {self.state.name}"
             )
         self._set_state(new, stimulus)
         if new is S.TERMINATED:
@@ -340,6 +364,8 @@ class ServerTransaction(Transaction):
             except RemoteProtocolError as exc:
                 raise LocalProtocolError(f"our response has a malformed To: {exc.reason}") from exc
         self._send(response.encode())
+        if self.state is S.ACCEPTED:
+            self._last_sent = None  # RFC 6026: the TU retransmits its 2xx, the transaction never does
         values = self._layer.timers
         if self.is_invite:
             self._disarm(X.TIMER_TRYING)
@@ -362,7 +388,7 @@ class ServerTransaction(Transaction):
         if response.status < 300 or response.status > 699:
             raise LocalProtocolError(f"only a final non-2xx response may be sent statelessly, not {response.status}")
         if self.response_to_tag is not None:  # only a 100 Trying (hop by hop, no To tag) may have gone before
-            raise LocalProtocolError(f"{self.request.method} was already answered: it cannot go stateless")
+            raise LocalProtocolError(f"{self.method} was already answered: it cannot go stateless")
         self._send(response.encode())
         self._step(X.SEND_STATELESS, now)  # ends it: the timers are dropped and the layer forgets it
 

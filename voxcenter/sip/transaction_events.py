@@ -62,10 +62,11 @@ class CancelReceived:
 
     def responses(self) -> tuple[Response, Response]:
         """The 200 for the CANCEL and the 487 for the INVITE, to send in that order (§9.2)."""
-        return (
-            make_response(self.request, 200, to_tag=self.to_tag),
-            make_response(self.invite_transaction.request, 487, to_tag=self.to_tag),
-        )
+        return self.ok(), make_response(self.invite_transaction.request, 487, to_tag=self.to_tag)
+
+    def ok(self) -> Response:
+        """The 200 for the CANCEL alone (the INVITE was answered before the CANCEL was handled)."""
+        return make_response(self.request, 200, to_tag=self.to_tag)
 
 
 @dataclass(frozen=True, slots=True)

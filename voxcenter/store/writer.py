@@ -344,6 +344,7 @@ class DurableWriter:
             first_seq = last_seq - len(batch) + 1
             self._pending.extend(zip(range(first_seq, last_seq + 1), batch, strict=True))
             self._journaled += len(batch)
+            del batch  # not kept by this frame while it waits for the next one (the records are the queue's now)
             self._wake_database.set()
             async with self._progress:
                 self._progress.notify_all()
@@ -482,5 +483,6 @@ class DurableWriter:
             for _ in batch:
                 self._pending.popleft()
             self._written += len(batch)
+            del batch  # written: nothing of it stays alive while the loop waits for more
             async with self._progress:
                 self._progress.notify_all()
