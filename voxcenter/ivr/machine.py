@@ -167,8 +167,16 @@ class RunCore:
             self._timeline("digit-ignored", now)
         self._typeahead.clear()
 
-    def _no_continuation(self, now: float) -> None:
-        """Continuation of a state that has none (a late prompt end or timer lands here harmlessly)."""
+    @staticmethod
+    def _no_continuation(now: float) -> None:
+        """Continuation of a state that has none (a late prompt end or timer lands here harmlessly); a plain
+        function, so that the run does not hold itself through it."""
+
+    def close(self) -> None:
+        """The call is over: drop the continuations the nodes left, which hold this run (bound methods and
+        closures over it: a reference cycle that only a full garbage collection would free)."""
+        self._then = self._on_timeout = self._no_continuation
+        self._on_digit = _digit_after_close
 
     def _no_digit(self, key: str, now: float) -> None:
         self._timeline("digit-ignored", now)
@@ -284,3 +292,7 @@ class RunCore:
     def _enter(self, node: NodeBase, now: float) -> None:
         """Run a node; :class:`~voxcenter.ivr.engine.IvrRun` gives every node type its behaviour."""
         self._hang_up(f"node type {type(node).__name__} is not supported by the interpreter", now)
+
+
+def _digit_after_close(key: str, now: float) -> None:
+    """Where a key lands once the run is closed: nowhere."""

@@ -319,6 +319,8 @@ class LegMedia:
         if self.webrtc is not None:
             self.webrtc.close()
         self.session.close(reason)
+        # Nothing arrives on a closed leg: the call's handlers (which hold the call, which holds this leg) go.
+        self.on_digit = self.on_timeout = self.on_audio = self.on_heard = None
 
 
 def tone_frames(codec: Codec, frequency: float, seconds: float, level: float = 0.3) -> list[bytes]:

@@ -289,3 +289,6 @@ class SipSession:
         self.ended.set_result(SessionEnded(reason, by_remote))
         self.confirmed.set()  # wake anyone waiting for an ACK that will never come
         self.endpoint._session_ended(self)
+        # No request of this dialog can come now: the application's handlers (closures over its call, which holds
+        # this session) would only keep the two in a reference cycle for the garbage collector.
+        self.on_info = self.on_offer = self.on_notify = self.on_refer = None
