@@ -21,7 +21,10 @@ SDP name. The scenarios:
 Per step it prints: calls attempted / failed and SIPp's retransmissions; INVITE → 200 time p50/p95
 (SIPp ``-trace_rtt``, every call); voxcenter's CPU (``/proc/<pid>/stat``, all its threads) in % of a core and
 in ms per call; its RSS growth per call in progress (peak RSS during the step minus before, over the peak
-of SIPp's CurrentCall); its garbage-collector pauses (longest, and full collections); the CPU of everything
+of SIPp's CurrentCall); its garbage-collector pauses (longest, and full collections); the objects the step left
+alive (``obj/call``: the collector's tracked objects 2 s after the step against just before it, over the calls
+attempted, while the last 64·T1 of SIP transactions linger; again ``--settle`` s after it; the server's wrapper
+counts them by type on SIGUSR1) and its RSS then; the CPU of everything
 else on the host; and for RTP, at the agent and at the caller: loss and added jitter. The media peer
 stamps each packet it sends with its send time, so the transit time of every packet through voxcenter is
 known; *added jitter* is |transit(i) − transit(i−1)| over consecutive packets (as in
@@ -373,8 +376,40 @@ class GcWatch:
         self.started_cpu = 0.0
         self.total_cpu = 0.0
         self.lock = threading.Lock()
+        self.paused = False
+        self.collected = [0, 0, 0]
+        """Unreachable objects (reference cycles) each generation's collections freed."""
+        self.census_wanted = threading.Event()
+
+    def census(self, path: Path) -> None:
+        """Every object the collector tracks, by type, after a full collection: one JSON line appended to ``path``
+        (on SIGUSR1 from the driver, between steps)."""
+        self.paused = True
+        try:
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            gc.collect()
+            full_ms = 1000 * (time.perf_counter() - started)
+            full_cpu_ms = 1000 * (time.thread_time() - started_cpu)
+            counts: dict[str, int] = {}
+            wanted = set(filter(None, os.environ.get("CALL_PATH_REFERRERS", "").split(",")))
+            samples: list[Any] = []
+            for obj in gc.get_objects():
+                kind = type(obj)
+                name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+                counts[name] = counts.get(name, 0) + 1
+                if name in wanted and counts[name] % 997 == 0:
+                    samples.append(obj)
+            holders = [referrers_of(obj, {id(samples)}) for obj in samples[-4:]]
+            del samples
+        finally:
+            self.paused = False
+        with path.open("a") as out:
+            out.write(json.dumps({"t": time.monotonic(), "total": sum(counts.values()), "by_type": counts,
+                                  "holders": holders, "full_ms": full_ms, "full_cpu_ms": full_cpu_ms}) + "\n")
 
     def callback(self, phase: str, info: dict[str, int]) -> None:
+        if self.paused:
+            return  # the census's own collection is not the server's
         if phase == "start":
             self.started = time.perf_counter()
             self.started_cpu = time.thread_time()
@@ -391,13 +426,21 @@ class GcWatch:
             self.longest = max(self.longest, pause)
             self.longest_by_generation[generation] = max(self.longest_by_generation[generation], pause)
             self.longest_cpu_by_generation[generation] = max(self.longest_cpu_by_generation[generation], work)
+            self.collected[generation] += info.get("collected", 0)
 
     def run(self) -> None:
+        census_file = self.path.with_name("census.jsonl")
         with self.path.open("a") as out:
             while True:
-                time.sleep(1.0)
+                if self.census_wanted.wait(1.0):
+                    # Here, not in the signal handler: a handler that ran while the loop's thread was inside a
+                    # collection (a finalizer) would find gc.collect() a no-op and count garbage as alive.
+                    self.census_wanted.clear()
+                    self.census(census_file)
+                    continue
                 with self.lock:
                     line = {"t": time.monotonic(), "count": list(self.count), "total": self.total,
+                            "collected": list(self.collected),
                             "longest": self.longest, "by_generation": list(self.longest_by_generation),
                             "total_cpu": self.total_cpu, "cpu_by_generation": list(self.longest_cpu_by_generation)}
                     self.longest = 0.0
@@ -405,6 +448,29 @@ class GcWatch:
                     self.longest_cpu_by_generation = [0.0, 0.0, 0.0]
                 out.write(json.dumps(line) + "\n")
                 out.flush()
+
+
+def referrers_of(obj: Any, ignore: set[int], depth: int = 8) -> list[str]:
+    """One chain of the objects holding ``obj`` (for ``CALL_PATH_REFERRERS``: where a kept object is kept)."""
+    import types
+
+    chain: list[str] = [f"{type(obj).__qualname__} {obj!r:.100}"]
+    seen = {id(obj), id(chain), *ignore}
+    current = obj
+    for _ in range(depth):
+        found = gc.get_referrers(current)
+        seen.add(id(found))
+        holders = [h for h in found if id(h) not in seen and not isinstance(h, types.FrameType)]
+        seen.add(id(holders))
+        if not holders:
+            break
+        holder = next((h for h in holders if not isinstance(h, (dict, list, tuple))), holders[0])
+        chain.append(f"{type(holder).__module__}.{type(holder).__qualname__} {holder!r:.160} ({len(holders)})")
+        if isinstance(holder, (types.ModuleType, type)):
+            break
+        seen.add(id(holder))
+        current = holder
+    return chain
 
 
 def serve_voxcenter(gc_file: Path, argv: list[str]) -> int:
@@ -415,6 +481,7 @@ def serve_voxcenter(gc_file: Path, argv: list[str]) -> int:
     if thresholds:
         gc.set_threshold(*(int(value) for value in thresholds.split(",")))
     threading.Thread(target=watch.run, daemon=True).start()
+    signal.signal(signal.SIGUSR1, lambda *_: watch.census_wanted.set())
     from voxcenter.cli import main
 
     return main(argv)
@@ -448,6 +515,8 @@ def gc_between(gc_file: Path, start: float, end: float) -> dict[str, float]:
         "cpu_total_ms": round(1000 * (last["total_cpu"] - first["total_cpu"]), 1),
         "cpu_longest_ms_by_generation": [round(1000 * max(line["cpu_by_generation"][g] for line in during), 1)
                                          for g in range(3)],
+        "collected_by_generation": [b - a for a, b in zip(first.get("collected", [0, 0, 0]),
+                                                          last.get("collected", [0, 0, 0]), strict=True)],
     }
 
 
@@ -674,6 +743,8 @@ class Result:
     rss_peak_kib: int = 0
     peers_pct: float = 0.0
     """CPU of SIPp and the media peer (% of a core)."""
+    retained: dict[str, Any] = field(default_factory=dict)
+    """Tracked objects alive after the step against before it (``--settle`` s after SIPp ended), in all and by type."""
     core_pct_per_call: float = float("nan")
     """S4: voxcenter's CPU time over the calls' total time up (call-seconds): % of a core per call in progress."""
     """Calls refused with 503 (overload control)."""
@@ -733,6 +804,21 @@ class Bench:
             if self.server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"voxcenter did not start:\n{(self.work / 'voxcenter.log').read_text()[-3000:]}")
             time.sleep(0.1)
+
+    def census(self) -> dict[str, Any]:
+        """The server's tracked objects by type (its wrapper answers SIGUSR1 with a line in census.jsonl)."""
+        assert self.server is not None
+        path = self.gc_file.with_name("census.jsonl")
+        count = len(path.read_text().splitlines()) if path.exists() else 0
+        self.server.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            lines = path.read_text().splitlines() if path.exists() else []
+            if len(lines) > count:
+                line: dict[str, Any] = json.loads(lines[-1])
+                return line
+            time.sleep(0.1)
+        raise SystemExit("voxcenter did not answer the census signal")
 
     def stop_server(self) -> None:
         if self.server is not None and self.server.poll() is None:
@@ -810,6 +896,7 @@ class Bench:
         cpu_before = process_cpu_seconds(pid)
         media_pid = self.media.pid if self.media is not None else None
         media_before = process_cpu_seconds(media_pid) if media_pid else 0.0
+        census_before = self.census()
         started = time.monotonic()
         sipp = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.pin(sipp.pid, 1)
@@ -827,6 +914,16 @@ class Bench:
             assert sipp.stderr is not None
             raise SystemExit(f"SIPp wrote no statistics: {sipp.stderr.read()[-500:]!r}")
         last = rows[-1]
+        gc_figures = gc_between(self.gc_file, started, ended)
+        time.sleep(2.0)
+        census_lingering = self.census()  # the SIP transactions of the last 64·T1 still linger
+        time.sleep(max(0.0, self.args.settle - 2.0))
+        census_after = self.census() if self.args.settle > 2.0 else census_lingering
+        rss_after = rss_kib(pid)
+
+        def top(census: dict[str, Any]) -> dict[str, int]:
+            grown = {name: n - census_before["by_type"].get(name, 0) for name, n in census["by_type"].items()}
+            return dict(sorted(((name, n) for name, n in grown.items() if n > 0), key=lambda item: -item[1])[:8])
 
         def counter(key: str) -> int:
             return int(last.get(key) or 0)
@@ -847,11 +944,16 @@ class Bench:
             achieved=(len(dates) - 1) / span if span > 0 else 0.0,
             cpu_pct=100.0 * cpu / wall, cpu_ms_per_call=1000.0 * cpu / attempted if attempted else float("nan"),
             rss_kib_per_call=(peak_rss - rss_before) / max(1, peak_calls), peak_calls=peak_calls,
-            gc=gc_between(self.gc_file, started, ended), others_pct=max(0.0, 100.0 * others / wall),
+            gc=gc_figures, others_pct=max(0.0, 100.0 * others / wall),
             drops=udp_receive_buffer_errors() - drops_before, wall=wall,
             recovery_s=None if last_failure is None else float(last_failure + 1), refused=refused,
             peers_pct=100.0 * (sipp_cpu + media_cpu) / wall, rss_before_kib=rss_before, rss_peak_kib=peak_rss,
             core_pct_per_call=100.0 * cpu / (attempted * hold) if hold and attempted else float("nan"),
+            retained={"objects": census_after["total"] - census_before["total"], "after_s": self.args.settle,
+                      "before": census_before["total"], "top": top(census_after),
+                      "lingering": census_lingering["total"] - census_before["total"],
+                      "lingering_top": top(census_lingering), "rss_after_kib": rss_after,
+                      "full_ms": census_lingering["full_ms"], "full_cpu_ms": census_lingering["full_cpu_ms"]},
         )
         return result
 
@@ -923,7 +1025,8 @@ class Bench:
 
 HEADER = (
     f"{'step':<9} {'rate':>5} {'calls':>6} {'fail%':>6} {'503s':>5} {'retr':>5} {'p50':>5} {'p95':>6} {'CPU%':>5} "
-    f"{'ms/call':>7} {'peak':>5} {'KiB/call':>8} {'gc max':>6} {'full':>4} {'peers%':>5} {'others%':>7} | "
+    f"{'ms/call':>7} {'peak':>5} {'KiB/call':>8} {'gc max':>6} {'full':>4} {'obj/call':>8} {'peers%':>5} "
+    f"{'others%':>7} | "
     f"{'agent loss% jit mean/p95':>24} | {'caller loss% jit mean/p95':>25}"
 )
 
@@ -939,7 +1042,8 @@ def describe(r: Result) -> str:
         f"{r.name:<9} {r.rate:>5.0f} {r.attempted:>6} {r.failed_pct:>6.2f} {r.refused:>5} {r.retransmissions:>5} "
         f"{r.p50_ms:>5.0f} "
         f"{r.p95_ms:>6.0f} {r.cpu_pct:>5.0f} {r.cpu_ms_per_call:>7.2f} {r.peak_calls:>5} {r.rss_kib_per_call:>8.1f} "
-        f"{r.gc.get('longest_ms', 0):>6.0f} {r.gc.get('full', 0):>4.0f} {r.peers_pct:>5.0f} {r.others_pct:>7.0f} | "
+        f"{r.gc.get('longest_ms', 0):>6.0f} {r.gc.get('full', 0):>4.0f} "
+        f"{r.retained.get('lingering', 0) / max(1, r.attempted):>8.2f} {r.peers_pct:>5.0f} {r.others_pct:>7.0f} | "
         f"{rtp(r.media.get('agent'))} | {rtp(caller_side)}"
     )
 
@@ -975,6 +1079,8 @@ def main() -> None:
     parser.add_argument("--database", metavar="URL", help="postgresql+asyncpg://... (default: SQLite in the work dir)")
     parser.add_argument("--rtp-base", type=int, default=40000, help="first RTP port of the plan (4000 ports)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin voxcenter to CPU 0 and the peers to CPU 1")
+    parser.add_argument("--settle", type=float, default=2.0,
+                        help="seconds after each step before counting the objects it left (34: past RFC 6026's 64·T1)")
     parser.add_argument("--keep", metavar="DIR", help="keep the work files (plan, logs, SIPp files) in DIR")
     parser.add_argument("--media-peer", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--talk", action="store_true", help=argparse.SUPPRESS)
@@ -1000,6 +1106,22 @@ def main() -> None:
         if r.media:
             print(f"{r.name} {r.rate:g}/s media: " + json.dumps(r.media))
         print(f"{r.name} {r.rate:g}/s garbage collector: " + json.dumps(r.gc))
+        if r.retained and r.attempted:
+            kept = r.retained
+            print(f"{r.name} {r.rate:g}/s retained: {kept['lingering']} tracked objects more than before the step 2 s "
+                  f"after it ({kept['lingering'] / r.attempted:.2f} per call; {kept['before']} before); most: "
+                  + json.dumps(kept["lingering_top"]))
+            if kept["after_s"] > 2.0:
+                print(f"{r.name} {r.rate:g}/s retained: {kept['objects']} {kept['after_s']:g} s after it "
+                      f"({kept['objects'] / r.attempted:.2f} per call); most: " + json.dumps(kept["top"]))
+            freed = r.gc.get("collected_by_generation", [0, 0, 0])
+            print(f"{r.name} {r.rate:g}/s reference cycles freed by the collector during the step: "
+                  f"{sum(freed)} objects ({sum(freed) / r.attempted:.1f} per call; by generation {freed}), longest "
+                  f"full collection {r.gc.get('longest_ms_by_generation', [0, 0, 0])[2]:.0f} ms "
+                  f"({r.gc.get('cpu_longest_ms_by_generation', [0, 0, 0])[2]:.0f} ms CPU); a full collection 2 s "
+                  f"after the step: {kept['full_ms']:.1f} ms ({kept['full_cpu_ms']:.1f} ms CPU)")
+            print(f"{r.name} {r.rate:g}/s RSS: {r.rss_before_kib / 1024:.1f} MiB before, {r.rss_peak_kib / 1024:.1f} "
+                  f"peak, {kept['rss_after_kib'] / 1024:.1f} {kept['after_s']:g} s after")
         if r.name == "S4":
             late = r.media.get("late_p99_ms", 0.0)
             print(f"S4: {r.core_pct_per_call:.3f} % of a core per call in progress (voxcenter CPU over call-seconds: "
