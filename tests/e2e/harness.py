@@ -46,9 +46,22 @@ AGENT_HZ = 660.0
 
 # --- dial plans and servers ----------------------------------------------------------------------------------------
 
+RTP_PORTS = (10000, 32768)
+"""Where test servers take their RTP ranges: below the kernel's ephemeral ports (32768 and up), where the peers'
+sockets (``free_port``, SIPp, baresip) land, so a server never takes a port a peer was just given."""
+
+
 def rtp_base_for_test() -> int:
-    """An RTP port range start (200 ports) unlikely to collide with another test process on the machine."""
-    return 30000 + secrets.randbelow(300) * 100
+    """An RTP port range start with room for 1000 ports, at random in this test process's share of
+    ``RTP_PORTS``: the whole of it, or under pytest-xdist (``-n``) one worker's slice, so that the servers of
+    tests running side by side never draw from the same ports. Another test run on the machine at the same time
+    is unlikely to collide (the draw is random), and a port held elsewhere is skipped by the server anyway."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    low, high = RTP_PORTS
+    span = (high - low) // max(workers, 1)
+    start = low + worker * span
+    return start + secrets.randbelow(max(1, (span - 1000) // 100 + 1)) * 100
 
 
 def plan_sections(directory: Path, body: str, *, sip_port: int, rtp_base: int, inactivity_timeout: str = "20s",

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.harness import rtp_base_for_test
 from tests.interop.apps import running_endpoint
 from voxcenter.media.bridge import Bridge
 from voxcenter.media.codecs import Codec, codec_by_name
@@ -316,11 +317,14 @@ def _media_codec(name: str) -> Codec:
 @asynccontextmanager
 async def running_media_app(
     workdir: Path, prompts: PromptLibrary, *, trusted: tuple[str, ...] = ("127.0.0.0/8",),
-    prompt: tuple[str, str] = ("en", "tone"), rtp_ports: tuple[int, int] = (42000, 42999),
+    prompt: tuple[str, str] = ("en", "tone"), rtp_ports: tuple[int, int] | None = None,
     auth_algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
 ) -> AsyncIterator[MediaApp]:
     """The media app on an endpoint listening on a free UDP port of 127.0.0.1 (``app.endpoint``)."""
     recordings = workdir / "recordings"
+    if rtp_ports is None:  # the test servers' ports (see rtp_base_for_test)
+        base = rtp_base_for_test()
+        rtp_ports = (base, base + 999)
     app = MediaApp(prompts, recordings, PortPool(*rtp_ports), prompt=prompt)
     async with running_endpoint(app, transports=("udp",), trusted=trusted,
                                 auth_algorithms=auth_algorithms) as endpoint:
