@@ -462,6 +462,9 @@ class Server:
         offers every agent while this node's calls in progress finish."""
         assert self.heartbeat is not None
         self.acd.routing = False
+        # The next router reads who is on a call here from the database: every agent state written so far must
+        # be there before the lease goes.
+        await self.writer.flush(5.0)
         try:
             await self.heartbeat.yield_lease()
         except Exception as error:  # the database is away: the lease runs out by itself
